@@ -1,0 +1,109 @@
+#include "sim/engine/simulation.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "sim/engine/process.hpp"
+
+namespace moesim::sim {
+
+simulation::~simulation() {
+  // Unfinished processes: destroy their frames (their locals may hold callbacks; the queue's
+  // slots are destroyed afterwards with the vector).
+  for (void* frame : processes_) std::coroutine_handle<>::from_address(frame).destroy();
+}
+
+void simulation::check_not_past(time_ps at) const {
+  if (at < now_) {
+    throw std::logic_error("event scheduled in the past: at " + std::to_string(at) +
+                           " ps, now " + std::to_string(now_) + " ps");
+  }
+}
+
+event_id simulation::enqueue(time_ps at, detail::event_fn fn) {
+  std::uint32_t index = 0;
+  if (free_slots_.empty()) {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  const std::uint64_t seq = next_sequence_++;
+  slots_[index].fn = std::move(fn);
+  slots_[index].sequence = seq;
+  queue_.push({at, seq, index});
+  ++live_;
+  return {index, seq};
+}
+
+bool simulation::cancel(event_id id) noexcept {
+  if (id.slot >= slots_.size() || slots_[id.slot].sequence != id.sequence) return false;
+  slot& s = slots_[id.slot];
+  s.fn.reset();
+  s.sequence = 0;
+  free_slots_.push_back(id.slot);
+  --live_;
+  return true;
+}
+
+// Pops and runs one event with time <= limit. Returns false when there is none.
+bool simulation::step(time_ps limit) {
+  while (!queue_.empty()) {
+    const detail::queue_entry top = queue_.top();
+    if (top.time > limit) return false;
+    queue_.pop();
+    slot& s = slots_[top.payload];
+    if (s.sequence != top.sequence) continue;  // cancelled
+    detail::event_fn fn = std::move(s.fn);
+    s.sequence = 0;
+    free_slots_.push_back(static_cast<std::uint32_t>(top.payload));
+    --live_;
+    now_ = top.time;
+    ++processed_;
+    fn();
+    return true;
+  }
+  return false;
+}
+
+void simulation::rethrow_failure() {
+  if (failure_) {
+    std::exception_ptr e = failure_;
+    failure_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+void simulation::run() { run_until(time_max); }
+
+void simulation::run_until(time_ps limit) {
+  stopped_ = false;
+  while (!stopped_ && step(limit)) {
+  }
+  rethrow_failure();
+  if (!stopped_ && limit != time_max && limit > now_) now_ = limit;
+}
+
+void simulation::spawn(process p) {
+  auto h = p.release();
+  h.promise().sim = this;
+  processes_.push_back(h.address());
+  schedule_in(0, [h] { h.resume(); });
+}
+
+void simulation::detail_process_failed(std::exception_ptr e) noexcept {
+  if (!failure_) failure_ = e;
+  stopped_ = true;
+}
+
+void simulation::detail_process_finished(void* frame) noexcept {
+  auto it = std::find(processes_.begin(), processes_.end(), frame);
+  if (it != processes_.end()) {
+    *it = processes_.back();
+    processes_.pop_back();
+  }
+}
+
+}  // namespace moesim::sim
