@@ -3,6 +3,7 @@
 // allocate for most lambdas and requires copyability. Callables up to `inline_bytes` (and
 // nothrow-movable) live inside the object; larger ones go to the heap.
 #include <cstddef>
+#include <cstring>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -28,16 +29,12 @@ class event_fn {
     }
   }
 
-  event_fn(event_fn&& o) noexcept : ops_(o.ops_) {
-    if (ops_) ops_->move(o.buf_, buf_);
-    o.ops_ = nullptr;
-  }
+  event_fn(event_fn&& o) noexcept : ops_(o.ops_) { take(o); }
   event_fn& operator=(event_fn&& o) noexcept {
     if (this != &o) {
       reset();
       ops_ = o.ops_;
-      if (ops_) ops_->move(o.buf_, buf_);
-      o.ops_ = nullptr;
+      take(o);
     }
     return *this;
   }
@@ -48,7 +45,7 @@ class event_fn {
   explicit operator bool() const noexcept { return ops_ != nullptr; }
   void operator()() { ops_->call(buf_); }
   void reset() noexcept {
-    if (ops_) ops_->destroy(buf_);
+    if (ops_ && ops_->destroy) ops_->destroy(buf_);
     ops_ = nullptr;
   }
 
@@ -58,19 +55,37 @@ class event_fn {
     void (*move)(void* from, void* to) noexcept;
     void (*destroy)(void*) noexcept;
   };
+  // Trivially copyable callables (lambdas capturing pointers and integers: most events) move
+  // by copying bytes and need no destructor: no indirect call on the hot path but the call.
+  void take(event_fn& o) noexcept {
+    if (ops_ == nullptr) return;
+    if (ops_->move == nullptr) {
+      std::memcpy(buf_, o.buf_, inline_bytes);
+    } else {
+      ops_->move(o.buf_, buf_);
+    }
+    o.ops_ = nullptr;
+  }
+
+  template <class T>
+  static constexpr bool trivial() {
+    return std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>;
+  }
+
   template <class T>
   static constexpr bool fits_inline() {
     return sizeof(T) <= inline_bytes && alignof(T) <= alignof(std::max_align_t) &&
            std::is_nothrow_move_constructible_v<T>;
   }
   template <class T>
-  static constexpr ops inline_ops{
-      [](void* p) { (*static_cast<T*>(p))(); },
-      [](void* from, void* to) noexcept {
-        ::new (to) T(std::move(*static_cast<T*>(from)));
-        static_cast<T*>(from)->~T();
-      },
-      [](void* p) noexcept { static_cast<T*>(p)->~T(); }};
+  static constexpr ops inline_ops =
+      trivial<T>() ? ops{[](void* p) { (*static_cast<T*>(p))(); }, nullptr, nullptr}
+                   : ops{[](void* p) { (*static_cast<T*>(p))(); },
+                         [](void* from, void* to) noexcept {
+                           ::new (to) T(std::move(*static_cast<T*>(from)));
+                           static_cast<T*>(from)->~T();
+                         },
+                         [](void* p) noexcept { static_cast<T*>(p)->~T(); }};
   template <class T>
   static constexpr ops heap_ops{
       [](void* p) { (**static_cast<T**>(p))(); },

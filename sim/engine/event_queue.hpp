@@ -43,6 +43,19 @@ class event_queue {
 
   void clear() noexcept { heap_.clear(); }
 
+  /// The entry that will be the minimum after pop() (the best child of the root), or nullptr.
+  /// O(arity). Used to prefetch the next event's data while the current one runs.
+  [[nodiscard]] const queue_entry* runner_up() const noexcept {
+    const std::size_t n = heap_.size();
+    if (n < 2) return nullptr;
+    std::size_t best = 1;
+    const std::size_t last = n < arity + 1 ? n : arity + 1;
+    for (std::size_t c = 2; c < last; ++c) {
+      if (before(heap_[c], heap_[best])) best = c;
+    }
+    return &heap_[best];
+  }
+
  private:
   static constexpr std::size_t arity = 4;
 

@@ -48,7 +48,9 @@ class simulation {
   template <class F>
   event_id schedule_at(time_ps at, F&& fn) {
     check_not_past(at);
-    return enqueue(at, detail::event_fn(std::forward<F>(fn)));
+    const std::uint32_t index = acquire_slot();
+    slots_[index].fn = detail::event_fn(std::forward<F>(fn));
+    return commit(index, at);
   }
 
   /// Schedules `fn` after `delay` (>= 0) picoseconds. O(log n).
@@ -93,9 +95,35 @@ class simulation {
     std::uint64_t sequence = 0;  ///< sequence of the event occupying the slot; 0 when free
   };
 
-  event_id enqueue(time_ps at, detail::event_fn fn);
+  std::uint32_t acquire_slot() {
+    if (free_slots_.empty()) {
+      slots_.emplace_back();
+      return static_cast<std::uint32_t>(slots_.size() - 1);
+    }
+    const std::uint32_t index = free_slots_.back();
+    free_slots_.pop_back();
+    return index;
+  }
+  event_id commit(std::uint32_t index, time_ps at) {
+    const std::uint64_t seq = next_sequence_++;
+    slots_[index].sequence = seq;
+    if (top_consumed_) {
+      queue_.replace_top({at, seq, index});
+      top_consumed_ = false;
+    } else {
+      queue_.push({at, seq, index});
+    }
+    ++live_;
+    return {index, seq};
+  }
   void check_not_past(time_ps at) const;
   bool step(time_ps limit);
+  void retire_top() noexcept {
+    if (top_consumed_) {
+      queue_.pop();
+      top_consumed_ = false;
+    }
+  }
   void rethrow_failure();
 
   std::uint64_t seed_;
@@ -104,6 +132,7 @@ class simulation {
   std::uint64_t processed_ = 0;
   std::size_t live_ = 0;
   bool stopped_ = false;
+  bool top_consumed_ = false;  ///< the heap's top entry has run and awaits removal
   detail::event_queue queue_;
   std::vector<slot> slots_;
   std::vector<std::uint32_t> free_slots_;

@@ -1,0 +1,173 @@
+#include "models/batch_scaling.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace moesim::models {
+namespace {
+
+batch_counts make_counts(int experts, std::span<const std::int64_t> tokens_per_device,
+                         const expert_grouping& grouping) {
+  if (!grouping.expert_group.empty()) {
+    if (grouping.expert_group.size() != static_cast<std::size_t>(experts) || grouping.groups <= 0) {
+      throw std::invalid_argument("batch counts: expert grouping has " +
+                                  std::to_string(grouping.expert_group.size()) + " entries for " +
+                                  std::to_string(experts) + " experts");
+    }
+    for (int g : grouping.expert_group) {
+      if (g < 0 || g >= grouping.groups) {
+        throw std::invalid_argument("batch counts: group " + std::to_string(g) + " outside [0, " +
+                                    std::to_string(grouping.groups) + ")");
+      }
+    }
+  }
+  for (std::int64_t b : tokens_per_device) {
+    if (b < 0) throw std::invalid_argument("batch counts: negative tokens on a device");
+  }
+  batch_counts c;
+  c.devices = static_cast<int>(tokens_per_device.size());
+  c.experts = experts;
+  c.groups = grouping.expert_group.empty() ? 0 : grouping.groups;
+  c.device_tokens.assign(tokens_per_device.begin(), tokens_per_device.end());
+  c.device_expert.assign(static_cast<std::size_t>(c.devices) * static_cast<std::size_t>(experts),
+                         0);
+  c.device_group_tokens.assign(
+      static_cast<std::size_t>(c.devices) * static_cast<std::size_t>(c.groups), 0);
+  c.expert_load.assign(static_cast<std::size_t>(experts), 0);
+  return c;
+}
+
+/// Adds `copies` tokens with experts `ids` to device `d`.
+class accumulator {
+ public:
+  accumulator(batch_counts& c, const expert_grouping& g)
+      : c_(c), g_(g), touched_(static_cast<std::size_t>(std::max(c.groups, 1)), -1) {}
+
+  void add(int d, std::span<const expert_index> ids, std::int64_t copies) {
+    if (copies == 0) return;
+    std::int64_t* row = c_.device_expert.data() +
+                        static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
+    for (expert_index e : ids) {
+      row[e] += copies;
+      c_.expert_load[static_cast<std::size_t>(e)] += copies;
+    }
+    if (c_.groups == 0) return;
+    ++stamp_;
+    std::int64_t* grow = c_.device_group_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
+    for (expert_index e : ids) {
+      const auto g = static_cast<std::size_t>(g_.expert_group[static_cast<std::size_t>(e)]);
+      if (touched_[g] != stamp_) {
+        touched_[g] = stamp_;
+        grow[g] += copies;
+      }
+    }
+  }
+
+ private:
+  batch_counts& c_;
+  const expert_grouping& g_;
+  std::vector<std::int64_t> touched_;
+  std::int64_t stamp_ = 0;
+};
+
+}  // namespace
+
+batch_counts count_batch(const routing& r, std::span<const std::int64_t> tokens_per_device,
+                         const expert_grouping& grouping) {
+  const std::int64_t total =
+      std::accumulate(tokens_per_device.begin(), tokens_per_device.end(), std::int64_t{0});
+  if (total != r.tokens) {
+    throw std::invalid_argument("count_batch: devices hold " + std::to_string(total) +
+                                " tokens but the routing has " + std::to_string(r.tokens));
+  }
+  batch_counts c = make_counts(r.experts, tokens_per_device, grouping);
+  accumulator acc(c, grouping);
+  int t = 0;
+  for (int d = 0; d < c.devices; ++d) {
+    for (std::int64_t i = 0; i < tokens_per_device[static_cast<std::size_t>(d)]; ++i, ++t) {
+      acc.add(d, r.experts_of(t), 1);
+    }
+  }
+  return c;
+}
+
+double relabel_fraction(const routing& sample) {
+  if (sample.tokens < 2) return 1.0;
+  const std::vector<std::int64_t> load = expert_load(sample);
+  const double s = sample.tokens;
+  const double mean = static_cast<double>(sample.assignments()) / sample.experts;
+  double spread = 0.0;
+  double noise = 0.0;
+  for (std::int64_t x : load) {
+    const double xd = static_cast<double>(x);
+    spread += (xd - mean) * (xd - mean);
+    noise += xd * (s - xd) / (s - 1.0);
+  }
+  if (spread <= 0.0) return 1.0;
+  const double keep = std::sqrt(std::max(0.0, 1.0 - noise / spread));
+  return 1.0 - keep;
+}
+
+batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t> tokens_per_device,
+                            int router_groups, rng& gen, const expert_grouping& grouping) {
+  if (sample.tokens <= 0) throw std::invalid_argument("scale_to_batch: empty sample");
+  if (router_groups <= 0 || sample.experts % router_groups != 0) {
+    throw std::invalid_argument("scale_to_batch: router groups " + std::to_string(router_groups) +
+                                " must divide experts " + std::to_string(sample.experts));
+  }
+  batch_counts c = make_counts(sample.experts, tokens_per_device, grouping);
+  c.relabel_fraction = relabel_fraction(sample);
+  const double lambda = c.relabel_fraction;
+  accumulator acc(c, grouping);
+  const int group_size = sample.experts / router_groups;
+  std::vector<expert_index> shifted;
+
+  auto add_relabelled = [&](int d, int token) {
+    const auto a = static_cast<int>(gen.below(static_cast<std::uint64_t>(router_groups)));
+    const auto b = static_cast<int>(gen.below(static_cast<std::uint64_t>(group_size)));
+    shifted.clear();
+    for (expert_index e : sample.experts_of(token)) {
+      const int g = (e / group_size + a) % router_groups;
+      const int j = (e % group_size + b) % group_size;
+      shifted.push_back(g * group_size + j);
+    }
+    acc.add(d, shifted, 1);
+  };
+
+  const auto s = static_cast<std::int64_t>(sample.tokens);
+  for (int d = 0; d < c.devices; ++d) {
+    const std::int64_t b = tokens_per_device[static_cast<std::size_t>(d)];
+    if (b < s) {  // b independent uniform picks: the same multinomial, O(b)
+      for (std::int64_t i = 0; i < b; ++i) {
+        const auto token = static_cast<int>(gen.below(static_cast<std::uint64_t>(s)));
+        if (lambda > 0.0 && gen.uniform01() < lambda) {
+          add_relabelled(d, token);
+        } else {
+          acc.add(d, sample.experts_of(token), 1);
+        }
+      }
+      continue;
+    }
+    std::int64_t remaining = b;  // sequential binomials, O(S)
+    for (std::int64_t i = 0; i < s; ++i) {
+      const std::int64_t n =
+          i + 1 == s ? remaining
+                     : static_cast<std::int64_t>(gen.binomial(static_cast<std::uint64_t>(remaining),
+                                                              1.0 / static_cast<double>(s - i)));
+      remaining -= n;
+      const std::int64_t moved =
+          lambda > 0.0
+              ? static_cast<std::int64_t>(gen.binomial(static_cast<std::uint64_t>(n), lambda))
+              : 0;
+      acc.add(d, sample.experts_of(static_cast<int>(i)), n - moved);
+      for (std::int64_t m = 0; m < moved; ++m) add_relabelled(d, static_cast<int>(i));
+    }
+  }
+  return c;
+}
+
+}  // namespace moesim::models

@@ -1,0 +1,357 @@
+#include "models/routing_trace.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+
+#include "models/model_spec.hpp"
+#include "models/router.hpp"
+
+namespace moesim::models {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::invalid_argument("routing trace: " + what);
+}
+
+/// Appends one token's experts (and weights, or 1/count if none) to `r`, checking them.
+void append_token(routing& r, const std::vector<std::int64_t>& ids, const std::vector<double>* w,
+                  const std::string& where) {
+  if (w != nullptr && w->size() != ids.size()) {
+    fail(where + ": " + std::to_string(ids.size()) + " expert ids but " +
+         std::to_string(w->size()) + " weights");
+  }
+  const auto first = r.expert_ids.size();
+  for (std::size_t j = 0; j < ids.size(); ++j) {
+    const std::int64_t e = ids[j];
+    if (e < 0 || e >= r.experts) {
+      fail(where + ": expert id " + std::to_string(e) + " outside [0, " +
+           std::to_string(r.experts) + ")");
+    }
+    for (std::size_t i = first; i < r.expert_ids.size(); ++i) {
+      if (r.expert_ids[i] == e) fail(where + ": expert id " + std::to_string(e) + " repeated");
+    }
+    r.expert_ids.push_back(static_cast<expert_index>(e));
+    const float weight =
+        w != nullptr ? static_cast<float>((*w)[j]) : 1.0f / static_cast<float>(ids.size());
+    r.weights.push_back(weight);
+    r.scores.push_back(weight);
+  }
+  ++r.tokens;
+  r.offsets.push_back(static_cast<std::int32_t>(r.expert_ids.size()));
+}
+
+routing empty_routing(int experts) {
+  routing r;
+  r.experts = experts;
+  return r;
+}
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+template <class T>
+std::vector<T> parse_list(std::string_view field, const std::string& where) {
+  std::vector<T> out;
+  std::istringstream in{std::string(field)};
+  std::string item;
+  while (in >> item) {
+    T v{};
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc{} || ptr != item.data() + item.size()) {
+      fail(where + ": '" + item + "' is not a number");
+    }
+    out.push_back(v);
+  }
+  return out;
+}
+
+int parse_int(const std::string& text, const std::string& where) {
+  const auto v = parse_list<std::int64_t>(text, where);
+  if (v.size() != 1 || v[0] < 0 || v[0] > 1'000'000'000) {
+    fail(where + ": expected one non-negative integer, got '" + text + "'");
+  }
+  return static_cast<int>(v[0]);
+}
+
+}  // namespace
+
+routing_trace read_routing_trace_json(std::istream& in) {
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    fail(std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) fail("the top level must be an object");
+  static const std::vector<std::string> known{"format",  "version", "generated_by", "model",
+                                              "experts", "top_k",   "layers"};
+  for (const auto& [key, value] : j.items()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      fail("unknown key '" + key +
+           "' (expected format, version, generated_by, model, experts, "
+           "top_k, layers)");
+    }
+  }
+  if (j.value("format", std::string{}) != "moesim.routing_trace") {
+    fail("\"format\" must be \"moesim.routing_trace\"");
+  }
+  if (!j.contains("version") || j["version"] != 1) fail("\"version\" must be 1");
+  routing_trace t;
+  try {
+    t.generated_by = j.value("generated_by", std::string{});
+    t.model = j.value("model", std::string{});
+    if (!j.contains("experts") || !j["experts"].is_number_integer() ||
+        j["experts"].get<int>() <= 0) {
+      fail("\"experts\" must be a positive integer");
+    }
+    t.experts = j["experts"].get<int>();
+    t.top_k = j.value("top_k", 0);
+    if (!j.contains("layers") || !j["layers"].is_array()) fail("\"layers\" must be an array");
+    bool any_weights = false;
+    bool all_weights = true;
+    for (std::size_t li = 0; li < j["layers"].size(); ++li) {
+      const json& layer = j["layers"][li];
+      const std::string at = "layers[" + std::to_string(li) + "]";
+      if (!layer.is_object() || !layer.contains("layer") || !layer.contains("topk_ids")) {
+        fail(at + " must be an object with \"layer\" and \"topk_ids\"");
+      }
+      for (const auto& [key, value] : layer.items()) {
+        if (key != "layer" && key != "topk_ids" && key != "topk_weights") {
+          fail(at + ": unknown key '" + key + "' (expected layer, topk_ids, topk_weights)");
+        }
+      }
+      const json& ids = layer["topk_ids"];
+      const bool has_w = layer.contains("topk_weights");
+      if (!ids.is_array() || (has_w && (!layer["topk_weights"].is_array() ||
+                                        layer["topk_weights"].size() != ids.size()))) {
+        fail(at +
+             ": topk_ids must be an array of per-token arrays, and topk_weights (if any) of "
+             "the same length");
+      }
+      any_weights = any_weights || has_w;
+      all_weights = all_weights && has_w;
+      routing r = empty_routing(t.experts);
+      for (std::size_t tok = 0; tok < ids.size(); ++tok) {
+        const std::string where = at + " token " + std::to_string(tok);
+        const auto e = ids[tok].get<std::vector<std::int64_t>>();
+        if (has_w) {
+          const auto w = layer["topk_weights"][tok].get<std::vector<double>>();
+          append_token(r, e, &w, where);
+        } else {
+          append_token(r, e, nullptr, where);
+        }
+      }
+      t.layer_ids.push_back(layer["layer"].get<int>());
+      t.layers.push_back(std::move(r));
+    }
+    if (any_weights && !all_weights) fail("either every layer has topk_weights or none has");
+    t.has_weights = all_weights && !t.layers.empty();
+  } catch (const json::exception& e) {
+    fail(std::string("wrong type: ") + e.what());
+  }
+  return t;
+}
+
+routing_trace read_routing_trace_csv(std::istream& in) {
+  routing_trace t;
+  std::string line;
+  int line_no = 0;
+  bool header = false;
+  bool any_scores = false;
+  bool all_scores = true;
+  int expected_token = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string where = "line " + std::to_string(line_no);
+    const std::string text = trim(line);
+    if (text.empty()) continue;
+    if (!header) {
+      if (text[0] == '#') {
+        const auto colon = text.find(':');
+        if (colon == std::string::npos) fail(where + ": expected '# key: value'");
+        const std::string key = trim(std::string_view(text).substr(1, colon - 1));
+        const std::string value = trim(std::string_view(text).substr(colon + 1));
+        if (key == "generated_by")
+          t.generated_by = value;
+        else if (key == "model")
+          t.model = value;
+        else if (key == "experts")
+          t.experts = parse_int(value, where);
+        else if (key == "top_k")
+          t.top_k = parse_int(value, where);
+        else
+          fail(where + ": unknown key '" + key +
+               "' (expected generated_by, model, experts, top_k)");
+        continue;
+      }
+      if (text != "layer,token,expert_ids,scores") {
+        fail(where + ": expected the header 'layer,token,expert_ids,scores'");
+      }
+      if (t.experts <= 0) fail(where + ": a '# experts: N' line must come before the header");
+      header = true;
+      continue;
+    }
+    std::vector<std::string> fields;
+    std::string::size_type start = 0;
+    for (;;) {
+      const auto comma = text.find(',', start);
+      fields.push_back(text.substr(start, comma == std::string::npos ? comma : comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (fields.size() != 4) {
+      fail(where + ": expected 4 fields layer,token,expert_ids,scores, got " +
+           std::to_string(fields.size()));
+    }
+    const int layer = parse_int(trim(fields[0]), where + " layer");
+    const int token = parse_int(trim(fields[1]), where + " token");
+    if (t.layer_ids.empty() || t.layer_ids.back() != layer) {
+      for (int seen : t.layer_ids) {
+        if (seen == layer)
+          fail(where + ": rows of layer " + std::to_string(layer) + " are not contiguous");
+      }
+      t.layer_ids.push_back(layer);
+      t.layers.push_back(empty_routing(t.experts));
+      expected_token = 0;
+    }
+    if (token != expected_token) {
+      fail(where + ": layer " + std::to_string(layer) + " expected token " +
+           std::to_string(expected_token) + ", got " + std::to_string(token));
+    }
+    ++expected_token;
+    const auto ids = parse_list<std::int64_t>(fields[2], where + " expert_ids");
+    const std::string score_text = trim(fields[3]);
+    if (score_text.empty()) {
+      all_scores = false;
+      append_token(t.layers.back(), ids, nullptr, where);
+    } else {
+      any_scores = true;
+      const auto w = parse_list<double>(score_text, where + " scores");
+      append_token(t.layers.back(), ids, &w, where);
+    }
+  }
+  if (!header) fail("no header line 'layer,token,expert_ids,scores'");
+  if (any_scores && !all_scores) fail("either every row has scores or none has");
+  t.has_weights = any_scores;
+  return t;
+}
+
+routing_trace read_routing_trace(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) fail("cannot open " + path.string());
+  const auto ext = path.extension().string();
+  try {
+    if (ext == ".json") return read_routing_trace_json(in);
+    if (ext == ".csv") return read_routing_trace_csv(in);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(path.string() + ": " + e.what());
+  }
+  fail(path.string() + ": extension must be .json or .csv");
+}
+
+void write_routing_trace_json(const routing_trace& trace, std::ostream& out) {
+  // Written by hand (not json::dump) to keep one token per line: small diffs, readable files.
+  auto quoted = [](const std::string& s) { return json(s).dump(); };
+  out << "{\n  \"format\": \"moesim.routing_trace\",\n  \"version\": 1,\n";
+  if (!trace.generated_by.empty())
+    out << "  \"generated_by\": " << quoted(trace.generated_by) << ",\n";
+  if (!trace.model.empty()) out << "  \"model\": " << quoted(trace.model) << ",\n";
+  out << "  \"experts\": " << trace.experts << ",\n  \"top_k\": " << trace.top_k
+      << ",\n  \"layers\": [";
+  const auto old_precision = out.precision(6);
+  for (std::size_t l = 0; l < trace.layers.size(); ++l) {
+    const routing& r = trace.layers[l];
+    out << (l ? ",\n" : "\n") << "    {\"layer\": " << trace.layer_ids[l]
+        << ",\n     \"topk_ids\": [";
+    for (int t = 0; t < r.tokens; ++t) {
+      out << (t ? ",\n       [" : "\n       [");
+      const auto b = static_cast<std::size_t>(r.offsets[static_cast<std::size_t>(t)]);
+      for (int j = 0; j < r.count(t); ++j)
+        out << (j ? ", " : "") << r.expert_ids[b + static_cast<std::size_t>(j)];
+      out << "]";
+    }
+    out << "]";
+    if (trace.has_weights) {
+      out << ",\n     \"topk_weights\": [";
+      for (int t = 0; t < r.tokens; ++t) {
+        out << (t ? ",\n       [" : "\n       [");
+        const auto b = static_cast<std::size_t>(r.offsets[static_cast<std::size_t>(t)]);
+        for (int j = 0; j < r.count(t); ++j)
+          out << (j ? ", " : "") << r.weights[b + static_cast<std::size_t>(j)];
+        out << "]";
+      }
+      out << "]";
+    }
+    out << "}";
+  }
+  out << "\n  ]\n}\n";
+  out.precision(old_precision);
+}
+
+void write_routing_trace_csv(const routing_trace& trace, std::ostream& out) {
+  if (!trace.generated_by.empty()) out << "# generated_by: " << trace.generated_by << "\n";
+  if (!trace.model.empty()) out << "# model: " << trace.model << "\n";
+  out << "# experts: " << trace.experts << "\n# top_k: " << trace.top_k << "\n";
+  out << "layer,token,expert_ids,scores\n";
+  const auto old_precision = out.precision(6);
+  for (std::size_t l = 0; l < trace.layers.size(); ++l) {
+    const routing& r = trace.layers[l];
+    for (int t = 0; t < r.tokens; ++t) {
+      const auto b = static_cast<std::size_t>(r.offsets[static_cast<std::size_t>(t)]);
+      out << trace.layer_ids[l] << ',' << t << ',';
+      for (int j = 0; j < r.count(t); ++j)
+        out << (j ? " " : "") << r.expert_ids[b + static_cast<std::size_t>(j)];
+      out << ',';
+      if (trace.has_weights) {
+        for (int j = 0; j < r.count(t); ++j)
+          out << (j ? " " : "") << r.weights[b + static_cast<std::size_t>(j)];
+      }
+      out << '\n';
+    }
+  }
+  out.precision(old_precision);
+}
+
+routing_trace generate_routing_trace(const model_spec& spec, const trace_generation& g) {
+  if (!spec.moe) fail("model '" + spec.name + "' has no MoE layers to trace");
+  const router_config cfg = router_config_for(*spec.moe);
+  const token_source source(g.source, g.seed);
+  rng token_gen = rng::stream(g.seed, "trace.tokens");
+  const row_matrix hidden = source.generate(g.sequences, g.tokens_per_sequence, token_gen);
+  const rng gate_root = rng::stream(g.seed, "trace.gate");
+  routing_trace t;
+  std::ostringstream who;
+  who << "moesim token_source + router (synthetic, not a recording): model " << spec.name
+      << ", math_hidden " << g.source.hidden << ", topics " << g.source.topics << ", zipf "
+      << g.source.zipf_exponent << ", skew " << g.source.skew << ", sequence_correlation "
+      << g.source.sequence_correlation << ", " << g.sequences << " sequences x "
+      << g.tokens_per_sequence << " tokens, seed " << g.seed;
+  t.generated_by = who.str();
+  t.model = spec.name;
+  t.experts = cfg.experts;
+  t.top_k = cfg.top_k;
+  for (int layer : g.layers) {
+    if (!is_moe_layer(spec, layer)) {
+      fail("layer " + std::to_string(layer) + " of model '" + spec.name + "' is not an MoE layer");
+    }
+    rng gate_gen = gate_root.fork(static_cast<std::uint64_t>(layer));
+    const row_matrix gate = make_gate_weights(g.source.hidden, cfg.experts, gate_gen);
+    t.layer_ids.push_back(layer);
+    t.layers.push_back(route(hidden, gate, cfg).decisions);
+  }
+  return t;
+}
+
+}  // namespace moesim::models

@@ -1,0 +1,131 @@
+#include "sim/io/metrics.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "sim/io/scenario_loader.hpp"
+#include "sim/io/units.hpp"
+
+namespace moesim::io {
+
+namespace {
+
+json result_json(const sim::run::run_result& r) {
+  json summary{{"simulated_time_s", r.simulated_time_s},
+               {"step_time_s", r.step_time_s},
+               {"steps", r.steps},
+               {"devices", r.devices},
+               {"tokens_per_step", r.tokens_per_step},
+               {"tokens_per_s", r.tokens_per_s},
+               {"tokens_per_s_per_device", r.tokens_per_s_per_device}};
+  json breakdown = json::object();
+  for (const auto& [k, v] : r.breakdown_s) breakdown[k] = v;
+  json routing{{"load_max_over_mean", r.load_max_over_mean},
+               {"unique_experts", r.unique_experts},
+               {"drop_rate", r.drop_rate},
+               {"dispatch_bytes_per_step", r.dispatch_bytes_per_step}};
+  json devices = json::array();
+  for (std::size_t d = 0; d < r.per_device.size(); ++d) {
+    const auto& u = r.per_device[d];
+    devices.push_back({{"device", d},
+                       {"compute_busy_s", u.compute_busy_s},
+                       {"hbm_busy_s", u.hbm_busy_s},
+                       {"network_busy_s", u.network_busy_s},
+                       {"tokens_routed_in", u.tokens_routed_in}});
+  }
+  json experts = json::array();
+  for (std::size_t e = 0; e < r.experts.size(); ++e) {
+    experts.push_back(
+        {{"expert", e}, {"tokens", r.experts[e].tokens}, {"dropped", r.experts[e].dropped}});
+  }
+  return {{"workload", r.workload},    {"network_model", r.network_model},
+          {"summary", summary},        {"breakdown_s", breakdown},
+          {"routing", routing},        {"devices", devices},
+          {"experts", experts},        {"approximations", r.approximations},
+          {"engine_events", r.events}};
+}
+
+}  // namespace
+
+json metrics_json(const sim::run::run_result& r, const sim::run::scenario& s) {
+  json j{{"schema", metrics_schema}, {"scenario", r.scenario}, {"seed", r.seed}};
+  if (!r.variant.empty()) j["strategy"] = r.variant;
+  const json body = result_json(r);
+  for (const auto& [k, v] : body.items()) j[k] = v;
+  j["config"] = scenario_to_json(s);
+  return j;
+}
+
+json metrics_json(const std::vector<sim::run::run_result>& results,
+                  const std::vector<const sim::run::scenario*>& scenarios) {
+  json j = metrics_json(results.front(), *scenarios.front());
+  if (results.size() == 1) return j;
+  std::vector<std::size_t> order(results.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return results[a].step_time_s < results[b].step_time_s;
+  });
+  json rows = json::array();
+  int rank = 1;
+  for (std::size_t i : order) {
+    json row = result_json(results[i]);
+    row.erase("devices");
+    row.erase("experts");
+    json r{{"rank", rank++},
+           {"strategy", results[i].variant.empty() ? "as written" : results[i].variant}};
+    for (auto& [k, v] : row.items()) r[k] = v;
+    r["config"] = scenario_to_json(*scenarios[i]);
+    rows.push_back(r);
+  }
+  j["comparison"] = {{"objective", "step_time_s"}, {"ranked", rows}};
+  return j;
+}
+
+std::string dump(const json& j) { return j.dump(2) + "\n"; }
+
+void print_summary(const sim::run::run_result& r, std::ostream& out) {
+  fmt::print(out, "moesim: {}{}  (seed {}, {} devices, {}, network {})\n", r.scenario,
+             r.variant.empty() ? "" : " / " + r.variant, r.seed, r.devices, r.workload,
+             r.network_model);
+  fmt::print(out, "  {:<28} {:>14}\n", "step time", format_seconds(r.step_time_s));
+  fmt::print(out, "  {:<28} {:>14}\n", "steps simulated", r.steps);
+  fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens per step", r.tokens_per_step);
+  fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s", r.tokens_per_s);
+  fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s per device", r.tokens_per_s_per_device);
+  fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
+  fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
+  fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);
+  fmt::print(out, "  critical path per step:\n");
+  for (const auto& [k, v] : r.breakdown_s) {
+    const double share = r.step_time_s > 0 ? 100 * v / r.step_time_s : 0;
+    fmt::print(out, "    {:<26} {:>14} {:>6.1f}%\n", k, format_seconds(v), share);
+  }
+  for (const auto& a : r.approximations) fmt::print(out, "  approximation: {}\n", a);
+}
+
+void print_comparison(const std::vector<sim::run::run_result>& results, std::ostream& out) {
+  if (results.size() < 2) return;
+  std::vector<std::size_t> order(results.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return results[a].step_time_s < results[b].step_time_s;
+  });
+  fmt::print(out, "\nstrategies ranked by step time:\n");
+  fmt::print(out, "  {:>4} {:<24} {:>12} {:>12}", "rank", "strategy", "step", "tokens/s");
+  for (const auto& [k, v] : results.front().breakdown_s) fmt::print(out, " {:>12}", k);
+  fmt::print(out, "\n");
+  int rank = 1;
+  for (std::size_t i : order) {
+    const auto& r = results[i];
+    fmt::print(out, "  {:>4} {:<24} {:>12} {:>12.4g}", rank++,
+               r.variant.empty() ? "as written" : r.variant, format_seconds(r.step_time_s),
+               r.tokens_per_s);
+    for (const auto& [k, v] : r.breakdown_s) fmt::print(out, " {:>12}", format_seconds(v));
+    fmt::print(out, "\n");
+  }
+}
+
+}  // namespace moesim::io

@@ -1,0 +1,34 @@
+#pragma once
+// Metrics output: JSON ("schema": "moesim.metrics/1") for scripts and plots, and a console
+// summary table for people. The JSON holds only simulated quantities, so the same scenario
+// and seed give byte-identical files; wall-clock figures go to the console only.
+//
+// Stable keys (scripts rely on them): schema, scenario, seed, summary.{simulated_time_s,
+// step_time_s, tokens_per_s, tokens_per_s_per_device, tokens_per_step}, breakdown_s.{...},
+// routing.{...}, devices[], experts[], approximations[], config.
+#include <ostream>
+#include <vector>
+
+#include "sim/io/schema.hpp"
+#include "sim/run/result.hpp"
+#include "sim/run/scenario.hpp"
+
+namespace moesim::io {
+
+inline constexpr const char* metrics_schema = "moesim.metrics/1";
+
+json metrics_json(const sim::run::run_result& r, const sim::run::scenario& s);
+
+/// Metrics of a scenario with strategies: the base result plus a `comparison` array with one
+/// row per variant (base first), ranked by step time.
+json metrics_json(const std::vector<sim::run::run_result>& results,
+                  const std::vector<const sim::run::scenario*>& scenarios);
+
+/// JSON text with a trailing newline; doubles printed shortest-round-trip, so identical
+/// values give identical bytes.
+std::string dump(const json& j);
+
+void print_summary(const sim::run::run_result& r, std::ostream& out);
+void print_comparison(const std::vector<sim::run::run_result>& results, std::ostream& out);
+
+}  // namespace moesim::io

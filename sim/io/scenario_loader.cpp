@@ -1,0 +1,309 @@
+#include "sim/io/scenario_loader.hpp"
+
+#include <stdexcept>
+
+#include "sim/io/overrides.hpp"
+#include "sim/io/presets.hpp"
+#include "sim/io/spec_schemas.hpp"
+#include "sim/run/feasibility.hpp"
+
+namespace moesim::io {
+
+namespace {
+
+using namespace sim::run;
+
+const object_type<network_config>& network_type() {
+  static const auto t = [] {
+    object_type<network_config> o("network", "How network transfers are timed");
+    o.optional("model", &network_config::model,
+               enum_spec<network_model>{
+                   {{"flow", network_model::flow}, {"analytical", network_model::analytical}}},
+               "flow: max-min fair sharing of links; analytical: bottleneck link time");
+    return o;
+  }();
+  return t;
+}
+
+const object_type<parallel_config>& parallel_type() {
+  static const auto t = [] {
+    const integer_spec<int> degree{1, 1 << 20};
+    object_type<parallel_config> o(
+        "parallelism", "Parallel layout: devices = tp * ep * dp * pp; dense layers are "
+                       "data-parallel over ep * dp, experts sharded over ep");
+    o.optional("tp", &parallel_config::tp, degree, "tensor-parallel degree")
+        .optional("ep", &parallel_config::ep, degree, "expert-parallel degree")
+        .optional("dp", &parallel_config::dp, degree, "data-parallel degree (beyond ep)")
+        .optional("pp", &parallel_config::pp, degree, "pipeline stages")
+        .optional("vp", &parallel_config::vp, integer_spec<int>{1, 128},
+                  "virtual stages per device (interleaved 1F1B)")
+        .optional("order", &parallel_config::order, string_spec{},
+                  "axes innermost first, e.g. tp-ep-dp-pp");
+    return o;
+  }();
+  return t;
+}
+
+const object_type<moe_config>& moe_config_type() {
+  static const auto t = [] {
+    object_type<moe_config> o("moe", "Expert capacity, dropping and balancing at run time");
+    o.optional("capacity_factor", &moe_config::capacity_factor, number_spec{0, 1e6},
+               "capacity = ceil(k * tokens / E * CF) per expert; 0 = dropless")
+        .optional("drop_policy", &moe_config::drop,
+                  enum_spec<models::drop_policy>{
+                      {{"lowest_score", models::drop_policy::lowest_score},
+                       {"position", models::drop_policy::position}}},
+                  "which tokens an over-full expert drops")
+        .optional("balance", &moe_config::balance,
+                  enum_spec<balance_mode>{{{"none", balance_mode::none}, {"bias", balance_mode::bias}}},
+                  "online load balancing of the router");
+    return o;
+  }();
+  return t;
+}
+
+const object_type<sampling_config>& sampling_type() {
+  static const auto t = [] {
+    object_type<sampling_config> o(
+        "sampling", "Approximation: the router and experts run on sampled tokens at a possibly "
+                    "reduced hidden size; counts are scaled to the full batch");
+    o.optional("tokens_per_step", &sampling_config::tokens_per_step,
+               integer_spec<std::uint32_t>{1, 1U << 24}, "sampled tokens per MoE layer and step")
+        .optional("math_hidden", &sampling_config::math_hidden,
+                  integer_spec<std::uint32_t>{0, 1U << 16},
+                  "hidden size of the sampled maths (0 = the model's)")
+        .optional("skew", &sampling_config::skew, number_spec{0, 100},
+                  "token-source topic skew (0 = uniform random scores)");
+    return o;
+  }();
+  return t;
+}
+
+const object_type<workload_config>& workload_type() {
+  static const auto t = [] {
+    const integer_spec<std::uint32_t> positive{1, 1U << 30};
+    object_type<workload_config> o("workload", "What the cluster runs");
+    o.required("kind", &workload_config::kind,
+               enum_spec<workload_kind>{{{"decode", workload_kind::decode},
+                                         {"prefill", workload_kind::prefill},
+                                         {"train", workload_kind::train}}},
+               "decode, prefill or train")
+        .optional("batch_per_device", &workload_config::batch_per_device, positive,
+                  "sequences per device")
+        .optional("context", &workload_config::context, integer_spec<std::uint32_t>{0, 1U << 24},
+                  "tokens already in the KV cache (decode) or sequence length")
+        .optional("steps", &workload_config::steps, integer_spec<std::uint32_t>{1, 1U << 20},
+                  "steps to simulate")
+        .optional("micro_batches", &workload_config::micro_batches,
+                  integer_spec<std::uint32_t>{1, 1U << 16}, "micro-batches per step");
+    return o;
+  }();
+  return t;
+}
+
+// The scenario's sections; `strategies` and the top-level scalars are added by scenario_type.
+void add_sections(object_type<scenario>& o) {
+  o.required("model", &scenario::model, nested(model_type()), "the model")
+      .required("cluster", &scenario::cluster, nested(cluster_type()), "the cluster")
+      .optional("chip", &scenario::chip, nested(chip_type()),
+                "overrides of the chip named by cluster.chip")
+      .optional("network", &scenario::network, nested(network_type()), "network timing model")
+      .optional("parallelism", &scenario::parallelism, nested(parallel_type()), "parallel layout")
+      .optional("moe", &scenario::moe, nested(moe_config_type()), "capacity, drops, balancing")
+      .optional("sampling", &scenario::sampling, nested(sampling_type()),
+                "sampled-token approximation")
+      .required("workload", &scenario::workload, nested(workload_type()), "what runs");
+}
+
+// Strategy items are partial scenarios: a name plus any sections. Their keys are checked
+// against the section schemas; their values are read after merging over the base document.
+struct strategy_item_spec {
+  const object_type<scenario>* sections;
+  void read(const doc::node&, std::string&, const std::string&) const {}
+  void check_keys(const doc::node& n, const std::string& path) const {
+    if (!n.is_map()) detail::fail(n, path, "expected a mapping with a name and sections, got " + n.describe());
+    for (const auto& e : n.entries()) {
+      if (e.key == "seed" || e.key == "strategies" || e.key == "description") {
+        throw input_error(e.key_where, detail::join_path(path, e.key),
+                          "a strategy cannot change this key");
+      }
+    }
+    doc::node rest = n;
+    rest.erase("name");
+    sections->check_keys(rest, path);
+  }
+  [[nodiscard]] json schema() const {
+    json s = sections->schema();
+    s["properties"]["name"] = {{"type", "string"}, {"description", "strategy name"}};
+    s.erase("required");
+    s["required"] = json::array({"name"});
+    return s;
+  }
+  [[nodiscard]] json to_json(const std::string& v) const { return v; }
+};
+
+struct scenario_with_strategies {
+  scenario base;
+  std::vector<std::string> strategy_names;
+};
+
+const object_type<scenario>& sections_type() {
+  static const auto t = [] {
+    object_type<scenario> o("sections", "Scenario sections");
+    add_sections(o);
+    return o;
+  }();
+  return t;
+}
+
+const object_type<scenario>& scenario_type() {
+  static const auto t = [] {
+    object_type<scenario> o("moesim scenario",
+                            "A moesim scenario: model, cluster, layout and workload to simulate");
+    o.required("name", &scenario::name, string_spec{}, "scenario name")
+        .optional("description", &scenario::description, string_spec{false},
+                  "what the scenario shows")
+        .optional("seed", &scenario::seed, integer_spec<std::uint64_t>{},
+                  "random seed, 0 to 2^64-1");
+    add_sections(o);
+    o.passthrough("strategies",
+                  list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.schema(),
+                  "variants compared side by side: a name plus sections that differ");
+    return o;
+  }();
+  return t;
+}
+
+// preset: NAME inside `section` -> the preset's tree with the section's other keys merged over.
+void expand_preset(doc::node& root, const std::string& section, preset_kind kind) {
+  doc::node* s = root.find(section);
+  if (s == nullptr || !s->is_map()) return;
+  const doc::node* preset = s->find("preset");
+  if (preset == nullptr) return;
+  if (!preset->is_scalar()) {
+    detail::fail(*preset, section + ".preset", "expected a preset name, got " + preset->describe());
+  }
+  doc::node expanded = load_preset(kind, preset->text(), preset->where(), section + ".preset");
+  doc::node overrides = *s;
+  overrides.erase("preset");
+  doc::merge(expanded, overrides);
+  // The section as a whole is where the scenario wrote it; its keys keep their own files.
+  expanded.set_where(s->where());
+  *s = std::move(expanded);
+}
+
+// The chip section: the preset named by cluster.chip, with the scenario's `chip:` keys over it.
+void expand_chip(doc::node& root) {
+  const doc::node* cluster = root.find("cluster");
+  if (cluster == nullptr || !cluster->is_map()) return;
+  const doc::node* chip_name = cluster->find("chip");
+  if (chip_name == nullptr || !chip_name->is_scalar()) return;
+  doc::node chip =
+      load_preset(preset_kind::chip, chip_name->text(), chip_name->where(), "cluster.chip");
+  if (const doc::node* over = root.find("chip")) {
+    if (!over->is_map()) detail::fail(*over, "chip", "expected a mapping, got " + over->describe());
+    doc::node o = *over;
+    o.erase("preset");
+    doc::merge(chip, o);
+  }
+  root.set("chip", chip.where(), std::move(chip));
+}
+
+scenario read_resolved(doc::node root) {
+  expand_preset(root, "model", preset_kind::model);
+  expand_preset(root, "cluster", preset_kind::cluster);
+  expand_chip(root);
+  const doc::node* strategies = root.find("strategies");
+  doc::node without = root;
+  without.erase("strategies");
+  scenario_type().check_keys(without, "");
+  if (strategies != nullptr) {
+    list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.check_keys(
+        *strategies, "strategies");
+  }
+  scenario s;
+  scenario_type().read(without, s, "");
+  try {
+    check_feasible(s);
+  } catch (const std::invalid_argument& e) {
+    const doc::node* where = root.find("parallelism");
+    throw input_error(where ? where->where() : root.where(), "", e.what());
+  }
+  return s;
+}
+
+sim::run::scenario_set load(doc::node root, const load_options& opt) {
+  if (!root.is_map()) {
+    detail::fail(root, "", "expected a scenario (a mapping of sections), got " + root.describe());
+  }
+  for (const auto& o : opt.overrides) apply_override(root, o);
+  if (opt.seed) apply_override(root, "seed=" + std::to_string(*opt.seed));
+
+  scenario_set out;
+  doc::node base_doc = root;
+  base_doc.erase("strategies");
+  // Check the whole tree's keys first (strategies included) so a typo anywhere is reported
+  // before anything is read.
+  out.base = read_resolved(root);
+  if (const doc::node* strategies = root.find("strategies")) {
+    if (!strategies->is_seq()) {
+      detail::fail(*strategies, "strategies", "expected a list, got " + strategies->describe());
+    }
+    for (std::size_t i = 0; i < strategies->items().size(); ++i) {
+      const doc::node& item = strategies->items()[i];
+      const std::string path = "strategies[" + std::to_string(i) + "]";
+      const doc::node* name = item.find("name");
+      if (name == nullptr) detail::fail(item, path, "missing required key 'name' (strategy name)");
+      std::string strategy_name;
+      string_spec{}.read(*name, strategy_name, path + ".name");
+      doc::node variant = base_doc;
+      doc::node changes = item;
+      changes.erase("name");
+      doc::merge(variant, changes);
+      scenario s = read_resolved(std::move(variant));
+      s.variant = strategy_name;
+      out.strategies.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+sim::run::scenario_set load_scenario_file(const std::string& path, const load_options& opt) {
+  return load(doc::parse_file(path), opt);
+}
+
+sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,
+                                          const load_options& opt) {
+  return load(doc::parse(yaml, origin), opt);
+}
+
+json scenario_json_schema() {
+  json s = scenario_type().schema();
+  json out{{"$schema", "https://json-schema.org/draft/2020-12/schema"},
+           {"$id", "https://moesim.dev/schema/scenario-1.json"}};
+  for (auto& [k, v] : s.items()) out[k] = v;
+  // Sections that accept `preset:` list the known names so editors can complete them.
+  out["properties"]["model"]["properties"]["preset"]["enum"] = preset_names(preset_kind::model);
+  out["properties"]["cluster"]["properties"]["preset"]["enum"] = preset_names(preset_kind::cluster);
+  // With a preset, the preset supplies the required keys.
+  for (const char* section : {"model", "cluster"}) {
+    json& sec = out["properties"][section];
+    json required = sec["required"];
+    sec.erase("required");
+    sec["anyOf"] = json::array({json{{"required", json::array({"preset"})}},
+                                json{{"required", required}}});
+  }
+  out["properties"]["chip"].erase("required");
+  return out;
+}
+
+json scenario_to_json(const sim::run::scenario& s) {
+  json j = scenario_type().to_json(s);
+  j.erase("strategies");
+  if (!s.variant.empty()) j["strategy"] = s.variant;
+  return j;
+}
+
+}  // namespace moesim::io

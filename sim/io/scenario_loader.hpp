@@ -1,0 +1,40 @@
+#pragma once
+// Loading a scenario: YAML file -> document tree -> --set overrides -> presets expanded ->
+// unknown keys checked over the whole tree -> typed, range-checked structs -> cross-section
+// checks (layout against model and cluster). Every failure is an input_error naming
+// file:line:col (or the --set override), the key path and what was expected.
+//
+// Sections (see `moesim schema` for every key):
+//   name, description, seed, model, cluster, chip, network, parallelism, moe, sampling,
+//   workload, strategies
+// `model` and `cluster` take `preset: NAME` plus overriding keys; `chip` overrides fields of
+// the chip preset named by cluster.chip. Each `strategies:` item has a `name` and any
+// sections, merged over the scenario as written.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/io/doc.hpp"
+#include "sim/io/schema.hpp"
+#include "sim/run/scenario.hpp"
+
+namespace moesim::io {
+
+struct load_options {
+  std::vector<std::string> overrides;  ///< "key.path=value", applied in order
+  std::optional<std::uint64_t> seed;   ///< replaces the scenario's seed
+};
+
+sim::run::scenario_set load_scenario_file(const std::string& path, const load_options& opt = {});
+sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,
+                                          const load_options& opt = {});
+
+/// JSON Schema (draft 2020-12) of a scenario file, for editors.
+json scenario_json_schema();
+
+/// The resolved scenario as JSON (every key, defaults included), echoed into the metrics.
+json scenario_to_json(const sim::run::scenario& s);
+
+}  // namespace moesim::io

@@ -1,0 +1,62 @@
+#pragma once
+// The run-side sections of a scenario, as typed and validated data. sim/io reads them from
+// YAML (sim/io/scenario_schema.cpp holds the keys, ranges and docs); sim/run consumes them.
+// Units are in the names; counts are per what the name says.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/capacity.hpp"
+
+namespace moesim::sim::run {
+
+enum class network_model { flow, analytical };
+
+struct network_config {
+  network_model model = network_model::flow;  ///< flow: max-min shared flows; analytical: bottleneck
+};
+
+/// devices = tp · ep · dp · pp. Attention and other dense layers are data-parallel over ep·dp;
+/// experts are sharded over ep and replicated over dp. `order` lists the axes innermost first
+/// (Megatron-style): "tp-ep-dp-pp" puts TP ranks on adjacent devices.
+struct parallel_config {
+  int tp = 1;
+  int ep = 1;
+  int dp = 1;
+  int pp = 1;
+  int vp = 1;  ///< virtual pipeline stages per device (interleaved 1F1B)
+  std::string order = "tp-ep-dp-pp";
+
+  [[nodiscard]] long long devices() const noexcept {
+    return static_cast<long long>(tp) * ep * dp * pp;
+  }
+};
+
+enum class balance_mode { none, bias };
+
+struct moe_config {
+  double capacity_factor = 0;  ///< 0 = dropless
+  models::drop_policy drop = models::drop_policy::lowest_score;
+  balance_mode balance = balance_mode::none;
+};
+
+/// The maths runs on `tokens_per_step` sampled tokens per MoE layer and step; per-device
+/// counts for the full batch are scaled from them (see models/). math_hidden 0 = full size.
+struct sampling_config {
+  std::uint32_t tokens_per_step = 1024;
+  std::uint32_t math_hidden = 0;
+  double skew = 1.0;  ///< token-source topic skew (0 = uniform routing scores)
+};
+
+enum class workload_kind { decode, prefill, train };
+
+struct workload_config {
+  workload_kind kind = workload_kind::decode;
+  std::uint32_t batch_per_device = 1;  ///< sequences per device (decode: one token each)
+  std::uint32_t context = 1024;        ///< tokens already in the KV cache (decode)
+  std::uint32_t steps = 1;
+  std::uint32_t micro_batches = 1;
+};
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,53 @@
+#include "sim/run/critical_path.hpp"
+
+#include <array>
+#include <cassert>
+
+namespace moesim::sim::run {
+
+std::string_view to_string(category c) noexcept {
+  constexpr std::array<std::string_view, category_count> names{
+      "attention",      "router",        "expert_compute", "expert_weight_load",
+      "dense_ffn",      "dispatch",      "combine",        "tp_collective",
+      "dp_collective",  "pipeline_bubble", "lm_head",      "idle"};
+  return names[static_cast<std::size_t>(c)];
+}
+
+op_log::op_id op_log::add(category c, time_ps start, time_ps end, std::span<const op_id> deps) {
+  assert(end >= start);
+  op_id latest = -1;
+  for (op_id d : deps) {
+    if (d < 0) continue;
+    assert(static_cast<std::size_t>(d) < ops_.size());
+    if (latest < 0 || ops_[static_cast<std::size_t>(d)].end > ops_[static_cast<std::size_t>(latest)].end) {
+      latest = d;
+    }
+  }
+  ops_.push_back({c, start, end, latest});
+  return static_cast<op_id>(ops_.size() - 1);
+}
+
+breakdown op_log::critical_path() const {
+  std::array<time_ps, category_count> ps{};
+  if (!ops_.empty()) {
+    std::size_t last = 0;
+    for (std::size_t i = 1; i < ops_.size(); ++i) {
+      if (ops_[i].end > ops_[last].end) last = i;
+    }
+    op_id cur = static_cast<op_id>(last);
+    while (cur >= 0) {
+      const op& o = ops_[static_cast<std::size_t>(cur)];
+      ps[static_cast<std::size_t>(o.cat)] += o.end - o.start;
+      const time_ps before = o.latest_dep >= 0 ? ops_[static_cast<std::size_t>(o.latest_dep)].end : 0;
+      ps[static_cast<std::size_t>(category::idle)] += o.start > before ? o.start - before : 0;
+      cur = o.latest_dep;
+    }
+  }
+  breakdown out;
+  for (int i = 0; i < category_count; ++i) {
+    out.emplace_back(std::string(to_string(static_cast<category>(i))), seconds(ps[static_cast<std::size_t>(i)]));
+  }
+  return out;
+}
+
+}  // namespace moesim::sim::run

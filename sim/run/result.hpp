@@ -1,0 +1,55 @@
+#pragma once
+// What a simulated run measured. Everything here is simulated (no wall-clock figures), so it
+// is a pure function of the scenario and seed; sim/io writes it as metrics JSON and a table.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace moesim::sim::run {
+
+/// Named seconds on the critical path, in a fixed category order (see critical_path.hpp).
+using breakdown = std::vector<std::pair<std::string, double>>;
+
+struct device_usage {
+  double compute_busy_s = 0;  ///< time the compute stream was busy
+  double hbm_busy_s = 0;      ///< time the HBM (weight-load) stream was busy
+  double network_busy_s = 0;  ///< time at least one of the device's flows was active
+  double tokens_routed_in = 0;  ///< (token, expert) copies its experts received, whole batch
+};
+
+struct expert_load {
+  double tokens = 0;   ///< (token, expert) assignments per step, averaged over layers and steps
+  double dropped = 0;  ///< of which dropped by capacity
+};
+
+struct run_result {
+  std::string scenario;
+  std::string variant;
+  std::uint64_t seed = 0;
+  std::string workload;  ///< decode | prefill | train
+  std::string network_model;
+  int devices = 0;
+  std::uint32_t steps = 0;
+
+  double simulated_time_s = 0;
+  double step_time_s = 0;
+  double tokens_per_step = 0;
+  double tokens_per_s = 0;
+  double tokens_per_s_per_device = 0;
+  breakdown breakdown_s;  ///< per step, sums to step_time_s
+
+  // Routing, from the real router on sampled tokens.
+  double load_max_over_mean = 0;  ///< per-device received tokens, max / mean, averaged
+  double unique_experts = 0;      ///< distinct experts a step's batch touches, per layer
+  double drop_rate = 0;
+  double dispatch_bytes_per_step = 0;
+  std::vector<expert_load> experts;
+  std::vector<device_usage> per_device;
+
+  /// Approximations in force for this run, for the reader of the metrics.
+  std::vector<std::string> approximations;
+  std::uint64_t events = 0;  ///< engine events processed
+};
+
+}  // namespace moesim::sim::run

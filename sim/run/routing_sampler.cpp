@@ -1,0 +1,97 @@
+#include "sim/run/routing_sampler.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "models/batch_scaling.hpp"
+#include "models/capacity.hpp"
+
+namespace moesim::sim::run {
+
+namespace {
+// DeepSeek-V3's bias update speed for auxiliary-loss-free balancing (gamma = 0.001).
+constexpr float bias_update_rate = 0.001F;
+
+models::token_source make_source(const scenario& s, int hidden) {
+  models::token_source_config cfg;
+  cfg.hidden = hidden;
+  cfg.skew = s.sampling.skew;
+  return models::token_source(cfg, s.seed);
+}
+}  // namespace
+
+routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source)
+    : s_(s),
+      sources_(sources),
+      tokens_per_source_(tokens_per_source),
+      math_hidden_(s.sampling.math_hidden > 0 ? static_cast<int>(s.sampling.math_hidden)
+                                              : s.model.hidden),
+      sample_(std::min<std::int64_t>(static_cast<std::int64_t>(sources) * tokens_per_source,
+                                     s.sampling.tokens_per_step)),
+      router_(s.model.moe ? models::router_config_for(*s.model.moe) : models::router_config{}),
+      tokens_(make_source(s, math_hidden_)) {
+  if (s.model.moe) {
+    gates_.resize(static_cast<std::size_t>(s.model.layers));
+    bias_.resize(static_cast<std::size_t>(s.model.layers));
+  }
+}
+
+const models::row_matrix& routing_sampler::gate(int layer) {
+  auto& g = gates_[static_cast<std::size_t>(layer)];
+  if (g.size() == 0) {
+    rng gen = rng::stream(s_.seed, "gate").fork(static_cast<std::uint64_t>(layer));
+    g = models::make_gate_weights(math_hidden_, router_.experts, gen);
+  }
+  return g;
+}
+
+layer_routing routing_sampler::route(int group, int step, int layer) {
+  const auto index = (static_cast<std::uint64_t>(group) * s_.workload.steps +
+                      static_cast<std::uint64_t>(step)) *
+                         static_cast<std::uint64_t>(s_.model.layers) +
+                     static_cast<std::uint64_t>(layer);
+  rng gen = rng::stream(s_.seed, "routing").fork(index);
+  const int sample = static_cast<int>(sample_);
+  const bool balance = s_.moe.balance == balance_mode::bias;
+  auto& bias = bias_[static_cast<std::size_t>(layer)];
+  if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
+  models::route_options opt;
+  if (balance) opt.selection_bias = bias;
+
+  // 1. The router on sampled tokens (or DeepEP-style random scores when skew is 0).
+  const models::router_output out =
+      s_.sampling.skew == 0
+          ? models::route_logits(models::uniform_logits(sample, router_.experts, gen), router_, opt)
+          : models::route(tokens_.generate(sample, 1, gen), gate(layer), router_, opt);
+
+  // 2. Capacity on the sample: capacity scales with tokens, so the drop fraction carries over.
+  const models::capacity_result cap = models::apply_capacity_factor(
+      out.decisions, router_.top_k, s_.moe.capacity_factor, s_.moe.drop);
+
+  // 3. Per-source counts of the full batch: exact when it fits in the sample, else scaled.
+  const std::vector<std::int64_t> per_source(static_cast<std::size_t>(sources_), tokens_per_source_);
+  const std::int64_t total = tokens_per_source_ * sources_;
+  const bool scaled = total > sample_;
+  const models::batch_counts counts =
+      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen)
+             : models::count_batch(cap.kept, per_source);
+  if (balance) models::update_balance_bias(bias, models::expert_load(out.decisions), bias_update_rate);
+
+  layer_routing lr;
+  lr.sources = sources_;
+  lr.experts = router_.experts;
+  lr.copies = counts.device_expert;
+  lr.scaled = scaled;
+  lr.drop_rate = cap.drop_rate;
+  const double scale = static_cast<double>(total) / static_cast<double>(sample_);
+  lr.dropped_per_expert.reserve(cap.dropped_per_expert.size());
+  for (auto d : cap.dropped_per_expert) {
+    lr.dropped_per_expert.push_back(static_cast<std::int64_t>(static_cast<double>(d) * scale + 0.5));
+  }
+  lr.unique_experts = static_cast<double>(
+      std::count_if(counts.expert_load.begin(), counts.expert_load.end(),
+                    [](std::int64_t n) { return n > 0; }));
+  return lr;
+}
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,36 @@
+#pragma once
+// A scenario, fully resolved: presets expanded, overrides applied, every value checked.
+// Built by sim/io (load_scenario); consumed by the simulator.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/model_spec.hpp"
+#include "sim/run/config.hpp"
+#include "topologies/chip_spec.hpp"
+#include "topologies/cluster_spec.hpp"
+
+namespace moesim::sim::run {
+
+struct scenario {
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  models::model_spec model;
+  topo::cluster_spec cluster;
+  topo::chip_spec chip;  ///< the preset named by cluster.chip, with the scenario's `chip:` overrides
+  network_config network;
+  parallel_config parallelism;
+  moe_config moe;
+  sampling_config sampling;
+  workload_config workload;
+  std::string variant;  ///< strategy name; empty for the scenario as written
+};
+
+/// The scenario as written plus one resolved scenario per entry of `strategies:`.
+struct scenario_set {
+  scenario base;
+  std::vector<scenario> strategies;
+};
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,25 @@
+# Command-line mistakes: every one exits 2 with a message on stderr; --help exits 0.
+function(expect code)
+  execute_process(COMMAND ${MOESIM} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  if(NOT rc EQUAL code)
+    message(FATAL_ERROR "moesim ${ARGN}: expected exit ${code}, got ${rc}\n${out}\n${err}")
+  endif()
+  if(code EQUAL 2 AND err STREQUAL "")
+    message(FATAL_ERROR "moesim ${ARGN}: exit 2 without a message on stderr")
+  endif()
+endfunction()
+expect(2)                                           # no verb
+expect(2 frobnicate)                                # unknown verb
+expect(2 run)                                       # missing file
+expect(2 run scenarios/quickstart.yaml --seed abc)  # bad number
+expect(2 run scenarios/quickstart.yaml --bogus)     # unknown option
+expect(2 run does-not-exist.yaml)                   # unreadable file
+expect(2 run scenarios/quickstart.yaml --set workload.kind=dance)
+expect(2 run scenarios/quickstart.yaml --metrics /nonexistent-dir/m.json --set workload.steps=1)
+expect(2 bench nosuch)
+expect(0 --help)
+expect(0 run --help)
+expect(0 validate --help)
+expect(0 schema --help)
+expect(0 presets --help)

@@ -1,0 +1,18 @@
+# One golden error case (see CMakeLists.txt). MOESIM_UPDATE_GOLDENS=1 rewrites the .err file.
+set(args "")
+if(EXISTS ${DIR}/${CASE}.args)
+  file(STRINGS ${DIR}/${CASE}.args args)
+endif()
+file(RELATIVE_PATH rel ${CMAKE_CURRENT_SOURCE_DIR} ${DIR}/${CASE}.yaml)
+execute_process(COMMAND ${MOESIM} validate tests/errors/${CASE}.yaml ${args}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if("$ENV{MOESIM_UPDATE_GOLDENS}" STREQUAL "1")
+  file(WRITE ${DIR}/${CASE}.err "${err}")
+endif()
+if(NOT rc EQUAL 2)
+  message(FATAL_ERROR "${CASE}: expected exit code 2, got ${rc}\nstdout: ${out}\nstderr: ${err}")
+endif()
+file(READ ${DIR}/${CASE}.err expected)
+if(NOT err STREQUAL expected)
+  message(FATAL_ERROR "${CASE}: stderr differs.\nexpected: ${expected}\nactual:   ${err}")
+endif()

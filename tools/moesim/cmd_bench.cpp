@@ -1,0 +1,31 @@
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "tools/bench/bench.hpp"
+#include "tools/moesim/commands.hpp"
+
+namespace moesim::cli {
+
+void add_bench_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand("bench", "Measure moesim's own speed on this machine");
+  struct state {
+    std::string name;
+    bench::options opt;
+  };
+  auto st = std::make_shared<state>();
+  const std::map<std::string, int (*)(const bench::options&, std::ostream&)> benches{
+      {"phold", &bench::phold}, {"moe-math", &bench::moe_math}, {"router", &bench::router}};
+  std::vector<std::string> names;
+  for (const auto& [n, f] : benches) names.push_back(n);
+  sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
+  sub->add_option("--seed", st->opt.seed, "Random seed");
+  sub->add_option("--min-time", st->opt.min_time_s, "Seconds per measured loop (at least)")
+      ->check(CLI::Range(0.01, 600.0));
+  sub->add_flag("--json", st->opt.json, "Print one JSON object");
+  sub->callback([&cmds, st, benches] {
+    cmds.run = [st, benches] { return benches.at(st->name)(st->opt, std::cout); };
+  });
+}
+
+}  // namespace moesim::cli

@@ -1,0 +1,158 @@
+// Verbs that read scenarios: run, validate, schema, presets.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include "sim/engine/trace.hpp"
+#include "sim/io/metrics.hpp"
+#include "sim/io/presets.hpp"
+#include "sim/io/scenario_loader.hpp"
+#include "sim/io/trace_writer.hpp"
+#include "sim/run/simulate.hpp"
+#include "tools/moesim/commands.hpp"
+
+namespace moesim::cli {
+
+namespace {
+
+struct scenario_args {
+  std::string file;
+  std::vector<std::string> overrides;
+  std::optional<std::uint64_t> seed;
+};
+
+void add_scenario_args(CLI::App* sub, scenario_args& a) {
+  sub->add_option("file", a.file, "Scenario YAML file")->required();
+  sub->add_option("--set", a.overrides,
+                  "Override a key: --set key.path=value (repeatable), e.g. --set workload.steps=2");
+  sub->add_option("--seed", a.seed, "Replace the scenario's seed (0 to 2^64-1)");
+}
+
+io::load_options options_of(const scenario_args& a) { return {a.overrides, a.seed}; }
+
+void write_file(const std::string& path, const std::string& what,
+                const std::function<void(std::ostream&)>& body) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) throw io::input_error(path + ": cannot write the " + what + " file");
+  body(out);
+  if (!out) throw io::input_error(path + ": error while writing the " + what + " file");
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand("run", "Simulate a scenario and print its summary");
+  struct state {
+    scenario_args args;
+    std::string metrics;
+    std::string trace;
+    bool quiet = false;
+  };
+  auto st = std::make_shared<state>();
+  add_scenario_args(sub, st->args);
+  sub->add_option("--metrics", st->metrics, "Write metrics JSON here");
+  sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
+  sub->add_flag("--quiet", st->quiet, "Print nothing on success");
+  sub->callback([&cmds, st] {
+    cmds.run = [st] {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto set = io::load_scenario_file(st->args.file, options_of(st->args));
+      std::vector<const sim::run::scenario*> scenarios{&set.base};
+      for (const auto& s : set.strategies) scenarios.push_back(&s);
+      std::vector<sim::run::run_result> results;
+      // The trace shows the scenario as written; strategies add rows to the comparison.
+      sim::trace_recorder trace(!st->trace.empty());
+      for (std::size_t i = 0; i < scenarios.size(); ++i) {
+        sim::trace_recorder off(false);
+        try {
+          results.push_back(sim::run::simulate(*scenarios[i], i == 0 ? trace : off));
+        } catch (const std::invalid_argument& e) {
+          // The workload refused the scenario (e.g. a layout it cannot run): bad input.
+          const auto& variant = scenarios[i]->variant;
+          throw io::input_error(st->args.file + (variant.empty() ? "" : " (strategy " + variant + ")") +
+                                ": " + e.what());
+        }
+      }
+      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!st->metrics.empty()) {
+        write_file(st->metrics, "metrics", [&](std::ostream& o) {
+          o << io::dump(io::metrics_json(results, scenarios));
+        });
+      }
+      if (!st->trace.empty()) {
+        write_file(st->trace, "trace", [&](std::ostream& o) {
+          io::write_chrome_trace(trace, {set.base.name, set.base.seed}, o);
+        });
+      }
+      if (!st->quiet) {
+        io::print_summary(results.front(), std::cout);
+        io::print_comparison(results, std::cout);
+        std::uint64_t events = 0;
+        for (const auto& r : results) events += r.events;
+        fmt::print(std::cout, "  wall time {:.3f} s, {} events ({:.3g} events/s)\n", wall, events,
+                   static_cast<double>(events) / std::max(wall, 1e-9));
+      }
+      return 0;
+    };
+  });
+}
+
+void add_validate_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand("validate", "Check a scenario without simulating it");
+  auto st = std::make_shared<scenario_args>();
+  add_scenario_args(sub, *st);
+  sub->callback([&cmds, st] {
+    cmds.run = [st] {
+      const auto set = io::load_scenario_file(st->file, options_of(*st));
+      fmt::print(std::cout, "{}: ok ({} on {}, {} strateg{})\n", st->file, set.base.model.name,
+                 set.base.cluster.name, set.strategies.size(),
+                 set.strategies.size() == 1 ? "y" : "ies");
+      return 0;
+    };
+  });
+}
+
+void add_schema_command(CLI::App& app, commands& cmds) {
+  app.add_subcommand("schema", "Print the JSON Schema of scenario files (for editors)")
+      ->callback([&cmds] {
+        cmds.run = [] {
+          std::cout << io::dump(io::scenario_json_schema());
+          return 0;
+        };
+      });
+}
+
+void add_presets_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand("presets", "List the built-in model, chip and cluster presets");
+  auto json_out = std::make_shared<bool>(false);
+  sub->add_flag("--json", *json_out, "Print JSON");
+  sub->callback([&cmds, json_out] {
+    cmds.run = [json_out] {
+      const auto presets = io::list_presets();
+      if (*json_out) {
+        io::json j = io::json::array();
+        for (const auto& p : presets) {
+          j.push_back({{"name", p.name}, {"kind", io::to_string(p.kind)}, {"file", p.path}});
+        }
+        std::cout << io::dump(j);
+        return 0;
+      }
+      io::preset_kind last{};
+      bool first = true;
+      for (const auto& p : presets) {
+        if (first || p.kind != last) {
+          fmt::print(std::cout, "{}{} presets:\n", first ? "" : "\n", io::to_string(p.kind));
+          last = p.kind;
+          first = false;
+        }
+        fmt::print(std::cout, "  {:<20} {}\n", p.name, p.path);
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace moesim::cli

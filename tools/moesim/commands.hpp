@@ -1,0 +1,28 @@
+#pragma once
+// Sub-commands of the CLI. Each add_* function registers one verb on the app; when CLI11
+// selects it, its callback stores the action in `commands::run`, which main() invokes inside
+// its error handling (so every verb maps input_error to exit 2 the same way).
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace moesim::cli {
+
+struct commands {
+  std::function<int()> run = [] { return 0; };
+};
+
+void add_run_command(CLI::App& app, commands& cmds);
+void add_validate_command(CLI::App& app, commands& cmds);
+void add_schema_command(CLI::App& app, commands& cmds);
+void add_presets_command(CLI::App& app, commands& cmds);
+void add_bench_command(CLI::App& app, commands& cmds);
+
+inline void register_commands(CLI::App& app, commands& cmds) {
+  add_run_command(app, cmds);
+  add_validate_command(app, cmds);
+  add_schema_command(app, cmds);
+  add_presets_command(app, cmds);
+  add_bench_command(app, cmds);
+}
+
+}  // namespace moesim::cli
