@@ -95,6 +95,8 @@ void validate(const chip_spec& chip) {
                          static_cast<double>(c->scale_up_step_latency_ps));
     require_non_negative(chip, "collective.scale_out_step_latency_ps",
                          static_cast<double>(c->scale_out_step_latency_ps));
+    if (!(c->nvls_efficiency >= 0 && c->nvls_efficiency <= 1))
+      fail(chip, "collective.nvls_efficiency", "in [0, 1]", c->nvls_efficiency);
   }
 }
 

@@ -22,7 +22,8 @@
 //   latency_ps: ..}  # optional price_usd_per_hour: ..           # optional: on-demand list price
 //   per device-hour price_source: "..."              # required when price_usd_per_hour is given
 //   collective: {ll_efficiency: .., ll128_efficiency: .., launch_overhead_ps: ..,
-//                scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..}   # optional block
+//                scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..,
+//                nvls_efficiency: ..}   # optional block
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -91,6 +92,9 @@ struct collective_protocol {
   std::int64_t launch_overhead_ps = 0;         // YAML launch_overhead_ps: per collective call
   std::int64_t scale_up_step_latency_ps = 0;   // YAML scale_up_step_latency_ps: per ring step
   std::int64_t scale_out_step_latency_ps = 0;  // YAML scale_out_step_latency_ps: per ring step
+  /// YAML nvls_efficiency: throughput of NVLink SHARP in-switch reduction relative to the ring
+  /// bandwidth of the same ports (NCCL's nvlsEfficiency); 0 = the switch cannot reduce.
+  double nvls_efficiency = 0;
 };
 
 struct chip_spec {

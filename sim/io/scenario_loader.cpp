@@ -4,6 +4,7 @@
 
 #include "sim/io/overrides.hpp"
 #include "sim/io/presets.hpp"
+#include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "sim/run/feasibility.hpp"
 
@@ -172,41 +173,6 @@ const object_type<scenario>& scenario_type() {
     return o;
   }();
   return t;
-}
-
-// preset: NAME inside `section` -> the preset's tree with the section's other keys merged over.
-void expand_preset(doc::node& root, const std::string& section, preset_kind kind) {
-  doc::node* s = root.find(section);
-  if (s == nullptr || !s->is_map()) return;
-  const doc::node* preset = s->find("preset");
-  if (preset == nullptr) return;
-  if (!preset->is_scalar()) {
-    detail::fail(*preset, section + ".preset", "expected a preset name, got " + preset->describe());
-  }
-  doc::node expanded = load_preset(kind, preset->text(), preset->where(), section + ".preset");
-  doc::node overrides = *s;
-  overrides.erase("preset");
-  doc::merge(expanded, overrides);
-  // The section as a whole is where the scenario wrote it; its keys keep their own files.
-  expanded.set_where(s->where());
-  *s = std::move(expanded);
-}
-
-// The chip section: the preset named by cluster.chip, with the scenario's `chip:` keys over it.
-void expand_chip(doc::node& root) {
-  const doc::node* cluster = root.find("cluster");
-  if (cluster == nullptr || !cluster->is_map()) return;
-  const doc::node* chip_name = cluster->find("chip");
-  if (chip_name == nullptr || !chip_name->is_scalar()) return;
-  doc::node chip =
-      load_preset(preset_kind::chip, chip_name->text(), chip_name->where(), "cluster.chip");
-  if (const doc::node* over = root.find("chip")) {
-    if (!over->is_map()) detail::fail(*over, "chip", "expected a mapping, got " + over->describe());
-    doc::node o = *over;
-    o.erase("preset");
-    doc::merge(chip, o);
-  }
-  root.set("chip", chip.where(), std::move(chip));
 }
 
 scenario read_resolved(doc::node root) {

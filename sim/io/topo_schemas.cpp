@@ -100,7 +100,9 @@ const object_type<topo::collective_protocol>& collective_type() {
         .optional("scale_up_step_latency_ps", &c::scale_up_step_latency_ps, latency,
                   "per algorithm step inside the scale-up domain")
         .optional("scale_out_step_latency_ps", &c::scale_out_step_latency_ps, latency,
-                  "per algorithm step across the scale-out network");
+                  "per algorithm step across the scale-out network")
+        .optional("nvls_efficiency", &c::nvls_efficiency, number_spec{0, 1},
+                  "NVLink SHARP reduction throughput / ring bandwidth (0: none)");
     return o;
   }();
   return t;

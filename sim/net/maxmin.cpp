@@ -36,7 +36,9 @@ double to_double(fixed128 q) {
   return static_cast<double>(hi) * 0x1p64 + static_cast<double>(lo);
 }
 
-double from_fixed(fixed128 q) { return to_double(q) / rate_scale; }
+double from_fixed(fixed128 q) {
+  return to_double(q) / rate_scale;
+}
 
 // Fair share per unit weight if the constraint filled now. A pure function of the exact sums, so
 // it does not depend on the order in which flows were frozen.
@@ -51,7 +53,8 @@ bool entry_less(const detail::heap_entry& a, const detail::heap_entry& b) noexce
 }
 
 void check_capacity(double capacity_bytes_per_s, const char* what) {
-  if (!(capacity_bytes_per_s >= 0.0 && capacity_bytes_per_s <= maxmin_solver::max_capacity_bytes_per_s)) {
+  if (!(capacity_bytes_per_s >= 0.0 &&
+        capacity_bytes_per_s <= maxmin_solver::max_capacity_bytes_per_s)) {
     throw std::invalid_argument(std::string("maxmin_solver: ") + what +
                                 " must be finite, >= 0 and <= 2^60 bytes/s, got " +
                                 std::to_string(capacity_bytes_per_s));
@@ -242,6 +245,7 @@ bool maxmin_solver::saturated(link_id link) const {
 
 void maxmin_solver::reserve(std::size_t flows, std::size_t path_entries) {
   flows_.reserve(flows);
+  rate_cap_.reserve(flows);
   frozen_.reserve(flows / 64 + 1);
   solved_.reserve(flows);
   changed_.reserve(flows);
@@ -252,9 +256,9 @@ void maxmin_solver::reserve(std::size_t flows, std::size_t path_entries) {
 std::uint32_t maxmin_solver::checked_constraint(link_id link) const {
   const auto l = static_cast<std::uint32_t>(link);
   if (l >= link_constraint_.size()) {
-    throw std::invalid_argument("maxmin_solver: link " + std::to_string(l) +
-                                " does not exist (links: " +
-                                std::to_string(link_constraint_.size()) + ")");
+    throw std::invalid_argument(
+        "maxmin_solver: link " + std::to_string(l) +
+        " does not exist (links: " + std::to_string(link_constraint_.size()) + ")");
   }
   return link_constraint_[l];
 }

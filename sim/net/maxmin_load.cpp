@@ -38,8 +38,7 @@ void link_load::add(std::span<const link_id> path, double bytes) {
     const auto l = static_cast<std::size_t>(link);
     if (l >= bytes_.size()) {
       throw std::invalid_argument("link_load::add: link " + std::to_string(l) +
-                                  " does not exist (links: " + std::to_string(bytes_.size()) +
-                                  ")");
+                                  " does not exist (links: " + std::to_string(bytes_.size()) + ")");
     }
     bytes_[l] += bytes;
   }
@@ -66,7 +65,9 @@ double link_load::bytes(link_id link) const {
   return bytes_[l];
 }
 
-double link_load::bottleneck_time_s() const { return net::bottleneck_time_s(bytes_, capacity_); }
+double link_load::bottleneck_time_s() const {
+  return net::bottleneck_time_s(bytes_, capacity_);
+}
 
 std::optional<link_id> link_load::bottleneck_link() const {
   std::optional<link_id> best;

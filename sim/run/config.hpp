@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "models/capacity.hpp"
+#include "models/token_source.hpp"
 
 namespace moesim::sim::run {
 
@@ -46,7 +47,7 @@ struct moe_config {
 struct sampling_config {
   std::uint32_t tokens_per_step = 1024;
   std::uint32_t math_hidden = 0;
-  double skew = 1.0;  ///< token-source topic skew (0 = uniform routing scores)
+  double skew = models::default_token_skew;  ///< token-source topic skew (0 = uniform scores)
 };
 
 enum class workload_kind { decode, prefill, train };

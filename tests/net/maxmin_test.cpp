@@ -135,6 +135,19 @@ TEST_CASE("maxmin: parking lot with two links of different capacity", "[net][max
   CHECK(close(s.rate_bytes_per_s(b), 5e9));
   CHECK(close(s.rate_bytes_per_s(c), 25e9));
   CHECK(s.changed_flows().size() == 3);
+
+  // Equal shares (both links 2, two flows each): the lower link index fills first and is
+  // reported as A's bottleneck; all rates are 1 either way.
+  net::maxmin_solver t;
+  const link_id m1 = t.add_link(2);
+  const link_id m2 = t.add_link(2);
+  const flow_id ta = t.add_flow(std::vector{m2, m1});
+  const flow_id tb = t.add_flow(std::vector{m1});
+  const flow_id tc = t.add_flow(std::vector{m2});
+  t.solve();
+  CHECK(t.bottleneck(ta) == m1);
+  CHECK(t.bottleneck(tc) == m2);
+  for (flow_id id : {ta, tb, tc}) CHECK(t.rate_bytes_per_s(id) == 1.0);
 }
 
 TEST_CASE("maxmin: three levels, each bottleneck frees capacity for the next", "[net][maxmin]") {
@@ -376,10 +389,10 @@ namespace {
 
 // Random small instance, then random batches of changes, each followed by one solve.
 void random_history(std::uint64_t seed, int steps, bool with_caps, bool bit_identical,
-                    std::size_t max_flows = 1000) {
+                    std::size_t max_flows = 1000, std::uint64_t max_path = 3) {
   auto rng = moesim::rng::stream(seed, "maxmin-property");
   net::maxmin_solver s;
-  const int links = 1 + static_cast<int>(rng.below(8));
+  const int links = 1 + static_cast<int>(rng.below(max_path > 3 ? 16 : 8));
   std::vector<double> capacity;
   for (int i = 0; i < links; ++i) {
     // Round values make exact ties between links likely; the rest are arbitrary.
@@ -394,7 +407,7 @@ void random_history(std::uint64_t seed, int steps, bool with_caps, bool bit_iden
       const auto op = rng.below(10);
       if ((op < 5 || flows.empty()) && flows.size() < max_flows) {
         flow_spec spec;
-        const auto len = 1 + rng.below(3);
+        const auto len = 1 + rng.below(max_path);
         for (std::uint64_t h = 0; h < len; ++h) {
           spec.path.push_back(link_id{static_cast<std::uint32_t>(rng.below(links))});
         }
@@ -448,6 +461,34 @@ TEST_CASE("maxmin: incremental solves equal solving from scratch and are max-min
   // private constraint is numbered by history, so an exact tie with a link may move a few ulps.
   for (std::uint64_t seed = 1; seed <= 150; ++seed) random_history(seed, 25, false, true);
   for (std::uint64_t seed = 1001; seed <= 1150; ++seed) random_history(seed, 25, true, false);
+}
+
+TEST_CASE("maxmin: paths longer than the inline hops of a flow record", "[net][maxmin]") {
+  // 12 links of 10; L crosses all of them, s_k crosses link k only, x and y cross link 11 too.
+  // Link 11 has 4 flows (share 2.5), the others 2 (share 5): link 11 fills first,
+  // L = s_11 = x = y = 2.5; then every other link k has 10 - 2.5 = 7.5 left for s_k.
+  net::maxmin_solver s;
+  std::vector<link_id> chain;
+  for (int k = 0; k < 12; ++k) chain.push_back(s.add_link(10));
+  const flow_id long_flow = s.add_flow(chain);
+  std::vector<flow_id> single;
+  for (int k = 0; k < 12; ++k) single.push_back(s.add_flow(std::vector{chain[k]}));
+  const flow_id x = s.add_flow(std::vector{chain[11]});
+  const flow_id y = s.add_flow(std::vector{chain[11]});
+  s.solve();
+  CHECK(close(s.rate_bytes_per_s(long_flow), 2.5));
+  CHECK(close(s.rate_bytes_per_s(x), 2.5));
+  CHECK(close(s.rate_bytes_per_s(y), 2.5));
+  CHECK(close(s.rate_bytes_per_s(single[11]), 2.5));
+  for (int k = 0; k < 11; ++k) CHECK(close(s.rate_bytes_per_s(single[k]), 7.5));
+  // A cap of 1 on a second long flow: L' = 1 everywhere; link 11 then shares 10 - 1 = 9 among
+  // 4 flows (2.25); the others have 10 - 1 - 2.25 = 6.75 for s_k.
+  const flow_id capped = s.add_flow(chain, 1.0, 1.0);
+  s.solve();
+  CHECK(s.rate_bytes_per_s(capped) == 1.0);
+  CHECK(close(s.rate_bytes_per_s(long_flow), 2.25));
+  for (int k = 0; k < 11; ++k) CHECK(close(s.rate_bytes_per_s(single[k]), 6.75));
+  for (std::uint64_t seed = 501; seed <= 530; ++seed) random_history(seed, 20, true, false, 40, 12);
 }
 
 TEST_CASE("maxmin: long histories exercise component rebuilds and path compaction",

@@ -16,6 +16,10 @@ void add_validate_command(CLI::App& app, commands& cmds);
 void add_schema_command(CLI::App& app, commands& cmds);
 void add_presets_command(CLI::App& app, commands& cmds);
 void add_bench_command(CLI::App& app, commands& cmds);
+void add_topo_command(CLI::App& app, commands& cmds);
+void add_model_command(CLI::App& app, commands& cmds);
+void add_route_command(CLI::App& app, commands& cmds);
+// (network verbs: declarations go here)
 
 inline void register_commands(CLI::App& app, commands& cmds) {
   add_run_command(app, cmds);
@@ -23,6 +27,10 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_schema_command(app, cmds);
   add_presets_command(app, cmds);
   add_bench_command(app, cmds);
+  add_topo_command(app, cmds);
+  add_model_command(app, cmds);
+  add_route_command(app, cmds);
+  // (network verbs: registrations go here)
 }
 
 }  // namespace moesim::cli
