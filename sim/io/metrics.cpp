@@ -113,17 +113,30 @@ void print_comparison(const std::vector<sim::run::run_result>& results, std::ost
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     return results[a].step_time_s < results[b].step_time_s;
   });
-  fmt::print(out, "\nstrategies ranked by step time:\n");
-  fmt::print(out, "  {:>4} {:<24} {:>12} {:>12}", "rank", "strategy", "step", "tokens/s");
-  for (const auto& [k, v] : results.front().breakdown_s) fmt::print(out, " {:>12}", k);
+  // Columns: the breakdown categories that are non-zero in at least one strategy.
+  std::vector<std::size_t> cols;
+  for (std::size_t c = 0; c < results.front().breakdown_s.size(); ++c) {
+    for (const auto& r : results) {
+      if (r.breakdown_s[c].second > 0) {
+        cols.push_back(c);
+        break;
+      }
+    }
+  }
+  fmt::print(out, "\nstrategies ranked by step time (critical path per step):\n");
+  fmt::print(out, "  {:>4} {:<20} {:>10} {:>10}", "rank", "strategy", "step", "tokens/s");
+  for (std::size_t c : cols) {
+    const std::string& k = results.front().breakdown_s[c].first;
+    fmt::print(out, " {:>10}", k.size() > 10 ? k.substr(0, 10) : k);
+  }
   fmt::print(out, "\n");
   int rank = 1;
   for (std::size_t i : order) {
     const auto& r = results[i];
-    fmt::print(out, "  {:>4} {:<24} {:>12} {:>12.4g}", rank++,
+    fmt::print(out, "  {:>4} {:<20} {:>10} {:>10.4g}", rank++,
                r.variant.empty() ? "as written" : r.variant, format_seconds(r.step_time_s),
                r.tokens_per_s);
-    for (const auto& [k, v] : r.breakdown_s) fmt::print(out, " {:>12}", format_seconds(v));
+    for (std::size_t c : cols) fmt::print(out, " {:>10}", format_seconds(r.breakdown_s[c].second));
     fmt::print(out, "\n");
   }
 }

@@ -1,6 +1,9 @@
 #include "sim/io/scenario_loader.hpp"
 
+#include <filesystem>
 #include <stdexcept>
+
+#include "models/routing_trace.hpp"
 
 #include "sim/io/overrides.hpp"
 #include "sim/io/presets.hpp"
@@ -55,6 +58,11 @@ const object_type<moe_config>& moe_config_type() {
                       {{"lowest_score", models::drop_policy::lowest_score},
                        {"position", models::drop_policy::position}}},
                   "which tokens an over-full expert drops")
+        .optional("routing", &moe_config::routing,
+                  enum_spec<routing_policy>{{{"top_k", routing_policy::top_k},
+                                             {"expert_choice", routing_policy::expert_choice},
+                                             {"hash", routing_policy::hash}}},
+                  "top_k (the model's router), expert_choice or hash")
         .optional("balance", &moe_config::balance,
                   enum_spec<balance_mode>{{{"none", balance_mode::none}, {"bias", balance_mode::bias}}},
                   "online load balancing of the router");
@@ -74,7 +82,9 @@ const object_type<sampling_config>& sampling_type() {
                   integer_spec<std::uint32_t>{0, 1U << 16},
                   "hidden size of the sampled maths (0 = the model's)")
         .optional("skew", &sampling_config::skew, number_spec{0, 100},
-                  "token-source topic skew (0 = uniform random scores)");
+                  "token-source topic skew (0 = uniform random scores)")
+        .optional("routing_trace", &sampling_config::routing_trace, string_spec{},
+                  "replay recorded routing from this JSON/CSV file (relative to the scenario)");
     return o;
   }();
   return t;
@@ -175,7 +185,29 @@ const object_type<scenario>& scenario_type() {
   return t;
 }
 
-scenario read_resolved(doc::node root) {
+// sampling.routing_trace: the path is relative to the scenario's folder; the file is read and
+// checked here so a bad trace is reported like any other input error.
+void load_routing_trace(scenario& s, const doc::node& root, const std::filesystem::path& base) {
+  if (s.sampling.routing_trace.empty()) return;
+  const doc::node* where = root.find("sampling")->find("routing_trace");
+  const std::filesystem::path path = base / s.sampling.routing_trace;
+  try {
+    s.sampling.trace = std::make_shared<const models::routing_trace>(models::read_routing_trace(path));
+  } catch (const std::invalid_argument& e) {
+    detail::fail(*where, "sampling.routing_trace", e.what());
+  }
+  if (!s.model.moe || s.sampling.trace->experts != s.model.moe->experts) {
+    detail::fail(*where, "sampling.routing_trace",
+                  "the trace routes over " + std::to_string(s.sampling.trace->experts) +
+                      " experts, but model " + s.model.name + " has " +
+                      std::to_string(s.model.moe ? s.model.moe->experts : 0));
+  }
+  if (s.sampling.trace->layers.empty()) {
+    detail::fail(*where, "sampling.routing_trace", "the trace records no layer");
+  }
+}
+
+scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   expand_preset(root, "model", preset_kind::model);
   expand_preset(root, "cluster", preset_kind::cluster);
   expand_chip(root);
@@ -189,6 +221,7 @@ scenario read_resolved(doc::node root) {
   }
   scenario s;
   scenario_type().read(without, s, "");
+  load_routing_trace(s, without, base);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -198,7 +231,8 @@ scenario read_resolved(doc::node root) {
   return s;
 }
 
-sim::run::scenario_set load(doc::node root, const load_options& opt) {
+sim::run::scenario_set load(doc::node root, const load_options& opt,
+                            const std::filesystem::path& base) {
   if (!root.is_map()) {
     detail::fail(root, "", "expected a scenario (a mapping of sections), got " + root.describe());
   }
@@ -210,7 +244,7 @@ sim::run::scenario_set load(doc::node root, const load_options& opt) {
   base_doc.erase("strategies");
   // Check the whole tree's keys first (strategies included) so a typo anywhere is reported
   // before anything is read.
-  out.base = read_resolved(root);
+  out.base = read_resolved(root, base);
   if (const doc::node* strategies = root.find("strategies")) {
     if (!strategies->is_seq()) {
       detail::fail(*strategies, "strategies", "expected a list, got " + strategies->describe());
@@ -226,7 +260,7 @@ sim::run::scenario_set load(doc::node root, const load_options& opt) {
       doc::node changes = item;
       changes.erase("name");
       doc::merge(variant, changes);
-      scenario s = read_resolved(std::move(variant));
+      scenario s = read_resolved(std::move(variant), base);
       s.variant = strategy_name;
       out.strategies.push_back(std::move(s));
     }
@@ -237,12 +271,12 @@ sim::run::scenario_set load(doc::node root, const load_options& opt) {
 }  // namespace
 
 sim::run::scenario_set load_scenario_file(const std::string& path, const load_options& opt) {
-  return load(doc::parse_file(path), opt);
+  return load(doc::parse_file(path), opt, std::filesystem::path(path).parent_path());
 }
 
 sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,
                                           const load_options& opt) {
-  return load(doc::parse(yaml, origin), opt);
+  return load(doc::parse(yaml, origin), opt, std::filesystem::current_path());
 }
 
 json scenario_json_schema() {

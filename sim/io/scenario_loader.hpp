@@ -28,6 +28,8 @@ struct load_options {
 };
 
 sim::run::scenario_set load_scenario_file(const std::string& path, const load_options& opt = {});
+/// As load_scenario_file for text; relative paths inside (routing traces) resolve against the
+/// current directory.
 sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,
                                           const load_options& opt = {});
 

@@ -3,11 +3,13 @@
 // YAML (sim/io/scenario_schema.cpp holds the keys, ranges and docs); sim/run consumes them.
 // Units are in the names; counts are per what the name says.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "models/capacity.hpp"
+#include "models/routing_trace.hpp"
 #include "models/token_source.hpp"
 
 namespace moesim::sim::run {
@@ -35,11 +37,15 @@ struct parallel_config {
 };
 
 enum class balance_mode { none, bias };
+/// How tokens pick experts: the model's top-k router, expert choice (Zhou et al. 2022: each
+/// expert takes its capacity of best tokens), or hash routing (Roller et al. 2021).
+enum class routing_policy { top_k, expert_choice, hash };
 
 struct moe_config {
   double capacity_factor = 0;  ///< 0 = dropless
   models::drop_policy drop = models::drop_policy::lowest_score;
   balance_mode balance = balance_mode::none;
+  routing_policy routing = routing_policy::top_k;
 };
 
 /// The maths runs on `tokens_per_step` sampled tokens per MoE layer and step; per-device
@@ -48,6 +54,10 @@ struct sampling_config {
   std::uint32_t tokens_per_step = 1024;
   std::uint32_t math_hidden = 0;
   double skew = models::default_token_skew;  ///< token-source topic skew (0 = uniform scores)
+  /// Recorded routing to replay instead of the router (models/routing_trace.hpp formats);
+  /// the loader resolves the path against the scenario's folder and reads the file.
+  std::string routing_trace;
+  std::shared_ptr<const models::routing_trace> trace;  ///< the file's contents, when given
 };
 
 enum class workload_kind { decode, prefill, train };

@@ -401,10 +401,17 @@ class inference_run {
       r.per_device.push_back({seconds(st.compute.busy_ps()), seconds(st.hbm.busy_ps()),
                               seconds(st.network_busy), st.tokens_in / r.steps});
     }
-    r.approximations.push_back(fmt::format(
-        "routing maths on {} sampled tokens per layer and step at hidden size {} (model: {}){}",
-        sampler_.sample_tokens(), sampler_.math_hidden(), s_.model.hidden,
-        scaled_ ? "; per-device counts scaled to the full batch by multinomial draws" : ""));
+    const std::string scaling =
+        scaled_ ? "; per-device counts scaled to the full batch by multinomial draws" : "";
+    if (s_.sampling.trace) {
+      r.approximations.push_back(fmt::format("routing replayed from {} ({} tokens per layer){}",
+                                             s_.sampling.routing_trace, sampler_.sample_tokens(),
+                                             scaling));
+    } else {
+      r.approximations.push_back(fmt::format(
+          "routing maths on {} sampled tokens per layer and step at hidden size {} (model: {}){}",
+          sampler_.sample_tokens(), sampler_.math_hidden(), s_.model.hidden, scaling));
+    }
     r.approximations.push_back(fmt::format(
         "op times by roofline with {} us launch overhead per op",
         static_cast<double>(launch_overhead_ps) / ps_per_us));

@@ -26,7 +26,9 @@ routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t to
       tokens_per_source_(tokens_per_source),
       math_hidden_(s.sampling.math_hidden > 0 ? static_cast<int>(s.sampling.math_hidden)
                                               : s.model.hidden),
-      sample_(std::min<std::int64_t>(static_cast<std::int64_t>(sources) * tokens_per_source,
+      sample_(s.sampling.trace ? s.sampling.trace->layers.front().tokens
+                               : std::min<std::int64_t>(
+                                     static_cast<std::int64_t>(sources) * tokens_per_source,
                                      s.sampling.tokens_per_step)),
       router_(s.model.moe ? models::router_config_for(*s.model.moe) : models::router_config{}),
       tokens_(make_source(s, math_hidden_)) {
@@ -45,6 +47,46 @@ const models::row_matrix& routing_sampler::gate(int layer) {
   return g;
 }
 
+models::routing routing_sampler::decide(int layer, int sample, rng& gen,
+                                        const models::route_options& opt) {
+  if (s_.sampling.trace) {
+    // The recorded layer with this index, else the recorded layers in turn by MoE ordinal.
+    const auto& tr = *s_.sampling.trace;
+    for (std::size_t i = 0; i < tr.layer_ids.size(); ++i) {
+      if (tr.layer_ids[i] == layer) return tr.layers[i];
+    }
+    int ordinal = 0;
+    for (int l = 0; l < layer; ++l) ordinal += models::is_moe_layer(s_.model, l) ? 1 : 0;
+    return tr.layers[static_cast<std::size_t>(ordinal) % tr.layers.size()];
+  }
+  const bool uniform = s_.sampling.skew == 0;
+  switch (s_.moe.routing) {
+    case routing_policy::top_k:
+      return uniform ? models::route_logits(models::uniform_logits(sample, router_.experts, gen),
+                                            router_, opt)
+                           .decisions
+                     : models::route(tokens_.generate(sample, 1, gen), gate(layer), router_, opt)
+                           .decisions;
+    case routing_policy::expert_choice: {
+      // Each expert takes tokens * c / experts tokens (Zhou et al. 2022); c = top_k * CF keeps
+      // the same average experts per token as the model's top-k router.
+      const double cf = router_.top_k * (s_.moe.capacity_factor > 0 ? s_.moe.capacity_factor : 1.0);
+      return models::route_expert_choice(
+          uniform ? models::uniform_logits(sample, router_.experts, gen)
+                  : models::gate_logits(tokens_.generate(sample, 1, gen), gate(layer)),
+          cf);
+    }
+    case routing_policy::hash: {
+      // Token ids: a fresh id per sampled token and step (hash routing ignores content).
+      std::vector<std::uint32_t> ids(static_cast<std::size_t>(sample));
+      for (int i = 0; i < sample; ++i) ids[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(gen());
+      return models::route_hash(ids, router_.experts, router_.top_k,
+                                s_.seed ^ static_cast<std::uint64_t>(layer));
+    }
+  }
+  return {};
+}
+
 layer_routing routing_sampler::route(int group, int step, int layer) {
   const auto index = (static_cast<std::uint64_t>(group) * s_.workload.steps +
                       static_cast<std::uint64_t>(step)) *
@@ -52,30 +94,33 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
                      static_cast<std::uint64_t>(layer);
   rng gen = rng::stream(s_.seed, "routing").fork(index);
   const int sample = static_cast<int>(sample_);
-  const bool balance = s_.moe.balance == balance_mode::bias;
+  const bool balance = s_.moe.balance == balance_mode::bias && !s_.sampling.trace;
   auto& bias = bias_[static_cast<std::size_t>(layer)];
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
   models::route_options opt;
   if (balance) opt.selection_bias = bias;
 
-  // 1. The router on sampled tokens (or DeepEP-style random scores when skew is 0).
-  const models::router_output out =
-      s_.sampling.skew == 0
-          ? models::route_logits(models::uniform_logits(sample, router_.experts, gen), router_, opt)
-          : models::route(tokens_.generate(sample, 1, gen), gate(layer), router_, opt);
+  // 1. Routing decisions for the sample: replayed, or made by the chosen policy.
+  const models::routing decided = decide(layer, sample, gen, opt);
 
   // 2. Capacity on the sample: capacity scales with tokens, so the drop fraction carries over.
-  const models::capacity_result cap = models::apply_capacity_factor(
-      out.decisions, router_.top_k, s_.moe.capacity_factor, s_.moe.drop);
+  //    (Expert choice fills each expert to its capacity by construction: nothing to drop.)
+  const models::capacity_result cap =
+      s_.moe.routing == routing_policy::expert_choice && !s_.sampling.trace
+          ? models::apply_capacity(decided, models::unlimited_capacity, s_.moe.drop)
+          : models::apply_capacity_factor(decided, router_.top_k, s_.moe.capacity_factor,
+                                          s_.moe.drop);
 
   // 3. Per-source counts of the full batch: exact when it fits in the sample, else scaled.
   const std::vector<std::int64_t> per_source(static_cast<std::size_t>(sources_), tokens_per_source_);
   const std::int64_t total = tokens_per_source_ * sources_;
-  const bool scaled = total > sample_;
+  const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
+  const bool scaled = total > have;
   const models::batch_counts counts =
       scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen)
-             : models::count_batch(cap.kept, per_source);
-  if (balance) models::update_balance_bias(bias, models::expert_load(out.decisions), bias_update_rate);
+             : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),
+                                   per_source);
+  if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);
 
   layer_routing lr;
   lr.sources = sources_;
@@ -83,7 +128,7 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   lr.copies = counts.device_expert;
   lr.scaled = scaled;
   lr.drop_rate = cap.drop_rate;
-  const double scale = static_cast<double>(total) / static_cast<double>(sample_);
+  const double scale = static_cast<double>(total) / static_cast<double>(have);
   lr.dropped_per_expert.reserve(cap.dropped_per_expert.size());
   for (auto d : cap.dropped_per_expert) {
     lr.dropped_per_expert.push_back(static_cast<std::int64_t>(static_cast<double>(d) * scale + 0.5));

@@ -41,6 +41,8 @@ class routing_sampler {
 
  private:
   const models::row_matrix& gate(int layer);
+  models::routing decide(int layer, int sample, rng& gen,
+                         const models::route_options& opt);
 
   const scenario& s_;
   int sources_;

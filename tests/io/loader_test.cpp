@@ -228,3 +228,16 @@ TEST_CASE("strategies are resolved over the base and checked") {
   CHECK(error_of(base + "strategies:\n  - {parallelism: {ep: 4}}\n") ==
         "s.yaml:16:5: strategies[0]: missing required key 'name' (strategy name)");
 }
+
+TEST_CASE("a routing trace that cannot be replayed is refused at its key") {
+  const std::string with = replace(base, "sampling: {tokens_per_step: 64, math_hidden: 64}",
+                                   "sampling: {routing_trace: no-such-trace.json}");
+  const std::string err = error_of(with);
+  CHECK(err.starts_with("s.yaml:9:27: sampling.routing_trace: routing trace: cannot open "));
+  // The sample trace records DeepSeek-V3 (256 experts): Mixtral has 8.
+  const std::string mismatch =
+      replace(base, "sampling: {tokens_per_step: 64, math_hidden: 64}",
+              "sampling: {routing_trace: " MOESIM_SOURCE_DIR "/scenarios/data/sample-routing-trace.json}");
+  CHECK(error_of(mismatch).ends_with(
+      "sampling.routing_trace: the trace routes over 256 experts, but model mixtral-8x7b has 8"));
+}
