@@ -44,8 +44,7 @@ json result_json(const sim::run::run_result& r) {
   return {{"workload", r.workload},    {"network_model", r.network_model},
           {"summary", summary},        {"breakdown_s", breakdown},
           {"routing", routing},        {"devices", devices},
-          {"experts", experts},        {"approximations", r.approximations},
-          {"engine_events", r.events}};
+          {"experts", experts},        {"approximations", r.approximations}};
 }
 
 }  // namespace

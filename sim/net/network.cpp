@@ -23,7 +23,7 @@ link_id to_solver(topo::link_id l) { return static_cast<link_id>(static_cast<std
 }  // namespace
 
 network::network(simulation& sim, const topo::topology& topo, network_params params)
-    : sim_(sim), topo_(topo), params_(params), router_(topo), paths_(router_) {
+    : sim_(sim), topo_(topo), params_(params), router_(topo) {
   capacity_.reserve(static_cast<std::size_t>(topo.link_count()));
   for (const auto& l : topo.links()) {
     capacity_.push_back(l.bytes_per_s * efficiency_for(l.kind, params_));
@@ -31,10 +31,17 @@ network::network(simulation& sim, const topo::topology& topo, network_params par
   }
 }
 
-time_ps network::path_latency(std::span<const topo::link_id> path) const {
-  time_ps t = 0;
-  for (auto l : path) t += topo_.link(l).latency_ps;
-  return t;
+// Routes are computed on demand (ECMP by the flow's tag), not cached: a cache keyed by tag
+// would grow with every layer and step of a long run.
+time_ps network::route(const flow_request& f) {
+  router_.route_into(f.src, f.dst, f.tag, route_scratch_);
+  scratch_path_.clear();
+  time_ps latency = 0;
+  for (auto l : route_scratch_) {
+    scratch_path_.push_back(to_solver(l));
+    latency += topo_.link(l).latency_ps;
+  }
+  return latency;
 }
 
 std::uint32_t network::new_batch(done_fn on_done, std::size_t count) {
@@ -79,83 +86,195 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
 
 void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
   // One pass charges every link; a second times each flow by the busiest link on its path.
+  // Both passes route again instead of storing paths: O(links) memory for any batch size.
   link_load load(capacity_);
-  std::vector<std::span<const topo::link_id>> routes;
-  routes.reserve(flows.size());
   for (const auto& f : flows) {
-    routes.push_back(f.src == f.dst ? std::span<const topo::link_id>{}
-                                    : paths_.get(f.src, f.dst, f.tag));
+    if (f.src == f.dst) continue;
+    route(f);
+    load.add(scratch_path_, f.bytes);
   }
   for (std::size_t i = 0; i < flows.size(); ++i) {
-    scratch_path_.clear();
-    for (auto l : routes[i]) scratch_path_.push_back(to_solver(l));
-    load.add(scratch_path_, flows[i].bytes);
-  }
-  for (std::size_t i = 0; i < flows.size(); ++i) {
-    double worst_s = 0;
-    for (auto l : routes[i]) {
-      worst_s = std::max(worst_s, load.bytes(to_solver(l)) / capacity_[static_cast<std::size_t>(l)]);
+    const auto& f = flows[i];
+    if (f.src == f.dst) {
+      finish(b, static_cast<std::uint32_t>(i), 0);
+      continue;
     }
-    finish(b, static_cast<std::uint32_t>(i), ps_from_seconds(worst_s) + path_latency(routes[i]));
+    const time_ps latency = route(f);
+    double worst_s = 0;
+    for (auto l : scratch_path_) {
+      worst_s = std::max(worst_s, load.bytes(l) / capacity_[static_cast<std::size_t>(l)]);
+    }
+    finish(b, static_cast<std::uint32_t>(i), ps_from_seconds(worst_s) + latency);
   }
 }
 
 void network::start_flow_model(std::span<const flow_request> flows, std::uint32_t b) {
+  bool started = false;
   for (std::size_t i = 0; i < flows.size(); ++i) {
     const auto& f = flows[i];
-    if (f.src == f.dst || f.bytes <= 0) {
-      const time_ps latency =
-          f.src == f.dst ? 0 : path_latency(paths_.get(f.src, f.dst, f.tag));
+    if (f.src == f.dst) {
+      finish(b, static_cast<std::uint32_t>(i), 0);
+      continue;
+    }
+    const time_ps latency = route(f);
+    if (f.bytes <= 0) {
       finish(b, static_cast<std::uint32_t>(i), latency);
       continue;
     }
-    const auto route = paths_.get(f.src, f.dst, f.tag);
-    scratch_path_.clear();
-    for (auto l : route) scratch_path_.push_back(to_solver(l));
     const flow_id id = solver_.add_flow(scratch_path_);
     const auto slot = static_cast<std::size_t>(id);
     if (slot >= flows_.size()) flows_.resize(slot + 1);
-    flows_[slot] = {f.bytes, 0.0, sim_.now(), path_latency(route), {}, b,
-                    static_cast<std::uint32_t>(i), true};
+    flows_[slot] = {f.bytes, 0.0, sim_.now(), latency, time_max, b, static_cast<std::uint32_t>(i), -1};
+    if (live_++ == 0) busy_since_ = sim_.now();
+    started = true;
   }
-  request_solve();
+  if (started) request_solve(true);
 }
 
-// Coalesces all starts and finishes of one instant into one solve, run after them.
-void network::request_solve() {
-  if (solve_scheduled_) return;
+// Coalesces all starts and finishes of one instant into one solve, run after them. Starts
+// solve at once; finishes may wait for the re-solve quantum (see the header).
+void network::request_solve(bool starts) {
+  time_ps at = sim_.now();
+  if (!starts && params_.resolve_quantum > 0) {
+    // The window is a fraction of the time the network has been busy: a completion delays the
+    // re-solve by at most q of its own time since the busy period began, which bounds every
+    // completion's relative lateness by about q.
+    const auto window = static_cast<time_ps>(params_.resolve_quantum *
+                                             static_cast<double>(sim_.now() - busy_since_));
+    at = std::max(at, last_solve_ + window);
+  }
+  if (solve_scheduled_) {
+    if (at >= solve_event_at_) return;
+    sim_.cancel(solve_event_);
+  }
   solve_scheduled_ = true;
-  sim_.schedule_in(0, [this] { solve_now(); });
+  solve_event_at_ = at;
+  solve_event_ = sim_.schedule_at(at, [this] { solve_now(); });
 }
 
 void network::solve_now() {
   solve_scheduled_ = false;
   solver_.solve();
   ++stats_.solves;
+  last_solve_ = sim_.now();
   const time_ps now = sim_.now();
-  for (const flow_id id : solver_.changed_flows()) {
-    active_flow& f = flows_[static_cast<std::size_t>(id)];
+  const auto changed = solver_.changed_flows();
+  // Many changes (a re-solve of one big component): set the keys, then heapify once.
+  const bool rebuild = changed.size() > completions_.size() / 8;
+  for (const flow_id id : changed) {
+    const auto slot = static_cast<std::uint32_t>(id);
+    active_flow& f = flows_[slot];
     // Bytes sent since the last rate change, at the old rate.
     f.remaining_bytes -= f.rate * seconds(now - f.last_update);
     if (f.remaining_bytes < 0) f.remaining_bytes = 0;
     f.last_update = now;
     f.rate = solver_.rate_bytes_per_s(id);
-    sim_.cancel(f.completion);
-    if (f.rate > 0) {
-      const time_ps dt = transfer_ps(f.remaining_bytes, f.rate);
-      f.completion = sim_.schedule_in(dt, [this, id] { on_flow_complete(id); });
-    } else {
-      f.completion = {};  // stalled (a failed link): waits for capacity to return
+    // A flow on a failed (zero-capacity) link waits for capacity to return.
+    f.finish = f.rate > 0 ? now + transfer_ps(f.remaining_bytes, f.rate) : time_max;
+    if (!rebuild) {
+      heap_update(slot);
+    } else if (f.heap_pos < 0) {
+      f.heap_pos = static_cast<std::int32_t>(completions_.size());
+      completions_.push_back({f.finish, slot});
     }
+    ++stats_.rate_updates;
+  }
+  if (rebuild) heap_rebuild();
+  arm_completion_event();
+}
+
+// One engine event stands for the earliest projected finish.
+void network::arm_completion_event() {
+  const time_ps next = completions_.empty() ? time_max : completions_.front().finish;
+  if (next == completion_event_at_) return;
+  if (completion_event_at_ >= 0) sim_.cancel(completion_event_);
+  completion_event_at_ = -1;
+  if (next == time_max) return;
+  completion_event_at_ = next;
+  completion_event_ = sim_.schedule_at(next, [this] {
+    completion_event_at_ = -1;
+    retire_due();
+  });
+}
+
+// Retires every flow whose last byte is due now, then asks for one re-solve.
+void network::retire_due() {
+  const time_ps now = sim_.now();
+  bool retired = false;
+  while (!completions_.empty() && completions_.front().finish <= now) {
+    const std::uint32_t slot = completions_.front().flow;
+    heap_remove(slot);
+    active_flow& f = flows_[slot];
+    solver_.remove_flow(static_cast<flow_id>(slot));
+    --live_;
+    finish(f.batch, f.index, f.latency);
+    retired = true;
+  }
+  if (retired) request_solve(false);
+  arm_completion_event();
+}
+
+void network::heap_update(std::uint32_t flow) {
+  active_flow& f = flows_[flow];
+  if (f.heap_pos < 0) {
+    f.heap_pos = static_cast<std::int32_t>(completions_.size());
+    completions_.push_back({f.finish, flow});
+  } else {
+    completions_[static_cast<std::size_t>(f.heap_pos)].finish = f.finish;
+  }
+  heap_sift_up(static_cast<std::size_t>(f.heap_pos));
+  heap_sift_down(static_cast<std::size_t>(flows_[flow].heap_pos));
+}
+
+void network::heap_remove(std::uint32_t flow) {
+  const auto i = static_cast<std::size_t>(flows_[flow].heap_pos);
+  flows_[flow].heap_pos = -1;
+  const heap_entry last = completions_.back();
+  completions_.pop_back();
+  if (i == completions_.size()) return;
+  heap_place(i, last);
+  heap_sift_up(i);
+  heap_sift_down(static_cast<std::size_t>(flows_[last.flow].heap_pos));
+}
+
+// After a solve that moved many flows: refresh every key and re-heapify in O(n) (Floyd),
+// cheaper than one O(log n) update per changed flow.
+void network::heap_rebuild() {
+  for (auto& e : completions_) e.finish = flows_[e.flow].finish;
+  for (std::size_t i = 0; i < completions_.size(); ++i) {
+    flows_[completions_[i].flow].heap_pos = static_cast<std::int32_t>(i);
+  }
+  for (std::size_t i = completions_.size() / 4 + 1; i-- > 0;) {
+    if (i < completions_.size()) heap_sift_down(i);
   }
 }
 
-void network::on_flow_complete(flow_id id) {
-  active_flow& f = flows_[static_cast<std::size_t>(id)];
-  f.live = false;
-  solver_.remove_flow(id);
-  finish(f.batch, f.index, f.latency);
-  request_solve();
+void network::heap_sift_up(std::size_t i) {
+  const heap_entry x = completions_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 4;
+    if (!heap_before(x, completions_[parent])) break;
+    heap_place(i, completions_[parent]);
+    i = parent;
+  }
+  heap_place(i, x);
+}
+
+void network::heap_sift_down(std::size_t i) {
+  const heap_entry x = completions_[i];
+  const std::size_t n = completions_.size();
+  for (;;) {
+    const std::size_t first = 4 * i + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    for (std::size_t c = first + 1; c < std::min(first + 4, n); ++c) {
+      if (heap_before(completions_[c], completions_[best])) best = c;
+    }
+    if (!heap_before(completions_[best], x)) break;
+    heap_place(i, completions_[best]);
+    i = best;
+  }
+  heap_place(i, x);
 }
 
 }  // namespace moesim::sim::net

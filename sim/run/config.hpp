@@ -18,6 +18,7 @@ enum class network_model { flow, analytical };
 
 struct network_config {
   network_model model = network_model::flow;  ///< flow: max-min shared flows; analytical: bottleneck
+  double resolve_quantum = 0;  ///< flow model: relative re-solve window (0 = exact)
 };
 
 /// devices = tp · ep · dp · pp. Attention and other dense layers are data-parallel over ep·dp;

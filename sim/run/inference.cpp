@@ -89,6 +89,7 @@ class inference_run {
                                                      : net::timing_model::analytical;
     p.scale_up_efficiency = s.chip.efficiency.link.value_or(1.0);
     p.scale_out_efficiency = s.chip.efficiency.nic.value_or(1.0);
+    p.resolve_quantum = s.network.resolve_quantum;
     return p;
   }
 
@@ -411,6 +412,11 @@ class inference_run {
       r.approximations.push_back(fmt::format(
           "routing maths on {} sampled tokens per layer and step at hidden size {} (model: {}){}",
           sampler_.sample_tokens(), sampler_.math_hidden(), s_.model.hidden, scaling));
+    }
+    if (s_.network.model == network_model::flow && s_.network.resolve_quantum > 0) {
+      r.approximations.push_back(fmt::format(
+          "flow network re-solved at most every {} x busy time after finishes",
+          s_.network.resolve_quantum));
     }
     r.approximations.push_back(fmt::format(
         "op times by roofline with {} us launch overhead per op",

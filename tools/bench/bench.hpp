@@ -19,4 +19,8 @@ int moe_math(const options& opt, std::ostream& out);
 /// DeepSeek-V3 router on 16k tokens at full hidden size: gate GEMM, scoring, group-limited top-k (issue 4).
 int router(const options& opt, std::ostream& out);
 
+/// Skewed all-to-all-v on the flow model (issue 3): dgx-h100 x32 (256 GPUs, 65k flows) and
+/// x128 (1024 GPUs, 1M flows), per-pair sizes of mean 1 MiB with Zipf(1.1) destination weights.
+int alltoall(const options& opt, std::ostream& out);
+
 }  // namespace moesim::bench

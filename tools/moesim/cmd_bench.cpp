@@ -15,7 +15,10 @@ void add_bench_command(CLI::App& app, commands& cmds) {
   };
   auto st = std::make_shared<state>();
   const std::map<std::string, int (*)(const bench::options&, std::ostream&)> benches{
-      {"phold", &bench::phold}, {"moe-math", &bench::moe_math}, {"router", &bench::router}};
+      {"phold", &bench::phold},
+      {"moe-math", &bench::moe_math},
+      {"router", &bench::router},
+      {"alltoall", &bench::alltoall}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
