@@ -12,7 +12,7 @@ namespace moesim::sim::detail {
 
 class event_fn {
  public:
-  static constexpr std::size_t inline_bytes = 48;
+  static constexpr std::size_t inline_bytes = 32;
 
   event_fn() noexcept = default;
 
