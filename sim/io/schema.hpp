@@ -310,7 +310,10 @@ class object_type {
     const T defaults{};
     for (const auto& f : fields_) {
       json s = f.schema();
-      s["description"] = f.doc;
+      // The value's own description (e.g. its unit) follows the key's doc.
+      s["description"] = s.contains("description")
+                             ? f.doc + "; " + s["description"].get<std::string>()
+                             : f.doc;
       if (!f.required && !f.passthrough && f.to_json) {
         json d = f.to_json(defaults);
         if (!d.is_null()) s["default"] = d;
