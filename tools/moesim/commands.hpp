@@ -20,6 +20,9 @@ void add_topo_command(CLI::App& app, commands& cmds);
 void add_model_command(CLI::App& app, commands& cmds);
 void add_route_command(CLI::App& app, commands& cmds);
 // (network verbs: declarations go here)
+void add_collective_command(CLI::App& app, commands& cmds);
+void add_dispatch_command(CLI::App& app, commands& cmds);
+void add_accuracy_command(CLI::App& app, commands& cmds);
 
 inline void register_commands(CLI::App& app, commands& cmds) {
   add_run_command(app, cmds);
@@ -31,6 +34,9 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_model_command(app, cmds);
   add_route_command(app, cmds);
   // (network verbs: registrations go here)
+  add_collective_command(app, cmds);
+  add_dispatch_command(app, cmds);
+  add_accuracy_command(app, cmds);
 }
 
 }  // namespace moesim::cli

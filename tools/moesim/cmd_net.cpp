@@ -1,0 +1,255 @@
+// Network verbs: collective (nccl-tests style), dispatch (DeepEP style), accuracy (the
+// calibration table).
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <iostream>
+
+#include "sim/io/calibration.hpp"
+#include "sim/io/error.hpp"
+#include "sim/io/metrics.hpp"
+#include "sim/io/net_bench.hpp"
+#include "sim/io/units.hpp"
+#include "tools/moesim/commands.hpp"
+
+namespace moesim::cli {
+
+namespace {
+
+sim::net::timing_model timing_of(const std::string& text) {
+  if (text == "flow") return sim::net::timing_model::flow;
+  if (text == "analytical") return sim::net::timing_model::analytical;
+  throw io::input_error("--network '" + text + "': expected flow or analytical");
+}
+
+// --cluster and --nodes, shared by the benchmark verbs.
+void add_cluster_options(CLI::App* sub, std::string& cluster, int& nodes) {
+  sub->add_option("--cluster", cluster, "Cluster preset name or YAML file")->required();
+  sub->add_option("--nodes", nodes, "NVSwitch nodes joined by the fat-tree")
+      ->check(CLI::Range(1, 1 << 16));
+}
+
+// "x,z" or "0,2" -> axis indices.
+std::vector<int> parse_axes(const std::string& text) {
+  std::vector<int> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find(',', start), text.size());
+    const std::string a = text.substr(start, end - start);
+    if (a == "x" || a == "y" || a == "z") {
+      out.push_back(a[0] - 'x');
+    } else if (!a.empty() && a.find_first_not_of("0123456789") == std::string::npos &&
+               a.size() < 4) {
+      out.push_back(std::stoi(a));
+    } else {
+      throw io::input_error("--axes '" + text +
+                            "': expected axis names x, y, z or indices, "
+                            "comma-separated");
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_collective_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand(
+      "collective", "Time a collective alone on a cluster, with nccl-tests' size/time/algbw/busbw");
+  struct state {
+    std::string cluster;
+    int nodes = 0;
+    std::string shape;
+    std::string op;
+    std::string bytes;
+    int ranks = 0;
+    std::string algorithm = "auto";
+    std::string axes;
+    std::string network = "flow";
+    bool json = false;
+  };
+  auto st = std::make_shared<state>();
+  add_cluster_options(sub, st->cluster, st->nodes);
+  sub->add_option("--shape", st->shape, "Torus slice shape, e.g. 8x16x16");
+  sub->add_option("--op", st->op, "all-to-all, all-reduce, all-gather or reduce-scatter")
+      ->required();
+  sub->add_option("--bytes", st->bytes,
+                  "Size S (nccl-tests convention, binary units: 8G = 8 GiB) or a sweep "
+                  "FROM:TO:xFACTOR, e.g. 8:16G:x2")
+      ->required();
+  sub->add_option("--ranks", st->ranks, "Ranks: devices 0..N-1 (default: every device)")
+      ->check(CLI::Range(1, 1 << 24));
+  sub->add_option("--algorithm", st->algorithm,
+                  "auto, ring, tree, nvls, direct, hierarchical or torus");
+  sub->add_option("--axes", st->axes, "Torus: run over these mesh axes only, e.g. x,z");
+  sub->add_option("--network", st->network, "flow (max-min sharing) or analytical");
+  sub->add_flag("--json", st->json, "Print JSON: one object, or an array for a sweep");
+  sub->callback([&cmds, st] {
+    cmds.run = [st] {
+      if (st->nodes > 0 && !st->shape.empty())
+        throw io::input_error("give --nodes (GPU clusters) or --shape (tori), not both");
+      sim::net::collective_spec spec;
+      try {
+        spec.op = sim::net::parse_collective_op(st->op);
+        spec.algorithm = sim::net::parse_collective_algorithm(st->algorithm);
+      } catch (const std::invalid_argument& e) {
+        throw io::input_error(std::string("collective: ") + e.what());
+      }
+      spec.ranks = st->ranks;
+      if (!st->axes.empty()) spec.axes = parse_axes(st->axes);
+      const auto model = timing_of(st->network);
+      const auto sizes = io::parse_size_sweep(st->bytes);
+      const auto c = io::load_bench_cluster(st->cluster, st->nodes, st->shape);
+      std::vector<io::collective_figures> rows;
+      for (double s : sizes) {
+        spec.bytes = s;
+        rows.push_back(io::bench_collective(c, spec, model));
+      }
+      if (st->json) {
+        io::json out = io::json::array();
+        for (const auto& f : rows) {
+          out.push_back({{"cluster", c.topo.label},
+                         {"op", st->op},
+                         {"bytes", f.bytes},
+                         {"ranks", f.ranks},
+                         {"groups", f.groups},
+                         {"algorithm", f.algorithm},
+                         {"protocol", f.protocol},
+                         {"network", st->network},
+                         {"time_s", f.time_s},
+                         {"algbw_GBps", f.algbw_GBps},
+                         {"busbw_GBps", f.busbw_GBps}});
+        }
+        std::cout << io::dump(
+            sizes.size() == 1 && st->bytes.find(':') == std::string::npos ? out.front() : out);
+        return 0;
+      }
+      const auto& f0 = rows.front();
+      fmt::print(std::cout, "# {} on {}: {} ranks x {} group(s), {} network model\n", st->op,
+                 c.topo.label, f0.ranks, f0.groups, st->network);
+      fmt::print(std::cout, "# {:>14} {:>12} {:>10} {:>10}  {}\n", "size(B)", "time(us)", "algbw",
+                 "busbw", "algorithm/protocol");
+      for (const auto& f : rows) {
+        fmt::print(std::cout, "  {:>14.0f} {:>12.2f} {:>10.2f} {:>10.2f}  {}/{}\n", f.bytes,
+                   f.time_s * 1e6, f.algbw_GBps, f.busbw_GBps, f.algorithm, f.protocol);
+      }
+      return 0;
+    };
+  });
+}
+
+void add_dispatch_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand(
+      "dispatch", "Time MoE dispatch and combine like DeepEP's tests (random gate scores)");
+  struct state {
+    std::string cluster;
+    int nodes = 0;
+    io::dispatch_options o;
+    std::string dispatch_dtype = "fp8";
+    std::string combine_dtype = "bf16";
+    std::string mode = "normal";
+    std::string network = "flow";
+    bool json = false;
+  };
+  auto st = std::make_shared<state>();
+  add_cluster_options(sub, st->cluster, st->nodes);
+  sub->add_option("--ranks", st->o.ranks, "EP ranks: devices 0..N-1")->required();
+  sub->add_option("--tokens", st->o.tokens, "Tokens per rank")->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--hidden", st->o.hidden, "Hidden size")->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--experts", st->o.experts, "Routed experts")->check(CLI::Range(1, 1 << 16));
+  sub->add_option("--topk", st->o.topk, "Experts per token")->check(CLI::Range(1, 1 << 10));
+  sub->add_option("--node-groups", st->o.node_groups, "Nodes a token may reach (0: no limit)")
+      ->check(CLI::Range(0, 1 << 16));
+  sub->add_option("--dispatch-dtype", st->dispatch_dtype, "fp8 or bf16");
+  sub->add_option("--combine-dtype", st->combine_dtype, "fp8 or bf16");
+  sub->add_option("--mode", st->mode, "normal or low-latency");
+  sub->add_option("--seed", st->o.seed, "Seed of the random gate scores");
+  sub->add_option("--network", st->network, "flow (max-min sharing) or analytical");
+  sub->add_flag("--json", st->json, "Print JSON");
+  sub->callback([&cmds, st] {
+    cmds.run = [st] {
+      io::dispatch_options o = st->o;
+      o.dispatch = io::parse_wire_dtype(st->dispatch_dtype);
+      o.combine = io::parse_wire_dtype(st->combine_dtype);
+      if (st->mode == "normal") {
+        o.mode = sim::net::ep_mode::normal;
+      } else if (st->mode == "low-latency") {
+        o.mode = sim::net::ep_mode::low_latency;
+      } else {
+        throw io::input_error("--mode '" + st->mode + "': expected normal or low-latency");
+      }
+      o.model = timing_of(st->network);
+      const auto c = io::load_bench_cluster(st->cluster, st->nodes, "");
+      const auto f = io::bench_dispatch(c, o);
+      if (st->json) {
+        std::cout << io::dump(io::json{{"cluster", c.topo.label},
+                                       {"ranks", o.ranks},
+                                       {"mode", st->mode},
+                                       {"accounting", f.accounting},
+                                       {"dispatch_bytes_per_rank", f.dispatch_bytes},
+                                       {"combine_bytes_per_rank", f.combine_bytes},
+                                       {"dispatch_time_s", f.dispatch_time_s},
+                                       {"combine_time_s", f.combine_time_s},
+                                       {"dispatch_GBps", f.dispatch_GBps},
+                                       {"combine_GBps", f.combine_GBps}});
+        return 0;
+      }
+      fmt::print(std::cout, "{} {} on {}: {} ranks, {} tokens/rank, hidden {}, top-{} of {}\n",
+                 st->mode, "dispatch/combine", c.topo.label, o.ranks, o.tokens, o.hidden, o.topk,
+                 o.experts);
+      fmt::print(std::cout, "  bytes: {}\n", f.accounting);
+      fmt::print(std::cout, "  dispatch ({}): {:>10.2f} us  {:>8.2f} GB/s  ({} per rank)\n",
+                 st->dispatch_dtype, f.dispatch_time_s * 1e6, f.dispatch_GBps,
+                 io::format_bytes(f.dispatch_bytes));
+      fmt::print(std::cout, "  combine  ({}): {:>10.2f} us  {:>8.2f} GB/s  ({} per rank)\n",
+                 st->combine_dtype, f.combine_time_s * 1e6, f.combine_GBps,
+                 io::format_bytes(f.combine_bytes));
+      return 0;
+    };
+  });
+}
+
+void add_accuracy_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand(
+      "accuracy", "Simulate every calibration row and compare with the published measurement");
+  auto json_out = std::make_shared<bool>(false);
+  sub->add_flag("--json", *json_out, "Print JSON");
+  sub->callback([&cmds, json_out] {
+    cmds.run = [json_out] {
+      io::json out = io::json::array();
+      if (!*json_out) {
+        fmt::print(std::cout, "{:<58} {:>9} {:>10} {:>8} {:>6}  {:<9} {}\n", "case", "measured",
+                   "simulated", "error", "tol", "result", "source");
+      }
+      int failed = 0;
+      for (const auto& row : io::calibration_rows()) {
+        const auto r = io::evaluate(row);
+        const std::string result = r.pass ? "pass" : (row.known_gap.empty() ? "FAIL" : "known gap");
+        if (!r.pass && row.known_gap.empty()) ++failed;
+        if (*json_out) {
+          out.push_back({{"case", row.name},
+                         {"source", row.source},
+                         {"unit", row.unit},
+                         {"measured", row.measured},
+                         {"simulated", r.simulated},
+                         {"error", r.error},
+                         {"tolerance", row.tolerance},
+                         {"pass", r.pass},
+                         {"note", row.note},
+                         {"known_gap", row.known_gap}});
+          continue;
+        }
+        fmt::print(std::cout, "{:<58} {:>9.4g} {:>10.4g} {:>+7.1f}% {:>5.0f}%  {:<9} {}\n",
+                   row.name + " [" + row.unit + "]", row.measured, r.simulated, r.error * 100,
+                   row.tolerance * 100, result, row.source);
+        if (!row.note.empty()) fmt::print(std::cout, "{:<58}   note: {}\n", "", row.note);
+        if (!r.pass && !row.known_gap.empty())
+          fmt::print(std::cout, "{:<58}   gap: {}\n", "", row.known_gap);
+      }
+      if (*json_out) std::cout << io::dump(out);
+      return failed == 0 ? 0 : 1;
+    };
+  });
+}
+
+}  // namespace moesim::cli
