@@ -17,8 +17,8 @@ class event_fn {
   event_fn() noexcept = default;
 
   template <class F>
-    requires(!std::is_same_v<std::decay_t<F>, event_fn> && std::is_invocable_r_v<void, F&>)
-  event_fn(F&& f) {  // NOLINT(google-explicit-constructor): used like std::function
+  requires(!std::is_same_v<std::decay_t<F>, event_fn> && std::is_invocable_r_v<void, F&>)
+      event_fn(F&& f) {  // NOLINT(google-explicit-constructor): used like std::function
     using T = std::decay_t<F>;
     if constexpr (fits_inline<T>()) {
       ::new (static_cast<void*>(buf_)) T(std::forward<F>(f));
@@ -78,14 +78,15 @@ class event_fn {
            std::is_nothrow_move_constructible_v<T>;
   }
   template <class T>
-  static constexpr ops inline_ops =
-      trivial<T>() ? ops{[](void* p) { (*static_cast<T*>(p))(); }, nullptr, nullptr}
-                   : ops{[](void* p) { (*static_cast<T*>(p))(); },
-                         [](void* from, void* to) noexcept {
-                           ::new (to) T(std::move(*static_cast<T*>(from)));
-                           static_cast<T*>(from)->~T();
-                         },
-                         [](void* p) noexcept { static_cast<T*>(p)->~T(); }};
+  static constexpr ops inline_ops = trivial<T>()
+                                        ? ops{[](void* p) { (*static_cast<T*>(p))(); }, nullptr,
+                                              nullptr}
+                                        : ops{[](void* p) { (*static_cast<T*>(p))(); },
+                                              [](void* from, void* to) noexcept {
+                                                ::new (to) T(std::move(*static_cast<T*>(from)));
+                                                static_cast<T*>(from)->~T();
+                                              },
+                                              [](void* p) noexcept { static_cast<T*>(p)->~T(); }};
   template <class T>
   static constexpr ops heap_ops{
       [](void* p) { (**static_cast<T**>(p))(); },

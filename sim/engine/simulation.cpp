@@ -16,8 +16,8 @@ simulation::~simulation() {
 
 void simulation::check_not_past(time_ps at) const {
   if (at < now_) {
-    throw std::logic_error("event scheduled in the past: at " + std::to_string(at) +
-                           " ps, now " + std::to_string(now_) + " ps");
+    throw std::logic_error("event scheduled in the past: at " + std::to_string(at) + " ps, now " +
+                           std::to_string(now_) + " ps");
   }
 }
 
@@ -73,7 +73,9 @@ void simulation::rethrow_failure() {
   }
 }
 
-void simulation::run() { run_until(time_max); }
+void simulation::run() {
+  run_until(time_max);
+}
 
 void simulation::run_until(time_ps limit) {
   stopped_ = false;

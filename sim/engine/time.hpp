@@ -28,7 +28,9 @@ inline time_ps ps_from_seconds(double seconds) {
 }
 
 /// Picoseconds to seconds (for outputs only; never feed the result back into the clock).
-inline constexpr double seconds(time_ps t) { return static_cast<double>(t) * 1e-12; }
+inline constexpr double seconds(time_ps t) {
+  return static_cast<double>(t) * 1e-12;
+}
 
 /// Time to move `bytes` at `bytes_per_s` (> 0), rounded up to whole picoseconds so that a
 /// non-empty transfer never takes zero time.

@@ -56,8 +56,8 @@ class trace_recorder {
   void span(std::uint32_t track_id, std::string name, std::string category, time_ps start,
             time_ps duration, std::vector<trace_arg> args = {}) {
     if (!enabled_) return;
-    spans_.push_back({track_id, std::move(name), std::move(category), start, duration,
-                      std::move(args)});
+    spans_.push_back(
+        {track_id, std::move(name), std::move(category), start, duration, std::move(args)});
   }
 
   void counter(const std::string& process_name, std::string name, time_ps at, double value);

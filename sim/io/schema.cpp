@@ -18,7 +18,9 @@ std::string join_path(const std::string& path, std::string_view key) {
   return path + "." + std::string(key);
 }
 
-std::string format_number(double v) { return fmt::format("{:g}", v); }
+std::string format_number(double v) {
+  return fmt::format("{:g}", v);
+}
 
 bool is_integer_literal(std::string_view text) {
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) text.remove_prefix(1);
@@ -29,8 +31,8 @@ bool is_integer_literal(std::string_view text) {
 const std::string& scalar_text(const doc::node& n, const std::string& path,
                                const std::string& expected) {
   if (!n.is_scalar() || n.quoted()) {
-    fail(n, path, "expected " + expected + ", got " + (n.is_scalar() ? "the string " : "") +
-                      n.describe());
+    fail(n, path,
+         "expected " + expected + ", got " + (n.is_scalar() ? "the string " : "") + n.describe());
   }
   return n.text();
 }
@@ -118,8 +120,9 @@ void quantity_spec::read(const doc::node& n, double& out, const std::string& pat
   }
   const std::string r = range_text(min, max, min_exclusive);
   if (v < min || (min_exclusive && v == min) || v > max) {
-    detail::fail(n, path, n.text() + " is out of range (expected " +
-                              std::string(dimension_name(dim)) + " " + r + " in base units)");
+    detail::fail(n, path,
+                 n.text() + " is out of range (expected " + std::string(dimension_name(dim)) + " " +
+                     r + " in base units)");
   }
   out = v;
 }
@@ -140,9 +143,10 @@ void duration_spec::read(const doc::node& n, sim::time_ps& out, const std::strin
     detail::fail(n, path, e.what());
   }
   if (v < min || v > max) {
-    detail::fail(n, path, n.text() + " is out of range (expected a duration from " +
-                              format_seconds(sim::seconds(min)) + " to " +
-                              format_seconds(sim::seconds(max)) + ")");
+    detail::fail(n, path,
+                 n.text() + " is out of range (expected a duration from " +
+                     format_seconds(sim::seconds(min)) + " to " +
+                     format_seconds(sim::seconds(max)) + ")");
   }
   out = v;
 }

@@ -311,9 +311,8 @@ class object_type {
     for (const auto& f : fields_) {
       json s = f.schema();
       // The value's own description (e.g. its unit) follows the key's doc.
-      s["description"] = s.contains("description")
-                             ? f.doc + "; " + s["description"].get<std::string>()
-                             : f.doc;
+      s["description"] =
+          s.contains("description") ? f.doc + "; " + s["description"].get<std::string>() : f.doc;
       if (!f.required && !f.passthrough && f.to_json) {
         json d = f.to_json(defaults);
         if (!d.is_null()) s["default"] = d;
@@ -396,12 +395,8 @@ class object_type {
 template <class T>
 struct object_spec {
   const object_type<T>* type;
-  void read(const doc::node& n, T& out, const std::string& path) const {
-    type->read(n, out, path);
-  }
-  void check_keys(const doc::node& n, const std::string& path) const {
-    type->check_keys(n, path);
-  }
+  void read(const doc::node& n, T& out, const std::string& path) const { type->read(n, out, path); }
+  void check_keys(const doc::node& n, const std::string& path) const { type->check_keys(n, path); }
   [[nodiscard]] json schema() const { return type->schema(); }
   [[nodiscard]] json to_json(const T& v) const { return type->to_json(v); }
 };

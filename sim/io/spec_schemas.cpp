@@ -11,7 +11,9 @@ using models::router_spec;
 
 constexpr int max_dim = 1 << 24;
 
-integer_spec<int> count(int min, int max = max_dim) { return {min, max}; }
+integer_spec<int> count(int min, int max = max_dim) {
+  return {min, max};
+}
 
 template <class E, std::size_t N>
 enum_spec<E> enum_of(const std::array<E, N>& values) {
@@ -49,9 +51,10 @@ const object_type<attention_spec>& attention_type() {
 const object_type<router_spec>& router_type() {
   static const auto t = [] {
     object_type<router_spec> o("router", "How tokens choose experts");
-    o.optional("scoring", &router_spec::scoring,
-               enum_of(std::array{models::router_scoring::softmax, models::router_scoring::sigmoid}),
-               "softmax over experts (Mixtral, Switch) or per-expert sigmoid (DeepSeek-V3)")
+    o.optional(
+         "scoring", &router_spec::scoring,
+         enum_of(std::array{models::router_scoring::softmax, models::router_scoring::sigmoid}),
+         "softmax over experts (Mixtral, Switch) or per-expert sigmoid (DeepSeek-V3)")
         .optional("normalize_top_k", &router_spec::normalize_top_k, bool_spec{},
                   "renormalise the selected experts' scores to sum to 1")
         .optional("routed_scaling_factor", &router_spec::routed_scaling_factor,
@@ -115,7 +118,8 @@ const object_type<model_spec>& model_type() {
         .optional("mtp_modules", &model_spec::mtp_modules, count(0, 64),
                   "multi-token-prediction modules (DeepSeek-V3: 1)")
         .required("attention", &model_spec::attention, nested(attention_type()), "attention shape")
-        .optional("moe", &model_spec::moe, optional_spec<moe_spec, object_spec<moe_spec>>{nested(moe_type())},
+        .optional("moe", &model_spec::moe,
+                  optional_spec<moe_spec, object_spec<moe_spec>>{nested(moe_type())},
                   "MoE layers; absent or null for a dense model")
         .check(validated_by<model_spec>(&models::validate));
     return o;

@@ -36,7 +36,8 @@ struct text_spec {
     try {
       out = parse(n.text());
     } catch (const std::invalid_argument& e) {
-      detail::fail(n, path, "expected " + expected + ", got " + n.describe() + " (" + e.what() + ")");
+      detail::fail(n, path,
+                   "expected " + expected + ", got " + n.describe() + " (" + e.what() + ")");
     }
   }
   void check_keys(const doc::node&, const std::string&) const {}

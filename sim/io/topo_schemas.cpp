@@ -145,14 +145,17 @@ const object_type<topo::fat_tree_spec>& fat_tree_type() {
   return t;
 }
 
-std::string format_shape_ref(const std::vector<int>& s) { return topo::format_shape(s); }
+std::string format_shape_ref(const std::vector<int>& s) {
+  return topo::format_shape(s);
+}
 
 }  // namespace
 
 const object_type<chip_spec>& chip_type() {
   static const auto t = [] {
     object_type<chip_spec> o("chip", "One accelerator's data sheet");
-    enum_spec<topo::chip_kind> kinds{{{"gpu", topo::chip_kind::gpu}, {"tpu", topo::chip_kind::tpu}}};
+    enum_spec<topo::chip_kind> kinds{
+        {{"gpu", topo::chip_kind::gpu}, {"tpu", topo::chip_kind::tpu}}};
     o.passthrough("preset", json{{"type", "string"}}, "start from this chip preset")
         .required("name", &chip_spec::name, string_spec{}, "chip name")
         .required("source", &chip_spec::source, string_spec{}, "where the figures come from")

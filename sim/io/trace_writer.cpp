@@ -79,9 +79,10 @@ void write_chrome_trace(const sim::trace_recorder& trace, const trace_metadata& 
                    "{{\"ph\":\"M\",\"pid\":{},\"name\":\"process_name\",\"args\":{{\"name\":{}}}}}",
                    p, json_quote(procs[p]));
     sep();
-    fmt::format_to(
-        it, "{{\"ph\":\"M\",\"pid\":{},\"name\":\"process_sort_index\",\"args\":{{\"sort_index\":{}}}}}",
-        p, p);
+    fmt::format_to(it,
+                   "{{\"ph\":\"M\",\"pid\":{},\"name\":\"process_sort_index\",\"args\":{{\"sort_"
+                   "index\":{}}}}}",
+                   p, p);
   }
   for (const auto& t : trace.tracks()) {
     sep();
@@ -97,8 +98,8 @@ void write_chrome_trace(const sim::trace_recorder& trace, const trace_metadata& 
     fmt::format_to(it,
                    "{{\"ph\":\"X\",\"pid\":{},\"tid\":{},\"name\":{},\"cat\":{},\"ts\":{},"
                    "\"dur\":{}",
-                   t.process, t.thread, json_quote(s.name), json_quote(s.category),
-                   micros(s.start), micros(s.duration));
+                   t.process, t.thread, json_quote(s.name), json_quote(s.category), micros(s.start),
+                   micros(s.duration));
     write_args(b, s.args);
     fmt::format_to(it, "}}");
     if (b.size() > (1U << 20)) {

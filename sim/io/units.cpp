@@ -20,28 +20,27 @@ struct unit {
 constexpr double k1 = 1e3, m1 = 1e6, g1 = 1e9, t1 = 1e12, p1 = 1e15, e1 = 1e18;
 constexpr double ki = 1024.0, mi = ki * ki, gi = mi * ki, ti = gi * ki, pi = ti * ki;
 
-constexpr std::array byte_units{
-    unit{"B", 1},       unit{"kB", k1}, unit{"KB", k1}, unit{"MB", m1},   unit{"GB", g1},
-    unit{"TB", t1},     unit{"PB", p1}, unit{"KiB", ki}, unit{"MiB", mi}, unit{"GiB", gi},
-    unit{"TiB", ti},    unit{"PiB", pi}};
+constexpr std::array byte_units{unit{"B", 1},    unit{"kB", k1},  unit{"KB", k1},  unit{"MB", m1},
+                                unit{"GB", g1},  unit{"TB", t1},  unit{"PB", p1},  unit{"KiB", ki},
+                                unit{"MiB", mi}, unit{"GiB", gi}, unit{"TiB", ti}, unit{"PiB", pi}};
 
 constexpr std::array bandwidth_units{
-    unit{"B/s", 1},        unit{"kB/s", k1},      unit{"KB/s", k1},      unit{"MB/s", m1},
-    unit{"GB/s", g1},      unit{"TB/s", t1},      unit{"KiB/s", ki},     unit{"MiB/s", mi},
-    unit{"GiB/s", gi},     unit{"TiB/s", ti},     unit{"bps", 0.125},    unit{"b/s", 0.125},
-    unit{"kbps", k1 / 8},  unit{"Kbps", k1 / 8},  unit{"Mbps", m1 / 8},  unit{"Gbps", g1 / 8},
-    unit{"Tbps", t1 / 8},  unit{"kb/s", k1 / 8},  unit{"Kb/s", k1 / 8},  unit{"Mb/s", m1 / 8},
-    unit{"Gb/s", g1 / 8},  unit{"Tb/s", t1 / 8}};
+    unit{"B/s", 1},       unit{"kB/s", k1},     unit{"KB/s", k1},     unit{"MB/s", m1},
+    unit{"GB/s", g1},     unit{"TB/s", t1},     unit{"KiB/s", ki},    unit{"MiB/s", mi},
+    unit{"GiB/s", gi},    unit{"TiB/s", ti},    unit{"bps", 0.125},   unit{"b/s", 0.125},
+    unit{"kbps", k1 / 8}, unit{"Kbps", k1 / 8}, unit{"Mbps", m1 / 8}, unit{"Gbps", g1 / 8},
+    unit{"Tbps", t1 / 8}, unit{"kb/s", k1 / 8}, unit{"Kb/s", k1 / 8}, unit{"Mb/s", m1 / 8},
+    unit{"Gb/s", g1 / 8}, unit{"Tb/s", t1 / 8}};
 
 constexpr std::array time_units{unit{"ps", 1e-12}, unit{"ns", 1e-9}, unit{"us", 1e-6},
                                 unit{"µs", 1e-6},  unit{"ms", 1e-3}, unit{"s", 1},
                                 unit{"min", 60},   unit{"h", 3600}};
 
 constexpr std::array flops_units{
-    unit{"FLOPS", 1},      unit{"FLOP/s", 1},      unit{"kFLOPS", k1},     unit{"MFLOPS", m1},
-    unit{"GFLOPS", g1},    unit{"TFLOPS", t1},     unit{"PFLOPS", p1},     unit{"EFLOPS", e1},
-    unit{"GFLOP/s", g1},   unit{"TFLOP/s", t1},    unit{"PFLOP/s", p1},    unit{"EFLOP/s", e1},
-    unit{"OPS", 1},        unit{"GOPS", g1},       unit{"TOPS", t1},       unit{"POPS", p1}};
+    unit{"FLOPS", 1},    unit{"FLOP/s", 1},   unit{"kFLOPS", k1},  unit{"MFLOPS", m1},
+    unit{"GFLOPS", g1},  unit{"TFLOPS", t1},  unit{"PFLOPS", p1},  unit{"EFLOPS", e1},
+    unit{"GFLOP/s", g1}, unit{"TFLOP/s", t1}, unit{"PFLOP/s", p1}, unit{"EFLOP/s", e1},
+    unit{"OPS", 1},      unit{"GOPS", g1},    unit{"TOPS", t1},    unit{"POPS", p1}};
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -57,8 +56,8 @@ std::pair<double, std::string_view> split_number(std::string_view text, std::str
     const char c = text[end];
     const bool numeric = (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '-' ||
                          ((c == 'e' || c == 'E') && end > 0 && end + 1 < text.size() &&
-                          ((text[end + 1] >= '0' && text[end + 1] <= '9') ||
-                           text[end + 1] == '-' || text[end + 1] == '+'));
+                          ((text[end + 1] >= '0' && text[end + 1] <= '9') || text[end + 1] == '-' ||
+                           text[end + 1] == '+'));
     if (!numeric) break;
     ++end;
   }
@@ -142,8 +141,8 @@ std::string_view dimension_example(dimension dim) {
 }
 
 double parse_quantity(std::string_view text, dimension dim) {
-  const std::string what = fmt::format("{}, e.g. \"{}\"", dimension_name(dim),
-                                       dimension_example(dim));
+  const std::string what =
+      fmt::format("{}, e.g. \"{}\"", dimension_name(dim), dimension_example(dim));
   const auto [value, unit_text] = split_number(text, what);
   double result = 0;
   switch (dim) {
@@ -191,23 +190,28 @@ double parse_binary_size(std::string_view text) {
 }
 
 std::string format_bytes(double bytes) {
-  return format_scaled(bytes, {{{pi, "PiB"}, {ti, "TiB"}, {gi, "GiB"}, {mi, "MiB"}, {ki, "KiB"},
-                                {1, "B"}}});
+  return format_scaled(
+      bytes, {{{pi, "PiB"}, {ti, "TiB"}, {gi, "GiB"}, {mi, "MiB"}, {ki, "KiB"}, {1, "B"}}});
 }
 
 std::string format_bandwidth(double bytes_per_s) {
-  return format_scaled(bytes_per_s, {{{p1, "PB/s"}, {t1, "TB/s"}, {g1, "GB/s"}, {m1, "MB/s"},
-                                      {k1, "kB/s"}, {1, "B/s"}}});
+  return format_scaled(
+      bytes_per_s,
+      {{{p1, "PB/s"}, {t1, "TB/s"}, {g1, "GB/s"}, {m1, "MB/s"}, {k1, "kB/s"}, {1, "B/s"}}});
 }
 
 std::string format_seconds(double s) {
-  return format_scaled(s, {{{3600, "h"}, {1, "s"}, {1e-3, "ms"}, {1e-6, "us"}, {1e-9, "ns"},
-                            {1e-12, "ps"}}});
+  return format_scaled(
+      s, {{{3600, "h"}, {1, "s"}, {1e-3, "ms"}, {1e-6, "us"}, {1e-9, "ns"}, {1e-12, "ps"}}});
 }
 
 std::string format_flops(double f) {
-  return format_scaled(f, {{{e1, "EFLOP/s"}, {p1, "PFLOP/s"}, {t1, "TFLOP/s"}, {g1, "GFLOP/s"},
-                            {m1, "MFLOP/s"}, {1, "FLOP/s"}}});
+  return format_scaled(f, {{{e1, "EFLOP/s"},
+                            {p1, "PFLOP/s"},
+                            {t1, "TFLOP/s"},
+                            {g1, "GFLOP/s"},
+                            {m1, "MFLOP/s"},
+                            {1, "FLOP/s"}}});
 }
 
 }  // namespace moesim::io

@@ -1,9 +1,9 @@
+#include "sim/engine/random.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <vector>
-
-#include "sim/engine/random.hpp"
 
 using moesim::rng;
 
@@ -12,8 +12,8 @@ using moesim::rng;
 TEST_CASE("xoshiro256** raw output is pinned") {
   rng r(42);
   const std::vector<std::uint64_t> got{r(), r(), r(), r()};
-  const std::vector<std::uint64_t> expected{
-      1546998764402558742ULL, 6990951692964543102ULL, 12544586762248559009ULL, 17057574109182124193ULL};
+  const std::vector<std::uint64_t> expected{1546998764402558742ULL, 6990951692964543102ULL,
+                                            12544586762248559009ULL, 17057574109182124193ULL};
   CHECK(got == expected);
 }
 

@@ -1,10 +1,11 @@
+#include "sim/engine/simulation.hpp"
+
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "sim/engine/process.hpp"
-#include "sim/engine/simulation.hpp"
 
 using namespace moesim::sim;
 
@@ -23,8 +24,8 @@ TEST_CASE("events run in time order, ties first-in-first-out") {
   });
   sim.schedule_at(20, [&] { log.push_back("b20-fourth"); });
   sim.run();
-  CHECK(log == std::vector<std::string>{"a10", "b20-first", "b20-second", "b20-third",
-                                        "b20-fourth", "b20-nested", "c30"});
+  CHECK(log == std::vector<std::string>{"a10", "b20-first", "b20-second", "b20-third", "b20-fourth",
+                                        "b20-nested", "c30"});
   CHECK(sim.now() == 30);
   CHECK(sim.events_processed() == 7);
   CHECK(sim.pending() == 0);
@@ -198,7 +199,8 @@ TEST_CASE("many simulations run side by side in one process without interference
     auto r = sim.stream("arrivals");
     std::vector<time_ps> times;
     for (int i = 0; i < 100; ++i) {
-      sim.schedule_at(static_cast<time_ps>(r.below(1000)), [&times, &sim] { times.push_back(sim.now()); });
+      sim.schedule_at(static_cast<time_ps>(r.below(1000)),
+                      [&times, &sim] { times.push_back(sim.now()); });
     }
     sim.run();
     return times;

@@ -75,8 +75,9 @@ TEST_CASE("unknown keys are reported before missing ones") {
 }
 
 TEST_CASE("a key with no plausible match lists the keys") {
-  CHECK(error_of(replace(base, "seed: 3", "zzzzzzzz: 3")).starts_with(
-      "s.yaml:2:1: zzzzzzzz: unknown key (expected one of: name, description, seed, model,"));
+  CHECK(error_of(replace(base, "seed: 3", "zzzzzzzz: 3"))
+            .starts_with("s.yaml:2:1: zzzzzzzz: unknown key (expected one of: name, description, "
+                         "seed, model,"));
 }
 
 TEST_CASE("missing required keys name the key and what it is") {
@@ -98,8 +99,9 @@ TEST_CASE("wrong types are reported with what was expected") {
 TEST_CASE("out-of-range values are refused") {
   CHECK(error_of(replace(base, "  steps: 1", "  steps: 0")) ==
         "s.yaml:14:10: workload.steps: 0 is out of range (expected an integer from 1 to 1048576)");
-  CHECK(error_of(replace(base, "seed: 3", "seed: -1")) ==
-        "s.yaml:2:7: seed: -1 is out of range (expected an integer from 0 to 18446744073709551615)");
+  CHECK(
+      error_of(replace(base, "seed: 3", "seed: -1")) ==
+      "s.yaml:2:7: seed: -1 is out of range (expected an integer from 0 to 18446744073709551615)");
   CHECK(error_of(replace(base, "seed: 3", "seed: 18446744073709551616")) ==
         "s.yaml:2:7: seed: 18446744073709551616 is out of range (expected an integer from 0 to "
         "18446744073709551615)");
@@ -107,8 +109,8 @@ TEST_CASE("out-of-range values are refused") {
 }
 
 TEST_CASE("NaN and infinities are refused") {
-  const std::string with_cf = replace(base, "parallelism: {ep: 8}",
-                                      "parallelism: {ep: 8}\nmoe: {capacity_factor: 1.0}");
+  const std::string with_cf =
+      replace(base, "parallelism: {ep: 8}", "parallelism: {ep: 8}\nmoe: {capacity_factor: 1.0}");
   CHECK(error_of(with_cf) == "no error");
   CHECK(error_of(replace(with_cf, "capacity_factor: 1.0", "capacity_factor: .nan")) ==
         "s.yaml:9:24: moe.capacity_factor: expected a number >= 0 and <= 1e+06, got '.nan'");
@@ -140,8 +142,8 @@ TEST_CASE("duplicate keys are errors") {
 }
 
 TEST_CASE("YAML syntax errors carry the position") {
-  CHECK(error_of(replace(base, "parallelism: {ep: 8}", "parallelism: {ep: 8")).starts_with(
-      "s.yaml:"));
+  CHECK(error_of(replace(base, "parallelism: {ep: 8}", "parallelism: {ep: 8"))
+            .starts_with("s.yaml:"));
   CHECK(error_of("name: [unclosed").find("YAML syntax error") != std::string::npos);
 }
 
@@ -235,9 +237,9 @@ TEST_CASE("a routing trace that cannot be replayed is refused at its key") {
   const std::string err = error_of(with);
   CHECK(err.starts_with("s.yaml:9:27: sampling.routing_trace: routing trace: cannot open "));
   // The sample trace records DeepSeek-V3 (256 experts): Mixtral has 8.
-  const std::string mismatch =
-      replace(base, "sampling: {tokens_per_step: 64, math_hidden: 64}",
-              "sampling: {routing_trace: " MOESIM_SOURCE_DIR "/scenarios/data/sample-routing-trace.json}");
+  const std::string mismatch = replace(base, "sampling: {tokens_per_step: 64, math_hidden: 64}",
+                                       "sampling: {routing_trace: " MOESIM_SOURCE_DIR
+                                       "/scenarios/data/sample-routing-trace.json}");
   CHECK(error_of(mismatch).ends_with(
       "sampling.routing_trace: the trace routes over 256 experts, but model mixtral-8x7b has 8"));
 }

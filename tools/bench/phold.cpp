@@ -2,6 +2,9 @@
 // event schedules one successor at now + an exponential increment. Measures the engine with its
 // callback dispatch against a bare std::priority_queue of 24-byte {time, sequence, payload}
 // entries ordered by (time, sequence), popped and pushed in the same hold loop, in one run.
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -9,9 +12,6 @@
 #include <ostream>
 #include <queue>
 #include <vector>
-
-#include <fmt/format.h>
-#include <fmt/ostream.h>
 
 #include "sim/engine/simulation.hpp"
 #include "tools/bench/bench.hpp"

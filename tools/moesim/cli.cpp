@@ -1,8 +1,8 @@
 #include "tools/moesim/cli.hpp"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
 

@@ -67,9 +67,15 @@ void add_topo_command(CLI::App& app, commands& cmds) {
         topo::write_graphviz(out, topo);
       }
       if (st->json) {
-        io::json j{{"cluster", c.cluster.name}, {"chip", c.chip.name},      {"label", s.label},
-                   {"devices", s.devices},      {"vertices", s.vertices},   {"links", s.links},
-                   {"hosts", s.hosts},          {"nics", s.nics},           {"switches", s.switches},
+        io::json j{{"cluster", c.cluster.name},
+                   {"chip", c.chip.name},
+                   {"label", s.label},
+                   {"devices", s.devices},
+                   {"vertices", s.vertices},
+                   {"links", s.links},
+                   {"hosts", s.hosts},
+                   {"nics", s.nics},
+                   {"switches", s.switches},
                    {"diameter_hops", s.diameter_hops},
                    {"bisection_bytes_per_s", s.bisection_bytes_per_s},
                    {"bisection_cut", s.bisection_cut}};
@@ -117,10 +123,12 @@ void add_model_command(CLI::App& app, commands& cmds) {
         return 0;
       }
       fmt::print(std::cout, "{}  ({})\n", m.name, m.source);
-      fmt::print(std::cout, "  {:<26} {:.4g} B\n", "total parameters", static_cast<double>(total) / 1e9);
-      fmt::print(std::cout, "  {:<26} {:.4g} B\n", "active parameters", static_cast<double>(active) / 1e9);
-      fmt::print(std::cout, "  {:<26} {} ({})\n", "weights", io::format_bytes(models::weight_bytes(m)),
-                 models::to_string(m.dtype));
+      fmt::print(std::cout, "  {:<26} {:.4g} B\n", "total parameters",
+                 static_cast<double>(total) / 1e9);
+      fmt::print(std::cout, "  {:<26} {:.4g} B\n", "active parameters",
+                 static_cast<double>(active) / 1e9);
+      fmt::print(std::cout, "  {:<26} {} ({})\n", "weights",
+                 io::format_bytes(models::weight_bytes(m)), models::to_string(m.dtype));
       fmt::print(std::cout, "  {:<26} {} x hidden {}, vocab {}\n", "layers", m.layers, m.hidden,
                  m.vocab);
       fmt::print(std::cout, "  {:<26} {} heads, {} kv heads, head dim {}\n",
@@ -157,8 +165,9 @@ void add_route_command(CLI::App& app, commands& cmds) {
   };
   auto st = std::make_shared<state>();
   sub->add_option("--model", st->model, "Model preset name or YAML file")->required();
-  sub->add_option("--tokens", st->tokens, "Tokens in the batch")->required()->check(
-      CLI::Range(1, 1 << 22));
+  sub->add_option("--tokens", st->tokens, "Tokens in the batch")
+      ->required()
+      ->check(CLI::Range(1, 1 << 22));
   auto* uni = sub->add_flag("--uniform", st->uniform,
                             "Random gate scores (as DeepEP's tests), through the router code");
   sub->add_option("--skew", st->skew, "Token-source topic skew (default: calibrated)")
@@ -194,8 +203,8 @@ void add_route_command(CLI::App& app, commands& cmds) {
         return models::route(source.generate(st->tokens, 1, gen), gate, cfg);
       });
       const auto stats = models::compute_stats(out);
-      const auto cap = models::apply_capacity_factor(
-          out.decisions, cfg.top_k, st->capacity_factor, models::parse_drop_policy(st->drop_policy));
+      const auto cap = models::apply_capacity_factor(out.decisions, cfg.top_k, st->capacity_factor,
+                                                     models::parse_drop_policy(st->drop_policy));
       io::json j{{"model", m.name},
                  {"tokens", st->tokens},
                  {"experts", cfg.experts},
@@ -213,7 +222,7 @@ void add_route_command(CLI::App& app, commands& cmds) {
                  {"z_loss", stats.z_loss},
                  {"capacity_factor", st->capacity_factor},
                  {"capacity", cap.capacity == models::unlimited_capacity ? io::json(nullptr)
-                                                                        : io::json(cap.capacity)},
+                                                                         : io::json(cap.capacity)},
                  {"drop_rate", cap.drop_rate}};
       if (st->ep > 0) {
         if (cfg.experts % st->ep != 0) {
@@ -231,7 +240,8 @@ void add_route_command(CLI::App& app, commands& cmds) {
       fmt::print(std::cout, "{}: {} tokens, top-{} of {} experts ({})\n", m.name, st->tokens,
                  cfg.top_k, cfg.experts, j["mode"].get<std::string>());
       for (const auto& [k, v] : j.items()) {
-        if (k == "model" || k == "tokens" || k == "experts" || k == "top_k" || k == "mode") continue;
+        if (k == "model" || k == "tokens" || k == "experts" || k == "top_k" || k == "mode")
+          continue;
         fmt::print(std::cout, "  {:<34} {}\n", k, v.dump());
       }
       return 0;

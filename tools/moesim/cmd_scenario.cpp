@@ -31,7 +31,9 @@ void add_scenario_args(CLI::App* sub, scenario_args& a) {
   sub->add_option("--seed", a.seed, "Replace the scenario's seed (0 to 2^64-1)");
 }
 
-io::load_options options_of(const scenario_args& a) { return {a.overrides, a.seed}; }
+io::load_options options_of(const scenario_args& a) {
+  return {a.overrides, a.seed};
+}
 
 void write_file(const std::string& path, const std::string& what,
                 const std::function<void(std::ostream&)>& body) {
@@ -72,15 +74,16 @@ void add_run_command(CLI::App& app, commands& cmds) {
         } catch (const std::invalid_argument& e) {
           // The workload refused the scenario (e.g. a layout it cannot run): bad input.
           const auto& variant = scenarios[i]->variant;
-          throw io::input_error(st->args.file + (variant.empty() ? "" : " (strategy " + variant + ")") +
-                                ": " + e.what());
+          throw io::input_error(st->args.file +
+                                (variant.empty() ? "" : " (strategy " + variant + ")") + ": " +
+                                e.what());
         }
       }
-      const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double wall =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!st->metrics.empty()) {
-        write_file(st->metrics, "metrics", [&](std::ostream& o) {
-          o << io::dump(io::metrics_json(results, scenarios));
-        });
+        write_file(st->metrics, "metrics",
+                   [&](std::ostream& o) { o << io::dump(io::metrics_json(results, scenarios)); });
       }
       if (!st->trace.empty()) {
         write_file(st->trace, "trace", [&](std::ostream& o) {
