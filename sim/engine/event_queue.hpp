@@ -3,7 +3,9 @@
 // Sequence numbers are handed out in insertion order and never reused, so two events at the
 // same time run first-in-first-out and the order is a pure function of the schedule calls.
 // push/pop are O(log4 n); a 4-ary heap touches fewer cache lines per pop than a binary heap.
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "sim/engine/time.hpp"
@@ -42,6 +44,14 @@ class event_queue {
   void replace_top(const queue_entry& e) noexcept { sift_down(e); }
 
   void clear() noexcept { heap_.clear(); }
+
+  /// The root's children (up to `arity` entries): the next minimum is one of them, and the one
+  /// after it usually is too. Used to prefetch upcoming events' data.
+  [[nodiscard]] std::span<const queue_entry> root_children() const noexcept {
+    const std::size_t n = heap_.size();
+    if (n < 2) return {};
+    return {heap_.data() + 1, std::min(n - 1, arity)};
+  }
 
   /// The entry that will be the minimum after pop() (the best child of the root), or nullptr.
   /// O(arity). Used to prefetch the next event's data while the current one runs.

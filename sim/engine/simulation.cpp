@@ -51,7 +51,7 @@ bool simulation::step(time_ps limit) {
     ++processed_;
     // The next event's slot is a random access into a large slab; fetch it while this
     // callback runs (a hint only: if the callback schedules an earlier event, nothing breaks).
-    if (const auto* next = queue_.runner_up()) __builtin_prefetch(&slots_[next->payload]);
+    for (const auto& e : queue_.root_children()) __builtin_prefetch(&slots_[e.payload]);
     top_consumed_ = true;
     try {
       fn();
