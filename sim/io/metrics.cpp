@@ -20,7 +20,8 @@ json result_json(const sim::run::run_result& r) {
                {"devices", r.devices},
                {"tokens_per_step", r.tokens_per_step},
                {"tokens_per_s", r.tokens_per_s},
-               {"tokens_per_s_per_device", r.tokens_per_s_per_device}};
+               {"tokens_per_s_per_device", r.tokens_per_s_per_device},
+               {"peak_hbm_bytes", r.peak_hbm_bytes}};
   json breakdown = json::object();
   for (const auto& [k, v] : r.breakdown_s) breakdown[k] = v;
   json routing{{"load_max_over_mean", r.load_max_over_mean},
@@ -34,7 +35,8 @@ json result_json(const sim::run::run_result& r) {
                        {"compute_busy_s", u.compute_busy_s},
                        {"hbm_busy_s", u.hbm_busy_s},
                        {"network_busy_s", u.network_busy_s},
-                       {"tokens_routed_in", u.tokens_routed_in}});
+                       {"tokens_routed_in", u.tokens_routed_in},
+                       {"memory_bytes", u.memory_bytes}});
   }
   json experts = json::array();
   for (std::size_t e = 0; e < r.experts.size(); ++e) {
@@ -94,6 +96,7 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens per step", r.tokens_per_step);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s", r.tokens_per_s);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s per device", r.tokens_per_s_per_device);
+  fmt::print(out, "  {:<28} {:>14}\n", "peak HBM per device", format_bytes(r.peak_hbm_bytes));
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
   fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);

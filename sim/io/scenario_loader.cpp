@@ -93,6 +93,32 @@ const object_type<sampling_config>& sampling_type() {
   return t;
 }
 
+const object_type<training_config>& training_type() {
+  static const auto t = [] {
+    object_type<training_config> o(
+        "training", "Training-only settings: what the memory accounting keeps per device");
+    o.optional("recompute", &training_config::recompute,
+               enum_spec<sim::cluster::recompute_mode>{
+                   {{"none", sim::cluster::recompute_mode::none},
+                                                   {"selective", sim::cluster::recompute_mode::selective},
+                                                   {"full", sim::cluster::recompute_mode::full}}},
+               "activation recomputation (Korthikanti et al. 2022): none keeps all activations, "
+               "selective recomputes attention scores, full keeps only each layer's input")
+        .optional("zero", &training_config::zero, integer_spec<int>{0, 3},
+                  "ZeRO stage: 1 shards optimizer states over data-parallel ranks, 2 also "
+                  "gradients, 3 also weights")
+        .optional("optimizer", &training_config::optimizer,
+                  enum_spec<optimizer_kind>{{{"adam", optimizer_kind::adam}}},
+                  "adam: mixed-precision Adam, fp32 master weights + 2 moments (12 B/param)")
+        .optional("gradients", &training_config::gradients,
+                  enum_spec<models::weight_dtype>{{{"fp32", models::weight_dtype::fp32},
+                                                   {"bf16", models::weight_dtype::bf16}}},
+                  "gradient dtype: fp32 (Megatron main gradients, 4 B/param) or bf16 (2 B/param)");
+    return o;
+  }();
+  return t;
+}
+
 const object_type<workload_config>& workload_type() {
   static const auto t = [] {
     const integer_spec<std::uint32_t> positive{1, 1U << 30};
@@ -103,13 +129,25 @@ const object_type<workload_config>& workload_type() {
                                          {"train", workload_kind::train}}},
                "decode, prefill or train")
         .optional("batch_per_device", &workload_config::batch_per_device, positive,
-                  "sequences per device")
+                  "sequences per device (train: micro-batch size of one data-parallel rank)")
         .optional("context", &workload_config::context, integer_spec<std::uint32_t>{0, 1U << 24},
                   "tokens already in the KV cache (decode) or sequence length")
         .optional("steps", &workload_config::steps, integer_spec<std::uint32_t>{1, 1U << 20},
                   "steps to simulate")
         .optional("micro_batches", &workload_config::micro_batches,
-                  integer_spec<std::uint32_t>{1, 1U << 16}, "micro-batches per step");
+                  integer_spec<std::uint32_t>{1, 1U << 16}, "micro-batches per step")
+        .optional("training", &workload_config::training,
+                  optional_spec<training_config, object_spec<training_config>>{
+                      nested(training_type())},
+                  "kind train only: recomputation, ZeRO stage, optimizer, gradient dtype")
+        .check([](const workload_config& w, const doc::node& n, const std::string& path) {
+          const doc::node* training = n.find("training");
+          if (training != nullptr && w.training && w.kind != workload_kind::train) {
+            detail::fail(*training, detail::join_path(path, "training"),
+                         "applies to kind train only; this workload is " +
+                             std::string(w.kind == workload_kind::decode ? "decode" : "prefill"));
+          }
+        });
     return o;
   }();
   return t;

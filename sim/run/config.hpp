@@ -9,15 +9,18 @@
 #include <vector>
 
 #include "models/capacity.hpp"
+#include "models/model_spec.hpp"
 #include "models/routing_trace.hpp"
 #include "models/token_source.hpp"
+#include "sim/cluster/memory.hpp"
 
 namespace moesim::sim::run {
 
 enum class network_model { flow, analytical };
 
 struct network_config {
-  network_model model = network_model::flow;  ///< flow: max-min shared flows; analytical: bottleneck
+  network_model model =
+      network_model::flow;     ///< flow: max-min shared flows; analytical: bottleneck
   double resolve_quantum = 0;  ///< flow model: relative re-solve window (0 = exact)
 };
 
@@ -63,12 +66,30 @@ struct sampling_config {
 
 enum class workload_kind { decode, prefill, train };
 
+/// Optimizers whose state the memory accounting knows. adam: mixed-precision Adam(W), fp32
+/// master weights and two fp32 moments (12 bytes per parameter).
+enum class optimizer_kind { adam };
+
+/// `workload.training`, only for kind train (absent: these defaults).
+struct training_config {
+  cluster::recompute_mode recompute = cluster::recompute_mode::none;
+  int zero = 0;  ///< ZeRO stage: 1 shards optimizer states over DP, 2 + gradients, 3 + weights
+  optimizer_kind optimizer = optimizer_kind::adam;
+  models::weight_dtype gradients = models::weight_dtype::fp32;  ///< fp32 or bf16
+};
+
+/// decode/prefill: batch_per_device sequences per device, context tokens already cached
+/// (decode) or prompt length (prefill). train: batch_per_device is the micro-batch of one
+/// data-parallel rank (Megatron's micro-batch size; a rank spans tp * pp devices), context the
+/// sequence length, micro_batches per step (global batch = batch_per_device * micro_batches *
+/// ep * dp sequences).
 struct workload_config {
   workload_kind kind = workload_kind::decode;
   std::uint32_t batch_per_device = 1;  ///< sequences per device (decode: one token each)
   std::uint32_t context = 1024;        ///< tokens already in the KV cache (decode)
   std::uint32_t steps = 1;
   std::uint32_t micro_batches = 1;
+  std::optional<training_config> training;  ///< `workload.training`, only with kind train
 };
 
 }  // namespace moesim::sim::run

@@ -2,10 +2,185 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+
+#include "models/model_params.hpp"
 
 namespace moesim::sim::run {
+
+namespace {
+
+constexpr std::array<std::string_view, 4> layout_axes{"tp", "ep", "dp", "pp"};
+
+// The axes of p.order, innermost first; empty if it does not name each of tp, ep, dp, pp once.
+std::vector<std::string_view> order_axes(const parallel_config& p) {
+  std::vector<std::string_view> axes;
+  std::string_view rest = p.order;
+  while (!rest.empty()) {
+    const auto dash = rest.find('-');
+    axes.push_back(rest.substr(0, dash));
+    rest = dash == std::string_view::npos ? std::string_view{} : rest.substr(dash + 1);
+  }
+  for (std::string_view a : layout_axes) {
+    if (std::count(axes.begin(), axes.end(), a) != 1) return {};
+  }
+  return axes.size() == layout_axes.size() ? axes : std::vector<std::string_view>{};
+}
+
+int degree(const parallel_config& p, std::string_view axis) {
+  if (axis == "tp") return p.tp;
+  if (axis == "ep") return p.ep;
+  if (axis == "dp") return p.dp;
+  return p.pp;
+}
+
+// Devices between consecutive pipeline stages: the product of the axes inside pp.
+long long pp_stride(const parallel_config& p) {
+  long long stride = 1;
+  for (std::string_view a : order_axes(p)) {
+    if (a == "pp") break;
+    stride *= degree(p, a);
+  }
+  return stride;
+}
+
+// What the memory accounting needs of the model, from its exact parameter counts. Norm and
+// final-norm counts are what layer_params and total_params hold beyond the named parts, so the
+// accounting follows models/model_params.hpp's conventions without restating them.
+cluster::model_memory_shape memory_shape(const models::model_spec& m) {
+  cluster::model_memory_shape x;
+  x.hidden = m.hidden;
+  x.heads = m.attention.heads;
+  x.vocab = m.vocab;
+  x.attention_params = models::attention_params(m);
+  x.dense_ffn_params = models::dense_ffn_params(m);
+  x.dense_ffn_hidden = m.dense_ffn_hidden;
+  x.router_params = models::router_params(m);
+  x.expert_params = models::expert_params(m);
+  x.gated_ffn = models::is_gated(m.activation);
+  x.embedding_params = models::embedding_params(m);
+  x.lm_head_params = models::lm_head_params(m);
+  if (m.moe) {
+    x.experts = m.moe->experts;
+    x.top_k = m.moe->top_k;
+    x.shared_experts = m.moe->shared_experts;
+    x.expert_ffn_hidden = m.moe->expert_ffn_hidden;
+  }
+  auto ffn_of = [&](int layer) {
+    return models::is_moe_layer(m, layer)
+               ? x.router_params + x.experts * x.expert_params + models::shared_expert_params(m)
+               : x.dense_ffn_params;
+  };
+  x.norm_params = models::layer_params(m, 0) - x.attention_params - ffn_of(0);
+  std::int64_t layers_sum = 0;
+  int moe_layer = 0;
+  for (int i = 0; i < m.layers; ++i) {
+    layers_sum += models::layer_params(m, i);
+    if (models::is_moe_layer(m, i) && !models::is_moe_layer(m, moe_layer)) moe_layer = i;
+  }
+  x.final_norm_params =
+      models::total_params(m) - x.embedding_params - x.lm_head_params - layers_sum;
+  if (m.mtp_modules > 0) {
+    // A module's block is an MoE layer when the model has any; it shares the embedding and
+    // output head with the main model (DeepSeek-V3 §2.2), which mtp_params counts as copies.
+    x.mtp_modules = m.mtp_modules;
+    x.mtp_extra_params = models::mtp_params(m) / m.mtp_modules -
+                         models::layer_params(m, moe_layer) - 2 * x.embedding_params;
+  }
+  x.weight_bytes_per_param = models::bytes_per_param(m.dtype);
+  // KV cache and dispatched tokens in the model's dtype, as the inference timing moves them.
+  x.kv_bytes_per_token_layer = models::kv_cache_bytes_per_token(m, m.dtype) / m.layers;
+  x.kv_heads = m.attention.kind == models::attention_kind::mla ? 0 : m.attention.kv_heads;
+  x.dispatch_bytes_per_value = models::bytes_per_param(m.dtype);
+  return x;
+}
+
+cluster::memory_workload memory_workload_of(const scenario& s) {
+  const workload_config& w = s.workload;
+  const auto batch = static_cast<std::int64_t>(w.batch_per_device);
+  const auto context = static_cast<std::int64_t>(w.context);
+  cluster::memory_workload x;
+  x.training = w.kind == workload_kind::train;
+  x.sequences = batch;
+  x.micro_batches = w.micro_batches;
+  x.capacity_factor = s.moe.capacity_factor;
+  switch (w.kind) {
+    case workload_kind::decode:  // the cache grows by one token per sequence and step
+      x.sequence_tokens = context + w.steps;
+      x.tokens_per_pass = batch;
+      break;
+    case workload_kind::prefill:  // as the inference run counts its tokens
+      x.sequence_tokens = context;
+      x.tokens_per_pass = batch * std::max<std::int64_t>(context, 1);
+      break;
+    case workload_kind::train:
+      x.sequence_tokens = context;
+      x.tokens_per_pass = batch * context;
+      break;
+  }
+  const training_config t = w.training.value_or(training_config{});
+  x.recompute = t.recompute;
+  x.zero_stage = t.zero;
+  x.gradient_bytes_per_param = models::bytes_per_param(t.gradients);
+  return x;
+}
+
+// "device 0 needs 1.23 TiB > 74.5 GiB HBM of h100 (a 1.17 TiB, b 40.1 GiB, c 3.00 GiB, and
+// 4 more 1.10 GiB)": the three largest items name the cause, the rest are summed.
+std::string describe_overflow(const cluster::memory_plan& plan, const scenario& s) {
+  constexpr std::size_t shown = 3;
+  std::string items;
+  double shown_bytes = 0;
+  for (const auto& item : plan.largest(shown)) {
+    items += fmt::format("{}{} {}", items.empty() ? "" : ", ", item.name,
+                         cluster::format_memory_bytes(item.bytes));
+    shown_bytes += item.bytes;
+  }
+  if (plan.items.size() > shown) {
+    items += fmt::format(", and {} more {}", plan.items.size() - shown,
+                         cluster::format_memory_bytes(plan.total_bytes - shown_bytes));
+  }
+  const std::string stage =
+      s.parallelism.pp > 1 ? fmt::format(" (pipeline stage {} of {})", plan.stage, s.parallelism.pp)
+                           : "";
+  return fmt::format("memory: device {}{} needs {} > {} HBM of {} ({})", plan.device, stage,
+                     cluster::format_memory_bytes(plan.total_bytes),
+                     cluster::format_memory_bytes(s.chip.hbm_bytes), s.chip.name, items);
+}
+
+}  // namespace
+
+int pipeline_stage_of(const parallel_config& p, long long device) {
+  return static_cast<int>((device / pp_stride(p)) % p.pp);
+}
+
+std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
+  const parallel_config& p = s.parallelism;
+  const cluster::model_memory_shape shape = memory_shape(s.model);
+  const cluster::memory_layout layout{p.tp, p.ep, p.dp, p.pp, p.vp};
+  const cluster::memory_workload work = memory_workload_of(s);
+  // Layer i sits in virtual stage i / chunk, on pipeline stage (i / chunk) % pp (interleaved
+  // 1F1B gives stage k the chunks k, k + pp, ...; with vp 1 that is a contiguous block).
+  const int chunk = s.model.layers / (p.pp * p.vp);
+  std::vector<cluster::stage_layers> stages(static_cast<std::size_t>(p.pp));
+  for (int i = 0; i < s.model.layers; ++i) {
+    auto& st = stages[static_cast<std::size_t>((i / chunk) % p.pp)];
+    (models::is_moe_layer(s.model, i) ? st.moe_layers : st.dense_layers) += 1;
+  }
+  std::vector<cluster::memory_plan> plans;
+  for (int k = 0; k < p.pp; ++k) {
+    stages[static_cast<std::size_t>(k)].stage = k;
+    cluster::memory_plan plan =
+        cluster::plan_device_memory(shape, layout, stages[static_cast<std::size_t>(k)], work);
+    plan.device = static_cast<int>(k * pp_stride(p));
+    plans.push_back(std::move(plan));
+  }
+  return plans;
+}
 
 long long cluster_devices(const topo::cluster_spec& c) noexcept {
   if (c.fabric == topo::fabric_kind::nvswitch) {
@@ -31,28 +206,47 @@ void check_feasible(const scenario& s) {
       for (int d = 1; d <= experts; ++d) {
         if (experts % d == 0) divisors += (divisors.empty() ? "" : ", ") + std::to_string(d);
       }
-      throw std::invalid_argument(fmt::format(
-          "parallelism: ep {} does not divide the {} experts of {} (divisors: {})", p.ep,
-          experts, s.model.name, divisors));
+      throw std::invalid_argument(
+          fmt::format("parallelism: ep {} does not divide the {} experts of {} (divisors: {})",
+                      p.ep, experts, s.model.name, divisors));
     }
   } else if (p.ep != 1) {
     throw std::invalid_argument(
         fmt::format("parallelism: ep {} needs an MoE model, and {} is dense", p.ep, s.model.name));
   }
   if (s.model.attention.heads % p.tp != 0) {
-    throw std::invalid_argument(fmt::format(
-        "parallelism: tp {} does not divide the {} attention heads of {}", p.tp,
-        s.model.attention.heads, s.model.name));
+    throw std::invalid_argument(
+        fmt::format("parallelism: tp {} does not divide the {} attention heads of {}", p.tp,
+                    s.model.attention.heads, s.model.name));
   }
   if (s.model.layers % p.pp != 0) {
+    throw std::invalid_argument(
+        fmt::format("parallelism: pp {} does not divide the {} layers of {}", p.pp, s.model.layers,
+                    s.model.name));
+  }
+  if (s.model.layers % (p.pp * p.vp) != 0) {
     throw std::invalid_argument(fmt::format(
-        "parallelism: pp {} does not divide the {} layers of {}", p.pp, s.model.layers,
-        s.model.name));
+        "parallelism: pp {} x vp {} = {} virtual stages do not divide the {} layers of {}", p.pp,
+        p.vp, p.pp * p.vp, s.model.layers, s.model.name));
+  }
+  if (order_axes(p).empty()) {
+    throw std::invalid_argument(fmt::format(
+        "parallelism: order '{}' must name tp, ep, dp and pp once each, innermost first "
+        "(e.g. tp-ep-dp-pp)",
+        p.order));
   }
   if (s.sampling.math_hidden > static_cast<std::uint32_t>(s.model.hidden)) {
-    throw std::invalid_argument(fmt::format(
-        "sampling: math_hidden {} exceeds the model's hidden size {}", s.sampling.math_hidden,
-        s.model.hidden));
+    throw std::invalid_argument(
+        fmt::format("sampling: math_hidden {} exceeds the model's hidden size {}",
+                    s.sampling.math_hidden, s.model.hidden));
+  }
+  // Memory last: its plan assumes the layout above holds. The fullest stage is reported.
+  const std::vector<cluster::memory_plan> plans = stage_memory_plans(s);
+  const auto fullest =
+      std::max_element(plans.begin(), plans.end(),
+                       [](const auto& a, const auto& b) { return a.total_bytes < b.total_bytes; });
+  if (fullest->total_bytes > s.chip.hbm_bytes) {
+    throw std::invalid_argument(describe_overflow(*fullest, s));
   }
 }
 

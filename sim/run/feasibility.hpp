@@ -2,6 +2,15 @@
 // Checks that a scenario's layout can run before anything is simulated, and explains a
 // refusal with the numbers that disagree ("parallelism: ep 6 does not divide the 8 experts of
 // mixtral-8x7b"). Throws std::invalid_argument; the loader adds the file location.
+//
+// Memory: every device's plan (sim/cluster/memory.hpp) must fit its chip's hbm_bytes; a layout
+// that does not is refused with the device, its total, the HBM and its largest items:
+//   memory: device 0 needs 96.4 GiB > 74.5 GiB HBM of h100 (routed expert weights 76.1 GiB,
+//   attention weights 10.6 GiB, KV cache 4.29 GiB, and 8 more 5.35 GiB)
+// ("device 8 (pipeline stage 1 of 4) needs ..." when pp > 1).
+#include <vector>
+
+#include "sim/cluster/memory.hpp"
 #include "sim/run/scenario.hpp"
 
 namespace moesim::sim::run {
@@ -9,6 +18,16 @@ namespace moesim::sim::run {
 /// Devices of the cluster as the scenario describes it (before building any graph).
 [[nodiscard]] long long cluster_devices(const topo::cluster_spec& c) noexcept;
 
+/// Layout checks (device count, ep | experts, tp | heads, pp*vp | layers, order), then memory.
 void check_feasible(const scenario& s);
+
+/// Pipeline stage of `device` (0-based) under p.order (axes innermost first). The order must
+/// name tp, ep, dp and pp once each (check_feasible refuses others); O(1).
+[[nodiscard]] int pipeline_stage_of(const parallel_config& p, long long device);
+
+/// The memory plan of each pipeline stage (index = stage), every device of a stage holding the
+/// same; plan.device is the stage's lowest device index. The layout must have passed the layout
+/// checks of check_feasible. O(layers + pp).
+[[nodiscard]] std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s);
 
 }  // namespace moesim::sim::run

@@ -12,6 +12,7 @@
 #include "sim/engine/simulation.hpp"
 #include "sim/net/network.hpp"
 #include "sim/run/critical_path.hpp"
+#include "sim/run/feasibility.hpp"
 #include "sim/run/routing_sampler.hpp"
 #include "topologies/cluster.hpp"
 
@@ -398,9 +399,14 @@ class inference_run {
         e.dropped /= per_step_layer;
       }
     }
-    for (const auto& st : dev_) {
+    const std::vector<cluster::memory_plan> memory = stage_memory_plans(s_);
+    for (int d = 0; d < devices_; ++d) {
+      const auto& st = dev_[static_cast<std::size_t>(d)];
+      const double memory_bytes =
+          memory[static_cast<std::size_t>(pipeline_stage_of(s_.parallelism, d))].total_bytes;
       r.per_device.push_back({seconds(st.compute.busy_ps()), seconds(st.hbm.busy_ps()),
-                              seconds(st.network_busy), st.tokens_in / r.steps});
+                              seconds(st.network_busy), st.tokens_in / r.steps, memory_bytes});
+      r.peak_hbm_bytes = std::max(r.peak_hbm_bytes, memory_bytes);
     }
     const std::string scaling =
         scaled_ ? "; per-device counts scaled to the full batch by multinomial draws" : "";

@@ -12,10 +12,11 @@ namespace moesim::sim::run {
 using breakdown = std::vector<std::pair<std::string, double>>;
 
 struct device_usage {
-  double compute_busy_s = 0;  ///< time the compute stream was busy
-  double hbm_busy_s = 0;      ///< time the HBM (weight-load) stream was busy
-  double network_busy_s = 0;  ///< time at least one of the device's flows was active
+  double compute_busy_s = 0;    ///< time the compute stream was busy
+  double hbm_busy_s = 0;        ///< time the HBM (weight-load) stream was busy
+  double network_busy_s = 0;    ///< time at least one of the device's flows was active
   double tokens_routed_in = 0;  ///< (token, expert) copies its experts received, whole batch
+  double memory_bytes = 0;      ///< HBM the device's memory plan holds (sim/cluster/memory.hpp)
 };
 
 struct expert_load {
@@ -37,7 +38,8 @@ struct run_result {
   double tokens_per_step = 0;
   double tokens_per_s = 0;
   double tokens_per_s_per_device = 0;
-  breakdown breakdown_s;  ///< per step, sums to step_time_s
+  breakdown breakdown_s;      ///< per step, sums to step_time_s
+  double peak_hbm_bytes = 0;  ///< max over devices of per_device[].memory_bytes
 
   // Routing, from the real router on sampled tokens.
   double load_max_over_mean = 0;  ///< per-device received tokens, max / mean, averaged
