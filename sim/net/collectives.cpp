@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/net/all_to_all_load.hpp"
 #include "topologies/routing.hpp"
 #include "topologies/torus.hpp"
 
@@ -123,7 +124,14 @@ void plan_ring(collective_plan& plan, const topo::topology& topo, const group_li
   }
 }
 
-void plan_direct(collective_plan& plan, const group_list& groups, double bytes) {
+void plan_direct(collective_plan& plan, const topo::topology& topo, const group_list& groups,
+                 double bytes) {
+  if (groups.size() == 1 && bytes > 0 && whole_torus_slice(topo, groups.front())) {
+    auto& ph = phase_at(plan, 0);
+    ph.exchange_ranks = groups.front();
+    ph.exchange_bytes = bytes / static_cast<double>(groups.front().size());
+    return;
+  }
   for (const auto& g : groups) {
     const double per_pair = bytes / static_cast<double>(g.size());
     for (device_id s : g) {
@@ -431,7 +439,7 @@ void plan_torus(collective_plan& plan, const topo::topology& topo, const group_l
   if (topo.family != topo::topology_family::torus) bad("torus needs a torus (TPU) cluster");
   if (axes.empty()) bad("torus: the ranks are not whole torus axes; pass --axes or every device");
   if (spec.op == collective_op::all_to_all) {
-    plan_direct(plan, groups, spec.bytes);
+    plan_direct(plan, topo, groups, spec.bytes);
     return;
   }
   const auto& slice = topo.slices[static_cast<std::size_t>(at(topo, groups.front().front()).group)];
@@ -542,7 +550,7 @@ collective_plan plan_with(const topo::topology& topo, const collective_params& p
       break;
     case collective_algorithm::direct:
       if (!a2a) bad("direct is an all-to-all algorithm");
-      plan_direct(plan, rg.groups, spec.bytes);
+      plan_direct(plan, topo, rg.groups, spec.bytes);
       break;
     case collective_algorithm::hierarchical:
       if (topo.family != topo::topology_family::switched)
@@ -583,7 +591,12 @@ struct run_state {
 
 void next_phase(const std::shared_ptr<run_state>& st);
 
-void launch_phase(const std::shared_ptr<run_state>& st) {
+void launch_phase(const std::shared_ptr<run_state>& st, const collective_phase& ph, double scale) {
+  if (!ph.exchange_ranks.empty()) {
+    st->net.start_all_to_all(ph.exchange_ranks, ph.exchange_bytes * scale,
+                             [st] { next_phase(st); });
+    return;
+  }
   st->outstanding = st->buffer.size();
   st->net.start_batch(st->buffer, [st](std::size_t) {
     if (--st->outstanding == 0) next_phase(st);
@@ -592,7 +605,9 @@ void launch_phase(const std::shared_ptr<run_state>& st) {
 
 void next_phase(const std::shared_ptr<run_state>& st) {
   const auto& phases = st->plan->phases;
-  while (st->next < phases.size() && phases[st->next].flows.empty()) ++st->next;
+  while (st->next < phases.size() && phases[st->next].flows.empty() &&
+         phases[st->next].exchange_ranks.empty())
+    ++st->next;
   if (st->next == phases.size()) {
     st->done(st->sim.now() - st->start);
     return;
@@ -608,9 +623,9 @@ void next_phase(const std::shared_ptr<run_state>& st) {
   st->buffer.assign(ph.flows.begin(), ph.flows.end());
   for (auto& f : st->buffer) f.bytes *= scale;
   if (delay == 0) {
-    launch_phase(st);
+    launch_phase(st, ph, scale);
   } else {
-    st->sim.schedule_in(delay, [st] { launch_phase(st); });
+    st->sim.schedule_in(delay, [st, &ph, scale] { launch_phase(st, ph, scale); });
   }
 }
 
@@ -676,6 +691,11 @@ void finalize(collective_plan& plan, const topo::topology& topo) {
   for (auto& ph : plan.phases) {
     ph.wire_latency_ps = 0;
     ph.scale_out = false;
+    if (!ph.exchange_ranks.empty()) {
+      const auto slice = whole_torus_slice(topo, ph.exchange_ranks);
+      if (!slice) bad("an implicit all-to-all phase must span one whole torus slice");
+      ph.wire_latency_ps = all_to_all_max_latency_on_torus(topo, *slice);  // ICI only
+    }
     for (const auto& f : ph.flows) {
       router.route_into(f.src, f.dst, f.tag, path);
       time_ps lat = 0;

@@ -39,7 +39,8 @@
 //    has no switch-terminated flows, so this port load is carried by one flow per GPU to its
 //    successor (same per-port bytes; the port links are the domain's only contention points),
 //    scaled by 1/nvls_efficiency.
-//  - direct: all-to-all(-v) as one phase of n(n-1) flows (NCCL's grouped send/recv).
+//  - direct: all-to-all(-v) as one phase of n(n-1) flows (NCCL's grouped send/recv); a uniform
+//    all-to-all over one whole torus slice as an implicit exchange (collective_phase).
 //  - hierarchical: all-reduce as intra-node ring reduce-scatter, inter-node rings per local GPU
 //    position on S/L, intra-node all-gather; all-to-all(-v) as DeepEP's normal kernels: each
 //    source sends once per destination node over RDMA to the GPU at its own local position
@@ -120,6 +121,13 @@ struct collective_params {
 /// One bulk-synchronous step: flows that run together. Bytes are payload.
 struct collective_phase {
   std::vector<flow_request> flows;
+  /// A uniform all-to-all kept implicit (a phase holds it or `flows`, not both): with
+  /// `exchange_ranks` non-empty, every ordered pair of distinct members sends `exchange_bytes`
+  /// (> 0) as one flow of tag 0. plan_collective plans the direct all-to-all of one whole torus
+  /// slice this way, as the 85M flow records of the 9216-chip Ironwood pod would take 2.7 GB;
+  /// run_collective times it by network::start_all_to_all.
+  std::vector<topo::device_id> exchange_ranks;
+  double exchange_bytes = 0;
   int steps = 1;                ///< protocol steps whose latency this phase pays (0 in a pipeline)
   bool scale_out = false;       ///< some flow crosses InfiniBand / DCN (filled by finalize)
   time_ps wire_latency_ps = 0;  ///< largest path latency of its flows (filled by finalize)

@@ -145,7 +145,7 @@ flow_id maxmin_solver::add_flow(std::span<const link_id> path, double weight,
     const std::uint32_t c = link_constraint_[static_cast<std::uint32_t>(path[hop])];
     path_.push_back(c);
     path_pos_.push_back(static_cast<std::uint32_t>(members_[c].size()));
-    members_[c].push_back({f, hop});
+    members_[c].push_back({f, static_cast<std::uint32_t>(path_.size() - 1)});
     cs_[c].weight_q += weight_q;
   }
   if (capped) {
@@ -193,7 +193,7 @@ void maxmin_solver::remove_flow(flow_id flow) {
     const std::uint32_t pos = path_pos_[rec.path_begin + hop];
     const detail::flow_ref last = members.back();
     members[pos] = last;
-    path_pos_[flows_[last.flow].path_begin + last.hop] = pos;
+    path_pos_[last.path_index] = pos;
     members.pop_back();
     cs_[c].weight_q -= rec.weight_q;
     mark_dirty(c);  // each hop: a rebuild before the next solve may split the component
@@ -351,6 +351,10 @@ void maxmin_solver::compact_paths() {
                 path_.begin() + rec.path_begin + rec.path_len);
     pos.insert(pos.end(), path_pos_.begin() + rec.path_begin,
                path_pos_.begin() + rec.path_begin + rec.path_len);
+    for (std::uint32_t hop = 0; hop < rec.path_len; ++hop) {
+      const std::uint32_t c = path[begin + hop];
+      if (constraint_link_[c] != no_index) members_[c][pos[begin + hop]].path_index = begin + hop;
+    }
     rec.path_begin = begin;
   }
   path_ = std::move(path);
@@ -427,23 +431,7 @@ void maxmin_solver::collect_components() {
   for (std::size_t i = (heap_.size() + 2) / 4; i-- > 0;) sift_down(i);
 }
 
-void maxmin_solver::fill(std::uint32_t c, double level) {
-  if (constraint_link_[c] == no_index) {
-    freeze(private_flow_[c], c, level);
-    return;
-  }
-  // The fill loop is bound by the latency of loading each flow's record (random for all but the
-  // first links to fill); prefetching members ahead overlaps those loads (2-3x on large fills).
-  const auto& members = members_[c];
-  const std::size_t n = members.size();
-  constexpr std::size_t ahead = 16;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + ahead < n) __builtin_prefetch(&flows_[members[i + ahead].flow]);
-    freeze(members[i].flow, c, level);
-  }
-}
-
-void maxmin_solver::freeze(std::uint32_t f, std::uint32_t bottleneck, double level) {
+inline void maxmin_solver::freeze(std::uint32_t f, std::uint32_t bottleneck, double level) {
   std::uint64_t& word = frozen_[f >> 6];
   const std::uint64_t bit = std::uint64_t{1} << (f & 63);
   if ((word & bit) != 0) return;
@@ -466,6 +454,22 @@ void maxmin_solver::freeze(std::uint32_t f, std::uint32_t bottleneck, double lev
     s.used_q += rate_q;
     s.active_weight_q -= rec.weight_q;
     s.stale = 1;
+  }
+}
+
+void maxmin_solver::fill(std::uint32_t c, double level) {
+  if (constraint_link_[c] == no_index) {
+    freeze(private_flow_[c], c, level);
+    return;
+  }
+  // The fill loop is bound by the latency of loading each flow's record (random for all but the
+  // first links to fill); prefetching members ahead overlaps those loads (2-3x on large fills).
+  const auto& members = members_[c];
+  const std::size_t n = members.size();
+  constexpr std::size_t ahead = 48;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + ahead < n) __builtin_prefetch(&flows_[members[i + ahead].flow]);
+    freeze(members[i].flow, c, level);
   }
 }
 

@@ -82,7 +82,9 @@ struct constraint_state {
 
 struct flow_ref {
   std::uint32_t flow;
-  std::uint32_t hop;  // index in the flow's path: locates the back-reference on removal
+  // This hop's index in the path pool: locates the back-reference (path_pos_) on removal
+  // without loading the flow's record (kept current by compact_paths).
+  std::uint32_t path_index;
 };
 
 // Everything the fill loop reads about a flow, in one cache line: on large fills the loop is

@@ -1,6 +1,11 @@
 #include "sim/net/network.hpp"
 
 #include <cmath>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "sim/net/all_to_all_load.hpp"
 
 namespace moesim::sim::net {
 
@@ -19,7 +24,9 @@ double efficiency_for(topo::link_kind kind, const network_params& p) {
   return 1.0;
 }
 
-link_id to_solver(topo::link_id l) { return static_cast<link_id>(static_cast<std::uint32_t>(l)); }
+link_id to_solver(topo::link_id l) {
+  return static_cast<link_id>(static_cast<std::uint32_t>(l));
+}
 }  // namespace
 
 network::network(simulation& sim, const topo::topology& topo, network_params params)
@@ -68,6 +75,40 @@ void network::start_batch(std::span<const flow_request> flows, done_fn on_done) 
   } else {
     start_analytical(flows, b);
   }
+}
+
+void network::start_all_to_all(std::span<const topo::device_id> ranks, double bytes_per_pair,
+                               std::function<void()> on_done) {
+  if (!(bytes_per_pair >= 0.0)) {
+    throw std::invalid_argument("start_all_to_all: bytes per pair must be >= 0, got " +
+                                std::to_string(bytes_per_pair));
+  }
+  const auto n = static_cast<double>(ranks.size());
+  if (ranks.size() < 2) {
+    sim_.schedule_in(0, std::move(on_done));
+    return;
+  }
+  if (params_.model == timing_model::flow) {
+    std::vector<flow_request> flows;
+    flows.reserve(ranks.size() * (ranks.size() - 1));
+    for (const auto s : ranks) {
+      for (const auto d : ranks) {
+        if (s != d) flows.push_back({s, d, bytes_per_pair, 0});
+      }
+    }
+    auto left = std::make_shared<std::size_t>(flows.size());
+    start_batch(flows, [left, done = std::move(on_done)](std::size_t) {
+      if (--*left == 0) done();
+    });
+    return;
+  }
+  stats_.flows += static_cast<std::uint64_t>(n * (n - 1));
+  stats_.bytes += n * (n - 1) * bytes_per_pair;
+  const auto slice = whole_torus_slice(topo_, ranks);
+  const all_to_all_estimate e = slice
+                                    ? all_to_all_on_torus(topo_, capacity_, *slice, bytes_per_pair)
+                                    : all_to_all_streamed(topo_, capacity_, ranks, bytes_per_pair);
+  sim_.schedule_in(e.finish_ps, std::move(on_done));
 }
 
 // Delivers completion of flow `index` of batch `b` after `after` picoseconds.
@@ -124,7 +165,8 @@ void network::start_flow_model(std::span<const flow_request> flows, std::uint32_
     const flow_id id = solver_.add_flow(scratch_path_);
     const auto slot = static_cast<std::size_t>(id);
     if (slot >= flows_.size()) flows_.resize(slot + 1);
-    flows_[slot] = {f.bytes, 0.0, sim_.now(), latency, time_max, b, static_cast<std::uint32_t>(i), -1};
+    if (slot >= epochs_.size()) epochs_.resize(slot + 1, 0);
+    flows_[slot] = {f.bytes, 0.0, sim_.now(), latency, time_max, b, static_cast<std::uint32_t>(i)};
     if (live_++ == 0) busy_since_ = sim_.now();
     started = true;
   }
@@ -159,8 +201,10 @@ void network::solve_now() {
   last_solve_ = sim_.now();
   const time_ps now = sim_.now();
   const auto changed = solver_.changed_flows();
-  // Many changes (a re-solve of one big component): set the keys, then heapify once.
-  const bool rebuild = changed.size() > completions_.size() / 8;
+  // Many changes (a re-solve of one big component), or many invalid entries: set the keys,
+  // then rebuild the heap in O(n).
+  const bool rebuild =
+      changed.size() > live_ / 8 || completions_.size() + changed.size() > 2 * live_ + 1024;
   for (const flow_id id : changed) {
     const auto slot = static_cast<std::uint32_t>(id);
     active_flow& f = flows_[slot];
@@ -171,20 +215,20 @@ void network::solve_now() {
     f.rate = solver_.rate_bytes_per_s(id);
     // A flow on a failed (zero-capacity) link waits for capacity to return.
     f.finish = f.rate > 0 ? now + transfer_ps(f.remaining_bytes, f.rate) : time_max;
-    if (!rebuild) {
-      heap_update(slot);
-    } else if (f.heap_pos < 0) {
-      f.heap_pos = static_cast<std::int32_t>(completions_.size());
-      completions_.push_back({f.finish, slot});
+    if (rebuild) {
+      rebuilt_.push_back(heap_entry_of(slot));
+    } else {
+      heap_push(heap_entry_of(slot));
     }
     ++stats_.rate_updates;
   }
-  if (rebuild) heap_rebuild();
+  if (rebuild) heap_rebuild(rebuilt_);
   arm_completion_event();
 }
 
 // One engine event stands for the earliest projected finish.
 void network::arm_completion_event() {
+  heap_drop_invalid_top();
   const time_ps next = completions_.empty() ? time_max : completions_.front().finish;
   if (next == completion_event_at_) return;
   if (completion_event_at_ >= 0) sim_.cancel(completion_event_);
@@ -202,9 +246,12 @@ void network::retire_due() {
   const time_ps now = sim_.now();
   bool retired = false;
   while (!completions_.empty() && completions_.front().finish <= now) {
-    const std::uint32_t slot = completions_.front().flow;
-    heap_remove(slot);
+    const heap_entry top = completions_.front();
+    heap_pop();
+    if (!heap_valid(top)) continue;
+    const std::uint32_t slot = top.flow;
     active_flow& f = flows_[slot];
+    ++epochs_[slot];  // no valid entry left
     solver_.remove_flow(static_cast<flow_id>(slot));
     --live_;
     finish(f.batch, f.index, f.latency);
@@ -214,36 +261,30 @@ void network::retire_due() {
   arm_completion_event();
 }
 
-void network::heap_update(std::uint32_t flow) {
-  active_flow& f = flows_[flow];
-  if (f.heap_pos < 0) {
-    f.heap_pos = static_cast<std::int32_t>(completions_.size());
-    completions_.push_back({f.finish, flow});
-  } else {
-    completions_[static_cast<std::size_t>(f.heap_pos)].finish = f.finish;
-  }
-  heap_sift_up(static_cast<std::size_t>(f.heap_pos));
-  heap_sift_down(static_cast<std::size_t>(flows_[flow].heap_pos));
+void network::heap_push(const heap_entry& e) {
+  completions_.push_back(e);
+  heap_sift_up(completions_.size() - 1);
 }
 
-void network::heap_remove(std::uint32_t flow) {
-  const auto i = static_cast<std::size_t>(flows_[flow].heap_pos);
-  flows_[flow].heap_pos = -1;
-  const heap_entry last = completions_.back();
+void network::heap_pop() {
+  completions_.front() = completions_.back();
   completions_.pop_back();
-  if (i == completions_.size()) return;
-  heap_place(i, last);
-  heap_sift_up(i);
-  heap_sift_down(static_cast<std::size_t>(flows_[last.flow].heap_pos));
+  if (!completions_.empty()) heap_sift_down(0);
 }
 
-// After a solve that moved many flows: refresh every key and re-heapify in O(n) (Floyd),
-// cheaper than one O(log n) update per changed flow.
-void network::heap_rebuild() {
-  for (auto& e : completions_) e.finish = flows_[e.flow].finish;
-  for (std::size_t i = 0; i < completions_.size(); ++i) {
-    flows_[completions_[i].flow].heap_pos = static_cast<std::int32_t>(i);
+void network::heap_drop_invalid_top() {
+  while (!completions_.empty() && !heap_valid(completions_.front())) heap_pop();
+}
+
+// After a solve that moved many flows: the still-valid entries of unchanged flows, the new
+// entries of the changed ones (`fresh`, cleared here), and a Floyd heapify: O(n) and sequential
+// but for the 4-byte epoch reads, instead of one O(log n) random update per changed flow.
+void network::heap_rebuild(std::vector<heap_entry>& fresh) {
+  for (const heap_entry& e : completions_) {
+    if (heap_valid(e)) fresh.push_back(e);
   }
+  completions_.swap(fresh);
+  fresh.clear();
   for (std::size_t i = completions_.size() / 4 + 1; i-- > 0;) {
     if (i < completions_.size()) heap_sift_down(i);
   }
@@ -254,10 +295,10 @@ void network::heap_sift_up(std::size_t i) {
   while (i > 0) {
     const std::size_t parent = (i - 1) / 4;
     if (!heap_before(x, completions_[parent])) break;
-    heap_place(i, completions_[parent]);
+    completions_[i] = completions_[parent];
     i = parent;
   }
-  heap_place(i, x);
+  completions_[i] = x;
 }
 
 void network::heap_sift_down(std::size_t i) {
@@ -271,10 +312,10 @@ void network::heap_sift_down(std::size_t i) {
       if (heap_before(completions_[c], completions_[best])) best = c;
     }
     if (!heap_before(completions_[best], x)) break;
-    heap_place(i, completions_[best]);
+    completions_[i] = completions_[best];
     i = best;
   }
-  heap_place(i, x);
+  completions_[i] = x;
 }
 
 }  // namespace moesim::sim::net

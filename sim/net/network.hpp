@@ -67,6 +67,16 @@ class network {
   /// Starts `flows` now. on_done(i) runs when flow i's last byte has arrived. A flow with
   /// src == dst or 0 bytes completes after its path latency (0 for a local copy).
   void start_batch(std::span<const flow_request> flows, done_fn on_done);
+  /// Starts a uniform all-to-all now: every ordered pair of distinct `ranks` sends
+  /// `bytes_per_pair` (>= 0), one flow per pair with tag 0, sources then destinations in rank
+  /// order; on_done() runs once, when the last flow has arrived (with fewer than two ranks, as an
+  /// event now). Times exactly as start_batch of those flows would (up to a picosecond of
+  /// rounding) and counts them in stats(). Analytical model: the flows are never held (O(links)
+  /// memory) and one event is scheduled; a whole torus slice is timed by symmetry in
+  /// O(devices · axes), anything else by streaming the pairs in O(n^2 · path)
+  /// (all_to_all_load.hpp). Flow model: the flows are built and started as one batch.
+  void start_all_to_all(std::span<const topo::device_id> ranks, double bytes_per_pair,
+                        std::function<void()> on_done);
 
   [[nodiscard]] const network_stats& stats() const noexcept { return stats_; }
   [[nodiscard]] const topo::topology& topology() const noexcept { return topo_; }
@@ -88,7 +98,6 @@ class network {
     time_ps finish = time_max;  ///< projected last-byte time at the current rate
     std::uint32_t batch = 0;
     std::uint32_t index = 0;
-    std::int32_t heap_pos = -1;  ///< position in completions_, -1 when not queued
   };
 
   time_ps route(const flow_request& f);  // fills scratch_path_, returns the path latency
@@ -101,23 +110,29 @@ class network {
   void arm_completion_event();
   std::uint32_t new_batch(done_fn on_done, std::size_t count);
 
-  // Indexed min-heap of live flows by projected finish time (ties by flow id), so a rate
-  // change moves one entry in O(log flows) and no stale entries accumulate.
+  // Min-heap of live flows by projected finish time (ties by flow id). A rate change pushes a
+  // new entry and leaves the old one behind, invalid (its epoch no longer matches the flow's),
+  // to be dropped when it reaches the top: no positions to maintain, so a solve that moves most
+  // flows rebuilds the heap from a sequential scan of the flows without any random writes.
   // Entries carry the finish time so comparisons stay in the heap's own memory.
   struct heap_entry {
     time_ps finish;
     std::uint32_t flow;
+    std::uint32_t epoch;
   };
   static bool heap_before(const heap_entry& a, const heap_entry& b) noexcept {
     return a.finish < b.finish || (a.finish == b.finish && a.flow < b.flow);
   }
-  void heap_update(std::uint32_t flow);
-  void heap_remove(std::uint32_t flow);
-  void heap_rebuild();
-  void heap_place(std::size_t i, const heap_entry& e) {
-    completions_[i] = e;
-    flows_[e.flow].heap_pos = static_cast<std::int32_t>(i);
+  [[nodiscard]] bool heap_valid(const heap_entry& e) const noexcept {
+    return epochs_[e.flow] == e.epoch;
   }
+  heap_entry heap_entry_of(std::uint32_t flow) {
+    return {flows_[flow].finish, flow, ++epochs_[flow]};
+  }
+  void heap_push(const heap_entry& e);
+  void heap_pop();
+  void heap_drop_invalid_top();
+  void heap_rebuild(std::vector<heap_entry>& fresh);
   void heap_sift_up(std::size_t i);
   void heap_sift_down(std::size_t i);
 
@@ -129,8 +144,13 @@ class network {
   maxmin_solver solver_;
   topo::path route_scratch_;
   std::vector<link_id> scratch_path_;
-  std::vector<active_flow> flows_;  ///< indexed by solver flow id
-  std::vector<heap_entry> completions_;  ///< 4-ary min-heap by (finish, flow id)
+  std::vector<active_flow> flows_;       ///< indexed by solver flow id
+  std::vector<heap_entry> completions_;  ///< 4-ary min-heap by (finish, flow id), lazy deletion
+  std::vector<heap_entry> rebuilt_;      ///< scratch of heap_rebuild
+  /// Per flow slot: the epoch of its one valid entry. Bumped by every push and by retirement,
+  /// and kept across reuse of the slot. Apart from flows_ so that validity checks of old entries
+  /// read 4 bytes per flow, not a whole record.
+  std::vector<std::uint32_t> epochs_;
   std::vector<batch> batches_;
   std::vector<std::uint32_t> free_batches_;
   bool solve_scheduled_ = false;

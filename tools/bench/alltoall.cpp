@@ -24,7 +24,8 @@ namespace {
 std::vector<sim::net::flow_request> skewed_flows(int ranks, std::uint64_t seed) {
   rng r = rng::stream(seed, "alltoall");
   std::vector<double> zipf(static_cast<std::size_t>(ranks - 1));
-  for (std::size_t i = 0; i < zipf.size(); ++i) zipf[i] = 1.0 / std::pow(static_cast<double>(i + 1), 1.1);
+  for (std::size_t i = 0; i < zipf.size(); ++i)
+    zipf[i] = 1.0 / std::pow(static_cast<double>(i + 1), 1.1);
   const double zsum = std::accumulate(zipf.begin(), zipf.end(), 0.0);
   const double mean = 1024.0 * 1024.0;
   std::vector<sim::net::flow_request> flows;
@@ -36,7 +37,8 @@ std::vector<sim::net::flow_request> skewed_flows(int ranks, std::uint64_t seed) 
     for (std::size_t k = 0; k < order.size(); ++k) {
       const int dst = order[k] < src ? order[k] : order[k] + 1;
       const double bytes = std::round(mean * static_cast<double>(ranks - 1) * zipf[k] / zsum);
-      flows.push_back({src, dst, bytes, static_cast<std::uint64_t>(src) * 65536U + static_cast<std::uint64_t>(dst)});
+      flows.push_back({src, dst, bytes,
+                       static_cast<std::uint64_t>(src) * 65536U + static_cast<std::uint64_t>(dst)});
     }
   }
   return flows;
@@ -49,7 +51,7 @@ struct result {
   std::size_t flows = 0;
 };
 
-result run(int nodes, double quantum, std::uint64_t seed) {
+result run(int nodes, double q, std::uint64_t seed) {
   const auto c = io::load_cluster("dgx-h100", {fmt::format("nodes={}", nodes)});
   const auto topo = topo::build_cluster(c.cluster, c.chip);
   const auto flows = skewed_flows(topo.device_count(), seed);
@@ -58,7 +60,7 @@ result run(int nodes, double quantum, std::uint64_t seed) {
   sim::net::network_params p;
   p.scale_up_efficiency = c.chip.efficiency.link.value_or(1.0);
   p.scale_out_efficiency = c.chip.efficiency.nic.value_or(1.0);
-  p.resolve_quantum = quantum;
+  p.resolve_quantum = q;
   sim::net::network net(sim, topo, p);
   sim::time_ps last = 0;
   net.start_batch(flows, [&](std::size_t) { last = sim.now(); });
@@ -72,34 +74,43 @@ result run(int nodes, double quantum, std::uint64_t seed) {
 int alltoall(const options& opt, std::ostream& out) {
   struct row {
     int nodes;
-    double quantum;
-    double target_s;
+    double quantum;   // the named re-solve quantum of network_params
+    double target_s;  // 0: no target (the row shows how wall time grows with flows)
     result r;
   };
-  std::vector<row> rows{{32, 0.01, 0.5, {}}, {128, 0.01, 8.0, {}}};
+  // 64 -> 1024 GPUs at q = 0.01: flows grow 260x; linear cost keeps wall time per flow flat.
+  // Then q = 0.008, which keeps the 256-GPU makespan within 1% of the exact solve (10.9346 ms;
+  // q = 0.01 gives +1.1%).
+  std::vector<row> rows{{8, 0.01, 0, {}},     {16, 0.01, 0, {}},    {32, 0.01, 0.5, {}},
+                        {64, 0.01, 0, {}},    {128, 0.01, 8.0, {}}, {32, 0.008, 0.5, {}},
+                        {128, 0.008, 8.0, {}}};
   for (auto& w : rows) w.r = run(w.nodes, w.quantum, opt.seed);
   if (opt.json) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const auto& w : rows) {
-      j.push_back({{"cluster", fmt::format("dgx-h100 x{}", w.nodes)},
-                   {"gpus", w.nodes * 8},
-                   {"flows", w.r.flows},
-                   {"resolve_quantum", w.quantum},
-                   {"wall_s", w.r.wall_s},
-                   {"target_wall_s", w.target_s},
-                   {"simulated_makespan_s", w.r.makespan_s},
-                   {"solves", w.r.solves}});
+      nlohmann::ordered_json o{
+          {"cluster", fmt::format("dgx-h100 x{}", w.nodes)},
+          {"gpus", w.nodes * 8},
+          {"flows", w.r.flows},
+          {"resolve_quantum", w.quantum},
+          {"wall_s", w.r.wall_s},
+          {"wall_ns_per_flow", w.r.wall_s / static_cast<double>(w.r.flows) * 1e9},
+          {"simulated_makespan_s", w.r.makespan_s},
+          {"solves", w.r.solves}};
+      if (w.target_s > 0) o["target_wall_s"] = w.target_s;
+      j.push_back(std::move(o));
     }
     out << j.dump(2) << "\n";
     return 0;
   }
   fmt::print(out, "skewed all-to-all-v, flow model, mean 1 MiB per pair, Zipf(1.1) destinations\n");
-  fmt::print(out, "  {:<18} {:>6} {:>9} {:>9} {:>10} {:>14} {:>8}\n", "cluster", "GPUs", "flows",
-             "quantum", "wall", "makespan", "solves");
+  fmt::print(out, "  {:<16} {:>6} {:>9} {:>8} {:>10} {:>10} {:>12} {:>8}\n", "cluster", "GPUs",
+             "flows", "quantum", "wall", "per flow", "makespan", "solves");
   for (const auto& w : rows) {
-    fmt::print(out, "  {:<18} {:>6} {:>9} {:>9} {:>8.3f} s {:>11.3f} ms {:>8}   (target <= {} s)\n",
-               fmt::format("dgx-h100 x{}", w.nodes), w.nodes * 8, w.r.flows, w.quantum,
-               w.r.wall_s, w.r.makespan_s * 1e3, w.r.solves, w.target_s);
+    fmt::print(out, "  {:<16} {:>6} {:>9} {:>8} {:>8.3f} s {:>7.0f} ns {:>9.3f} ms {:>8}{}\n",
+               fmt::format("dgx-h100 x{}", w.nodes), w.nodes * 8, w.r.flows, w.quantum, w.r.wall_s,
+               w.r.wall_s / static_cast<double>(w.r.flows) * 1e9, w.r.makespan_s * 1e3, w.r.solves,
+               w.target_s > 0 ? fmt::format("   (target <= {} s)", w.target_s) : std::string());
   }
   return 0;
 }

@@ -19,8 +19,12 @@ int moe_math(const options& opt, std::ostream& out);
 /// DeepSeek-V3 router on 16k tokens at full hidden size: gate GEMM, scoring, group-limited top-k (issue 4).
 int router(const options& opt, std::ostream& out);
 
-/// Skewed all-to-all-v on the flow model (issue 3): dgx-h100 x32 (256 GPUs, 65k flows) and
+/// Skewed all-to-all-v on the flow model (issue 3): dgx-h100 x8 .. x128 (64 .. 1024 GPUs, to show
+/// how wall time grows with flows), with targets on x32 (256 GPUs, 65k flows) and
 /// x128 (1024 GPUs, 1M flows), per-pair sizes of mean 1 MiB with Zipf(1.1) destination weights.
 int alltoall(const options& opt, std::ostream& out);
+/// Analytical all-to-all of 1 GiB per chip on the 9216-chip Ironwood pod (16x24x24, 85M flows)
+/// as `moesim collective` runs it: wall time and peak RSS (issue 3), plus a streamed cross-check.
+int ironwood(const options& opt, std::ostream& out);
 
 }  // namespace moesim::bench
