@@ -38,6 +38,14 @@ json result_json(const sim::run::run_result& r) {
                        {"tokens_routed_in", u.tokens_routed_in},
                        {"memory_bytes", u.memory_bytes}});
   }
+  json layers = json::array();
+  for (const auto& l : r.layers) {
+    layers.push_back({{"layer", l.layer},
+                      {"drop_rate", l.drop_rate},
+                      {"unique_experts", l.unique_experts},
+                      {"load_max_over_mean", l.load_max_over_mean}});
+  }
+  routing["layers"] = layers;
   json experts = json::array();
   for (std::size_t e = 0; e < r.experts.size(); ++e) {
     experts.push_back(

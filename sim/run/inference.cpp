@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <stdexcept>
 
@@ -179,7 +180,7 @@ class inference_run {
   // experts hosted on dst. Expert e lives on rank e / experts_per_rank.
   void dispatch(int g, int step, int layer, const std::vector<op_id>& routed) {
     const layer_routing lr = sampler_.route(g, step, layer);
-    record_routing(lr);
+    record_routing(layer, lr);
     const int experts = lr.experts;
     const int per_rank = experts / ep_;
     const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
@@ -344,8 +345,12 @@ class inference_run {
     sim_.schedule_in(0, [this, g, next_step, next_layer] { begin_layer(g, next_step, next_layer); });
   }
 
-  void record_routing(const layer_routing& lr) {
+  void record_routing(int layer, const layer_routing& lr) {
     ++routed_layers_;
+    layer_stats& ls = layer_sums_[layer];
+    ls.layer = layer;
+    ls.drop_rate += lr.drop_rate;
+    ls.unique_experts += lr.unique_experts;
     unique_sum_ += lr.unique_experts;
     drop_sum_ += lr.drop_rate;
     scaled_ = scaled_ || lr.scaled;
@@ -367,7 +372,10 @@ class inference_run {
       mx = std::max(mx, v);
       sum += v;
     }
-    if (sum > 0) imbalance_sum_ += mx / (sum / ep_);
+    if (sum > 0) {
+      imbalance_sum_ += mx / (sum / ep_);
+      ls.load_max_over_mean += mx / (sum / ep_);
+    }
   }
 
   run_result result() const {
@@ -393,6 +401,13 @@ class inference_run {
       r.drop_rate = drop_sum_ / n;
       r.dispatch_bytes_per_step = dispatch_bytes_ / r.steps;
       r.experts = experts_;
+      const double per_layer = static_cast<double>(s_.workload.steps) * groups_;
+      for (auto [layer, ls] : layer_sums_) {
+        ls.drop_rate /= per_layer;
+        ls.unique_experts /= per_layer;
+        ls.load_max_over_mean /= per_layer;
+        r.layers.push_back(ls);
+      }
       const double per_step_layer = n / groups_;
       for (auto& e : r.experts) {
         e.tokens /= per_step_layer;
@@ -448,6 +463,7 @@ class inference_run {
   time_ps end_time_ = 0;
   std::vector<expert_load> experts_;
   int routed_layers_ = 0;
+  std::map<int, layer_stats> layer_sums_;  ///< sums over steps and groups, by layer
   double unique_sum_ = 0;
   double drop_sum_ = 0;
   double imbalance_sum_ = 0;

@@ -24,6 +24,14 @@ struct expert_load {
   double dropped = 0;  ///< of which dropped by capacity
 };
 
+/// One MoE layer's routing, averaged over steps and EP groups.
+struct layer_stats {
+  int layer = 0;
+  double drop_rate = 0;
+  double unique_experts = 0;
+  double load_max_over_mean = 0;  ///< per-device received copies, max / mean
+};
+
 struct run_result {
   std::string scenario;
   std::string variant;
@@ -47,6 +55,7 @@ struct run_result {
   double drop_rate = 0;
   double dispatch_bytes_per_step = 0;
   std::vector<expert_load> experts;
+  std::vector<layer_stats> layers;  ///< MoE layers only, in layer order
   std::vector<device_usage> per_device;
 
   /// Approximations in force for this run, for the reader of the metrics.
