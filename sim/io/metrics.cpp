@@ -21,7 +21,10 @@ json result_json(const sim::run::run_result& r) {
                {"tokens_per_step", r.tokens_per_step},
                {"tokens_per_s", r.tokens_per_s},
                {"tokens_per_s_per_device", r.tokens_per_s_per_device},
-               {"peak_hbm_bytes", r.peak_hbm_bytes}};
+               {"peak_hbm_bytes", r.peak_hbm_bytes},
+               {"model_tflops_per_device", r.model_tflops_per_device},
+               {"mfu", r.mfu},
+               {"cost_usd_per_million_tokens", r.cost_usd_per_million_tokens}};
   json breakdown = json::object();
   for (const auto& [k, v] : r.breakdown_s) breakdown[k] = v;
   json routing{{"load_max_over_mean", r.load_max_over_mean},
@@ -51,10 +54,15 @@ json result_json(const sim::run::run_result& r) {
     experts.push_back(
         {{"expert", e}, {"tokens", r.experts[e].tokens}, {"dropped", r.experts[e].dropped}});
   }
-  return {{"workload", r.workload},    {"network_model", r.network_model},
-          {"summary", summary},        {"breakdown_s", breakdown},
-          {"routing", routing},        {"devices", devices},
-          {"experts", experts},        {"approximations", r.approximations}};
+  return {{"workload", r.workload},
+          {"network_model", r.network_model},
+          {"summary", summary},
+          {"breakdown_s", breakdown},
+          {"routing", routing},
+          {"devices", devices},
+          {"experts", experts},
+          {"layout", r.layout},
+          {"approximations", r.approximations}};
 }
 
 }  // namespace
@@ -93,7 +101,9 @@ json metrics_json(const std::vector<sim::run::run_result>& results,
   return j;
 }
 
-std::string dump(const json& j) { return j.dump(2) + "\n"; }
+std::string dump(const json& j) {
+  return j.dump(2) + "\n";
+}
 
 void print_summary(const sim::run::run_result& r, std::ostream& out) {
   fmt::print(out, "moesim: {}{}  (seed {}, {} devices, {}, network {})\n", r.scenario,
@@ -104,6 +114,12 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens per step", r.tokens_per_step);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s", r.tokens_per_s);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s per device", r.tokens_per_s_per_device);
+  fmt::print(out, "  {:<28} {:>14.4g}\n", "model TFLOP/s per device", r.model_tflops_per_device);
+  fmt::print(out, "  {:<28} {:>13.1f}%\n", "MFU", 100 * r.mfu);
+  if (r.cost_usd_per_million_tokens > 0) {
+    fmt::print(out, "  {:<28} {:>14.4g}\n", "USD per million tokens",
+               r.cost_usd_per_million_tokens);
+  }
   fmt::print(out, "  {:<28} {:>14}\n", "peak HBM per device", format_bytes(r.peak_hbm_bytes));
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
@@ -113,6 +129,7 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
     const double share = r.step_time_s > 0 ? 100 * v / r.step_time_s : 0;
     fmt::print(out, "    {:<26} {:>14} {:>6.1f}%\n", k, format_seconds(v), share);
   }
+  for (const auto& l : r.layout) fmt::print(out, "  layout: {}\n", l);
   for (const auto& a : r.approximations) fmt::print(out, "  approximation: {}\n", a);
 }
 

@@ -4,7 +4,6 @@
 #include <stdexcept>
 
 #include "models/routing_trace.hpp"
-
 #include "sim/io/overrides.hpp"
 #include "sim/io/presets.hpp"
 #include "sim/io/spec_loader.hpp"
@@ -35,9 +34,9 @@ const object_type<network_config>& network_type() {
 const object_type<parallel_config>& parallel_type() {
   static const auto t = [] {
     const integer_spec<int> degree{1, 1 << 20};
-    object_type<parallel_config> o(
-        "parallelism", "Parallel layout: devices = tp * ep * dp * pp; dense layers are "
-                       "data-parallel over ep * dp, experts sharded over ep");
+    object_type<parallel_config> o("parallelism",
+                                   "Parallel layout: devices = tp * ep * dp * pp; dense layers are "
+                                   "data-parallel over ep * dp, experts sharded over ep");
     o.optional("tp", &parallel_config::tp, degree, "tensor-parallel degree")
         .optional("ep", &parallel_config::ep, degree, "expert-parallel degree")
         .optional("dp", &parallel_config::dp, degree, "data-parallel degree (beyond ep)")
@@ -56,19 +55,20 @@ const object_type<moe_config>& moe_config_type() {
     object_type<moe_config> o("moe", "Expert capacity, dropping and balancing at run time");
     o.optional("capacity_factor", &moe_config::capacity_factor, number_spec{0, 1e6},
                "capacity = ceil(k * tokens / E * CF) per expert; 0 = dropless")
-        .optional("drop_policy", &moe_config::drop,
-                  enum_spec<models::drop_policy>{
-                      {{"lowest_score", models::drop_policy::lowest_score},
-                       {"position", models::drop_policy::position}}},
-                  "which tokens an over-full expert drops")
+        .optional(
+            "drop_policy", &moe_config::drop,
+            enum_spec<models::drop_policy>{{{"lowest_score", models::drop_policy::lowest_score},
+                                            {"position", models::drop_policy::position}}},
+            "which tokens an over-full expert drops")
         .optional("routing", &moe_config::routing,
                   enum_spec<routing_policy>{{{"top_k", routing_policy::top_k},
                                              {"expert_choice", routing_policy::expert_choice},
                                              {"hash", routing_policy::hash}}},
                   "top_k (the model's router), expert_choice or hash")
-        .optional("balance", &moe_config::balance,
-                  enum_spec<balance_mode>{{{"none", balance_mode::none}, {"bias", balance_mode::bias}}},
-                  "online load balancing of the router");
+        .optional(
+            "balance", &moe_config::balance,
+            enum_spec<balance_mode>{{{"none", balance_mode::none}, {"bias", balance_mode::bias}}},
+            "online load balancing of the router");
     return o;
   }();
   return t;
@@ -77,8 +77,9 @@ const object_type<moe_config>& moe_config_type() {
 const object_type<sampling_config>& sampling_type() {
   static const auto t = [] {
     object_type<sampling_config> o(
-        "sampling", "Approximation: the router and experts run on sampled tokens at a possibly "
-                    "reduced hidden size; counts are scaled to the full batch");
+        "sampling",
+        "Approximation: the router and experts run on sampled tokens at a possibly "
+        "reduced hidden size; counts are scaled to the full batch");
     o.optional("tokens_per_step", &sampling_config::tokens_per_step,
                integer_spec<std::uint32_t>{1, 1U << 24}, "sampled tokens per MoE layer and step")
         .optional("math_hidden", &sampling_config::math_hidden,
@@ -100,8 +101,8 @@ const object_type<training_config>& training_type() {
     o.optional("recompute", &training_config::recompute,
                enum_spec<sim::cluster::recompute_mode>{
                    {{"none", sim::cluster::recompute_mode::none},
-                                                   {"selective", sim::cluster::recompute_mode::selective},
-                                                   {"full", sim::cluster::recompute_mode::full}}},
+                    {"selective", sim::cluster::recompute_mode::selective},
+                    {"full", sim::cluster::recompute_mode::full}}},
                "activation recomputation (Korthikanti et al. 2022): none keeps all activations, "
                "selective recomputes attention scores, full keeps only each layer's input")
         .optional("zero", &training_config::zero, integer_spec<int>{0, 3},
@@ -111,8 +112,8 @@ const object_type<training_config>& training_type() {
                   enum_spec<optimizer_kind>{{{"adam", optimizer_kind::adam}}},
                   "adam: mixed-precision Adam, fp32 master weights + 2 moments (12 B/param)")
         .optional("gradients", &training_config::gradients,
-                  enum_spec<models::weight_dtype>{{{"fp32", models::weight_dtype::fp32},
-                                                   {"bf16", models::weight_dtype::bf16}}},
+                  enum_spec<models::weight_dtype>{
+                      {{"fp32", models::weight_dtype::fp32}, {"bf16", models::weight_dtype::bf16}}},
                   "gradient dtype: fp32 (Megatron main gradients, 4 B/param) or bf16 (2 B/param)");
     return o;
   }();
@@ -135,11 +136,15 @@ const object_type<workload_config>& workload_type() {
         .optional("steps", &workload_config::steps, integer_spec<std::uint32_t>{1, 1U << 20},
                   "steps to simulate")
         .optional("micro_batches", &workload_config::micro_batches,
-                  integer_spec<std::uint32_t>{1, 1U << 16}, "micro-batches per step")
-        .optional("training", &workload_config::training,
-                  optional_spec<training_config, object_spec<training_config>>{
-                      nested(training_type())},
-                  "kind train only: recomputation, ZeRO stage, optimizer, gradient dtype")
+                  integer_spec<std::uint32_t>{1, 1U << 16},
+                  "micro-batches per step (inference: the per-rank batch is split into them)")
+        .optional("overlap", &workload_config::overlap, bool_spec{},
+                  "run two tasks of a stage at once so all-to-all hides under compute "
+                  "(training: DualPipe-style forward+backward pairs; inference: two micro-batches)")
+        .optional(
+            "training", &workload_config::training,
+            optional_spec<training_config, object_spec<training_config>>{nested(training_type())},
+            "kind train only: recomputation, ZeRO stage, optimizer, gradient dtype")
         .check([](const workload_config& w, const doc::node& n, const std::string& path) {
           const doc::node* training = n.find("training");
           if (training != nullptr && w.training && w.kind != workload_kind::train) {
@@ -148,6 +153,17 @@ const object_type<workload_config>& workload_type() {
                              std::string(w.kind == workload_kind::decode ? "decode" : "prefill"));
           }
         });
+    return o;
+  }();
+  return t;
+}
+
+const object_type<folding_config>& folding_type() {
+  static const auto t = [] {
+    object_type<folding_config> o(
+        "folding", "Provably identical work simulated once and replicated (named in metrics)");
+    o.optional("dp_replicas", &folding_config::dp_replicas, bool_spec{},
+               "simulate data-parallel replica 0 only; gradient collectives still span all");
     return o;
   }();
   return t;
@@ -164,7 +180,9 @@ void add_sections(object_type<scenario>& o) {
       .optional("moe", &scenario::moe, nested(moe_config_type()), "capacity, drops, balancing")
       .optional("sampling", &scenario::sampling, nested(sampling_type()),
                 "sampled-token approximation")
-      .required("workload", &scenario::workload, nested(workload_type()), "what runs");
+      .required("workload", &scenario::workload, nested(workload_type()), "what runs")
+      .optional("folding", &scenario::folding, nested(folding_type()),
+                "identical work simulated once");
 }
 
 // Strategy items are partial scenarios: a name plus any sections. Their keys are checked
@@ -173,7 +191,8 @@ struct strategy_item_spec {
   const object_type<scenario>* sections;
   void read(const doc::node&, std::string&, const std::string&) const {}
   void check_keys(const doc::node& n, const std::string& path) const {
-    if (!n.is_map()) detail::fail(n, path, "expected a mapping with a name and sections, got " + n.describe());
+    if (!n.is_map())
+      detail::fail(n, path, "expected a mapping with a name and sections, got " + n.describe());
     for (const auto& e : n.entries()) {
       if (e.key == "seed" || e.key == "strategies" || e.key == "description") {
         throw input_error(e.key_where, detail::join_path(path, e.key),
@@ -233,15 +252,16 @@ void load_routing_trace(scenario& s, const doc::node& root, const std::filesyste
   const doc::node* where = root.find("sampling")->find("routing_trace");
   const std::filesystem::path path = base / s.sampling.routing_trace;
   try {
-    s.sampling.trace = std::make_shared<const models::routing_trace>(models::read_routing_trace(path));
+    s.sampling.trace =
+        std::make_shared<const models::routing_trace>(models::read_routing_trace(path));
   } catch (const std::invalid_argument& e) {
     detail::fail(*where, "sampling.routing_trace", e.what());
   }
   if (!s.model.moe || s.sampling.trace->experts != s.model.moe->experts) {
     detail::fail(*where, "sampling.routing_trace",
-                  "the trace routes over " + std::to_string(s.sampling.trace->experts) +
-                      " experts, but model " + s.model.name + " has " +
-                      std::to_string(s.model.moe ? s.model.moe->experts : 0));
+                 "the trace routes over " + std::to_string(s.sampling.trace->experts) +
+                     " experts, but model " + s.model.name + " has " +
+                     std::to_string(s.model.moe ? s.model.moe->experts : 0));
   }
   if (s.sampling.trace->layers.empty()) {
     detail::fail(*where, "sampling.routing_trace", "the trace records no layer");
@@ -257,8 +277,8 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   without.erase("strategies");
   scenario_type().check_keys(without, "");
   if (strategies != nullptr) {
-    list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.check_keys(
-        *strategies, "strategies");
+    list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.check_keys(*strategies,
+                                                                                      "strategies");
   }
   scenario s;
   scenario_type().read(without, s, "");
@@ -333,8 +353,8 @@ json scenario_json_schema() {
     json& sec = out["properties"][section];
     json required = sec["required"];
     sec.erase("required");
-    sec["anyOf"] = json::array({json{{"required", json::array({"preset"})}},
-                                json{{"required", required}}});
+    sec["anyOf"] =
+        json::array({json{{"required", json::array({"preset"})}}, json{{"required", required}}});
   }
   out["properties"]["chip"].erase("required");
   return out;

@@ -478,6 +478,20 @@ struct resolved_groups {
 resolved_groups make_groups(const topo::topology& topo, const collective_spec& spec) {
   resolved_groups r;
   const int devices = topo.device_count();
+  if (!spec.groups.empty()) {
+    if (!spec.axes.empty() || spec.ranks != 0) bad("give groups, axes or ranks, not several");
+    for (const auto& g : spec.groups) {
+      if (g.empty() || g.size() != spec.groups.front().size())
+        bad("groups must be non-empty and of equal size");
+      for (device_id d : g) {
+        if (d < 0 || d >= devices)
+          bad("group member " + std::to_string(d) + " out of range: the cluster has " +
+              std::to_string(devices) + " devices");
+      }
+    }
+    r.groups = spec.groups;
+    return r;
+  }
   if (!spec.axes.empty()) {
     if (topo.family != topo::topology_family::torus) bad("axes apply to torus (TPU) clusters only");
     if (spec.ranks != 0) bad("give either ranks or axes, not both");

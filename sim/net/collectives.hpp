@@ -140,15 +140,17 @@ struct collective_plan {
   int ranks_per_group = 0;  ///< n of the busbw factor
 };
 
-/// What to run. Groups: with `axes` (tori only), one group per combination of the other
-/// coordinates, members ordered by their coordinates on `axes` (first listed fastest); without,
-/// one group of devices 0 .. ranks-1 (ranks 0 = every device).
+/// What to run. Groups: with `groups`, exactly those (equal sizes, any devices, e.g. the data-
+/// parallel groups of a layout: all run at once); with `axes` (tori only), one group per
+/// combination of the other coordinates, members ordered by their coordinates on `axes` (first
+/// listed fastest); otherwise one group of devices 0 .. ranks-1 (ranks 0 = every device).
 struct collective_spec {
   collective_op op = collective_op::all_reduce;
   double bytes = 0;  ///< S, nccl-tests convention (see file comment)
   collective_algorithm algorithm = collective_algorithm::automatic;
   int ranks = 0;
   std::vector<int> axes;
+  std::vector<std::vector<topo::device_id>> groups;
   /// Chunks of the pipelined algorithms (tree, hierarchical all-to-all): a model resolution,
   /// the pipeline fill and drain exposed is about 1/chunks of a stage.
   int pipeline_chunks = 32;

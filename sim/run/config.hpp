@@ -66,6 +66,11 @@ struct sampling_config {
 
 enum class workload_kind { decode, prefill, train };
 
+/// Provably identical work simulated once and replicated (named in the metrics).
+struct folding_config {
+  bool dp_replicas = true;  ///< simulate data-parallel replica 0 only
+};
+
 /// Optimizers whose state the memory accounting knows. adam: mixed-precision Adam(W), fp32
 /// master weights and two fp32 moments (12 bytes per parameter).
 enum class optimizer_kind { adam };
@@ -89,6 +94,10 @@ struct workload_config {
   std::uint32_t context = 1024;        ///< tokens already in the KV cache (decode)
   std::uint32_t steps = 1;
   std::uint32_t micro_batches = 1;
+  /// Two tasks of a stage at once: training pairs each steady-state forward with a backward
+  /// (DualPipe-style), inference runs two micro-batches; one's all-to-all hides under the
+  /// other's compute.
+  bool overlap = false;
   std::optional<training_config> training;  ///< `workload.training`, only with kind train
 };
 

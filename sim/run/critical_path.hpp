@@ -5,6 +5,13 @@
 // that set the run's length; each op's duration is charged to its category, and the gaps
 // between a predecessor's end and an op's start (latencies, barriers) to "idle".
 // So the breakdown sums exactly to the end time of the last op.
+//
+// Every op has an owner (its pipeline stage). The walk stays on the owner of the last op: when
+// an op's latest dependency belongs to another owner (an activation or gradient from another
+// stage), the wait since the owner's own latest dependency is charged to pipeline_bubble and the
+// walk continues from that own dependency. So the breakdown reads as the timeline of the stage
+// that finishes last, its waits for other stages being the pipeline bubble (Megatron's
+// (pp-1)·(t_f + t_b) / vp for balanced stages).
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,18 +35,21 @@ enum class category : std::uint8_t {
   dp_collective,
   pipeline_bubble,
   lm_head,
+  optimizer,
   idle,
 };
-inline constexpr int category_count = 12;
+inline constexpr int category_count = 13;
 [[nodiscard]] std::string_view to_string(category c) noexcept;
 
 class op_log {
  public:
   using op_id = std::int64_t;
 
-  /// Records an op on [start, end) that waited for `deps` (ids of earlier ops; -1 entries
-  /// are ignored). Returns its id. O(deps).
-  op_id add(category c, time_ps start, time_ps end, std::span<const op_id> deps);
+  /// Records an op of `owner` on [start, end) that waited for `deps` (ids of earlier ops; -1
+  /// entries are ignored). Returns its id. O(deps).
+  op_id add(category c, time_ps start, time_ps end, std::span<const op_id> deps, int owner = 0);
+
+  [[nodiscard]] time_ps end_of(op_id id) const { return ops_[static_cast<std::size_t>(id)].end; }
 
   [[nodiscard]] std::size_t size() const noexcept { return ops_.size(); }
 
@@ -53,6 +63,8 @@ class op_log {
     time_ps start;
     time_ps end;
     op_id latest_dep;  ///< the dependency that ended last, -1 if none
+    op_id latest_own;  ///< the dependency of the same owner that ended last, -1 if none
+    int owner;
   };
   std::vector<op> ops_;
 };

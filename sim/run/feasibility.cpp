@@ -9,44 +9,11 @@
 #include <string_view>
 
 #include "models/model_params.hpp"
+#include "sim/run/layout.hpp"
 
 namespace moesim::sim::run {
 
 namespace {
-
-constexpr std::array<std::string_view, 4> layout_axes{"tp", "ep", "dp", "pp"};
-
-// The axes of p.order, innermost first; empty if it does not name each of tp, ep, dp, pp once.
-std::vector<std::string_view> order_axes(const parallel_config& p) {
-  std::vector<std::string_view> axes;
-  std::string_view rest = p.order;
-  while (!rest.empty()) {
-    const auto dash = rest.find('-');
-    axes.push_back(rest.substr(0, dash));
-    rest = dash == std::string_view::npos ? std::string_view{} : rest.substr(dash + 1);
-  }
-  for (std::string_view a : layout_axes) {
-    if (std::count(axes.begin(), axes.end(), a) != 1) return {};
-  }
-  return axes.size() == layout_axes.size() ? axes : std::vector<std::string_view>{};
-}
-
-int degree(const parallel_config& p, std::string_view axis) {
-  if (axis == "tp") return p.tp;
-  if (axis == "ep") return p.ep;
-  if (axis == "dp") return p.dp;
-  return p.pp;
-}
-
-// Devices between consecutive pipeline stages: the product of the axes inside pp.
-long long pp_stride(const parallel_config& p) {
-  long long stride = 1;
-  for (std::string_view a : order_axes(p)) {
-    if (a == "pp") break;
-    stride *= degree(p, a);
-  }
-  return stride;
-}
 
 // What the memory accounting needs of the model, from its exact parameter counts. Norm and
 // final-norm counts are what layer_params and total_params hold beyond the named parts, so the
@@ -155,7 +122,7 @@ std::string describe_overflow(const cluster::memory_plan& plan, const scenario& 
 }  // namespace
 
 int pipeline_stage_of(const parallel_config& p, long long device) {
-  return static_cast<int>((device / pp_stride(p)) % p.pp);
+  return layout(p).of(static_cast<topo::device_id>(device)).pp;
 }
 
 std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
@@ -176,7 +143,7 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
     stages[static_cast<std::size_t>(k)].stage = k;
     cluster::memory_plan plan =
         cluster::plan_device_memory(shape, layout, stages[static_cast<std::size_t>(k)], work);
-    plan.device = static_cast<int>(k * pp_stride(p));
+    plan.device = run::layout(p).device({0, 0, 0, k});
     plans.push_back(std::move(plan));
   }
   return plans;
@@ -229,12 +196,7 @@ void check_feasible(const scenario& s) {
         "parallelism: pp {} x vp {} = {} virtual stages do not divide the {} layers of {}", p.pp,
         p.vp, p.pp * p.vp, s.model.layers, s.model.name));
   }
-  if (order_axes(p).empty()) {
-    throw std::invalid_argument(fmt::format(
-        "parallelism: order '{}' must name tp, ep, dp and pp once each, innermost first "
-        "(e.g. tp-ep-dp-pp)",
-        p.order));
-  }
+  (void)layout(p);  // throws for an order that does not name every axis once
   if (s.sampling.math_hidden > static_cast<std::uint32_t>(s.model.hidden)) {
     throw std::invalid_argument(
         fmt::format("sampling: math_hidden {} exceeds the model's hidden size {}",

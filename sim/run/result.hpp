@@ -48,6 +48,13 @@ struct run_result {
   double tokens_per_s_per_device = 0;
   breakdown breakdown_s;      ///< per step, sums to step_time_s
   double peak_hbm_bytes = 0;  ///< max over devices of per_device[].memory_bytes
+  /// Model FLOPs per second per device (training: Megatron-LM's count, 3 x forward with full
+  /// attention; inference: the forward's), and its fraction of the chip's peak for the format.
+  double model_tflops_per_device = 0;
+  double mfu = 0;
+  /// Devices x the chip's price per device-hour over tokens per hour; 0 without a price.
+  double cost_usd_per_million_tokens = 0;
+  std::vector<std::string> layout;  ///< the parallel groups, for people
 
   // Routing, from the real router on sampled tokens.
   double load_max_over_mean = 0;  ///< per-device received tokens, max / mean, averaged

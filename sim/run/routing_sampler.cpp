@@ -26,15 +26,16 @@ routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t to
       tokens_per_source_(tokens_per_source),
       math_hidden_(s.sampling.math_hidden > 0 ? static_cast<int>(s.sampling.math_hidden)
                                               : s.model.hidden),
-      sample_(s.sampling.trace ? s.sampling.trace->layers.front().tokens
-                               : std::min<std::int64_t>(
-                                     static_cast<std::int64_t>(sources) * tokens_per_source,
-                                     s.sampling.tokens_per_step)),
+      sample_(s.sampling.trace
+                  ? s.sampling.trace->layers.front().tokens
+                  : std::min<std::int64_t>(static_cast<std::int64_t>(sources) * tokens_per_source,
+                                           s.sampling.tokens_per_step)),
       router_(s.model.moe ? models::router_config_for(*s.model.moe) : models::router_config{}),
       tokens_(make_source(s, math_hidden_)) {
   if (s.model.moe) {
-    gates_.resize(static_cast<std::size_t>(s.model.layers));
-    bias_.resize(static_cast<std::size_t>(s.model.layers));
+    // Multi-token-prediction modules route as layers numbered after the main ones.
+    gates_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
+    bias_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
   }
 }
 
@@ -79,7 +80,8 @@ models::routing routing_sampler::decide(int layer, int sample, rng& gen,
     case routing_policy::hash: {
       // Token ids: a fresh id per sampled token and step (hash routing ignores content).
       std::vector<std::uint32_t> ids(static_cast<std::size_t>(sample));
-      for (int i = 0; i < sample; ++i) ids[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(gen());
+      for (int i = 0; i < sample; ++i)
+        ids[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(gen());
       return models::route_hash(ids, router_.experts, router_.top_k,
                                 s_.seed ^ static_cast<std::uint64_t>(layer));
     }
@@ -88,10 +90,11 @@ models::routing routing_sampler::decide(int layer, int sample, rng& gen,
 }
 
 layer_routing routing_sampler::route(int group, int step, int layer) {
-  const auto index = (static_cast<std::uint64_t>(group) * s_.workload.steps +
-                      static_cast<std::uint64_t>(step)) *
-                         static_cast<std::uint64_t>(s_.model.layers) +
-                     static_cast<std::uint64_t>(layer);
+  const auto index =
+      (static_cast<std::uint64_t>(group) * s_.workload.steps * s_.workload.micro_batches +
+       static_cast<std::uint64_t>(step)) *
+          static_cast<std::uint64_t>(s_.model.layers) +
+      static_cast<std::uint64_t>(layer);
   rng gen = rng::stream(s_.seed, "routing").fork(index);
   const int sample = static_cast<int>(sample_);
   const bool balance = s_.moe.balance == balance_mode::bias && !s_.sampling.trace;
@@ -112,7 +115,8 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
                                           s_.moe.drop);
 
   // 3. Per-source counts of the full batch: exact when it fits in the sample, else scaled.
-  const std::vector<std::int64_t> per_source(static_cast<std::size_t>(sources_), tokens_per_source_);
+  const std::vector<std::int64_t> per_source(static_cast<std::size_t>(sources_),
+                                             tokens_per_source_);
   const std::int64_t total = tokens_per_source_ * sources_;
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
@@ -131,11 +135,11 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   const double scale = static_cast<double>(total) / static_cast<double>(have);
   lr.dropped_per_expert.reserve(cap.dropped_per_expert.size());
   for (auto d : cap.dropped_per_expert) {
-    lr.dropped_per_expert.push_back(static_cast<std::int64_t>(static_cast<double>(d) * scale + 0.5));
+    lr.dropped_per_expert.push_back(
+        static_cast<std::int64_t>(static_cast<double>(d) * scale + 0.5));
   }
-  lr.unique_experts = static_cast<double>(
-      std::count_if(counts.expert_load.begin(), counts.expert_load.end(),
-                    [](std::int64_t n) { return n > 0; }));
+  lr.unique_experts = static_cast<double>(std::count_if(
+      counts.expert_load.begin(), counts.expert_load.end(), [](std::int64_t n) { return n > 0; }));
   return lr;
 }
 

@@ -22,7 +22,7 @@ struct layer_routing {
   /// in the full batch, after capacity.
   std::vector<std::int64_t> copies;
   std::vector<std::int64_t> dropped_per_expert;  ///< full batch
-  double unique_experts = 0;  ///< distinct experts touched by the full batch
+  double unique_experts = 0;                     ///< distinct experts touched by the full batch
   double drop_rate = 0;
   bool scaled = false;  ///< counts were scaled from a smaller sample
 };
@@ -32,17 +32,17 @@ class routing_sampler {
   /// `sources` devices each contribute `tokens_per_source` tokens per step to one EP group.
   routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source);
 
-  /// Routing of one step through one MoE layer for EP group `group`. Deterministic in
-  /// (seed, group, step, layer). O(sample * math_hidden * experts).
-  layer_routing route(int group, int step, int layer);
+  /// Routing of one pass through one MoE layer for EP group `group`; `pass` counts
+  /// micro-batches over the run (step * micro_batches + micro-batch). Deterministic in
+  /// (seed, group, pass, layer). O(sample * math_hidden * experts).
+  layer_routing route(int group, int pass, int layer);
 
   [[nodiscard]] int math_hidden() const noexcept { return math_hidden_; }
   [[nodiscard]] std::int64_t sample_tokens() const noexcept { return sample_; }
 
  private:
   const models::row_matrix& gate(int layer);
-  models::routing decide(int layer, int sample, rng& gen,
-                         const models::route_options& opt);
+  models::routing decide(int layer, int sample, rng& gen, const models::route_options& opt);
 
   const scenario& s_;
   int sources_;

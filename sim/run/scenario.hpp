@@ -18,12 +18,14 @@ struct scenario {
   std::uint64_t seed = 1;
   models::model_spec model;
   topo::cluster_spec cluster;
-  topo::chip_spec chip;  ///< the preset named by cluster.chip, with the scenario's `chip:` overrides
+  topo::chip_spec
+      chip;  ///< the preset named by cluster.chip, with the scenario's `chip:` overrides
   network_config network;
   parallel_config parallelism;
   moe_config moe;
   sampling_config sampling;
   workload_config workload;
+  folding_config folding;
   std::string variant;  ///< strategy name; empty for the scenario as written
 };
 

@@ -1,22 +1,11 @@
 #include "sim/run/simulate.hpp"
 
-#include <stdexcept>
-
-#include "sim/run/inference.hpp"
+#include "sim/run/step.hpp"
 
 namespace moesim::sim::run {
 
 run_result simulate(const scenario& s, trace_recorder& trace) {
-  switch (s.workload.kind) {
-    case workload_kind::decode:
-    case workload_kind::prefill:
-      return simulate_inference(s, trace);
-    case workload_kind::train:
-      break;
-  }
-  throw std::invalid_argument(
-      "workload: kind 'train' is not simulated yet (issue 5 adds training steps); use decode "
-      "or prefill");
+  return simulate_steps(s, trace);
 }
 
 }  // namespace moesim::sim::run

@@ -1,6 +1,8 @@
 #include "models/routing_trace.hpp"
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -98,6 +100,13 @@ TEST_CASE("trace readers accept ids without scores and reject malformed input", 
 }
 
 TEST_CASE("the shipped sample trace reads and is what the generator makes", "[models][trace]") {
+  const std::string path =
+      std::string(MOESIM_SOURCE_DIR) + "/scenarios/data/sample-routing-trace.json";
+  if (std::getenv("MOESIM_UPDATE_GOLDENS") != nullptr) {  // tools/update-goldens.sh
+    std::ofstream out(path);
+    write_routing_trace_json(
+        generate_routing_trace(moesim::test_specs::deepseek_v3(), sample_parameters()), out);
+  }
   const routing_trace t = read_routing_trace(std::string(MOESIM_SOURCE_DIR) +
                                              "/scenarios/data/sample-routing-trace.json");
   CHECK_THAT(t.generated_by, Catch::Contains("synthetic, not a recording"));

@@ -1,10 +1,11 @@
 // Every preset file loads through the strict loader, and the model presets hold exactly the
 // values the parameter-count tests check (tests/models/specs.hpp), so the published totals
 // are verified on the files users run.
+#include "sim/io/presets.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "models/model_params.hpp"
-#include "sim/io/presets.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "tests/models/specs.hpp"

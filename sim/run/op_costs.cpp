@@ -1,0 +1,100 @@
+#include "sim/run/op_costs.hpp"
+
+#include <algorithm>
+
+#include "models/model_params.hpp"
+
+namespace moesim::sim::run {
+
+namespace {
+
+double bpp(const models::model_spec& m) {
+  return models::bytes_per_param(m.dtype);
+}
+
+double qk_plus_v(const models::model_spec& m) {
+  const auto& a = m.attention;
+  return a.kind == models::attention_kind::mla
+             ? a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim
+             : 2.0 * a.head_dim;
+}
+
+}  // namespace
+
+double attention_core_flops(const models::model_spec& m, const pass_shape& p) {
+  return 2.0 * m.attention.heads * qk_plus_v(m) * p.keys * p.tokens / p.tp;
+}
+
+cluster::op_cost attention_cost(const models::model_spec& m, const pass_shape& p) {
+  const double params = static_cast<double>(models::attention_params(m));
+  const double kv_per_token_layer = models::kv_cache_bytes_per_token(m, m.dtype) / m.layers;
+  const double kv_split = m.attention.kind == models::attention_kind::mla
+                              ? 1.0
+                              : std::min<double>(p.tp, m.attention.kv_heads);
+  const double kv_read = p.sequences * p.kv_read_tokens * kv_per_token_layer / kv_split;
+  const double kv_write = p.tokens * kv_per_token_layer / kv_split;
+  const double act = 2.0 * p.tokens * m.hidden * bpp(m);
+  return {2.0 * params * p.tokens / p.tp + attention_core_flops(m, p),
+          params * bpp(m) / p.tp + kv_read + kv_write + act};
+}
+
+cluster::op_cost router_cost(const models::model_spec& m, const pass_shape& p) {
+  const double params = static_cast<double>(models::router_params(m));
+  return {2.0 * params * p.tokens, params * bpp(m) + p.tokens * m.hidden * bpp(m)};
+}
+
+cluster::op_cost dense_ffn_cost(const models::model_spec& m, const pass_shape& p) {
+  const double params = static_cast<double>(models::dense_ffn_params(m));
+  return {2.0 * params * p.tokens / p.tp,
+          params * bpp(m) / p.tp + 2.0 * p.tokens * m.hidden * bpp(m)};
+}
+
+cluster::op_cost expert_cost(const models::model_spec& m, const pass_shape& p, double copies,
+                             int active) {
+  const double expert = static_cast<double>(models::expert_params(m));
+  const double shared = static_cast<double>(models::shared_expert_params(m));
+  const double shared_tokens = shared > 0 ? p.tokens : 0;
+  const double weights = (active * expert + shared) * bpp(m) / p.tp;
+  return {(2.0 * expert * copies + 2.0 * shared * shared_tokens) / p.tp,
+          weights + 2.0 * (copies + shared_tokens) * m.hidden * bpp(m)};
+}
+
+cluster::op_cost attention_elementwise_cost(const models::model_spec& m, const pass_shape& p) {
+  const auto& a = m.attention;
+  const double qk =
+      a.kind == models::attention_kind::mla ? a.qk_nope_head_dim + a.qk_rope_head_dim : a.head_dim;
+  const double rope = 2.0 * (a.heads + a.kv_heads) * qk / p.tp;  // read and write q and k
+  const double values = p.tokens * (10.0 * m.hidden + rope);
+  return {values, values * bpp(m)};
+}
+
+cluster::op_cost ffn_elementwise_cost(const models::model_spec& m, const pass_shape& p,
+                                      double ffn_tokens, double ffn_hidden, double permuted) {
+  const double act = (models::is_gated(m.activation) ? 3.0 : 2.0) * ffn_hidden / p.tp;
+  const double values = ffn_tokens * act + permuted * 4.0 * m.hidden;
+  return {values, values * bpp(m)};
+}
+
+cluster::op_cost lm_head_cost(const models::model_spec& m, double tokens, int tp) {
+  const double params = static_cast<double>(
+      models::lm_head_params(m) > 0 ? models::lm_head_params(m) : models::embedding_params(m));
+  return {2.0 * params * tokens / tp, params * bpp(m) / tp + tokens * m.hidden * bpp(m)};
+}
+
+cluster::op_cost backward_cost(const cluster::op_cost& fwd, double core_flops,
+                               cluster::recompute_mode r) {
+  cluster::op_cost b{2.0 * fwd.flops, 2.0 * fwd.bytes};
+  if (r == cluster::recompute_mode::full) {
+    b.flops += fwd.flops;
+    b.bytes += fwd.bytes;
+  } else if (r == cluster::recompute_mode::selective) {
+    b.flops += core_flops;
+  }
+  return b;
+}
+
+double training_model_flops_per_token(const models::model_spec& m, std::int64_t sequence) {
+  return 3.0 * models::forward_flops_per_token(m, sequence);
+}
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,69 @@
+#pragma once
+// FLOPs and HBM bytes of the ops of one transformer layer on one device, from the model's full
+// sizes (never the reduced maths width). Pure arithmetic; the roofline (sim/cluster/roofline.hpp)
+// turns a cost into time.
+//
+// Conventions (multiply-add = 2 FLOPs; weights in the model's dtype; activations likewise):
+//  - attention: QKV/output projections 2·params·T, plus scores and values over the keys each
+//    query sees, 2·heads·(qk_dim + v_dim)·keys·T (keys: the KV cache + 1 in decode, (s+1)/2 in
+//    prefill and training, where causal kernels skip the masked half); bytes: its weights, the
+//    KV cache read (decode) and written, the layer's input and output;
+//  - experts: 2·expert_params per routed copy, 2·shared_params per token; every expert with at
+//    least one token streams its full weights from HBM (so small decode batches are
+//    memory-bound);
+//  - TP: FLOPs and weight bytes split evenly over the tp ranks (heads, FFN columns); the KV
+//    cache over min(tp, kv_heads) (MLA's latent is not split);
+//  - memory-bound elementwise kernels, separate ops after the GEMMs: per token and layer two
+//    RMSNorms (read h, write h), two residual adds (read 2h, write h) and RoPE on q and k
+//    (read and write) with attention; per routed copy the gated activation (read 2f, write f;
+//    ungated read f, write f) and the permutation into and out of the expert order (read and
+//    write h, twice) with the experts; dense FFNs have the activation only;
+//  - backward: 2x the forward FLOPs and bytes (input and weight gradients); recomputation adds
+//    a forward (full) or the attention core (selective), Korthikanti et al. 2022.
+#include "models/model_spec.hpp"
+#include "sim/cluster/memory.hpp"
+#include "sim/cluster/roofline.hpp"
+
+namespace moesim::sim::run {
+
+/// What one pass of one micro-batch puts on a device.
+struct pass_shape {
+  double tokens = 0;          ///< T: tokens through the layer on this device
+  double sequences = 0;       ///< sequences they belong to
+  double keys = 0;            ///< keys each query attends to (see file comment)
+  double kv_read_tokens = 0;  ///< cached tokens read per sequence (decode), else 0
+  int tp = 1;
+};
+
+[[nodiscard]] cluster::op_cost attention_cost(const models::model_spec& m, const pass_shape& p);
+/// The scores/values part of attention alone (what selective recomputation redoes).
+[[nodiscard]] double attention_core_flops(const models::model_spec& m, const pass_shape& p);
+[[nodiscard]] cluster::op_cost router_cost(const models::model_spec& m, const pass_shape& p);
+[[nodiscard]] cluster::op_cost dense_ffn_cost(const models::model_spec& m, const pass_shape& p);
+/// Routed experts of one device: `copies` (token, expert) pairs received, `active` experts
+/// with at least one; shared experts process the device's own tokens.
+[[nodiscard]] cluster::op_cost expert_cost(const models::model_spec& m, const pass_shape& p,
+                                           double copies, int active);
+/// Elementwise kernels of the attention block (norms, residuals, RoPE) on this device.
+[[nodiscard]] cluster::op_cost attention_elementwise_cost(const models::model_spec& m,
+                                                          const pass_shape& p);
+/// Elementwise kernels of an FFN block: the activation over `ffn_tokens` rows of width
+/// `ffn_hidden` (split by TP) and the permutation of `permuted` routed copies.
+[[nodiscard]] cluster::op_cost ffn_elementwise_cost(const models::model_spec& m,
+                                                    const pass_shape& p, double ffn_tokens,
+                                                    double ffn_hidden, double permuted);
+
+/// Output head over `tokens` positions (split over the vocabulary by TP).
+[[nodiscard]] cluster::op_cost lm_head_cost(const models::model_spec& m, double tokens, int tp);
+
+/// Backward cost of an op whose forward is `fwd` (`core_flops`: its attention-core part).
+[[nodiscard]] cluster::op_cost backward_cost(const cluster::op_cost& fwd, double core_flops,
+                                             cluster::recompute_mode r);
+
+/// Model FLOPs of one token in training, as Megatron-LM counts them for its TFLOPS/GPU figure:
+/// 3 x (2 x matrix parameters a token uses + attention scores over the full sequence, without
+/// the causal halving). Used for model_tflops_per_device and MFU.
+[[nodiscard]] double training_model_flops_per_token(const models::model_spec& m,
+                                                    std::int64_t sequence);
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,944 @@
+#include "sim/run/step.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+#include "models/model_params.hpp"
+#include "sim/cluster/roofline.hpp"
+#include "sim/cluster/stream.hpp"
+#include "sim/engine/process.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/net/collectives.hpp"
+#include "sim/net/network.hpp"
+#include "sim/run/critical_path.hpp"
+#include "sim/run/feasibility.hpp"
+#include "sim/run/layout.hpp"
+#include "sim/run/op_costs.hpp"
+#include "sim/run/pipeline_schedule.hpp"
+#include "sim/run/routing_sampler.hpp"
+#include "topologies/cluster.hpp"
+
+namespace moesim::sim::run {
+
+namespace {
+
+using op_id = op_log::op_id;
+
+// Per-kernel launch overhead on GPUs and TPUs alike (CUDA kernel launch ~2-5 us; we take the
+// lower end since production runs use CUDA graphs / XLA fusion).
+constexpr time_ps launch_overhead_ps = 2 * ps_per_us;
+
+cluster::number_format format_of(models::weight_dtype d) {
+  switch (d) {
+    case models::weight_dtype::fp8:
+      return cluster::number_format::fp8;
+    case models::weight_dtype::int8:
+    case models::weight_dtype::int4:
+      return cluster::number_format::int8;
+    default:
+      return cluster::number_format::bf16;
+  }
+}
+
+net::network_params network_params_of(const scenario& s) {
+  net::network_params p = net::network_params_for(net::collective_params_for(s.chip),
+                                                  s.network.model == network_model::flow
+                                                      ? net::timing_model::flow
+                                                      : net::timing_model::analytical);
+  p.resolve_quantum = s.network.resolve_quantum;
+  return p;
+}
+
+/// Counts outstanding pieces of work; the flag is set when the last one is done.
+struct countdown {
+  explicit countdown(simulation& sim, int n) : done(sim), left(n) {
+    if (left == 0) done.set();
+  }
+  void one() {
+    if (--left == 0) done.set();
+  }
+  flag done;
+  int left;
+};
+
+struct device_state {
+  cluster::stream compute;
+  cluster::stream hbm;
+  time_ps network_busy = 0;
+  double tokens_in = 0;
+  std::uint32_t trace_compute = 0;
+  std::uint32_t trace_hbm = 0;
+  std::uint32_t trace_net = 0;
+};
+
+/// An activation (forward) or gradient (backward) available to a model chunk.
+struct ready_entry {
+  explicit ready_entry(simulation& sim) : available(sim) {}
+  flag available;
+  op_id op = -1;
+};
+
+class step_run {
+ public:
+  step_run(const scenario& s, trace_recorder& trace)
+      : s_(s),
+        trace_(trace),
+        topo_(topo::build_cluster(s.cluster, s.chip)),
+        sim_(s.seed),
+        net_(sim_, topo_, network_params_of(s)),
+        cparams_(net::collective_params_for(s.chip)),
+        rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps)),
+        layout_(s.parallelism),
+        tp_(s.parallelism.tp),
+        ep_(s.parallelism.ep),
+        pp_(s.parallelism.pp),
+        vp_(s.parallelism.vp),
+        training_(s.workload.kind == workload_kind::train),
+        replicas_(s.folding.dp_replicas ? 1 : s.parallelism.dp),
+        micro_batches_(static_cast<int>(s.workload.micro_batches)),
+        steps_(static_cast<int>(s.workload.steps)),
+        chunks_(pp_ * vp_),
+        shape_(pass_shape_of(s)),
+        recompute_(s.workload.training.value_or(training_config{}).recompute),
+        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens)),
+        dev_(static_cast<std::size_t>(layout_.devices())) {
+    for (int r = 0; r < replicas_; ++r) {
+      for (int st = 0; st < pp_; ++st) {
+        for (int e = 0; e < ep_; ++e) {
+          const int d = layout_.device({0, e, r, st});
+          auto& ds = dev_[static_cast<std::size_t>(d)];
+          const std::string name = fmt::format("device {}", d);
+          ds.trace_compute = trace_.track(name, "compute");
+          ds.trace_hbm = trace_.track(name, "hbm");
+          ds.trace_net = trace_.track(name, "network");
+        }
+      }
+    }
+    if (s.model.moe) experts_.resize(static_cast<std::size_t>(s.model.moe->experts));
+    const int passes = steps_ * micro_batches_;
+    for (int r = 0; r < replicas_; ++r) {
+      for (int k = 0; k < 2 * passes * (chunks_ + 1); ++k) {
+        ready_.push_back(std::make_unique<ready_entry>(sim_));
+      }
+    }
+  }
+
+  run_result run() {
+    for (int r = 0; r < replicas_; ++r) {
+      for (int st = 0; st < pp_; ++st) sim_.spawn(run_stage(r, st));
+    }
+    sim_.run();
+    return result();
+  }
+
+ private:
+  // ---- shapes and layout -------------------------------------------------------------------
+
+  static pass_shape pass_shape_of(const scenario& s) {
+    const auto& w = s.workload;
+    const auto& p = s.parallelism;
+    pass_shape x;
+    x.tp = p.tp;
+    const double context = std::max<std::uint32_t>(w.context, 1);
+    if (w.kind == workload_kind::train) {
+      x.sequences = w.batch_per_device;  // Megatron's micro-batch size of one DP rank
+      x.tokens = x.sequences * context;
+      x.keys = (context + 1) / 2;
+    } else {
+      // batch_per_device sequences per device: a DP rank of tp * pp devices carries
+      // batch * tp * pp of them, split into the micro-batches.
+      x.sequences = static_cast<double>(w.batch_per_device) * p.tp * p.pp / w.micro_batches;
+      const bool prefill = w.kind == workload_kind::prefill;
+      x.tokens = x.sequences * (prefill ? context : 1);
+      x.keys = prefill ? (context + 1) / 2 : w.context + 1.0;
+      x.kv_read_tokens = prefill ? 0 : w.context;
+    }
+    return x;
+  }
+
+  [[nodiscard]] topo::device_id device(int rep, int stage, int ep_rank, int tp_rank = 0) const {
+    return layout_.device({tp_rank, ep_rank, rep, stage});
+  }
+  device_state& dev(topo::device_id d) { return dev_[static_cast<std::size_t>(d)]; }
+
+  [[nodiscard]] int stage_of_chunk(int model_chunk) const { return model_chunk % pp_; }
+  [[nodiscard]] int layers_per_chunk() const { return s_.model.layers / chunks_; }
+  [[nodiscard]] bool is_moe(int layer) const {
+    if (!s_.model.moe) return false;
+    return layer >= s_.model.layers || models::is_moe_layer(s_.model, layer);
+  }
+  /// Layers of a model chunk in forward order; the last chunk of a training run also carries
+  /// the multi-token-prediction modules (DeepSeek-V3 §2.2), numbered after the main layers.
+  [[nodiscard]] std::vector<int> chunk_layers(int model_chunk) const {
+    std::vector<int> layers;
+    for (int l = model_chunk * layers_per_chunk(); l < (model_chunk + 1) * layers_per_chunk();
+         ++l) {
+      layers.push_back(l);
+    }
+    if (training_ && model_chunk == chunks_ - 1) {
+      for (int i = 0; i < s_.model.mtp_modules; ++i) layers.push_back(s_.model.layers + i);
+    }
+    return layers;
+  }
+
+  ready_entry& ready(int rep, pass_kind kind, int pass, int model_chunk) {
+    const int passes = steps_ * micro_batches_;
+    const std::size_t i =
+        ((static_cast<std::size_t>(rep) * 2 + (kind == pass_kind::backward ? 1 : 0)) *
+             static_cast<std::size_t>(passes) +
+         static_cast<std::size_t>(pass)) *
+            static_cast<std::size_t>(chunks_ + 1) +
+        static_cast<std::size_t>(model_chunk);
+    return *ready_[i];
+  }
+
+  // ---- ops ---------------------------------------------------------------------------------
+
+  /// Enqueues an op on device d's compute stream (its TP peers run the same); returns its end.
+  time_ps compute(topo::device_id d, category c, const std::string& name, time_ps at,
+                  const cluster::op_cost& cost) {
+    device_state& st = dev(d);
+    const time_ps dur = cluster::op_time(rates_, cost);
+    const auto slot = st.compute.enqueue(at, dur, -1);
+    if (trace_.enabled()) {
+      trace_.span(st.trace_compute, name, std::string(to_string(c)), slot.start, dur,
+                  {{"flops", fmt::format("{:.6g}", cost.flops), true},
+                   {"hbm_bytes", fmt::format("{:.6g}", cost.bytes), true}});
+    }
+    return slot.end;
+  }
+
+  /// The same op on every rank of an EP group at `at`: records it on the critical path as
+  /// the slowest rank's op, after `dep`; returns (end, op id).
+  std::pair<time_ps, op_id> group_compute(int rep, int stage, category c, const std::string& name,
+                                          time_ps at, const cluster::op_cost& cost, op_id dep) {
+    time_ps end = at;
+    for (int e = 0; e < ep_; ++e)
+      end = std::max(end, compute(device(rep, stage, e), c, name, at, cost));
+    const op_id deps[] = {dep};
+    const time_ps dur = cluster::op_time(rates_, cost);
+    return {end, ops_.add(c, end - dur, end, deps, stage)};
+  }
+
+  // ---- collectives -------------------------------------------------------------------------
+
+  /// Plays a planned collective now; returns a countdown to await.
+  std::shared_ptr<countdown> collective(const std::shared_ptr<const net::collective_plan>& plan) {
+    auto cd = std::make_shared<countdown>(sim_, 1);
+    net::run_collective(net_, sim_, plan, cparams_, net::protocol::simple,
+                        [cd](time_ps) { cd->one(); });
+    return cd;
+  }
+
+  /// The TP all-reduce of a pass's activations, over every TP group of (rep, stage).
+  std::shared_ptr<const net::collective_plan> tp_plan(int rep, int stage, double scale) {
+    auto& cached = tp_plans_[{rep, stage, scale}];
+    if (!cached) {
+      net::collective_spec spec;
+      spec.op = net::collective_op::all_reduce;
+      spec.bytes =
+          scale * shape_.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+      for (int e = 0; e < ep_; ++e) spec.groups.push_back(layout_.tp_group(e, rep, stage));
+      cached = std::make_shared<net::collective_plan>(net::plan_collective(topo_, cparams_, spec));
+    }
+    return cached;
+  }
+
+  /// Flows of one all-to-all-v between the ranks of EP group (rep, stage), one per (source,
+  /// destination, TP rank) with the copies `routing` sends; `to_experts` chooses the direction.
+  std::vector<net::flow_request> exchange_flows(int rep, int stage, const layer_routing& lr,
+                                                bool to_experts, std::uint64_t tag) const {
+    const int per_rank = lr.experts / ep_;
+    const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+    std::vector<net::flow_request> flows;
+    for (int owner = 0; owner < ep_; ++owner) {
+      for (int host = 0; host < ep_; ++host) {
+        std::int64_t copies = 0;
+        for (int e = host * per_rank; e < (host + 1) * per_rank; ++e) {
+          copies += lr.copies[static_cast<std::size_t>(owner) * lr.experts + e];
+        }
+        if (copies == 0) continue;
+        for (int t = 0; t < tp_; ++t) {
+          const topo::device_id a = device(rep, stage, owner, t);
+          const topo::device_id b = device(rep, stage, host, t);
+          flows.push_back({to_experts ? a : b, to_experts ? b : a,
+                           static_cast<double>(copies) * token_bytes, tag});
+        }
+      }
+    }
+    return flows;
+  }
+
+  // ---- routing -----------------------------------------------------------------------------
+
+  std::shared_ptr<const layer_routing> routing_for(int rep, int pass, int layer, bool forward) {
+    const auto key = std::make_tuple(rep, pass, layer);
+    if (forward) {
+      auto lr = std::make_shared<const layer_routing>(sampler_.route(rep, pass, layer));
+      record_routing(layer, *lr);
+      if (training_) routings_[key] = lr;
+      return lr;
+    }
+    auto it = routings_.find(key);
+    auto lr = it->second;
+    routings_.erase(it);
+    return lr;
+  }
+
+  // ---- experts -----------------------------------------------------------------------------
+
+  struct expert_op {
+    time_ps end = 0;
+    time_ps duration = 0;
+    category cat = category::expert_compute;
+  };
+
+  /// Expert work of EP rank `e` for one layer pass, enqueued at `at` on its compute stream.
+  expert_op run_experts(int rep, int stage, int e, const layer_routing& lr, time_ps at, bool fwd,
+                        const std::string& tag) {
+    const int per_rank = lr.experts / ep_;
+    double copies = 0;
+    int active = 0;
+    for (int x = e * per_rank; x < (e + 1) * per_rank; ++x) {
+      std::int64_t n = 0;
+      for (int src = 0; src < ep_; ++src)
+        n += lr.copies[static_cast<std::size_t>(src) * lr.experts + x];
+      copies += static_cast<double>(n);
+      active += n > 0 ? 1 : 0;
+    }
+    const cluster::op_cost f = expert_cost(s_.model, shape_, copies, active);
+    const cluster::op_cost cost = fwd ? f : backward_cost(f, 0, recompute_);
+    const category c = cluster::memory_bound(rates_, cost) ? category::expert_weight_load
+                                                           : category::expert_compute;
+    const topo::device_id d = device(rep, stage, e);
+    device_state& st = dev(d);
+    const time_ps gemm_end =
+        compute(d, c, fmt::format("experts {} ({} active)", tag, active), at, cost);
+    const double shared_tokens = s_.model.moe->shared_experts > 0 ? shape_.tokens : 0;
+    const cluster::op_cost act = ffn_elementwise_cost(
+        s_.model, shape_, copies + shared_tokens * s_.model.moe->shared_experts,
+        s_.model.moe->expert_ffn_hidden, copies);
+    const time_ps end = compute(d, category::expert_compute, "expert activation " + tag, gemm_end,
+                                fwd ? act : backward_cost(act, 0, recompute_));
+    // The weight stream on the HBM track: the part of the op spent reading expert weights.
+    const double weight_bytes =
+        f.bytes - 2.0 * copies * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+    const time_ps weights_ps =
+        ps_from_seconds(std::max(0.0, weight_bytes) / rates_.hbm_bytes_per_s);
+    const auto w = st.hbm.enqueue(gemm_end - cluster::op_time(rates_, cost), weights_ps, -1);
+    if (trace_.enabled()) {
+      trace_.span(st.trace_hbm, "expert weights " + tag, "expert_weight_load", w.start, weights_ps,
+                  {{"bytes", fmt::format("{:.6g}", weight_bytes), true},
+                   {"active_experts", std::to_string(active), true}});
+    }
+    if (fwd) st.tokens_in += copies;
+    return {end, end - (gemm_end - cluster::op_time(rates_, cost)), c};
+  }
+
+  void note_network(int rep, int stage, category c, const std::string& tag, time_ps start,
+                    const std::vector<time_ps>& arrived) {
+    for (int e = 0; e < ep_; ++e) {
+      device_state& st = dev(device(rep, stage, e));
+      const time_ps end = arrived[static_cast<std::size_t>(e)];
+      st.network_busy += end - start;
+      if (trace_.enabled() && end > start) {
+        trace_.span(st.trace_net, std::string(to_string(c)) + " " + tag, std::string(to_string(c)),
+                    start, end - start);
+      }
+    }
+  }
+
+  // ---- collectives started now, awaited by the caller ----------------------------------------
+
+  std::shared_ptr<countdown> start_tp_all_reduce(int rep, int stage) {
+    return collective(tp_plan(rep, stage, 1.0));
+  }
+
+  /// Sends the activations (forward) or their gradients (backward) of one micro-batch from
+  /// every device of stage `from` to the same position of stage `to`, then publishes them.
+  void send(int rep, int from, int to, op_id after, ready_entry& out) {
+    const double bytes =
+        shape_.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype) / tp_;
+    std::vector<net::flow_request> flows;
+    for (int e = 0; e < ep_; ++e) {
+      for (int t = 0; t < tp_; ++t) {
+        flows.push_back({device(rep, from, e, t), device(rep, to, e, t), bytes,
+                         static_cast<std::uint64_t>(from * pp_ + to)});
+      }
+    }
+    auto left = std::make_shared<std::size_t>(flows.size());
+    const time_ps start = sim_.now();
+    net_.start_batch(flows, [this, left, start, after, from, &out](std::size_t) {
+      if (--*left == 0) publish(out, network_op(category::pipeline_bubble, start, after, from));
+    });
+  }
+
+  op_id network_op(category c, time_ps start, op_id dep, int owner) {
+    const op_id deps[] = {dep};
+    return ops_.add(c, start, sim_.now(), deps, owner);
+  }
+
+  // ---- tasks -------------------------------------------------------------------------------
+
+  process run_stage(int rep, int stage) {
+    schedule_options o;
+    o.pp = pp_;
+    o.vp = vp_;
+    o.micro_batches = micro_batches_;
+    o.overlap = s_.workload.overlap;
+    const std::vector<pipeline_slot> slots =
+        training_ ? one_f_one_b(o, stage) : forward_only(o, stage);
+    op_id last = -1;
+    for (int step = 0; step < steps_; ++step) {
+      for (const pipeline_slot& slot : slots) {
+        auto cd = std::make_shared<countdown>(sim_, static_cast<int>(slot.tasks.size()));
+        auto ends = std::make_shared<std::vector<op_id>>();
+        for (const pipeline_task& t : slot.tasks) {
+          sim_.spawn(run_task(rep, stage, step, t, last, cd, ends));
+        }
+        co_await cd->done;
+        for (op_id e : *ends) last = latest(last, e);
+      }
+      if (training_) {
+        const time_ps start = sim_.now();
+        const bool zero = s_.workload.training.value_or(training_config{}).zero >= 1;
+        auto grads = start_gradient_sync(
+            stage, step,
+            zero ? net::collective_op::reduce_scatter : net::collective_op::all_reduce);
+        co_await grads->started;
+        co_await grads->done->done;
+        if (sim_.now() > start) last = network_op(category::dp_collective, start, last, stage);
+        const time_ps end = optimizer(rep, stage);
+        const op_id deps[] = {last};
+        last = ops_.add(category::optimizer, sim_.now(), end, deps, stage);
+        co_await until{end};
+        if (zero) {
+          const time_ps gather = sim_.now();
+          auto params = start_gradient_sync(stage, step, net::collective_op::all_gather);
+          co_await params->started;
+          co_await params->done->done;
+          if (sim_.now() > gather) last = network_op(category::dp_collective, gather, last, stage);
+        }
+      }
+    }
+    end_time_ = std::max(end_time_, sim_.now());
+  }
+
+  [[nodiscard]] op_id latest(op_id a, op_id b) const {
+    if (a < 0) return b;
+    if (b < 0) return a;
+    return ops_.end_of(a) >= ops_.end_of(b) ? a : b;
+  }
+
+  process run_task(int rep, int stage, int step, pipeline_task t, op_id prev,
+                   std::shared_ptr<countdown> done, std::shared_ptr<std::vector<op_id>> ends) {
+    const bool fwd = t.kind == pass_kind::forward;
+    const int model_chunk = t.chunk * pp_ + stage;
+    const int pass = step * micro_batches_ + t.micro_batch;
+    const bool last_chunk = model_chunk == chunks_ - 1;
+    // 1. The input: the previous chunk's activations, the next chunk's gradients (or this
+    //    chunk's own forward, on the last chunk), or (decode) the previous step's token.
+    op_id cur = prev;
+    ready_entry* in = nullptr;
+    if (fwd && model_chunk > 0) {
+      in = &ready(rep, t.kind, pass, model_chunk);
+    } else if (fwd && !training_ && step > 0) {
+      in = &ready(rep, t.kind, pass - micro_batches_, chunks_);
+    } else if (!fwd) {
+      in = &ready(rep, t.kind, pass, model_chunk);
+    }
+    if (in != nullptr) {
+      co_await in->available;
+      // A zero-length mark keeps both the stage's own order and the input as dependencies, so
+      // the critical path can tell a wait for another stage (pipeline bubble) from work.
+      const op_id deps[] = {prev, in->op};
+      cur = ops_.add(category::idle, sim_.now(), sim_.now(), deps, stage);
+    }
+    std::vector<int> layers = chunk_layers(model_chunk);
+    if (!fwd) std::reverse(layers.begin(), layers.end());
+    if (!fwd && last_chunk) {
+      auto [end, op] = head(rep, stage, false, cur);
+      cur = op;
+      co_await until{end};
+    }
+    // 2. The layers: the awaits are inline, as a process cannot await another process.
+    for (const int layer : layers) {
+      const std::string tag = fmt::format("{} L{} mb{}", fwd ? "fwd" : "bwd", layer, pass);
+      const bool moe = is_moe(layer);
+      if (fwd) {
+        auto [end, op] = group_compute(rep, stage, category::attention, "attention " + tag,
+                                       sim_.now(), attention_cost(s_.model, shape_), cur);
+        std::tie(end, cur) = group_compute(rep, stage, category::attention, "norms " + tag, end,
+                                           attention_elementwise_cost(s_.model, shape_), op);
+        if (moe) {
+          std::tie(end, cur) = group_compute(rep, stage, category::router, "router " + tag, end,
+                                             router_cost(s_.model, shape_), cur);
+        }
+        co_await until{end};
+        if (tp_ > 1) {
+          const time_ps start = sim_.now();
+          co_await start_tp_all_reduce(rep, stage)->done;
+          cur = network_op(category::tp_collective, start, cur, stage);
+        }
+      }
+      if (moe) {
+        const auto lr = routing_for(rep, pass, layer, fwd);
+        // Forward: dispatch to the experts, experts, combine back. Backward: the combine's
+        // gradient to the experts, experts backward, the dispatch's gradient back.
+        for (int phase = 0; phase < 2; ++phase) {
+          const bool to_experts = phase == 0;
+          const category c = to_experts == fwd ? category::dispatch : category::combine;
+          const time_ps start = sim_.now();
+          const auto flows = std::make_shared<const std::vector<net::flow_request>>(
+              exchange_flows(rep, stage, *lr, to_experts,
+                             static_cast<std::uint64_t>(layer) * 4 +
+                                 static_cast<std::uint64_t>(phase) * 2 + (fwd ? 0U : 1U)));
+          auto pending = std::make_shared<std::vector<int>>(static_cast<std::size_t>(ep_), 0);
+          auto arrived =
+              std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
+          for (const auto& f : *flows) {
+            ++(*pending)[static_cast<std::size_t>(layout_.of(f.dst).ep)];
+            if (fwd && to_experts) dispatch_bytes_ += f.src == f.dst ? 0 : f.bytes;
+          }
+          auto cd = std::make_shared<countdown>(sim_, ep_);
+          for (int e = 0; e < ep_; ++e) {
+            if ((*pending)[static_cast<std::size_t>(e)] == 0) cd->one();
+          }
+          net_.start_batch(*flows, [this, pending, arrived, cd, flows](std::size_t i) {
+            const auto e = static_cast<std::size_t>(layout_.of((*flows)[i].dst).ep);
+            if (--(*pending)[e] == 0) {
+              (*arrived)[e] = sim_.now();
+              cd->one();
+            }
+          });
+          co_await cd->done;
+          note_network(rep, stage, c, tag, start, *arrived);
+          if (!to_experts) {
+            cur = network_op(c, start, cur, stage);
+            continue;
+          }
+          // Each rank's experts start when its own tokens are in; the slowest rank's
+          // exchange and experts are the group's critical path.
+          expert_op critical;
+          int critical_rank = 0;
+          for (int e = 0; e < ep_; ++e) {
+            const expert_op x =
+                run_experts(rep, stage, e, *lr, (*arrived)[static_cast<std::size_t>(e)], fwd, tag);
+            if (x.end > critical.end) {
+              critical = x;
+              critical_rank = e;
+            }
+          }
+          const time_ps arrival = (*arrived)[static_cast<std::size_t>(critical_rank)];
+          const op_id a_deps[] = {cur};
+          const op_id a = ops_.add(c, start, arrival, a_deps, stage);
+          const op_id x_deps[] = {a};
+          cur = ops_.add(critical.cat, std::max(arrival, critical.end - critical.duration),
+                         critical.end, x_deps, stage);
+          co_await until{std::max(critical.end, sim_.now())};
+        }
+        if (!fwd) {
+          auto [end, op] =
+              group_compute(rep, stage, category::router, "router " + tag, sim_.now(),
+                            backward_cost(router_cost(s_.model, shape_), 0, recompute_), cur);
+          cur = op;
+          co_await until{end};
+        }
+      } else {
+        const cluster::op_cost ffn = dense_ffn_cost(s_.model, shape_);
+        const cluster::op_cost act =
+            ffn_elementwise_cost(s_.model, shape_, shape_.tokens, s_.model.dense_ffn_hidden, 0);
+        auto [end, op] =
+            group_compute(rep, stage, category::dense_ffn, "dense ffn " + tag, sim_.now(),
+                          fwd ? ffn : backward_cost(ffn, 0, recompute_), cur);
+        std::tie(end, cur) = group_compute(rep, stage, category::dense_ffn, "activation " + tag,
+                                           end, fwd ? act : backward_cost(act, 0, recompute_), op);
+        co_await until{end};
+      }
+      if (tp_ > 1) {
+        const time_ps start = sim_.now();
+        co_await start_tp_all_reduce(rep, stage)->done;
+        cur = network_op(category::tp_collective, start, cur, stage);
+      }
+      if (!fwd) {
+        const cluster::op_cost attn = attention_cost(s_.model, shape_);
+        auto [end, op] = group_compute(
+            rep, stage, category::attention, "attention " + tag, sim_.now(),
+            backward_cost(attn, attention_core_flops(s_.model, shape_), recompute_), cur);
+        std::tie(end, cur) = group_compute(
+            rep, stage, category::attention, "norms " + tag, end,
+            backward_cost(attention_elementwise_cost(s_.model, shape_), 0, recompute_), op);
+        co_await until{end};
+        if (tp_ > 1) {
+          const time_ps start = sim_.now();
+          co_await start_tp_all_reduce(rep, stage)->done;
+          cur = network_op(category::tp_collective, start, cur, stage);
+        }
+      }
+    }
+    if (fwd && last_chunk) {
+      auto [end, op] = head(rep, stage, true, cur);
+      cur = op;
+      co_await until{end};
+    }
+    // 3. Hand the output on: to the next chunk's stage (forward), the previous chunk's
+    //    (backward), this stage's own backward (last chunk), or the next decode step.
+    const int next = fwd ? model_chunk + 1 : model_chunk - 1;
+    if (next >= 0 && next < chunks_) {
+      const int to = stage_of_chunk(next);
+      ready_entry& out = ready(rep, t.kind, pass, next);
+      if (to == stage) {
+        publish(out, cur);
+      } else {
+        // The send overlaps the stage's next task (Megatron's overlapped p2p communication).
+        send(rep, stage, to, cur, out);
+      }
+    } else if (fwd && training_) {
+      publish(ready(rep, pass_kind::backward, pass, model_chunk), cur);
+    } else if (fwd) {
+      publish(ready(rep, t.kind, pass, chunks_), cur);
+    }
+    ends->push_back(cur);
+    done->one();
+  }
+
+  /// The output head (and the loss) on the last chunk: forward after the last layer, backward
+  /// before it.
+  std::pair<time_ps, op_id> head(int rep, int stage, bool fwd, op_id dep) {
+    const double positions = training_ ? shape_.tokens : shape_.sequences;
+    cluster::op_cost c = lm_head_cost(s_.model, positions, tp_);
+    if (training_) {
+      // The multi-token-prediction modules have heads of their own (DeepSeek-V3 §2.2).
+      c.flops *= 1 + s_.model.mtp_modules;
+      c.bytes *= 1 + s_.model.mtp_modules;
+    }
+    return group_compute(rep, stage, category::lm_head, fwd ? "lm head" : "lm head bwd", sim_.now(),
+                         fwd ? c : backward_cost(c, 0, recompute_), dep);
+  }
+
+  void publish(ready_entry& r, op_id op) {
+    r.op = op;
+    r.available.set();
+  }
+
+  // ---- weight update -------------------------------------------------------------------------
+
+  /// Parameters one device of `stage` holds, split into those reduced over the attention-DP
+  /// group (ep·dp replicas) and the routed experts (dp replicas); already divided by tp.
+  struct stage_params {
+    double dense = 0;
+    double experts = 0;
+  };
+  [[nodiscard]] stage_params params_of(int stage) const {
+    const auto& m = s_.model;
+    stage_params p;
+    const double expert = static_cast<double>(models::expert_params(m));
+    const int routed = m.moe ? m.moe->experts : 0;
+    for (int c = stage; c < chunks_; c += pp_) {
+      for (const int l : chunk_layers(c)) {
+        // An MTP module's block is shaped like the last layer (an MoE layer in DeepSeek-V3).
+        double all = static_cast<double>(models::layer_params(m, std::min(l, m.layers - 1)));
+        if (is_moe(l)) {
+          all -= routed * expert;
+          p.experts += routed / ep_ * expert;
+        }
+        p.dense += all;
+      }
+    }
+    if (stage == 0) p.dense += static_cast<double>(models::embedding_params(m));
+    if (stage == stage_of_chunk(chunks_ - 1))
+      p.dense += static_cast<double>(models::lm_head_params(m));
+    p.dense /= tp_;
+    p.experts /= tp_;
+    return p;
+  }
+
+  /// Gradient reduce-scatter / all-reduce, or the parameter all-gather, of one stage over its
+  /// data-parallel groups (every group at once, over the real devices even when folded).
+  struct gradient_sync {
+    gradient_sync(simulation& sim, int replicas) : started(sim), waiting(replicas) {}
+    flag started;  ///< the collectives are running (done is set)
+    int waiting;
+    std::shared_ptr<countdown> done;
+  };
+
+  std::shared_ptr<gradient_sync> start_gradient_sync(int stage, int step, net::collective_op op) {
+    const training_config t = s_.workload.training.value_or(training_config{});
+    const stage_params p = params_of(stage);
+    const double bytes_per = op == net::collective_op::all_gather
+                                 ? models::bytes_per_param(s_.model.dtype)
+                                 : models::bytes_per_param(t.gradients);
+    std::vector<std::shared_ptr<const net::collective_plan>> plans;
+    auto plan_for = [&](int kind, double bytes, auto groups_of) {
+      auto& cached = dp_plans_[{stage, kind, static_cast<int>(op)}];
+      if (!cached) {
+        net::collective_spec spec;
+        spec.op = op;
+        spec.bytes = bytes;
+        groups_of(spec.groups);
+        cached =
+            std::make_shared<net::collective_plan>(net::plan_collective(topo_, cparams_, spec));
+      }
+      plans.push_back(cached);
+    };
+    if (ep_ * layout_.config().dp > 1 && p.dense > 0) {
+      plan_for(0, p.dense * bytes_per, [&](auto& groups) {
+        for (int t2 = 0; t2 < tp_; ++t2) groups.push_back(layout_.attention_dp_group(t2, stage));
+      });
+    }
+    if (layout_.config().dp > 1 && p.experts > 0) {
+      plan_for(1, p.experts * bytes_per, [&](auto& groups) {
+        for (int t2 = 0; t2 < tp_; ++t2) {
+          for (int e = 0; e < ep_; ++e) groups.push_back(layout_.expert_dp_group(t2, e, stage));
+        }
+      });
+    }
+    // Every simulated replica arrives here; the collectives (spanning all replicas) start
+    // when the last one has.
+    auto& sync = dp_sync_[{stage, static_cast<int>(op), step}];
+    if (!sync) sync = std::make_shared<gradient_sync>(sim_, replicas_);
+    if (--sync->waiting == 0) {
+      sync->done = std::make_shared<countdown>(sim_, static_cast<int>(plans.size()));
+      for (const auto& plan : plans) {
+        net::run_collective(net_, sim_, plan, cparams_, net::protocol::simple,
+                            [cd = sync->done](time_ps) { cd->one(); });
+      }
+      sync->started.set();
+    }
+    return sync;
+  }
+
+  /// Mixed-precision Adam on the device's shard: fp32 master weights and two moments read and
+  /// written (24 B), the fp32 gradient read (4 B), the bf16 weight written (2 B) per parameter;
+  /// memory-bound. Returns the end on each device of the stage (all equal).
+  time_ps optimizer(int rep, int stage) {
+    const training_config t = s_.workload.training.value_or(training_config{});
+    const stage_params p = params_of(stage);
+    const double dense_shard = t.zero >= 1 ? ep_ * layout_.config().dp : 1;
+    const double expert_shard = t.zero >= 1 ? layout_.config().dp : 1;
+    const double params = p.dense / dense_shard + p.experts / expert_shard;
+    const cluster::op_cost cost{10.0 * params, 30.0 * params};
+    time_ps end = sim_.now();
+    for (int e = 0; e < ep_; ++e) {
+      end = std::max(end, compute(device(rep, stage, e), category::optimizer, "optimizer step",
+                                  sim_.now(), cost));
+    }
+    return end;
+  }
+
+  // ---- statistics ------------------------------------------------------------------------------
+
+  void record_routing(int layer, const layer_routing& lr) {
+    ++routed_layers_;
+    layer_stats& ls = layer_sums_[layer];
+    ls.layer = layer;
+    ls.drop_rate += lr.drop_rate;
+    ls.unique_experts += lr.unique_experts;
+    unique_sum_ += lr.unique_experts;
+    drop_sum_ += lr.drop_rate;
+    scaled_ = scaled_ || lr.scaled;
+    std::vector<double> per_rank(static_cast<std::size_t>(ep_), 0.0);
+    const int per = lr.experts / ep_;
+    for (int src = 0; src < lr.sources; ++src) {
+      for (int e = 0; e < lr.experts; ++e) {
+        const auto n =
+            static_cast<double>(lr.copies[static_cast<std::size_t>(src) * lr.experts + e]);
+        per_rank[static_cast<std::size_t>(e / per)] += n;
+        experts_[static_cast<std::size_t>(e)].tokens += n;
+      }
+    }
+    for (int e = 0; e < lr.experts; ++e) {
+      experts_[static_cast<std::size_t>(e)].dropped +=
+          static_cast<double>(lr.dropped_per_expert[static_cast<std::size_t>(e)]);
+    }
+    double mx = 0;
+    double sum = 0;
+    for (double v : per_rank) {
+      mx = std::max(mx, v);
+      sum += v;
+    }
+    if (sum > 0) {
+      imbalance_sum_ += mx / (sum / ep_);
+      ls.load_max_over_mean += mx / (sum / ep_);
+    }
+  }
+
+  [[nodiscard]] double tokens_per_step() const {
+    const auto& w = s_.workload;
+    const double context = std::max<std::uint32_t>(w.context, 1);
+    if (training_) {
+      return static_cast<double>(w.batch_per_device) * w.micro_batches * ep_ * layout_.config().dp *
+             context;
+    }
+    const double per_device =
+        w.kind == workload_kind::prefill ? w.batch_per_device * context : w.batch_per_device;
+    return per_device * layout_.devices();
+  }
+
+  /// Model FLOPs per step: Megatron's count for training; the forward's for inference.
+  [[nodiscard]] double model_flops_per_step() const {
+    const auto& w = s_.workload;
+    if (training_) return training_model_flops_per_token(s_.model, w.context) * tokens_per_step();
+    const double keys = w.kind == workload_kind::prefill ? (w.context + 1.0) / 2 : w.context + 1.0;
+    return models::forward_flops_per_token(s_.model, static_cast<std::int64_t>(keys)) *
+           tokens_per_step();
+  }
+
+  run_result result() const {
+    run_result r;
+    r.scenario = s_.name;
+    r.variant = s_.variant;
+    r.seed = s_.seed;
+    r.workload = training_                                    ? "train"
+                 : s_.workload.kind == workload_kind::prefill ? "prefill"
+                                                              : "decode";
+    r.network_model = s_.network.model == network_model::flow ? "flow" : "analytical";
+    r.devices = layout_.devices();
+    r.steps = s_.workload.steps;
+    r.simulated_time_s = seconds(end_time_);
+    r.step_time_s = r.simulated_time_s / r.steps;
+    r.tokens_per_step = tokens_per_step();
+    r.tokens_per_s = r.step_time_s > 0 ? r.tokens_per_step / r.step_time_s : 0;
+    r.tokens_per_s_per_device = r.tokens_per_s / r.devices;
+    const double flops_per_s_per_device =
+        r.step_time_s > 0 ? model_flops_per_step() / r.step_time_s / r.devices : 0;
+    r.model_tflops_per_device = flops_per_s_per_device / 1e12;
+    const double peak = cluster::rates_for(s_.chip, format_of(s_.model.dtype), 0).flops_per_s /
+                        s_.chip.efficiency.compute.value_or(1.0);
+    r.mfu = peak > 0 ? flops_per_s_per_device / peak : 0;
+    if (s_.chip.price_usd_per_hour && r.tokens_per_s > 0) {
+      r.cost_usd_per_million_tokens =
+          *s_.chip.price_usd_per_hour * r.devices / 3600.0 / r.tokens_per_s * 1e6;
+    }
+    r.breakdown_s = ops_.critical_path();
+    for (auto& [k, v] : r.breakdown_s) v /= r.steps;
+    if (routed_layers_ > 0) {
+      const double n = routed_layers_;
+      r.load_max_over_mean = imbalance_sum_ / n;
+      r.unique_experts = unique_sum_ / n;
+      r.drop_rate = drop_sum_ / n;
+      r.dispatch_bytes_per_step = dispatch_bytes_ / r.steps;
+      r.experts = experts_;
+      const double per_layer = static_cast<double>(steps_) * micro_batches_ * replicas_;
+      for (auto [layer, ls] : layer_sums_) {
+        ls.drop_rate /= per_layer;
+        ls.unique_experts /= per_layer;
+        ls.load_max_over_mean /= per_layer;
+        r.layers.push_back(ls);
+      }
+      const double per_step_layer = n / (steps_ * replicas_);
+      for (auto& e : r.experts) {
+        e.tokens /= per_step_layer;
+        e.dropped /= per_step_layer;
+      }
+    }
+    const std::vector<cluster::memory_plan> memory = stage_memory_plans(s_);
+    for (int d = 0; d < r.devices; ++d) {
+      const coords c = layout_.of(d);
+      const auto& st = dev_[static_cast<std::size_t>(
+          layout_.device({0, c.ep, replicas_ == 1 ? 0 : c.dp, c.pp}))];
+      const double memory_bytes = memory[static_cast<std::size_t>(c.pp)].total_bytes;
+      r.per_device.push_back(
+          {seconds(st.compute.busy_ps()) / r.steps, seconds(st.hbm.busy_ps()) / r.steps,
+           seconds(st.network_busy) / r.steps, st.tokens_in / r.steps, memory_bytes});
+      r.peak_hbm_bytes = std::max(r.peak_hbm_bytes, memory_bytes);
+    }
+    r.layout = layout_.describe();
+    approximations(r);
+    r.events = sim_.events_processed();
+    return r;
+  }
+
+  void approximations(run_result& r) const {
+    const std::string scaling =
+        scaled_ ? "; per-device counts scaled to the full batch by multinomial draws" : "";
+    if (s_.sampling.trace) {
+      r.approximations.push_back(fmt::format("routing replayed from {} ({} tokens per layer){}",
+                                             s_.sampling.routing_trace, sampler_.sample_tokens(),
+                                             scaling));
+    } else if (s_.model.moe) {
+      r.approximations.push_back(fmt::format(
+          "routing maths on {} sampled tokens per layer and micro-batch at hidden size {} "
+          "(model: {}){}",
+          sampler_.sample_tokens(), sampler_.math_hidden(), s_.model.hidden, scaling));
+    }
+    if (s_.network.model == network_model::flow && s_.network.resolve_quantum > 0) {
+      r.approximations.push_back(
+          fmt::format("flow network re-solved at most every {} x busy time after finishes",
+                      s_.network.resolve_quantum));
+    }
+    r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
+                                           static_cast<double>(launch_overhead_ps) / ps_per_us));
+    if (replicas_ < layout_.config().dp) {
+      r.approximations.push_back(fmt::format(
+          "folding.dp_replicas: 1 of {} data-parallel replicas simulated, its figures copied to "
+          "the others; gradient collectives run over all devices",
+          layout_.config().dp));
+    }
+    if (tp_ > 1) {
+      r.approximations.push_back(
+          "tensor parallelism without sequence parallelism: an all-reduce after attention and "
+          "after the FFN / MoE block; each expert split over the TP ranks, which all receive its "
+          "tokens");
+    }
+  }
+
+  const scenario& s_;
+  trace_recorder& trace_;
+  topo::topology topo_;
+  simulation sim_;
+  net::network net_;
+  net::collective_params cparams_;
+  cluster::device_rates rates_;
+  layout layout_;
+  int tp_;
+  int ep_;
+  int pp_;
+  int vp_;
+  bool training_;
+  int replicas_;
+  int micro_batches_;
+  int steps_;
+  int chunks_;
+  pass_shape shape_;
+  cluster::recompute_mode recompute_;
+  routing_sampler sampler_;
+  std::vector<device_state> dev_;
+  op_log ops_;
+  std::vector<std::unique_ptr<ready_entry>> ready_;
+  std::map<std::tuple<int, int, int>, std::shared_ptr<const layer_routing>> routings_;
+  std::map<std::tuple<int, int, double>, std::shared_ptr<const net::collective_plan>> tp_plans_;
+  std::map<std::tuple<int, int, int>, std::shared_ptr<const net::collective_plan>> dp_plans_;
+  std::map<std::tuple<int, int, int>, std::shared_ptr<gradient_sync>> dp_sync_;
+  time_ps end_time_ = 0;
+  std::vector<expert_load> experts_;
+  int routed_layers_ = 0;
+  std::map<int, layer_stats> layer_sums_;
+  double unique_sum_ = 0;
+  double drop_sum_ = 0;
+  double imbalance_sum_ = 0;
+  double dispatch_bytes_ = 0;
+  bool scaled_ = false;
+};
+
+}  // namespace
+
+run_result simulate_steps(const scenario& s, trace_recorder& trace) {
+  const auto& w = s.workload;
+  if (w.kind != workload_kind::train &&
+      w.batch_per_device * s.parallelism.tp * s.parallelism.pp % w.micro_batches != 0) {
+    throw std::invalid_argument(fmt::format(
+        "workload: micro_batches {} must divide the {} sequences of a data-parallel rank "
+        "(batch_per_device {} x tp {} x pp {})",
+        w.micro_batches, w.batch_per_device * s.parallelism.tp * s.parallelism.pp,
+        w.batch_per_device, s.parallelism.tp, s.parallelism.pp));
+  }
+  step_run run(s, trace);
+  return run.run();
+}
+
+}  // namespace moesim::sim::run
