@@ -50,8 +50,9 @@ void check_config(const router_config& cfg) {
   validate(cfg);
 }
 
-/// Scores one row in place (logits -> softmax or sigmoid) and returns its log-sum-exp.
-float score_row(float* row, int n, router_scoring scoring) noexcept {
+/// Scores one row in place (logits -> softmax or sigmoid) and returns its log-sum-exp (for
+/// sigmoid scoring only when `logsumexp`; 0 otherwise).
+float score_row(float* row, int n, router_scoring scoring, bool logsumexp = true) noexcept {
   float m = -std::numeric_limits<float>::infinity();
   for (int e = 0; e < n; ++e) m = std::max(m, row[e]);
   double sum = 0.0;
@@ -65,9 +66,10 @@ float score_row(float* row, int n, router_scoring scoring) noexcept {
   } else {
     for (int e = 0; e < n; ++e) {
       const float l = row[e];
-      sum += std::exp(static_cast<double>(l - m));
+      if (logsumexp) sum += std::exp(static_cast<double>(l - m));
       row[e] = 1.0f / (1.0f + std::exp(-l));
     }
+    if (!logsumexp) return 0.0f;
   }
   return m + static_cast<float>(std::log(sum));
 }
@@ -174,13 +176,13 @@ router_output prepare_output(int tokens, const router_config& cfg) {
   return out;
 }
 
-void score_and_select(router_output& out, const router_config& cfg, std::span<const float> bias,
+void score_and_select(router_output& out, const router_config& cfg, const route_options& opt,
                       int begin, int end) {
   for (int t = begin; t < end; ++t) {
     out.logsumexp[static_cast<std::size_t>(t)] =
-        score_row(out.scores.row(t).data(), cfg.experts, cfg.scoring);
+        score_row(out.scores.row(t).data(), cfg.experts, cfg.scoring, opt.logsumexp);
   }
-  row_router{cfg, bias}(out.scores, begin, end, out.decisions);
+  row_router{cfg, opt.selection_bias}(out.scores, begin, end, out.decisions);
 }
 
 std::uint64_t mix64(std::uint64_t z) noexcept {
@@ -270,7 +272,7 @@ router_output route(const row_matrix& hidden, const row_matrix& gate, const rout
   router_output out = prepare_output(tokens, cfg);
   for_each_chunk(tokens, opt.threads, [&](int b, int e) {
     out.scores.middleRows(b, e - b).noalias() = hidden.middleRows(b, e - b) * gate;
-    score_and_select(out, cfg, opt.selection_bias, b, e);
+    score_and_select(out, cfg, opt, b, e);
   });
   return out;
 }
@@ -286,8 +288,7 @@ router_output route_logits(const row_matrix& logits, const router_config& cfg,
   const auto tokens = static_cast<int>(logits.rows());
   router_output out = prepare_output(tokens, cfg);
   out.scores = logits;
-  for_each_chunk(tokens, opt.threads,
-                 [&](int b, int e) { score_and_select(out, cfg, opt.selection_bias, b, e); });
+  for_each_chunk(tokens, opt.threads, [&](int b, int e) { score_and_select(out, cfg, opt, b, e); });
   return out;
 }
 

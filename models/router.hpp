@@ -47,6 +47,10 @@ struct route_options {
   /// Worker threads for route()/route_logits(); the tokens are cut into fixed chunks of
   /// route_chunk_tokens rows whatever the thread count, so results do not depend on it.
   int threads = 1;
+  /// Whether to compute router_output::logsumexp (the z-loss needs it). For sigmoid scoring it
+  /// costs a second exponential per expert; callers that only want decisions turn it off (the
+  /// output's logsumexp is then zeros).
+  bool logsumexp = true;
 };
 
 inline constexpr int route_chunk_tokens = 1024;

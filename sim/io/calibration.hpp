@@ -33,7 +33,7 @@ struct calibration_result {
   bool pass = false;
 };
 
-/// The network rows (calibration.md sections 2 and 3), in table order.
+/// The rows (calibration.md sections 2, 3 and 6), in table order.
 [[nodiscard]] const std::vector<calibration_row>& calibration_rows();
 
 /// Simulates one row.

@@ -1,9 +1,12 @@
 #include "sim/io/scenario_loader.hpp"
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "models/routing_trace.hpp"
+#include "sim/cluster/profile_table.hpp"
 #include "sim/io/overrides.hpp"
 #include "sim/io/presets.hpp"
 #include "sim/io/spec_loader.hpp"
@@ -68,7 +71,10 @@ const object_type<moe_config>& moe_config_type() {
         .optional(
             "balance", &moe_config::balance,
             enum_spec<balance_mode>{{{"none", balance_mode::none}, {"bias", balance_mode::bias}}},
-            "online load balancing of the router");
+            "online load balancing of the router")
+        .optional("padded", &moe_config::padded, bool_spec{},
+                  "static-shape dispatch as on TPUs: every expert gets its full capacity of "
+                  "slots from every source, filled or not (needs capacity_factor > 0)");
     return o;
   }();
   return t;
@@ -163,7 +169,11 @@ const object_type<folding_config>& folding_type() {
     object_type<folding_config> o(
         "folding", "Provably identical work simulated once and replicated (named in metrics)");
     o.optional("dp_replicas", &folding_config::dp_replicas, bool_spec{},
-               "simulate data-parallel replica 0 only; gradient collectives still span all");
+               "simulate data-parallel replica 0 only; gradient collectives still span all")
+        .optional("micro_batches", &folding_config::micro_batches,
+                  integer_spec<std::uint32_t>{0, 1U << 16},
+                  "simulate this many micro-batches per step, the rest at the measured "
+                  "steady-state period (0 = all; at least 2 * pp + 2)");
     return o;
   }();
   return t;
@@ -181,6 +191,9 @@ void add_sections(object_type<scenario>& o) {
       .optional("sampling", &scenario::sampling, nested(sampling_type()),
                 "sampled-token approximation")
       .required("workload", &scenario::workload, nested(workload_type()), "what runs")
+      .optional("op_profile", &scenario::op_profile, string_spec{},
+                "measured op times replacing the roofline for the ops they cover: CSV "
+                "op,dtype,tokens,context,time_us (relative to the scenario)")
       .optional("folding", &scenario::folding, nested(folding_type()),
                 "identical work simulated once");
 }
@@ -268,6 +281,28 @@ void load_routing_trace(scenario& s, const doc::node& root, const std::filesyste
   }
 }
 
+// op_profile: the path is relative to the scenario's folder, like sampling.routing_trace. A
+// file that cannot be read is reported at the key's value; a bad row at its own
+// file:line:col in the CSV, where the user has to fix it.
+void load_op_profile(scenario& s, const doc::node& root, const std::filesystem::path& base) {
+  if (s.op_profile.empty()) return;
+  const std::filesystem::path path = base / s.op_profile;
+  std::error_code ec;
+  std::ifstream in;
+  if (std::filesystem::is_regular_file(path, ec)) in.open(path, std::ios::binary);
+  std::ostringstream text;
+  if (in.is_open()) text << in.rdbuf();  // an empty file inserts nothing and parses as ""
+  if (!in.is_open() || in.bad()) {
+    detail::fail(*root.find("op_profile"), "op_profile", "cannot open " + path.string());
+  }
+  try {
+    s.profile = std::make_shared<const sim::cluster::profile_table>(
+        sim::cluster::parse_profile_csv(text.str(), path.string()));
+  } catch (const std::invalid_argument& e) {
+    throw input_error(e.what());
+  }
+}
+
 scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   expand_preset(root, "model", preset_kind::model);
   expand_preset(root, "cluster", preset_kind::cluster);
@@ -283,11 +318,16 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   scenario s;
   scenario_type().read(without, s, "");
   load_routing_trace(s, without, base);
+  load_op_profile(s, without, base);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
-    const doc::node* where = root.find("parallelism");
-    throw input_error(where ? where->where() : root.where(), "", e.what());
+    // Point at the section the message names, else at the layout.
+    const std::string what = e.what();
+    const std::string section = what.substr(0, what.find(':'));
+    const doc::node* where = root.find(section);
+    if (where == nullptr) where = root.find("parallelism");
+    throw input_error(where ? where->where() : root.where(), "", what);
   }
   return s;
 }
@@ -363,6 +403,7 @@ json scenario_json_schema() {
 json scenario_to_json(const sim::run::scenario& s) {
   json j = scenario_type().to_json(s);
   j.erase("strategies");
+  if (s.op_profile.empty()) j.erase("op_profile");  // absent, as before the key existed
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }

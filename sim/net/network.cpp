@@ -1,5 +1,6 @@
 #include "sim/net/network.hpp"
 
+#include <cassert>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -125,7 +126,8 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
   });
 }
 
-void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
+template <class F>
+void network::analytical_finishes(std::span<const flow_request> flows, F&& at) {
   // One pass charges every link; a second times each flow by the busiest link on its path.
   // Both passes route again instead of storing paths: O(links) memory for any batch size.
   link_load load(capacity_);
@@ -137,7 +139,7 @@ void network::start_analytical(std::span<const flow_request> flows, std::uint32_
   for (std::size_t i = 0; i < flows.size(); ++i) {
     const auto& f = flows[i];
     if (f.src == f.dst) {
-      finish(b, static_cast<std::uint32_t>(i), 0);
+      at(i, time_ps{0});
       continue;
     }
     const time_ps latency = route(f);
@@ -145,8 +147,43 @@ void network::start_analytical(std::span<const flow_request> flows, std::uint32_
     for (auto l : scratch_path_) {
       worst_s = std::max(worst_s, load.bytes(l) / capacity_[static_cast<std::size_t>(l)]);
     }
-    finish(b, static_cast<std::uint32_t>(i), ps_from_seconds(worst_s) + latency);
+    at(i, ps_from_seconds(worst_s) + latency);
   }
+}
+
+void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
+  analytical_finishes(flows, [&](std::size_t i, time_ps after) {
+    finish(b, static_cast<std::uint32_t>(i), after);
+  });
+}
+
+void network::start_groups(std::span<const flow_request> flows,
+                           std::span<const std::uint32_t> group_of, std::size_t groups,
+                           std::function<void(std::size_t)> on_group_done) {
+  assert(group_of.size() == flows.size());
+  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
+  if (params_.model == timing_model::analytical) {
+    stats_.flows += flows.size();
+    for (const auto& f : flows) stats_.bytes += f.src == f.dst ? 0.0 : f.bytes;
+    std::vector<time_ps> last(groups, 0);
+    analytical_finishes(flows, [&](std::size_t i, time_ps after) {
+      auto& t = last[group_of[i]];
+      t = std::max(t, after);
+    });
+    for (std::size_t g = 0; g < groups; ++g) {
+      sim_.schedule_in(last[g], [done, g] { (*done)(g); });
+    }
+    return;
+  }
+  auto left = std::make_shared<std::vector<std::size_t>>(groups, 0);
+  for (auto g : group_of) ++(*left)[g];
+  for (std::size_t g = 0; g < groups; ++g) {
+    if ((*left)[g] == 0) sim_.schedule_in(0, [done, g] { (*done)(g); });
+  }
+  std::vector<std::uint32_t> owner(group_of.begin(), group_of.end());
+  start_batch(flows, [done, left, owner = std::move(owner)](std::size_t i) {
+    if (--(*left)[owner[i]] == 0) (*done)(owner[i]);
+  });
 }
 
 void network::start_flow_model(std::span<const flow_request> flows, std::uint32_t b) {

@@ -67,6 +67,12 @@ class network {
   /// Starts `flows` now. on_done(i) runs when flow i's last byte has arrived. A flow with
   /// src == dst or 0 bytes completes after its path latency (0 for a local copy).
   void start_batch(std::span<const flow_request> flows, done_fn on_done);
+  /// Starts `flows` now as groups: group_of[i] (< groups) is flow i's group; on_group_done(g)
+  /// runs once every flow of group g has arrived (a group without flows: as an event now).
+  /// Times exactly as start_batch would; the analytical model schedules one event per group
+  /// instead of one per flow (a collective's destinations, not its n^2 flows).
+  void start_groups(std::span<const flow_request> flows, std::span<const std::uint32_t> group_of,
+                    std::size_t groups, std::function<void(std::size_t group)> on_group_done);
   /// Starts a uniform all-to-all now: every ordered pair of distinct `ranks` sends
   /// `bytes_per_pair` (>= 0), one flow per pair with tag 0, sources then destinations in rank
   /// order; on_done() runs once, when the last flow has arrived (with fewer than two ranks, as an
@@ -103,6 +109,9 @@ class network {
   time_ps route(const flow_request& f);  // fills scratch_path_, returns the path latency
   void start_flow_model(std::span<const flow_request> flows, std::uint32_t b);
   void start_analytical(std::span<const flow_request> flows, std::uint32_t b);
+  /// Analytical model: calls at(i, after) with each flow's completion delay. O(flows · path).
+  template <class F>
+  void analytical_finishes(std::span<const flow_request> flows, F&& at);
   void finish(std::uint32_t b, std::uint32_t index, time_ps after);
   void request_solve(bool starts);
   void solve_now();

@@ -50,6 +50,11 @@ struct moe_config {
   models::drop_policy drop = models::drop_policy::lowest_score;
   balance_mode balance = balance_mode::none;
   routing_policy routing = routing_policy::top_k;
+  /// Static-shape dispatch (GShard / Switch on TPUs, Mesh-TensorFlow, Tutel's padded mode):
+  /// every source sends each expert a buffer of its full local capacity
+  /// ceil(top_k * tokens / experts * capacity_factor) slots, filled or not, and experts compute
+  /// over all slots. Needs capacity_factor > 0.
+  bool padded = false;
 };
 
 /// The maths runs on `tokens_per_step` sampled tokens per MoE layer and step; per-device
@@ -69,6 +74,9 @@ enum class workload_kind { decode, prefill, train };
 /// Provably identical work simulated once and replicated (named in the metrics).
 struct folding_config {
   bool dp_replicas = true;  ///< simulate data-parallel replica 0 only
+  /// Simulate this many micro-batches per step and extend the step by the rest at the
+  /// measured steady-state period (0 = simulate all). At least 2 * pp + 2.
+  std::uint32_t micro_batches = 0;
 };
 
 /// Optimizers whose state the memory accounting knows. adam: mixed-precision Adam(W), fp32

@@ -32,14 +32,21 @@ op_log::op_id op_log::add(category c, time_ps start, time_ps end, std::span<cons
   return static_cast<op_id>(ops_.size() - 1);
 }
 
-breakdown op_log::critical_path() const {
+breakdown op_log::critical_path(int owner_of_interest) const {
   std::array<time_ps, category_count> ps{};
   if (!ops_.empty()) {
     std::size_t last = 0;
-    for (std::size_t i = 1; i < ops_.size(); ++i) {
+    std::size_t start = ops_.size();
+    for (std::size_t i = 0; i < ops_.size(); ++i) {
       if (ops_[i].end > ops_[last].end) last = i;
+      if (ops_[i].owner == owner_of_interest &&
+          (start == ops_.size() || ops_[i].end > ops_[start].end)) {
+        start = i;
+      }
     }
-    op_id cur = static_cast<op_id>(last);
+    if (start == ops_.size()) start = last;
+    ps[static_cast<std::size_t>(category::pipeline_bubble)] += ops_[last].end - ops_[start].end;
+    op_id cur = static_cast<op_id>(start);
     while (cur >= 0) {
       const op& o = ops_[static_cast<std::size_t>(cur)];
       ps[static_cast<std::size_t>(o.cat)] += o.end - o.start;

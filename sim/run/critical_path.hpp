@@ -54,8 +54,11 @@ class op_log {
   [[nodiscard]] std::size_t size() const noexcept { return ops_.size(); }
 
   /// Seconds per category along the critical path ending at the latest-ending op, with every
-  /// category listed (zeros included). O(ops on the path).
-  [[nodiscard]] breakdown critical_path() const;
+  /// category listed (zeros included). O(ops on the path). With `owner` >= 0 the walk starts
+  /// from that owner's latest-ending op instead (e.g. the busiest pipeline stage, whose
+  /// timeline explains the step better than the first stage's waits), and the time from its
+  /// end to the last op's counts as pipeline_bubble; the sum is the same.
+  [[nodiscard]] breakdown critical_path(int owner = -1) const;
 
  private:
   struct op {

@@ -130,13 +130,15 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
   const cluster::model_memory_shape shape = memory_shape(s.model);
   const cluster::memory_layout layout{p.tp, p.ep, p.dp, p.pp, p.vp};
   const cluster::memory_workload work = memory_workload_of(s);
-  // Layer i sits in virtual stage i / chunk, on pipeline stage (i / chunk) % pp (interleaved
-  // 1F1B gives stage k the chunks k, k + pp, ...; with vp 1 that is a contiguous block).
-  const int chunk = s.model.layers / (p.pp * p.vp);
+  // Model chunk c (chunk_layer_range) sits on pipeline stage c % pp (interleaved 1F1B gives
+  // stage k the chunks k, k + pp, ...; with vp 1 that is one contiguous block).
   std::vector<cluster::stage_layers> stages(static_cast<std::size_t>(p.pp));
-  for (int i = 0; i < s.model.layers; ++i) {
-    auto& st = stages[static_cast<std::size_t>((i / chunk) % p.pp)];
-    (models::is_moe_layer(s.model, i) ? st.moe_layers : st.dense_layers) += 1;
+  for (int c = 0; c < p.pp * p.vp; ++c) {
+    const auto [first, last] = chunk_layer_range(s.model.layers, p.pp * p.vp, c);
+    auto& st = stages[static_cast<std::size_t>(c % p.pp)];
+    for (int i = first; i < last; ++i) {
+      (models::is_moe_layer(s.model, i) ? st.moe_layers : st.dense_layers) += 1;
+    }
   }
   std::vector<cluster::memory_plan> plans;
   for (int k = 0; k < p.pp; ++k) {
@@ -186,17 +188,32 @@ void check_feasible(const scenario& s) {
         fmt::format("parallelism: tp {} does not divide the {} attention heads of {}", p.tp,
                     s.model.attention.heads, s.model.name));
   }
-  if (s.model.layers % p.pp != 0) {
-    throw std::invalid_argument(
-        fmt::format("parallelism: pp {} does not divide the {} layers of {}", p.pp, s.model.layers,
-                    s.model.name));
+  if (p.pp > s.model.layers) {
+    throw std::invalid_argument(fmt::format("parallelism: pp {} exceeds the {} layers of {}", p.pp,
+                                            s.model.layers, s.model.name));
   }
-  if (s.model.layers % (p.pp * p.vp) != 0) {
+  // Without interleaving, stages may hold uneven layer counts (chunk_layer_range); the
+  // interleaved schedule needs equal chunks.
+  if (p.vp > 1 && s.model.layers % (p.pp * p.vp) != 0) {
     throw std::invalid_argument(fmt::format(
         "parallelism: pp {} x vp {} = {} virtual stages do not divide the {} layers of {}", p.pp,
         p.vp, p.pp * p.vp, s.model.layers, s.model.name));
   }
   (void)layout(p);  // throws for an order that does not name every axis once
+  if (s.moe.padded && !(s.moe.capacity_factor > 0)) {
+    throw std::invalid_argument(
+        "moe: padded dispatch needs a capacity_factor > 0 (the buffers are sized by it)");
+  }
+  const std::uint32_t fold = s.folding.micro_batches;
+  if (fold > 0 && fold < s.workload.micro_batches) {
+    const auto least = static_cast<std::uint32_t>(2 * p.pp + 2);
+    if (fold < least || (p.vp > 1 && fold % static_cast<std::uint32_t>(p.pp) != 0)) {
+      throw std::invalid_argument(fmt::format(
+          "folding: micro_batches {} must be at least 2 x pp + 2 = {}{} so that a steady state "
+          "is simulated",
+          fold, least, p.vp > 1 ? fmt::format(" and divisible by pp {}", p.pp) : ""));
+    }
+  }
   if (s.sampling.math_hidden > static_cast<std::uint32_t>(s.model.hidden)) {
     throw std::invalid_argument(
         fmt::format("sampling: math_hidden {} exceeds the model's hidden size {}",

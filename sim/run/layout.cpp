@@ -29,9 +29,14 @@ std::vector<int> parse_order(std::string_view rest) {
   return axes.size() == 4 ? axes : std::vector<int>{};
 }
 
+// "{0,1,2}"; long groups show their first 8 members and the count.
 std::string join(const std::vector<topo::device_id>& g) {
+  constexpr std::size_t shown = 8;
   std::string s = "{";
-  for (std::size_t i = 0; i < g.size(); ++i) s += (i ? "," : "") + std::to_string(g[i]);
+  for (std::size_t i = 0; i < std::min(g.size(), shown); ++i) {
+    s += (i ? "," : "") + std::to_string(g[i]);
+  }
+  if (g.size() > shown) s += fmt::format(",... {} in all", g.size());
   return s + "}";
 }
 
@@ -39,6 +44,13 @@ std::string join(const std::vector<topo::device_id>& g) {
 
 bool valid_order(const std::string& order) {
   return !parse_order(order).empty();
+}
+
+std::pair<int, int> chunk_layer_range(int layers, int chunks, int c) noexcept {
+  const auto at = [&](int k) {
+    return static_cast<int>(static_cast<long long>(k) * layers / chunks);
+  };
+  return {at(c), at(c + 1)};
 }
 
 layout::layout(const parallel_config& p) : p_(p), devices_(static_cast<int>(p.devices())) {

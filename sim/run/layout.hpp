@@ -11,6 +11,7 @@
 // All functions are O(1) per device returned.
 #include <array>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/run/config.hpp"
@@ -48,6 +49,11 @@ class layout {
   int devices_ = 0;
   std::array<int, 4> stride_{};  ///< device stride of tp, ep, dp, pp
 };
+
+/// Layers [first, last) of model chunk `c` of `chunks` over `layers` layers: chunk c starts at
+/// floor(c * layers / chunks), so uneven counts differ by at most one and spread evenly
+/// (61 layers over 16 stages: 3, 4, 4, 4, 4, 3, ...). O(1).
+[[nodiscard]] std::pair<int, int> chunk_layer_range(int layers, int chunks, int c) noexcept;
 
 /// Whether `order` names tp, ep, dp and pp once each (separated by '-').
 [[nodiscard]] bool valid_order(const std::string& order);

@@ -101,6 +101,7 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   auto& bias = bias_[static_cast<std::size_t>(layer)];
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
   models::route_options opt;
+  opt.logsumexp = false;  // decisions only
   if (balance) opt.selection_bias = bias;
 
   // 1. Routing decisions for the sample: replayed, or made by the chosen policy.

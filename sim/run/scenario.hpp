@@ -2,10 +2,12 @@
 // A scenario, fully resolved: presets expanded, overrides applied, every value checked.
 // Built by sim/io (load_scenario); consumed by the simulator.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "models/model_spec.hpp"
+#include "sim/cluster/profile_table.hpp"
 #include "sim/run/config.hpp"
 #include "topologies/chip_spec.hpp"
 #include "topologies/cluster_spec.hpp"
@@ -26,7 +28,10 @@ struct scenario {
   sampling_config sampling;
   workload_config workload;
   folding_config folding;
-  std::string variant;  ///< strategy name; empty for the scenario as written
+  std::string variant;     ///< strategy name; empty for the scenario as written
+  std::string op_profile;  ///< `op_profile:` as written (relative to the scenario); may be empty
+  /// The parsed op_profile; null without one. Immutable, so copies of the scenario share it.
+  std::shared_ptr<const cluster::profile_table> profile;
 };
 
 /// The scenario as written plus one resolved scenario per entry of `strategies:`.

@@ -7,7 +7,9 @@
 #include <memory>
 #include <stdexcept>
 
+#include "models/capacity.hpp"
 #include "models/model_params.hpp"
+#include "sim/cluster/profile_table.hpp"
 #include "sim/cluster/roofline.hpp"
 #include "sim/cluster/stream.hpp"
 #include "sim/engine/process.hpp"
@@ -44,6 +46,17 @@ cluster::number_format format_of(models::weight_dtype d) {
   }
 }
 
+const char* format_name(cluster::number_format f) {
+  switch (f) {
+    case cluster::number_format::fp8:
+      return "fp8";
+    case cluster::number_format::int8:
+      return "int8";
+    default:
+      return "bf16";
+  }
+}
+
 net::network_params network_params_of(const scenario& s) {
   net::network_params p = net::network_params_for(net::collective_params_for(s.chip),
                                                   s.network.model == network_model::flow
@@ -52,6 +65,14 @@ net::network_params network_params_of(const scenario& s) {
   p.resolve_quantum = s.network.resolve_quantum;
   return p;
 }
+
+/// Which row of a measured op profile (cluster::profile_table) times an op; op == nullptr: none.
+struct profile_key {
+  const char* op = nullptr;  ///< profile op name, without "_backward"
+  double tokens = 0;
+  double context = 0;
+  bool backward = false;
+};
 
 /// Counts outstanding pieces of work; the flag is set when the last one is done.
 struct countdown {
@@ -70,6 +91,7 @@ struct device_state {
   cluster::stream hbm;
   time_ps network_busy = 0;
   double tokens_in = 0;
+  std::int64_t compute_op = -1;  ///< op log id of the last recorded op on the compute stream
   std::uint32_t trace_compute = 0;
   std::uint32_t trace_hbm = 0;
   std::uint32_t trace_net = 0;
@@ -99,12 +121,18 @@ class step_run {
         vp_(s.parallelism.vp),
         training_(s.workload.kind == workload_kind::train),
         replicas_(s.folding.dp_replicas ? 1 : s.parallelism.dp),
-        micro_batches_(static_cast<int>(s.workload.micro_batches)),
+        micro_batches_(folded_micro_batches(s)),
         steps_(static_cast<int>(s.workload.steps)),
         chunks_(pp_ * vp_),
         shape_(pass_shape_of(s)),
         recompute_(s.workload.training.value_or(training_config{}).recompute),
         sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens)),
+        dtype_name_(format_name(format_of(s.model.dtype))),
+        padded_slots_(s.moe.padded && s.model.moe
+                          ? models::expert_capacity(static_cast<std::int64_t>(shape_.tokens),
+                                                    s.model.moe->experts, s.model.moe->top_k,
+                                                    s.moe.capacity_factor)
+                          : 0),
         dev_(static_cast<std::size_t>(layout_.devices())) {
     for (int r = 0; r < replicas_; ++r) {
       for (int st = 0; st < pp_; ++st) {
@@ -119,6 +147,7 @@ class step_run {
       }
     }
     if (s.model.moe) experts_.resize(static_cast<std::size_t>(s.model.moe->experts));
+    completions_.assign(static_cast<std::size_t>(micro_batches_), 0);
     const int passes = steps_ * micro_batches_;
     for (int r = 0; r < replicas_; ++r) {
       for (int k = 0; k < 2 * passes * (chunks_ + 1); ++k) {
@@ -137,6 +166,13 @@ class step_run {
 
  private:
   // ---- shapes and layout -------------------------------------------------------------------
+
+  /// Micro-batches simulated per step: all, or folding.micro_batches when that is fewer.
+  static int folded_micro_batches(const scenario& s) {
+    const std::uint32_t fold = s.folding.micro_batches;
+    return static_cast<int>(fold > 0 && fold < s.workload.micro_batches ? fold
+                                                                        : s.workload.micro_batches);
+  }
 
   static pass_shape pass_shape_of(const scenario& s) {
     const auto& w = s.workload;
@@ -166,7 +202,6 @@ class step_run {
   device_state& dev(topo::device_id d) { return dev_[static_cast<std::size_t>(d)]; }
 
   [[nodiscard]] int stage_of_chunk(int model_chunk) const { return model_chunk % pp_; }
-  [[nodiscard]] int layers_per_chunk() const { return s_.model.layers / chunks_; }
   [[nodiscard]] bool is_moe(int layer) const {
     if (!s_.model.moe) return false;
     return layer >= s_.model.layers || models::is_moe_layer(s_.model, layer);
@@ -175,10 +210,8 @@ class step_run {
   /// the multi-token-prediction modules (DeepSeek-V3 §2.2), numbered after the main layers.
   [[nodiscard]] std::vector<int> chunk_layers(int model_chunk) const {
     std::vector<int> layers;
-    for (int l = model_chunk * layers_per_chunk(); l < (model_chunk + 1) * layers_per_chunk();
-         ++l) {
-      layers.push_back(l);
-    }
+    const auto [first, last] = chunk_layer_range(s_.model.layers, chunks_, model_chunk);
+    for (int l = first; l < last; ++l) layers.push_back(l);
     if (training_ && model_chunk == chunks_ - 1) {
       for (int i = 0; i < s_.model.mtp_modules; ++i) layers.push_back(s_.model.layers + i);
     }
@@ -199,29 +232,50 @@ class step_run {
   // ---- ops ---------------------------------------------------------------------------------
 
   /// Enqueues an op on device d's compute stream (its TP peers run the same); returns its end.
-  time_ps compute(topo::device_id d, category c, const std::string& name, time_ps at,
-                  const cluster::op_cost& cost) {
+  cluster::stream_slot compute(topo::device_id d, category c, const std::string& name, time_ps at,
+                               const cluster::op_cost& cost, const profile_key& key = {}) {
     device_state& st = dev(d);
-    const time_ps dur = cluster::op_time(rates_, cost);
-    const auto slot = st.compute.enqueue(at, dur, -1);
+    const time_ps dur = duration(cost, key);
+    const auto slot = st.compute.enqueue(at, dur, st.compute_op);
     if (trace_.enabled()) {
       trace_.span(st.trace_compute, name, std::string(to_string(c)), slot.start, dur,
                   {{"flops", fmt::format("{:.6g}", cost.flops), true},
                    {"hbm_bytes", fmt::format("{:.6g}", cost.bytes), true}});
     }
-    return slot.end;
+    return slot;
+  }
+
+  /// An op's time: the scenario's measured profile (op_profile) when it has the op, else the
+  /// roofline.
+  [[nodiscard]] time_ps duration(const cluster::op_cost& cost, const profile_key& key) const {
+    if (s_.profile && key.op != nullptr) {
+      const std::string op = std::string(key.op) + (key.backward ? "_backward" : "");
+      if (const auto t = s_.profile->lookup(op, dtype_name_, key.tokens, key.context)) return *t;
+    }
+    return cluster::op_time(rates_, cost);
+  }
+
+  /// After recording `op` for the ranks of (rep, stage): each rank's compute stream now ends
+  /// with it, so an op queued behind it next names it as its stream predecessor (the other
+  /// task's work, when two overlap).
+  void mark_compute(int rep, int stage, op_id op) {
+    for (int e = 0; e < ep_; ++e) dev(device(rep, stage, e)).compute_op = op;
   }
 
   /// The same op on every rank of an EP group at `at`: records it on the critical path as
   /// the slowest rank's op, after `dep`; returns (end, op id).
   std::pair<time_ps, op_id> group_compute(int rep, int stage, category c, const std::string& name,
-                                          time_ps at, const cluster::op_cost& cost, op_id dep) {
-    time_ps end = at;
-    for (int e = 0; e < ep_; ++e)
-      end = std::max(end, compute(device(rep, stage, e), c, name, at, cost));
-    const op_id deps[] = {dep};
-    const time_ps dur = cluster::op_time(rates_, cost);
-    return {end, ops_.add(c, end - dur, end, deps, stage)};
+                                          time_ps at, const cluster::op_cost& cost, op_id dep,
+                                          const profile_key& key = {}) {
+    cluster::stream_slot slowest{at, at, -1};
+    for (int e = 0; e < ep_; ++e) {
+      const auto slot = compute(device(rep, stage, e), c, name, at, cost, key);
+      if (slot.end > slowest.end) slowest = slot;
+    }
+    const op_id deps[] = {dep, slowest.previous_op};
+    const op_id op = ops_.add(c, slowest.start, slowest.end, deps, stage);
+    mark_compute(rep, stage, op);
+    return {slowest.end, op};
   }
 
   // ---- collectives -------------------------------------------------------------------------
@@ -257,9 +311,12 @@ class step_run {
     std::vector<net::flow_request> flows;
     for (int owner = 0; owner < ep_; ++owner) {
       for (int host = 0; host < ep_; ++host) {
-        std::int64_t copies = 0;
-        for (int e = host * per_rank; e < (host + 1) * per_rank; ++e) {
-          copies += lr.copies[static_cast<std::size_t>(owner) * lr.experts + e];
+        std::int64_t copies = padded_slots_ * per_rank;
+        if (!s_.moe.padded) {
+          copies = 0;
+          for (int e = host * per_rank; e < (host + 1) * per_rank; ++e) {
+            copies += lr.copies[static_cast<std::size_t>(owner) * lr.experts + e];
+          }
         }
         if (copies == 0) continue;
         for (int t = 0; t < tp_; ++t) {
@@ -293,7 +350,8 @@ class step_run {
 
   struct expert_op {
     time_ps end = 0;
-    time_ps duration = 0;
+    time_ps start = 0;
+    op_id stream_previous = -1;  ///< the op its compute stream ran before it
     category cat = category::expert_compute;
   };
 
@@ -310,33 +368,41 @@ class step_run {
       copies += static_cast<double>(n);
       active += n > 0 ? 1 : 0;
     }
-    const cluster::op_cost f = expert_cost(s_.model, shape_, copies, active);
+    // Static shapes: every local expert computes over its full capacity from every source.
+    const double computed =
+        s_.moe.padded ? static_cast<double>(padded_slots_) * per_rank * ep_ : copies;
+    const int loaded = s_.moe.padded ? per_rank : active;
+    const cluster::op_cost f = expert_cost(s_.model, shape_, computed, loaded);
     const cluster::op_cost cost = fwd ? f : backward_cost(f, 0, recompute_);
     const category c = cluster::memory_bound(rates_, cost) ? category::expert_weight_load
                                                            : category::expert_compute;
     const topo::device_id d = device(rep, stage, e);
     device_state& st = dev(d);
-    const time_ps gemm_end =
-        compute(d, c, fmt::format("experts {} ({} active)", tag, active), at, cost);
+    const cluster::stream_slot gemm =
+        compute(d, c, fmt::format("experts {} ({} active)", tag, active), at, cost,
+                {"experts", computed, 0, !fwd});
+    const time_ps gemm_end = gemm.end;
     const double shared_tokens = s_.model.moe->shared_experts > 0 ? shape_.tokens : 0;
     const cluster::op_cost act = ffn_elementwise_cost(
-        s_.model, shape_, copies + shared_tokens * s_.model.moe->shared_experts,
-        s_.model.moe->expert_ffn_hidden, copies);
-    const time_ps end = compute(d, category::expert_compute, "expert activation " + tag, gemm_end,
-                                fwd ? act : backward_cost(act, 0, recompute_));
+        s_.model, shape_, computed + shared_tokens * s_.model.moe->shared_experts,
+        s_.model.moe->expert_ffn_hidden, computed);
+    const time_ps end =
+        compute(d, category::expert_compute, "expert activation " + tag, gemm_end,
+                fwd ? act : backward_cost(act, 0, recompute_), {"activation", computed, 0, !fwd})
+            .end;
     // The weight stream on the HBM track: the part of the op spent reading expert weights.
     const double weight_bytes =
-        f.bytes - 2.0 * copies * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+        f.bytes - 2.0 * computed * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
     const time_ps weights_ps =
         ps_from_seconds(std::max(0.0, weight_bytes) / rates_.hbm_bytes_per_s);
-    const auto w = st.hbm.enqueue(gemm_end - cluster::op_time(rates_, cost), weights_ps, -1);
+    const auto w = st.hbm.enqueue(gemm.start, weights_ps, -1);
     if (trace_.enabled()) {
       trace_.span(st.trace_hbm, "expert weights " + tag, "expert_weight_load", w.start, weights_ps,
                   {{"bytes", fmt::format("{:.6g}", weight_bytes), true},
                    {"active_experts", std::to_string(active), true}});
     }
     if (fwd) st.tokens_in += copies;
-    return {end, end - (gemm_end - cluster::op_time(rates_, cost)), c};
+    return {end, gemm.start, gemm.previous_op, c};
   }
 
   void note_network(int rep, int stage, category c, const std::string& tag, time_ps start,
@@ -370,10 +436,10 @@ class step_run {
                          static_cast<std::uint64_t>(from * pp_ + to)});
       }
     }
-    auto left = std::make_shared<std::size_t>(flows.size());
     const time_ps start = sim_.now();
-    net_.start_batch(flows, [this, left, start, after, from, &out](std::size_t) {
-      if (--*left == 0) publish(out, network_op(category::pipeline_bubble, start, after, from));
+    const std::vector<std::uint32_t> one_group(flows.size(), 0);
+    net_.start_groups(flows, one_group, 1, [this, start, after, from, &out](std::size_t) {
+      publish(out, network_op(category::pipeline_bubble, start, after, from));
     });
   }
 
@@ -471,12 +537,15 @@ class step_run {
       const bool moe = is_moe(layer);
       if (fwd) {
         auto [end, op] = group_compute(rep, stage, category::attention, "attention " + tag,
-                                       sim_.now(), attention_cost(s_.model, shape_), cur);
+                                       sim_.now(), attention_cost(s_.model, shape_), cur,
+                                       {"attention", shape_.tokens, shape_.keys});
         std::tie(end, cur) = group_compute(rep, stage, category::attention, "norms " + tag, end,
-                                           attention_elementwise_cost(s_.model, shape_), op);
+                                           attention_elementwise_cost(s_.model, shape_), op,
+                                           {"norms", shape_.tokens});
         if (moe) {
-          std::tie(end, cur) = group_compute(rep, stage, category::router, "router " + tag, end,
-                                             router_cost(s_.model, shape_), cur);
+          std::tie(end, cur) =
+              group_compute(rep, stage, category::router, "router " + tag, end,
+                            router_cost(s_.model, shape_), cur, {"router", shape_.tokens});
         }
         co_await until{end};
         if (tp_ > 1) {
@@ -493,28 +562,24 @@ class step_run {
           const bool to_experts = phase == 0;
           const category c = to_experts == fwd ? category::dispatch : category::combine;
           const time_ps start = sim_.now();
-          const auto flows = std::make_shared<const std::vector<net::flow_request>>(
+          const std::vector<net::flow_request> flows =
               exchange_flows(rep, stage, *lr, to_experts,
                              static_cast<std::uint64_t>(layer) * 4 +
-                                 static_cast<std::uint64_t>(phase) * 2 + (fwd ? 0U : 1U)));
-          auto pending = std::make_shared<std::vector<int>>(static_cast<std::size_t>(ep_), 0);
-          auto arrived =
-              std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
-          for (const auto& f : *flows) {
-            ++(*pending)[static_cast<std::size_t>(layout_.of(f.dst).ep)];
+                                 static_cast<std::uint64_t>(phase) * 2 + (fwd ? 0U : 1U));
+          std::vector<std::uint32_t> group_of;
+          group_of.reserve(flows.size());
+          for (const auto& f : flows) {
+            group_of.push_back(static_cast<std::uint32_t>(layout_.of(f.dst).ep));
             if (fwd && to_experts) dispatch_bytes_ += f.src == f.dst ? 0 : f.bytes;
           }
+          auto arrived =
+              std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
           auto cd = std::make_shared<countdown>(sim_, ep_);
-          for (int e = 0; e < ep_; ++e) {
-            if ((*pending)[static_cast<std::size_t>(e)] == 0) cd->one();
-          }
-          net_.start_batch(*flows, [this, pending, arrived, cd, flows](std::size_t i) {
-            const auto e = static_cast<std::size_t>(layout_.of((*flows)[i].dst).ep);
-            if (--(*pending)[e] == 0) {
-              (*arrived)[e] = sim_.now();
-              cd->one();
-            }
-          });
+          net_.start_groups(flows, group_of, static_cast<std::size_t>(ep_),
+                            [this, arrived, cd](std::size_t e) {
+                              (*arrived)[e] = sim_.now();
+                              cd->one();
+                            });
           co_await cd->done;
           note_network(rep, stage, c, tag, start, *arrived);
           if (!to_experts) {
@@ -536,15 +601,16 @@ class step_run {
           const time_ps arrival = (*arrived)[static_cast<std::size_t>(critical_rank)];
           const op_id a_deps[] = {cur};
           const op_id a = ops_.add(c, start, arrival, a_deps, stage);
-          const op_id x_deps[] = {a};
-          cur = ops_.add(critical.cat, std::max(arrival, critical.end - critical.duration),
-                         critical.end, x_deps, stage);
+          const op_id x_deps[] = {a, critical.stream_previous};
+          cur = ops_.add(critical.cat, critical.start, critical.end, x_deps, stage);
+          mark_compute(rep, stage, cur);
           co_await until{std::max(critical.end, sim_.now())};
         }
         if (!fwd) {
           auto [end, op] =
               group_compute(rep, stage, category::router, "router " + tag, sim_.now(),
-                            backward_cost(router_cost(s_.model, shape_), 0, recompute_), cur);
+                            backward_cost(router_cost(s_.model, shape_), 0, recompute_), cur,
+                            {"router", shape_.tokens, 0, true});
           cur = op;
           co_await until{end};
         }
@@ -552,11 +618,12 @@ class step_run {
         const cluster::op_cost ffn = dense_ffn_cost(s_.model, shape_);
         const cluster::op_cost act =
             ffn_elementwise_cost(s_.model, shape_, shape_.tokens, s_.model.dense_ffn_hidden, 0);
-        auto [end, op] =
-            group_compute(rep, stage, category::dense_ffn, "dense ffn " + tag, sim_.now(),
-                          fwd ? ffn : backward_cost(ffn, 0, recompute_), cur);
+        auto [end, op] = group_compute(rep, stage, category::dense_ffn, "dense ffn " + tag,
+                                       sim_.now(), fwd ? ffn : backward_cost(ffn, 0, recompute_),
+                                       cur, {"dense_ffn", shape_.tokens, 0, !fwd});
         std::tie(end, cur) = group_compute(rep, stage, category::dense_ffn, "activation " + tag,
-                                           end, fwd ? act : backward_cost(act, 0, recompute_), op);
+                                           end, fwd ? act : backward_cost(act, 0, recompute_), op,
+                                           {"activation", shape_.tokens, 0, !fwd});
         co_await until{end};
       }
       if (tp_ > 1) {
@@ -566,12 +633,14 @@ class step_run {
       }
       if (!fwd) {
         const cluster::op_cost attn = attention_cost(s_.model, shape_);
-        auto [end, op] = group_compute(
-            rep, stage, category::attention, "attention " + tag, sim_.now(),
-            backward_cost(attn, attention_core_flops(s_.model, shape_), recompute_), cur);
+        auto [end, op] =
+            group_compute(rep, stage, category::attention, "attention " + tag, sim_.now(),
+                          backward_cost(attn, attention_core_flops(s_.model, shape_), recompute_),
+                          cur, {"attention", shape_.tokens, shape_.keys, true});
         std::tie(end, cur) = group_compute(
             rep, stage, category::attention, "norms " + tag, end,
-            backward_cost(attention_elementwise_cost(s_.model, shape_), 0, recompute_), op);
+            backward_cost(attention_elementwise_cost(s_.model, shape_), 0, recompute_), op,
+            {"norms", shape_.tokens, 0, true});
         co_await until{end};
         if (tp_ > 1) {
           const time_ps start = sim_.now();
@@ -602,6 +671,11 @@ class step_run {
     } else if (fwd) {
       publish(ready(rep, t.kind, pass, chunks_), cur);
     }
+    // A micro-batch is through the pipeline when its last pass ends (folding measures the
+    // steady-state period from these).
+    if (rep == 0 && step == 0 && (training_ ? !fwd && model_chunk == 0 : fwd && last_chunk)) {
+      completions_[static_cast<std::size_t>(t.micro_batch)] = sim_.now();
+    }
     ends->push_back(cur);
     done->one();
   }
@@ -617,7 +691,8 @@ class step_run {
       c.bytes *= 1 + s_.model.mtp_modules;
     }
     return group_compute(rep, stage, category::lm_head, fwd ? "lm head" : "lm head bwd", sim_.now(),
-                         fwd ? c : backward_cost(c, 0, recompute_), dep);
+                         fwd ? c : backward_cost(c, 0, recompute_), dep,
+                         {"lm_head", positions, 0, !fwd});
   }
 
   void publish(ready_entry& r, op_id op) {
@@ -725,7 +800,8 @@ class step_run {
     time_ps end = sim_.now();
     for (int e = 0; e < ep_; ++e) {
       end = std::max(end, compute(device(rep, stage, e), category::optimizer, "optimizer step",
-                                  sim_.now(), cost));
+                                  sim_.now(), cost)
+                              .end);
     }
     return end;
   }
@@ -799,7 +875,8 @@ class step_run {
     r.network_model = s_.network.model == network_model::flow ? "flow" : "analytical";
     r.devices = layout_.devices();
     r.steps = s_.workload.steps;
-    r.simulated_time_s = seconds(end_time_);
+    const time_ps extra = folded_time();
+    r.simulated_time_s = seconds(end_time_ + extra);
     r.step_time_s = r.simulated_time_s / r.steps;
     r.tokens_per_step = tokens_per_step();
     r.tokens_per_s = r.step_time_s > 0 ? r.tokens_per_step / r.step_time_s : 0;
@@ -814,7 +891,8 @@ class step_run {
       r.cost_usd_per_million_tokens =
           *s_.chip.price_usd_per_hour * r.devices / 3600.0 / r.tokens_per_s * 1e6;
     }
-    r.breakdown_s = ops_.critical_path();
+    r.breakdown_s = ops_.critical_path(busiest_stage());
+    stretch(r.breakdown_s, seconds(extra));
     for (auto& [k, v] : r.breakdown_s) v /= r.steps;
     if (routed_layers_ > 0) {
       const double n = routed_layers_;
@@ -842,15 +920,63 @@ class step_run {
       const auto& st = dev_[static_cast<std::size_t>(
           layout_.device({0, c.ep, replicas_ == 1 ? 0 : c.dp, c.pp}))];
       const double memory_bytes = memory[static_cast<std::size_t>(c.pp)].total_bytes;
+      // Per step, the folded micro-batches included.
+      const double per_step =
+          static_cast<double>(s_.workload.micro_batches) / micro_batches_ / r.steps;
       r.per_device.push_back(
-          {seconds(st.compute.busy_ps()) / r.steps, seconds(st.hbm.busy_ps()) / r.steps,
-           seconds(st.network_busy) / r.steps, st.tokens_in / r.steps, memory_bytes});
+          {seconds(st.compute.busy_ps()) * per_step, seconds(st.hbm.busy_ps()) * per_step,
+           seconds(st.network_busy) * per_step, st.tokens_in * per_step, memory_bytes});
       r.peak_hbm_bytes = std::max(r.peak_hbm_bytes, memory_bytes);
     }
     r.layout = layout_.describe();
     approximations(r);
     r.events = sim_.events_processed();
     return r;
+  }
+
+  /// The pipeline stage whose devices computed longest (replica 0): the bottleneck whose
+  /// timeline the breakdown follows.
+  [[nodiscard]] int busiest_stage() const {
+    int best = 0;
+    time_ps most = -1;
+    for (int st = 0; st < pp_; ++st) {
+      for (int e = 0; e < ep_; ++e) {
+        const time_ps busy =
+            dev_[static_cast<std::size_t>(layout_.device({0, e, 0, st}))].compute.busy_ps();
+        if (busy > most) {
+          most = busy;
+          best = st;
+        }
+      }
+    }
+    return best;
+  }
+
+  /// Folding of micro-batches: the time the unsimulated ones add, at the steady-state period
+  /// P measured between completions of micro-batches 1 .. N-pp-1 of the first step (the
+  /// pipeline's pace once filled, before the cool-down): (M - N) * P per step.
+  [[nodiscard]] time_ps folded_time() const {
+    const int total = static_cast<int>(s_.workload.micro_batches);
+    if (micro_batches_ >= total) return 0;
+    const int first = 1;
+    const int last = micro_batches_ - pp_ - 1;
+    const time_ps period = (completions_[static_cast<std::size_t>(last)] -
+                            completions_[static_cast<std::size_t>(first)]) /
+                           (last - first);
+    return period * (total - micro_batches_) * steps_;
+  }
+
+  /// Spreads `extra` seconds over the categories of the pipeline's steady state (everything
+  /// but the bubble and the once-per-step gradient sync and optimizer), in proportion.
+  static void stretch(breakdown& b, double extra) {
+    if (extra <= 0) return;
+    auto steady = [](const std::string& k) {
+      return k != "pipeline_bubble" && k != "dp_collective" && k != "optimizer";
+    };
+    double base = 0;
+    for (const auto& [k, v] : b) base += steady(k) ? v : 0;
+    if (base <= 0) return;
+    for (auto& [k, v] : b) v += steady(k) ? extra * v / base : 0;
   }
 
   void approximations(run_result& r) const {
@@ -873,6 +999,15 @@ class step_run {
     }
     r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
                                            static_cast<double>(launch_overhead_ps) / ps_per_us));
+    if (micro_batches_ < static_cast<int>(s_.workload.micro_batches)) {
+      r.approximations.push_back(fmt::format(
+          "folding.micro_batches: {} of {} micro-batches per step simulated; the rest added at "
+          "the measured steady-state period of {:.6g} s each, spread over the steady-state "
+          "categories of the breakdown",
+          micro_batches_, s_.workload.micro_batches,
+          seconds(folded_time()) / steps_ /
+              (static_cast<double>(s_.workload.micro_batches) - micro_batches_)));
+    }
     if (replicas_ < layout_.config().dp) {
       r.approximations.push_back(fmt::format(
           "folding.dp_replicas: 1 of {} data-parallel replicas simulated, its figures copied to "
@@ -907,6 +1042,9 @@ class step_run {
   pass_shape shape_;
   cluster::recompute_mode recompute_;
   routing_sampler sampler_;
+  std::string dtype_name_;  ///< the op profile's dtype column for the model's number format
+  /// Padded dispatch: slots each source sends each expert (its local capacity), else 0.
+  std::int64_t padded_slots_ = 0;
   std::vector<device_state> dev_;
   op_log ops_;
   std::vector<std::unique_ptr<ready_entry>> ready_;
@@ -915,6 +1053,7 @@ class step_run {
   std::map<std::tuple<int, int, int>, std::shared_ptr<const net::collective_plan>> dp_plans_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<gradient_sync>> dp_sync_;
   time_ps end_time_ = 0;
+  std::vector<time_ps> completions_;  ///< replica 0, step 0: when each micro-batch finished
   std::vector<expert_load> experts_;
   int routed_layers_ = 0;
   std::map<int, layer_stats> layer_sums_;

@@ -1,6 +1,8 @@
 // Training and inference steps end to end on small cases: folding against the unfolded run,
 // the 1F1B bubble against its closed form, overlap, and layouts with TP and PP.
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "sim/io/scenario_loader.hpp"
@@ -126,4 +128,43 @@ workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 2}
   CHECK(part(tp8, "tp_collective") > 0);
   CHECK(part(ep8, "tp_collective") == 0);
   CHECK(part(tp8, "dispatch") == 0);  // one EP rank: no exchange
+}
+
+TEST_CASE("folding micro-batches agrees with simulating them all") {
+  const std::string body = R"(
+cluster: {preset: dgx-h100, nodes: 2}
+parallelism: {ep: 8, pp: 2}
+workload: {kind: train, batch_per_device: 1, context: 1024, micro_batches: 24, steps: 1}
+)";
+  const auto all = run(body);
+  const auto folded = run(body, {"folding.micro_batches=8"});
+  INFO("all " << all.step_time_s << " s, folded " << folded.step_time_s << " s");
+  CHECK(folded.step_time_s == Approx(all.step_time_s).epsilon(0.02));
+  CHECK(folded.tokens_per_step == all.tokens_per_step);
+  double sum = 0;
+  for (const auto& [k, v] : folded.breakdown_s) sum += v;
+  CHECK(sum == Approx(folded.step_time_s).epsilon(1e-9));
+  CHECK_THROWS_WITH(run(body, {"folding.micro_batches=5"}),
+                    Catch::Contains("folding: micro_batches 5 must be at least 2 x pp + 2 = 6"));
+}
+
+TEST_CASE("a measured op profile times the ops it covers") {
+  // Experts take 1 ms per call whatever the tokens (two rows, same time per token count is
+  // not needed: one row scales with tokens, so give two equal-time rows bracketing the range).
+  const std::string csv_path = std::string(MOESIM_BINARY) + ".test-profile.csv";
+  {
+    std::ofstream csv(csv_path);
+    csv << "op,dtype,tokens,context,time_us\nexperts,bf16,1,0,1000\nexperts,bf16,1000000,0,1000\n";
+  }
+  const std::string body = R"(
+cluster: {preset: dgx-h100}
+parallelism: {ep: 8}
+workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 1}
+)";
+  const auto roofline = run(body);
+  const auto measured = run(body, {"op_profile=" + csv_path});
+  // 8 MoE layers x 1 ms of experts on the critical path (the activation stays on the roofline).
+  CHECK(part(measured, "expert_compute") + part(measured, "expert_weight_load") >= 8e-3);
+  CHECK(measured.step_time_s > roofline.step_time_s + 7e-3);
+  std::remove(csv_path.c_str());
 }
