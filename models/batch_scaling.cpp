@@ -5,6 +5,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace moesim::models {
 namespace {
@@ -40,7 +41,8 @@ batch_counts make_counts(int experts, std::span<const std::int64_t> tokens_per_d
   return c;
 }
 
-/// Adds `copies` tokens with experts `ids` to device `d`.
+/// Adds `copies` tokens with experts `ids` to device `d`'s rows (only: expert totals are summed
+/// from the rows afterwards, so workers on disjoint devices never share a write).
 class accumulator {
  public:
   accumulator(batch_counts& c, const expert_grouping& g)
@@ -50,10 +52,7 @@ class accumulator {
     if (copies == 0) return;
     std::int64_t* row = c_.device_expert.data() +
                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
-    for (expert_index e : ids) {
-      row[e] += copies;
-      c_.expert_load[static_cast<std::size_t>(e)] += copies;
-    }
+    for (expert_index e : ids) row[e] += copies;
     if (c_.groups == 0) return;
     ++stamp_;
     std::int64_t* grow = c_.device_group_tokens.data() +
@@ -92,6 +91,9 @@ batch_counts count_batch(const routing& r, std::span<const std::int64_t> tokens_
       acc.add(d, r.experts_of(t), 1);
     }
   }
+  for (int d = 0; d < c.devices; ++d) {
+    for (int e = 0; e < c.experts; ++e) c.expert_load[static_cast<std::size_t>(e)] += c.at(d, e);
+  }
   return c;
 }
 
@@ -113,7 +115,8 @@ double relabel_fraction(const routing& sample) {
 }
 
 batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t> tokens_per_device,
-                            int router_groups, rng& gen, const expert_grouping& grouping) {
+                            int router_groups, rng& gen, const expert_grouping& grouping,
+                            int threads) {
   if (sample.tokens <= 0) throw std::invalid_argument("scale_to_batch: empty sample");
   if (router_groups <= 0 || sample.experts % router_groups != 0) {
     throw std::invalid_argument("scale_to_batch: router groups " + std::to_string(router_groups) +
@@ -122,49 +125,83 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
   batch_counts c = make_counts(sample.experts, tokens_per_device, grouping);
   c.relabel_fraction = relabel_fraction(sample);
   const double lambda = c.relabel_fraction;
-  accumulator acc(c, grouping);
   const int group_size = sample.experts / router_groups;
-  std::vector<expert_index> shifted;
-
-  auto add_relabelled = [&](int d, int token) {
-    const auto a = static_cast<int>(gen.below(static_cast<std::uint64_t>(router_groups)));
-    const auto b = static_cast<int>(gen.below(static_cast<std::uint64_t>(group_size)));
-    shifted.clear();
-    for (expert_index e : sample.experts_of(token)) {
-      const int g = (e / group_size + a) % router_groups;
-      const int j = (e % group_size + b) % group_size;
-      shifted.push_back(g * group_size + j);
-    }
-    acc.add(d, shifted, 1);
-  };
-
+  // Each expert's (group, index in group), so that a shift needs no division on the hot path.
+  std::vector<int> group_of(static_cast<std::size_t>(sample.experts));
+  std::vector<int> index_of(static_cast<std::size_t>(sample.experts));
+  for (int e = 0; e < sample.experts; ++e) {
+    group_of[static_cast<std::size_t>(e)] = e / group_size;
+    index_of[static_cast<std::size_t>(e)] = e % group_size;
+  }
   const auto s = static_cast<std::int64_t>(sample.tokens);
-  for (int d = 0; d < c.devices; ++d) {
-    const std::int64_t b = tokens_per_device[static_cast<std::size_t>(d)];
-    if (b < s) {  // b independent uniform picks: the same multinomial, O(b)
-      for (std::int64_t i = 0; i < b; ++i) {
-        const auto token = static_cast<int>(gen.below(static_cast<std::uint64_t>(s)));
-        if (lambda > 0.0 && gen.uniform01() < lambda) {
-          add_relabelled(d, token);
-        } else {
-          acc.add(d, sample.experts_of(token), 1);
+  // Device d draws from its own stream gen.fork(d), so the counts do not depend on `threads`.
+  const rng base = gen;
+  (void)gen();
+
+  // The rows of devices [first, last), with one accumulator (and scratch) per worker.
+  auto fill = [&](int first, int last) {
+    accumulator acc(c, grouping);
+    std::vector<expert_index> shifted;
+    for (int d = first; d < last; ++d) {
+      rng g = base.fork(static_cast<std::uint64_t>(d));
+      auto add_relabelled = [&](int token) {
+        const auto a = static_cast<int>(g.below(static_cast<std::uint64_t>(router_groups)));
+        const auto b = static_cast<int>(g.below(static_cast<std::uint64_t>(group_size)));
+        shifted.clear();
+        for (expert_index e : sample.experts_of(token)) {
+          int gi = group_of[static_cast<std::size_t>(e)] + a;  // (e / group_size + a) % groups
+          if (gi >= router_groups) gi -= router_groups;
+          int j = index_of[static_cast<std::size_t>(e)] + b;  // (e % group_size + b) % size
+          if (j >= group_size) j -= group_size;
+          shifted.push_back(gi * group_size + j);
         }
+        acc.add(d, shifted, 1);
+      };
+      const std::int64_t b = tokens_per_device[static_cast<std::size_t>(d)];
+      // b independent uniform picks: the multinomial itself, O(b) cheap draws. Past 16 picks
+      // per sample token, sequential binomials over the sample (O(S), each dearer) win.
+      if (b < 16 * s) {
+        for (std::int64_t i = 0; i < b; ++i) {
+          const auto token = static_cast<int>(g.below(static_cast<std::uint64_t>(s)));
+          if (lambda > 0.0 && g.uniform01() < lambda) {
+            add_relabelled(token);
+          } else {
+            acc.add(d, sample.experts_of(token), 1);
+          }
+        }
+        continue;
       }
-      continue;
-    }
-    std::int64_t remaining = b;  // sequential binomials, O(S)
-    for (std::int64_t i = 0; i < s; ++i) {
-      const std::int64_t n =
-          i + 1 == s ? remaining
-                     : static_cast<std::int64_t>(gen.binomial(static_cast<std::uint64_t>(remaining),
+      std::int64_t remaining = b;  // sequential binomials, O(S)
+      for (std::int64_t i = 0; i < s; ++i) {
+        const std::int64_t n =
+            i + 1 == s ? remaining
+                       : static_cast<std::int64_t>(g.binomial(static_cast<std::uint64_t>(remaining),
                                                               1.0 / static_cast<double>(s - i)));
-      remaining -= n;
-      const std::int64_t moved =
-          lambda > 0.0
-              ? static_cast<std::int64_t>(gen.binomial(static_cast<std::uint64_t>(n), lambda))
-              : 0;
-      acc.add(d, sample.experts_of(static_cast<int>(i)), n - moved);
-      for (std::int64_t m = 0; m < moved; ++m) add_relabelled(d, static_cast<int>(i));
+        remaining -= n;
+        const std::int64_t moved =
+            lambda > 0.0
+                ? static_cast<std::int64_t>(g.binomial(static_cast<std::uint64_t>(n), lambda))
+                : 0;
+        acc.add(d, sample.experts_of(static_cast<int>(i)), n - moved);
+        for (std::int64_t m = 0; m < moved; ++m) add_relabelled(static_cast<int>(i));
+      }
+    }
+  };
+  const int workers = std::clamp(threads, 1, std::max(c.devices, 1));
+  if (workers == 1) {
+    fill(0, c.devices);
+  } else {
+    std::vector<std::thread> pool;
+    for (int w = 1; w < workers; ++w) {
+      pool.emplace_back(fill, w * c.devices / workers, (w + 1) * c.devices / workers);
+    }
+    fill(0, c.devices / workers);
+    for (auto& t : pool) t.join();
+  }
+  // Per-expert totals from the rows (the workers only write their own devices' rows).
+  for (int d = 0; d < c.devices; ++d) {
+    for (int e = 0; e < c.experts; ++e) {
+      c.expert_load[static_cast<std::size_t>(e)] += c.at(d, e);
     }
   }
   return c;

@@ -69,10 +69,12 @@ struct expert_grouping {
 /// Counts of a batch of tokens_per_device tokens scaled from `sample` (see above).
 /// `router_groups` is the router's n_groups (1 if none): relabelling preserves it; it must
 /// divide the experts. Throws std::invalid_argument on an empty sample or bad sizes.
-/// O(sum over devices of min(b_d, S) + relabelled picks * k) draws from `gen`.
+/// Device d draws from gen.fork(d) (gen itself advances by one draw), so the counts are the
+/// same for any `threads`, which split the devices among workers.
+/// O(sum over devices of min(b_d, 16 S) + relabelled picks * k) draws.
 [[nodiscard]] batch_counts scale_to_batch(const routing& sample,
                                           std::span<const std::int64_t> tokens_per_device,
                                           int router_groups, rng& gen,
-                                          const expert_grouping& grouping = {});
+                                          const expert_grouping& grouping = {}, int threads = 1);
 
 }  // namespace moesim::models

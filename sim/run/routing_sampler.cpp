@@ -20,9 +20,11 @@ models::token_source make_source(const scenario& s, int hidden) {
 }
 }  // namespace
 
-routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source)
+routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source,
+                                 int threads)
     : s_(s),
       sources_(sources),
+      threads_(std::max(threads, 1)),
       tokens_per_source_(tokens_per_source),
       math_hidden_(s.sampling.math_hidden > 0 ? static_cast<int>(s.sampling.math_hidden)
                                               : s.model.hidden),
@@ -102,6 +104,7 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
   models::route_options opt;
   opt.logsumexp = false;  // decisions only
+  opt.threads = threads_;
   if (balance) opt.selection_bias = bias;
 
   // 1. Routing decisions for the sample: replayed, or made by the chosen policy.
@@ -122,7 +125,7 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
   const models::batch_counts counts =
-      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen)
+      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, {}, threads_)
              : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),
                                    per_source);
   if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);

@@ -30,7 +30,8 @@ struct layer_routing {
 class routing_sampler {
  public:
   /// `sources` devices each contribute `tokens_per_source` tokens per step to one EP group.
-  routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source);
+  /// `threads` work on the router and the batch scaling; results do not depend on it.
+  routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source, int threads = 1);
 
   /// Routing of one pass through one MoE layer for EP group `group`; `pass` counts
   /// micro-batches over the run (step * micro_batches + micro-batch). Deterministic in
@@ -46,6 +47,7 @@ class routing_sampler {
 
   const scenario& s_;
   int sources_;
+  int threads_;
   std::int64_t tokens_per_source_;
   int math_hidden_;
   std::int64_t sample_;

@@ -4,8 +4,8 @@
 
 namespace moesim::sim::run {
 
-run_result simulate(const scenario& s, trace_recorder& trace) {
-  return simulate_steps(s, trace);
+run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
+  return simulate_steps(s, trace, opt.threads);
 }
 
 }  // namespace moesim::sim::run

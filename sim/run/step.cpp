@@ -106,7 +106,7 @@ struct ready_entry {
 
 class step_run {
  public:
-  step_run(const scenario& s, trace_recorder& trace)
+  step_run(const scenario& s, trace_recorder& trace, int threads)
       : s_(s),
         trace_(trace),
         topo_(topo::build_cluster(s.cluster, s.chip)),
@@ -126,7 +126,7 @@ class step_run {
         chunks_(pp_ * vp_),
         shape_(pass_shape_of(s)),
         recompute_(s.workload.training.value_or(training_config{}).recompute),
-        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens)),
+        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads),
         dtype_name_(format_name(format_of(s.model.dtype))),
         padded_slots_(s.moe.padded && s.model.moe
                           ? models::expert_capacity(static_cast<std::int64_t>(shape_.tokens),
@@ -1066,7 +1066,7 @@ class step_run {
 
 }  // namespace
 
-run_result simulate_steps(const scenario& s, trace_recorder& trace) {
+run_result simulate_steps(const scenario& s, trace_recorder& trace, int threads) {
   const auto& w = s.workload;
   if (w.kind != workload_kind::train &&
       w.batch_per_device * s.parallelism.tp * s.parallelism.pp % w.micro_batches != 0) {
@@ -1076,7 +1076,7 @@ run_result simulate_steps(const scenario& s, trace_recorder& trace) {
         w.micro_batches, w.batch_per_device * s.parallelism.tp * s.parallelism.pp,
         w.batch_per_device, s.parallelism.tp, s.parallelism.pp));
   }
-  step_run run(s, trace);
+  step_run run(s, trace, threads);
   return run.run();
 }
 

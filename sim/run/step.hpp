@@ -45,6 +45,6 @@ namespace moesim::sim::run {
 
 /// Simulates s.workload.steps steps of `s` (already checked feasible). Throws
 /// std::invalid_argument for a workload the executor cannot run, with the reason.
-run_result simulate_steps(const scenario& s, trace_recorder& trace);
+run_result simulate_steps(const scenario& s, trace_recorder& trace, int threads = 1);
 
 }  // namespace moesim::sim::run

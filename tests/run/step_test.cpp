@@ -168,3 +168,16 @@ workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 1}
   CHECK(measured.step_time_s > roofline.step_time_s + 7e-3);
   std::remove(csv_path.c_str());
 }
+
+TEST_CASE("results do not depend on the number of routing threads") {
+  const auto one = run(train_dp2, {"sampling.tokens_per_step=256"});
+  io::load_options opt;
+  opt.overrides = {"sampling.tokens_per_step=256"};
+  const auto set = io::load_scenario_text(std::string("name: t\nseed: 3\n") + train_dp2 + small_moe,
+                                          "test.yaml", opt);
+  sim::trace_recorder trace(false);
+  const auto two = sim::run::simulate(set.base, trace, {2});
+  CHECK(one.step_time_s == two.step_time_s);
+  CHECK(one.load_max_over_mean == two.load_max_over_mean);
+  CHECK(one.dispatch_bytes_per_step == two.dispatch_bytes_per_step);
+}

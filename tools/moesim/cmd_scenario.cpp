@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "sim/engine/trace.hpp"
 #include "sim/io/metrics.hpp"
@@ -52,12 +53,17 @@ void add_run_command(CLI::App& app, commands& cmds) {
     std::string metrics;
     std::string trace;
     bool quiet = false;
+    int threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   };
   auto st = std::make_shared<state>();
   add_scenario_args(sub, st->args);
   sub->add_option("--metrics", st->metrics, "Write metrics JSON here");
   sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
   sub->add_flag("--quiet", st->quiet, "Print nothing on success");
+  sub->add_option("--threads", st->threads,
+                  "Threads for the routing maths (default: the machine's cores); the outputs "
+                  "are byte-identical for any count")
+      ->check(CLI::Range(1, 256));
   sub->callback([&cmds, st] {
     cmds.run = [st] {
       const auto t0 = std::chrono::steady_clock::now();
@@ -70,7 +76,7 @@ void add_run_command(CLI::App& app, commands& cmds) {
       for (std::size_t i = 0; i < scenarios.size(); ++i) {
         sim::trace_recorder off(false);
         try {
-          results.push_back(sim::run::simulate(*scenarios[i], i == 0 ? trace : off));
+          results.push_back(sim::run::simulate(*scenarios[i], i == 0 ? trace : off, {st->threads}));
         } catch (const std::invalid_argument& e) {
           // The workload refused the scenario (e.g. a layout it cannot run): bad input.
           const auto& variant = scenarios[i]->variant;
