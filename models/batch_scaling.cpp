@@ -187,7 +187,12 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
       }
     }
   };
-  const int workers = std::clamp(threads, 1, std::max(c.devices, 1));
+  // A worker thread costs tens of microseconds to start: only worth it for many picks.
+  constexpr std::int64_t picks_per_worker = 1 << 17;
+  const std::int64_t picks =
+      std::accumulate(tokens_per_device.begin(), tokens_per_device.end(), std::int64_t{0});
+  const int workers = static_cast<int>(std::clamp<std::int64_t>(
+      std::min<std::int64_t>(threads, picks / picks_per_worker), 1, std::max(c.devices, 1)));
   if (workers == 1) {
     fill(0, c.devices);
   } else {

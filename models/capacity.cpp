@@ -43,6 +43,14 @@ capacity_result apply_capacity(const routing& r, std::int64_t capacity, drop_pol
                                 std::to_string(capacity));
   }
   const auto n = static_cast<std::size_t>(r.assignments());
+  if (static_cast<std::uint64_t>(capacity) >= n) {
+    // No expert can be offered more than every assignment: nothing drops, no order needed.
+    capacity_result out;
+    out.capacity = capacity;
+    out.dropped_per_expert.assign(static_cast<std::size_t>(r.experts), 0);
+    out.kept = r;
+    return out;
+  }
   // Assignment indices in priority order.
   std::vector<std::int32_t> order;
   order.reserve(n);

@@ -11,10 +11,6 @@
 
 namespace moesim::io {
 
-namespace detail {
-std::span<const embedded_file> embedded_scenarios();
-}
-
 namespace {
 
 using sim::net::collective_algorithm;
@@ -73,14 +69,9 @@ std::function<double()> deepep_intranode(bool combine) {
 std::function<double()> scenario_figure(std::string name,
                                         double (*figure)(const sim::run::run_result&)) {
   return [name, figure] {
-    const std::string path = "scenarios/" + name + ".yaml";
-    for (const auto& f : detail::embedded_scenarios()) {
-      if (f.path != path) continue;
-      const auto set = load_scenario_text(f.content, path);
-      sim::trace_recorder trace(false);
-      return figure(sim::run::simulate(set.base, trace));
-    }
-    throw std::logic_error("calibration: scenario " + path + " is not embedded");
+    const auto set = load_shipped_scenario(name);
+    sim::trace_recorder trace(false);
+    return figure(sim::run::simulate(set.base, trace));
   };
 }
 

@@ -7,6 +7,7 @@
 
 #include "models/routing_trace.hpp"
 #include "sim/cluster/profile_table.hpp"
+#include "sim/io/embedded.hpp"
 #include "sim/io/overrides.hpp"
 #include "sim/io/presets.hpp"
 #include "sim/io/spec_loader.hpp"
@@ -14,6 +15,10 @@
 #include "sim/run/feasibility.hpp"
 
 namespace moesim::io {
+
+namespace detail {
+std::span<const embedded_file> embedded_scenarios();  // generated (sim/io/CMakeLists.txt)
+}
 
 namespace {
 
@@ -406,6 +411,16 @@ json scenario_to_json(const sim::run::scenario& s) {
   if (s.op_profile.empty()) j.erase("op_profile");  // absent, as before the key existed
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
+}
+
+sim::run::scenario_set load_shipped_scenario(const std::string& name, const load_options& opt) {
+  const std::string path = "scenarios/" + name + ".yaml";
+  std::string names;
+  for (const auto& f : detail::embedded_scenarios()) {
+    if (f.path == path) return load_scenario_text(f.content, path, opt);
+    names += (names.empty() ? "" : ", ") + std::string(f.path);
+  }
+  throw std::invalid_argument("no shipped scenario '" + name + "' (shipped: " + names + ")");
 }
 
 }  // namespace moesim::io

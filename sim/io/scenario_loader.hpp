@@ -33,6 +33,11 @@ sim::run::scenario_set load_scenario_file(const std::string& path, const load_op
 sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,
                                           const load_options& opt = {});
 
+/// The shipped scenario `scenarios/<name>.yaml`, compiled into the binary (for `moesim
+/// accuracy` and `moesim bench steps`), loaded as load_scenario_text would. Throws
+/// std::invalid_argument naming the shipped ones for an unknown name.
+sim::run::scenario_set load_shipped_scenario(const std::string& name, const load_options& opt = {});
+
 /// JSON Schema (draft 2020-12) of a scenario file, for editors.
 json scenario_json_schema();
 

@@ -129,12 +129,26 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
 template <class F>
 void network::analytical_finishes(std::span<const flow_request> flows, F&& at) {
   // One pass charges every link; a second times each flow by the busiest link on its path.
-  // Both passes route again instead of storing paths: O(links) memory for any batch size.
+  // Batches up to keep_paths_below flows keep their paths between the passes; larger ones route
+  // again instead, for O(links) memory at any size.
+  constexpr std::size_t keep_paths_below = std::size_t{1} << 20;
+  const bool keep = flows.size() < keep_paths_below;
+  kept_paths_.clear();
+  kept_offsets_.assign(1, 0);
+  kept_latency_.clear();
   link_load load(capacity_);
   for (const auto& f : flows) {
-    if (f.src == f.dst) continue;
-    route(f);
-    load.add(scratch_path_, f.bytes);
+    if (f.src != f.dst) {
+      const time_ps latency = route(f);
+      load.add(scratch_path_, f.bytes);
+      if (keep) {
+        kept_paths_.insert(kept_paths_.end(), scratch_path_.begin(), scratch_path_.end());
+        kept_latency_.push_back(latency);
+      }
+    } else if (keep) {
+      kept_latency_.push_back(0);
+    }
+    if (keep) kept_offsets_.push_back(kept_paths_.size());
   }
   for (std::size_t i = 0; i < flows.size(); ++i) {
     const auto& f = flows[i];
@@ -142,9 +156,18 @@ void network::analytical_finishes(std::span<const flow_request> flows, F&& at) {
       at(i, time_ps{0});
       continue;
     }
-    const time_ps latency = route(f);
+    time_ps latency = 0;
+    std::span<const link_id> path;
+    if (keep) {
+      latency = kept_latency_[i];
+      path = std::span<const link_id>(kept_paths_)
+                 .subspan(kept_offsets_[i], kept_offsets_[i + 1] - kept_offsets_[i]);
+    } else {
+      latency = route(f);
+      path = scratch_path_;
+    }
     double worst_s = 0;
-    for (auto l : scratch_path_) {
+    for (auto l : path) {
       worst_s = std::max(worst_s, load.bytes(l) / capacity_[static_cast<std::size_t>(l)]);
     }
     at(i, ps_from_seconds(worst_s) + latency);

@@ -153,6 +153,10 @@ class network {
   maxmin_solver solver_;
   topo::path route_scratch_;
   std::vector<link_id> scratch_path_;
+  // Paths of the analytical batch being timed (analytical_finishes), reused between batches.
+  std::vector<link_id> kept_paths_;
+  std::vector<std::size_t> kept_offsets_;
+  std::vector<time_ps> kept_latency_;
   std::vector<active_flow> flows_;       ///< indexed by solver flow id
   std::vector<heap_entry> completions_;  ///< 4-ary min-heap by (finish, flow id), lazy deletion
   std::vector<heap_entry> rebuilt_;      ///< scratch of heap_rebuild

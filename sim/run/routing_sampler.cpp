@@ -104,7 +104,8 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
   models::route_options opt;
   opt.logsumexp = false;  // decisions only
-  opt.threads = threads_;
+  // Threads only pay for large score matrices (starting one costs tens of microseconds).
+  opt.threads = sample_ * router_.experts >= (std::int64_t{1} << 22) ? threads_ : 1;
   if (balance) opt.selection_bias = bias;
 
   // 1. Routing decisions for the sample: replayed, or made by the chosen policy.

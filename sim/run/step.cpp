@@ -304,8 +304,10 @@ class step_run {
 
   /// Flows of one all-to-all-v between the ranks of EP group (rep, stage), one per (source,
   /// destination, TP rank) with the copies `routing` sends; `to_experts` chooses the direction.
+  /// `receiver` gets each flow's receiving EP rank.
   std::vector<net::flow_request> exchange_flows(int rep, int stage, const layer_routing& lr,
-                                                bool to_experts, std::uint64_t tag) const {
+                                                bool to_experts, std::uint64_t tag,
+                                                std::vector<std::uint32_t>& receiver) const {
     const int per_rank = lr.experts / ep_;
     const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
     std::vector<net::flow_request> flows;
@@ -324,6 +326,7 @@ class step_run {
           const topo::device_id b = device(rep, stage, host, t);
           flows.push_back({to_experts ? a : b, to_experts ? b : a,
                            static_cast<double>(copies) * token_bytes, tag});
+          receiver.push_back(static_cast<std::uint32_t>(to_experts ? host : owner));
         }
       }
     }
@@ -562,14 +565,13 @@ class step_run {
           const bool to_experts = phase == 0;
           const category c = to_experts == fwd ? category::dispatch : category::combine;
           const time_ps start = sim_.now();
+          std::vector<std::uint32_t> group_of;
           const std::vector<net::flow_request> flows =
               exchange_flows(rep, stage, *lr, to_experts,
                              static_cast<std::uint64_t>(layer) * 4 +
-                                 static_cast<std::uint64_t>(phase) * 2 + (fwd ? 0U : 1U));
-          std::vector<std::uint32_t> group_of;
-          group_of.reserve(flows.size());
+                                 static_cast<std::uint64_t>(phase) * 2 + (fwd ? 0U : 1U),
+                             group_of);
           for (const auto& f : flows) {
-            group_of.push_back(static_cast<std::uint32_t>(layout_.of(f.dst).ep));
             if (fwd && to_experts) dispatch_bytes_ += f.src == f.dst ? 0 : f.bytes;
           }
           auto arrived =

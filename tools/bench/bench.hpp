@@ -26,5 +26,8 @@ int alltoall(const options& opt, std::ostream& out);
 /// Analytical all-to-all of 1 GiB per chip on the 9216-chip Ironwood pod (16x24x24, 85M flows)
 /// as `moesim collective` runs it: wall time and peak RSS (issue 3), plus a streamed cross-check.
 int ironwood(const options& opt, std::ostream& out);
+/// Wall time per simulated step of the flagship scenarios against the simulated step time
+/// (issue 5): training <= 1x, decode <= 10x, and the Ironwood pod's peak memory.
+int steps(const options& opt, std::ostream& out);
 
 }  // namespace moesim::bench

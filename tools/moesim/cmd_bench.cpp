@@ -19,7 +19,8 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"moe-math", &bench::moe_math},
       {"router", &bench::router},
       {"alltoall", &bench::alltoall},
-      {"ironwood", &bench::ironwood}};
+      {"ironwood", &bench::ironwood},
+      {"steps", &bench::steps}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
