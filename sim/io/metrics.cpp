@@ -13,6 +13,17 @@ namespace moesim::io {
 
 namespace {
 
+const char* objective_key(sim::run::objective_kind o) {
+  switch (o) {
+    case sim::run::objective_kind::tokens_per_s:
+      return "tokens_per_s";
+    case sim::run::objective_kind::cost:
+      return "cost_usd_per_million_tokens";
+    default:
+      return "step_time_s";
+  }
+}
+
 json result_json(const sim::run::run_result& r) {
   json summary{{"simulated_time_s", r.simulated_time_s},
                {"step_time_s", r.step_time_s},
@@ -80,11 +91,8 @@ json metrics_json(const std::vector<sim::run::run_result>& results,
                   const std::vector<const sim::run::scenario*>& scenarios) {
   json j = metrics_json(results.front(), *scenarios.front());
   if (results.size() == 1) return j;
-  std::vector<std::size_t> order(results.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return results[a].step_time_s < results[b].step_time_s;
-  });
+  const auto objective = scenarios.front()->objective;
+  const std::vector<std::size_t> order = rank(results, objective);
   json rows = json::array();
   int rank = 1;
   for (std::size_t i : order) {
@@ -97,7 +105,7 @@ json metrics_json(const std::vector<sim::run::run_result>& results,
     r["config"] = scenario_to_json(*scenarios[i]);
     rows.push_back(r);
   }
-  j["comparison"] = {{"objective", "step_time_s"}, {"ranked", rows}};
+  j["comparison"] = {{"objective", objective_key(objective)}, {"ranked", rows}};
   return j;
 }
 
@@ -133,13 +141,30 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
   for (const auto& a : r.approximations) fmt::print(out, "  approximation: {}\n", a);
 }
 
-void print_comparison(const std::vector<sim::run::run_result>& results, std::ostream& out) {
-  if (results.size() < 2) return;
+std::vector<std::size_t> rank(const std::vector<sim::run::run_result>& results,
+                              sim::run::objective_kind objective) {
   std::vector<std::size_t> order(results.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return results[a].step_time_s < results[b].step_time_s;
-  });
+  const auto key = [&](std::size_t i) {
+    const auto& r = results[i];
+    switch (objective) {
+      case sim::run::objective_kind::tokens_per_s:
+        return -r.tokens_per_s;
+      case sim::run::objective_kind::cost:
+        return r.cost_usd_per_million_tokens;
+      default:
+        return r.step_time_s;
+    }
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  return order;
+}
+
+void print_comparison(const std::vector<sim::run::run_result>& results,
+                      sim::run::objective_kind objective, std::ostream& out) {
+  if (results.size() < 2) return;
+  const std::vector<std::size_t> order = rank(results, objective);
   // Columns: the breakdown categories that are non-zero in at least one strategy.
   std::vector<std::size_t> cols;
   for (std::size_t c = 0; c < results.front().breakdown_s.size(); ++c) {
@@ -150,8 +175,10 @@ void print_comparison(const std::vector<sim::run::run_result>& results, std::ost
       }
     }
   }
-  fmt::print(out, "\nstrategies ranked by step time (critical path per step):\n");
-  fmt::print(out, "  {:>4} {:<20} {:>10} {:>10}", "rank", "strategy", "step", "tokens/s");
+  fmt::print(out, "\nstrategies ranked by {} (critical path per step):\n",
+             objective_key(objective));
+  fmt::print(out, "  {:>4} {:<20} {:>10} {:>10} {:>7}", "rank", "strategy", "step", "tokens/s",
+             "dropped");
   for (std::size_t c : cols) {
     const std::string& k = results.front().breakdown_s[c].first;
     fmt::print(out, " {:>10}", k.size() > 10 ? k.substr(0, 10) : k);
@@ -160,9 +187,9 @@ void print_comparison(const std::vector<sim::run::run_result>& results, std::ost
   int rank = 1;
   for (std::size_t i : order) {
     const auto& r = results[i];
-    fmt::print(out, "  {:>4} {:<20} {:>10} {:>10.4g}", rank++,
+    fmt::print(out, "  {:>4} {:<20} {:>10} {:>10.4g} {:>6.2f}%", rank++,
                r.variant.empty() ? "as written" : r.variant, format_seconds(r.step_time_s),
-               r.tokens_per_s);
+               r.tokens_per_s, 100 * r.drop_rate);
     for (std::size_t c : cols) fmt::print(out, " {:>10}", format_seconds(r.breakdown_s[c].second));
     fmt::print(out, "\n");
   }

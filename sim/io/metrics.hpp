@@ -20,7 +20,7 @@ inline constexpr const char* metrics_schema = "moesim.metrics/1";
 json metrics_json(const sim::run::run_result& r, const sim::run::scenario& s);
 
 /// Metrics of a scenario with strategies: the base result plus a `comparison` array with one
-/// row per variant (base first), ranked by step time.
+/// row per variant, ranked by the scenario's objective (ties keep the listed order).
 json metrics_json(const std::vector<sim::run::run_result>& results,
                   const std::vector<const sim::run::scenario*>& scenarios);
 
@@ -29,6 +29,11 @@ json metrics_json(const std::vector<sim::run::run_result>& results,
 std::string dump(const json& j);
 
 void print_summary(const sim::run::run_result& r, std::ostream& out);
-void print_comparison(const std::vector<sim::run::run_result>& results, std::ostream& out);
+void print_comparison(const std::vector<sim::run::run_result>& results,
+                      sim::run::objective_kind objective, std::ostream& out);
+
+/// Indices of `results` best first by `objective`; ties keep the given order.
+std::vector<std::size_t> rank(const std::vector<sim::run::run_result>& results,
+                              sim::run::objective_kind objective);
 
 }  // namespace moesim::io

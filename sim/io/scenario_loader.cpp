@@ -253,7 +253,13 @@ const object_type<scenario>& scenario_type() {
         .optional("description", &scenario::description, string_spec{false},
                   "what the scenario shows")
         .optional("seed", &scenario::seed, integer_spec<std::uint64_t>{},
-                  "random seed, 0 to 2^64-1");
+                  "random seed, 0 to 2^64-1")
+        .optional("objective", &scenario::objective,
+                  enum_spec<objective_kind>{{{"step_time", objective_kind::step_time},
+                                             {"tokens_per_s", objective_kind::tokens_per_s},
+                                             {"cost", objective_kind::cost}}},
+                  "how strategies are ranked: step_time (shortest), tokens_per_s (most) or cost "
+                  "(lowest USD per million tokens)");
     add_sections(o);
     o.passthrough("strategies",
                   list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.schema(),

@@ -71,6 +71,10 @@ struct sampling_config {
 
 enum class workload_kind { decode, prefill, train };
 
+/// What `strategies:` are ranked by: shortest step, most tokens per second, or lowest cost per
+/// million tokens (strategies that change the batch are compared fairly by the last two).
+enum class objective_kind { step_time, tokens_per_s, cost };
+
 /// Provably identical work simulated once and replicated (named in the metrics).
 struct folding_config {
   bool dp_replicas = true;  ///< simulate data-parallel replica 0 only

@@ -28,6 +28,7 @@ struct scenario {
   sampling_config sampling;
   workload_config workload;
   folding_config folding;
+  objective_kind objective = objective_kind::step_time;  ///< how strategies are ranked
   std::string variant;     ///< strategy name; empty for the scenario as written
   std::string op_profile;  ///< `op_profile:` as written (relative to the scenario); may be empty
   /// The parsed op_profile; null without one. Immutable, so copies of the scenario share it.

@@ -98,7 +98,7 @@ void add_run_command(CLI::App& app, commands& cmds) {
       }
       if (!st->quiet) {
         io::print_summary(results.front(), std::cout);
-        io::print_comparison(results, std::cout);
+        io::print_comparison(results, set.base.objective, std::cout);
         std::uint64_t events = 0;
         for (const auto& r : results) events += r.events;
         fmt::print(std::cout, "  wall time {:.3f} s, {} events ({:.3g} events/s)\n", wall, events,
