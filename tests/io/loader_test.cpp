@@ -77,7 +77,7 @@ TEST_CASE("unknown keys are reported before missing ones") {
 TEST_CASE("a key with no plausible match lists the keys") {
   CHECK(error_of(replace(base, "seed: 3", "zzzzzzzz: 3"))
             .starts_with("s.yaml:2:1: zzzzzzzz: unknown key (expected one of: name, description, "
-                         "seed, model,"));
+                         "seed, objective, model,"));
 }
 
 TEST_CASE("missing required keys name the key and what it is") {
