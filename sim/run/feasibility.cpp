@@ -119,6 +119,37 @@ std::string describe_overflow(const cluster::memory_plan& plan, const scenario& 
                      cluster::format_memory_bytes(s.chip.hbm_bytes), s.chip.name, items);
 }
 
+// Tensor parallelism all-reduces twice per layer: its groups must stay inside one scale-up
+// domain (an NVLink node, or a TPU slice on its ICI torus), never across InfiniBand or the DCN.
+void check_tp_domains(const scenario& s, const layout& l) {
+  const int tp = s.parallelism.tp;
+  if (tp == 1) return;
+  const bool gpus = s.cluster.fabric == topo::fabric_kind::nvswitch;
+  const long long domain =
+      gpus ? s.cluster.gpus_per_node : cluster_devices(s.cluster) / std::max(s.cluster.slices, 1);
+  const std::string what = gpus ? fmt::format("NVLink domains (nodes of {} GPUs)", domain)
+                                : fmt::format("TPU slices ({} chips each)", domain);
+  for (int d = 0; d < l.devices(); ++d) {
+    const coords c = l.of(d);
+    if (c.tp != 0) continue;
+    const auto group = l.tp_group(c.ep, c.dp, c.pp);
+    std::vector<long long> domains;
+    for (const auto member : group) domains.push_back(member / domain);
+    std::sort(domains.begin(), domains.end());
+    const auto spanned = std::unique(domains.begin(), domains.end()) - domains.begin();
+    if (spanned > 1) {
+      std::string members;
+      for (std::size_t i = 0; i < group.size() && i < 8; ++i) {
+        members += (i ? "," : "") + std::to_string(group[i]);
+      }
+      throw std::invalid_argument(fmt::format(
+          "parallelism: tp group {{{}{}}} spans {} {} under order '{}'; tensor parallelism must "
+          "stay inside one (put tp first in the order, with tp <= {})",
+          members, group.size() > 8 ? ",..." : "", spanned, what, s.parallelism.order, domain));
+    }
+  }
+}
+
 }  // namespace
 
 int pipeline_stage_of(const parallel_config& p, long long device) {
@@ -199,7 +230,7 @@ void check_feasible(const scenario& s) {
         "parallelism: pp {} x vp {} = {} virtual stages do not divide the {} layers of {}", p.pp,
         p.vp, p.pp * p.vp, s.model.layers, s.model.name));
   }
-  (void)layout(p);  // throws for an order that does not name every axis once
+  check_tp_domains(s, layout(p));  // layout() throws for an order that does not name every axis
   if (s.moe.padded && !(s.moe.capacity_factor > 0)) {
     throw std::invalid_argument(
         "moe: padded dispatch needs a capacity_factor > 0 (the buffers are sized by it)");
