@@ -14,9 +14,11 @@ struct options {
 
 /// PHOLD hold model on the event engine next to a bare std::priority_queue loop (issue 2).
 int phold(const options& opt, std::ostream& out);
-/// Router + dispatch + expert maths GFLOP/s next to one plain Eigen GEMM of the same FLOPs (issue 4).
+/// Router + dispatch + expert maths GFLOP/s next to one plain Eigen GEMM of the same FLOPs (issue
+/// 4).
 int moe_math(const options& opt, std::ostream& out);
-/// DeepSeek-V3 router on 16k tokens at full hidden size: gate GEMM, scoring, group-limited top-k (issue 4).
+/// DeepSeek-V3 router on 16k tokens at full hidden size: gate GEMM, scoring, group-limited top-k
+/// (issue 4).
 int router(const options& opt, std::ostream& out);
 
 /// Skewed all-to-all-v on the flow model (issue 3): dgx-h100 x8 .. x128 (64 .. 1024 GPUs, to show
@@ -29,5 +31,8 @@ int ironwood(const options& opt, std::ostream& out);
 /// Wall time per simulated step of the flagship scenarios against the simulated step time
 /// (issue 5): training <= 1x, decode <= 10x, and the Ironwood pod's peak memory.
 int steps(const options& opt, std::ostream& out);
+
+/// Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is not available.
+double peak_rss_bytes();
 
 }  // namespace moesim::bench

@@ -30,16 +30,6 @@ double since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Peak resident set of this process (VmHWM), in bytes; 0 where /proc is not available.
-double peak_rss_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) * 1024.0;
-  }
-  return 0;
-}
-
 struct check_result {
   std::string shape;
   double flows = 0;
@@ -76,6 +66,15 @@ check_result cross_check(const std::string& shape, double bytes) {
 }
 
 }  // namespace
+
+double peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) * 1024.0;
+  }
+  return 0;
+}
 
 int ironwood(const options& opt, std::ostream& out) {
   const std::string shape = "16x24x24";

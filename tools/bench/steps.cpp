@@ -21,16 +21,6 @@ namespace moesim::bench {
 
 namespace {
 
-// Peak resident set of this process so far (VmHWM), in bytes; 0 without /proc.
-double peak_rss_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) * 1024.0;
-  }
-  return 0;
-}
-
 struct target {
   const char* scenario;
   double max_wall_over_step;  ///< the target ratio
