@@ -127,6 +127,7 @@ class step_run {
         shape_(pass_shape_of(s)),
         recompute_(s.workload.training.value_or(training_config{}).recompute),
         sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads),
+        link_router_(topo_),
         dtype_name_(format_name(format_of(s.model.dtype))),
         padded_slots_(s.moe.padded && s.model.moe
                           ? models::expert_capacity(static_cast<std::int64_t>(shape_.tokens),
@@ -408,6 +409,37 @@ class step_run {
     return {end, gemm.start, gemm.previous_op, c};
   }
 
+  /// Trace counters of the links an exchange loaded hardest: the average rate each carried over
+  /// the exchange (GB/s, under the trace process "links", back to 0 at its end), for the
+  /// InfiniBand, DCN and ICI links it kept at least half busy (NVLink and PCIe legs are the
+  /// devices' own network tracks; quieter links would swell a large run's trace). Overlapping
+  /// exchanges on one link show the later one's rate.
+  void trace_links(const std::vector<net::flow_request>& flows, time_ps start) {
+    if (!trace_.enabled() || sim_.now() <= start) return;
+    std::map<topo::link_id, double> bytes;
+    topo::path path;
+    for (const auto& f : flows) {
+      if (f.src == f.dst) continue;
+      link_router_.route_into(f.src, f.dst, f.tag, path);
+      for (const auto l : path) {
+        const auto kind = topo_.link(l).kind;
+        if (kind == topo::link_kind::ib || kind == topo::link_kind::dcn ||
+            kind == topo::link_kind::ici) {
+          bytes[l] += f.bytes;
+        }
+      }
+    }
+    const double span_s = seconds(sim_.now() - start);
+    for (const auto& [l, b] : bytes) {
+      if (b / span_s < 0.5 * net_.capacity_bytes_per_s(l)) continue;
+      const auto& info = topo_.link(l);
+      const std::string name = fmt::format("{} {}->{} GB/s", to_string(info.kind),
+                                           topo_.name(info.src), topo_.name(info.dst));
+      trace_.counter("links", name, start, b / span_s / 1e9);
+      trace_.counter("links", name, sim_.now(), 0);
+    }
+  }
+
   void note_network(int rep, int stage, category c, const std::string& tag, time_ps start,
                     const std::vector<time_ps>& arrived) {
     for (int e = 0; e < ep_; ++e) {
@@ -584,6 +616,7 @@ class step_run {
                             });
           co_await cd->done;
           note_network(rep, stage, c, tag, start, *arrived);
+          trace_links(flows, start);
           if (!to_experts) {
             cur = network_op(c, start, cur, stage);
             continue;
@@ -1044,7 +1077,8 @@ class step_run {
   pass_shape shape_;
   cluster::recompute_mode recompute_;
   routing_sampler sampler_;
-  std::string dtype_name_;  ///< the op profile's dtype column for the model's number format
+  topo::router link_router_;  ///< routes flows again for the link counters of the trace
+  std::string dtype_name_;    ///< the op profile's dtype column for the model's number format
   /// Padded dispatch: slots each source sends each expert (its local capacity), else 0.
   std::int64_t padded_slots_ = 0;
   std::vector<device_state> dev_;

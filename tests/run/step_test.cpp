@@ -181,3 +181,18 @@ TEST_CASE("results do not depend on the number of routing threads") {
   CHECK(one.load_max_over_mean == two.load_max_over_mean);
   CHECK(one.dispatch_bytes_per_step == two.dispatch_bytes_per_step);
 }
+
+TEST_CASE("the trace carries the busy links of each exchange as counters") {
+  auto has_ib_counters = [](const std::string& order) {
+    const auto set =
+        io::load_scenario_text(std::string("name: t\nseed: 3\n") + train_dp2 + small_moe,
+                               "test.yaml", {{"parallelism.order=" + order}, {}});
+    sim::trace_recorder trace(true);
+    (void)sim::run::simulate(set.base, trace);
+    bool ib = false;
+    for (const auto& c : trace.counters()) ib = ib || c.name.rfind("ib ", 0) == 0;
+    return ib;
+  };
+  CHECK_FALSE(has_ib_counters("tp-ep-dp-pp"));  // each EP group is one node: NVLink only
+  CHECK(has_ib_counters("dp-ep-tp-pp"));        // EP groups span both nodes: the rails load
+}
