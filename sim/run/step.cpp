@@ -290,13 +290,12 @@ class step_run {
   }
 
   /// The TP all-reduce of a pass's activations, over every TP group of (rep, stage).
-  std::shared_ptr<const net::collective_plan> tp_plan(int rep, int stage, double scale) {
-    auto& cached = tp_plans_[{rep, stage, scale}];
+  std::shared_ptr<const net::collective_plan> tp_plan(int rep, int stage) {
+    auto& cached = tp_plans_[{rep, stage}];
     if (!cached) {
       net::collective_spec spec;
       spec.op = net::collective_op::all_reduce;
-      spec.bytes =
-          scale * shape_.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+      spec.bytes = shape_.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
       for (int e = 0; e < ep_; ++e) spec.groups.push_back(layout_.tp_group(e, rep, stage));
       cached = std::make_shared<net::collective_plan>(net::plan_collective(topo_, cparams_, spec));
     }
@@ -456,7 +455,7 @@ class step_run {
   // ---- collectives started now, awaited by the caller ----------------------------------------
 
   std::shared_ptr<countdown> start_tp_all_reduce(int rep, int stage) {
-    return collective(tp_plan(rep, stage, 1.0));
+    return collective(tp_plan(rep, stage));
   }
 
   /// Sends the activations (forward) or their gradients (backward) of one micro-batch from
@@ -1085,7 +1084,7 @@ class step_run {
   op_log ops_;
   std::vector<std::unique_ptr<ready_entry>> ready_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<const layer_routing>> routings_;
-  std::map<std::tuple<int, int, double>, std::shared_ptr<const net::collective_plan>> tp_plans_;
+  std::map<std::pair<int, int>, std::shared_ptr<const net::collective_plan>> tp_plans_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<const net::collective_plan>> dp_plans_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<gradient_sync>> dp_sync_;
   time_ps end_time_ = 0;
