@@ -2,7 +2,9 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -61,8 +63,9 @@ void add_run_command(CLI::App& app, commands& cmds) {
   sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
   sub->add_flag("--quiet", st->quiet, "Print nothing on success");
   sub->add_option("--threads", st->threads,
-                  "Threads for the routing maths (default: the machine's cores); the outputs "
-                  "are byte-identical for any count")
+                  "Threads (default: the machine's cores): strategies run side by side, a "
+                  "single simulation uses them for its routing maths; the outputs are "
+                  "byte-identical for any count")
       ->check(CLI::Range(1, 256));
   sub->callback([&cmds, st] {
     cmds.run = [st] {
@@ -70,13 +73,35 @@ void add_run_command(CLI::App& app, commands& cmds) {
       const auto set = io::load_scenario_file(st->args.file, options_of(st->args));
       std::vector<const sim::run::scenario*> scenarios{&set.base};
       for (const auto& s : set.strategies) scenarios.push_back(&s);
-      std::vector<sim::run::run_result> results;
-      // The trace shows the scenario as written; strategies add rows to the comparison.
+      // The trace shows the scenario as written; strategies add rows to the comparison. The
+      // simulations are independent (no shared state), so strategies run side by side on the
+      // threads; one simulation alone gets them all for its routing maths. Results and errors
+      // are taken in list order, so the output does not depend on the thread count.
       sim::trace_recorder trace(!st->trace.empty());
+      std::vector<sim::run::run_result> results(scenarios.size());
+      std::vector<std::exception_ptr> errors(scenarios.size());
+      const auto workers =
+          std::min<std::size_t>(static_cast<std::size_t>(st->threads), scenarios.size());
+      const int inner = workers == 1 ? st->threads : 1;
+      std::atomic<std::size_t> next{0};
+      auto work = [&] {
+        for (std::size_t i = next++; i < scenarios.size(); i = next++) {
+          sim::trace_recorder off(false);
+          try {
+            results[i] = sim::run::simulate(*scenarios[i], i == 0 ? trace : off, {inner});
+          } catch (...) {
+            errors[i] = std::current_exception();
+          }
+        }
+      };
+      std::vector<std::thread> pool;
+      for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+      work();
+      for (auto& t : pool) t.join();
       for (std::size_t i = 0; i < scenarios.size(); ++i) {
-        sim::trace_recorder off(false);
+        if (!errors[i]) continue;
         try {
-          results.push_back(sim::run::simulate(*scenarios[i], i == 0 ? trace : off, {st->threads}));
+          std::rethrow_exception(errors[i]);
         } catch (const std::invalid_argument& e) {
           // The workload refused the scenario (e.g. a layout it cannot run): bad input.
           const auto& variant = scenarios[i]->variant;
