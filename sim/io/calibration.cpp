@@ -1,9 +1,7 @@
 #include "sim/io/calibration.hpp"
 
 #include <cmath>
-#include <stdexcept>
 
-#include "sim/io/embedded.hpp"
 #include "sim/io/net_bench.hpp"
 #include "sim/io/scenario_loader.hpp"
 #include "sim/io/spec_loader.hpp"
