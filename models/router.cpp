@@ -35,6 +35,7 @@ class top_k_set {
     ids_[i] = id;
   }
   [[nodiscard]] int size() const noexcept { return n_; }
+  [[nodiscard]] bool full() const noexcept { return n_ == k_; }
 
  private:
   static bool better(float v, std::int32_t id, float w, std::int32_t wid) noexcept {
@@ -76,6 +77,80 @@ float score_row(float* row, int n, router_scoring scoring, bool logsumexp = true
   return m + static_cast<float>(std::log(sum));
 }
 
+// Eight float lanes: Eigen maps these onto one AVX register on the build's fixed ISA.
+constexpr int lanes = 8;
+using lane_array = Eigen::Array<float, lanes, 1>;
+lane_array load_lanes(const float* p) {
+  return Eigen::Map<const lane_array>(p);
+}
+
+/// The two largest of v[0, n) (n >= 2; the second may equal the first): per-lane top two,
+/// merged pairwise, all branch-free. The same two values a scalar scan finds.
+std::pair<float, float> top_two(const float* v, int n) noexcept {
+  constexpr float lowest = -std::numeric_limits<float>::infinity();
+  lane_array a = lane_array::Constant(lowest);
+  lane_array b = a;
+  int j = 0;
+  for (; j + lanes <= n; j += lanes) {
+    const lane_array x = load_lanes(v + j);
+    b = b.max(a.min(x));
+    a = a.max(x);
+  }
+  // Two sorted pairs (a1 >= b1), (a2 >= b2) merge to (max(a1, a2), max(min(a1, a2), b1, b2)).
+  const auto merge = [](const auto& a1, const auto& b1, const auto& a2, const auto& b2) {
+    return std::make_pair(a1.max(a2).eval(), a1.min(a2).max(b1.max(b2)).eval());
+  };
+  const auto [a4, b4] = merge(a.head<4>(), b.head<4>(), a.tail<4>(), b.tail<4>());
+  const auto [a2, b2] = merge(a4.head<2>(), b4.head<2>(), a4.tail<2>(), b4.tail<2>());
+  float first = std::max(a2[0], a2[1]);
+  float second = std::max(std::min(a2[0], a2[1]), std::max(b2[0], b2[1]));
+  for (; j < n; ++j) {
+    second = std::max(second, std::min(first, v[j]));
+    first = std::max(first, v[j]);
+  }
+  return {first, second};
+}
+
+/// Experts v[first, last) of one candidate range (a kept group, or all experts).
+struct id_range {
+  int first;
+  int last;
+};
+
+/// A lower bound on the k-th largest of the ranges' values: the k-th largest of their blocks'
+/// maxima (k distinct values, so the k-th overall is at least that); -inf with fewer than k
+/// blocks. Every value of the top k is >= it, so smaller values need no look.
+float top_k_floor(const float* v, std::span<const id_range> ranges, int k, float* scratch_vals,
+                  std::int32_t* scratch_ids) noexcept {
+  top_k_set maxima(k, scratch_vals, scratch_ids);
+  std::int32_t block = 0;
+  for (const id_range r : ranges) {
+    for (int e = r.first; e + lanes <= r.last; e += lanes) {
+      maxima.offer(load_lanes(v + e).maxCoeff(), block++);
+    }
+  }
+  return maxima.full() ? scratch_vals[k - 1] : -std::numeric_limits<float>::infinity();
+}
+
+/// Offers the values of `ranges` (in increasing id order) that can enter `best` to it. Whole
+/// blocks of eight below the bar are skipped with one vectorised test: below `floor` while
+/// `best` fills, not above its k-th once full (a later id never wins a tie).
+void offer_ranges(top_k_set& best, const float* v, std::span<const id_range> ranges, float floor,
+                  const float* kth) noexcept {
+  const auto offer = [&](int e) {
+    if (best.full() || v[e] >= floor) best.offer(v[e], e);
+  };
+  for (const id_range r : ranges) {
+    int e = r.first;
+    for (; e + lanes <= r.last; e += lanes) {
+      const lane_array x = load_lanes(v + e);
+      if (best.full() ? !(x > *kth).any() : !(x >= floor).any()) continue;
+      for (int l = 0; l < lanes; ++l) offer(e + l);
+    }
+    for (; e < r.last; ++e) offer(e);
+  }
+}
+
 /// Routes the rows [begin, end) of `scores` (already scored) into `out`.
 struct row_router {
   const router_config& cfg;
@@ -88,44 +163,55 @@ struct row_router {
     std::vector<float> group_vals(static_cast<std::size_t>(cfg.topk_groups));
     std::vector<std::int32_t> group_ids(static_cast<std::size_t>(cfg.topk_groups));
     std::vector<float> top_vals(static_cast<std::size_t>(cfg.top_k));
+    const float* kth = top_vals.data() + (cfg.top_k - 1);
+    std::vector<float> floor_vals(static_cast<std::size_t>(cfg.top_k));
+    std::vector<std::int32_t> floor_ids(static_cast<std::size_t>(cfg.top_k));
+    std::vector<id_range> ranges;
+    std::vector<float> group_second(static_cast<std::size_t>(cfg.n_groups));
     const bool grouped = cfg.n_groups > 1 && cfg.topk_groups < cfg.n_groups;
     for (int t = begin; t < end; ++t) {
       const float* s = scores.row(t).data();
       const float* v = s;
       if (!bias.empty()) {
-        for (int e = 0; e < e_count; ++e)
-          choice[static_cast<std::size_t>(e)] = s[e] + bias[static_cast<std::size_t>(e)];
+        Eigen::Map<Eigen::ArrayXf>(choice.data(), e_count) =
+            Eigen::Map<const Eigen::ArrayXf>(s, e_count) +
+            Eigen::Map<const Eigen::ArrayXf>(bias.data(), e_count);
         v = choice.data();
       }
       const auto slot = static_cast<std::size_t>(out.offsets[static_cast<std::size_t>(t)]);
       std::int32_t* ids = out.expert_ids.data() + slot;
-      top_k_set best(cfg.top_k, top_vals.data(), ids);
+      ranges.clear();
+      float floor = -std::numeric_limits<float>::infinity();
       if (grouped) {
         top_k_set groups(cfg.topk_groups, group_vals.data(), group_ids.data());
         for (int g = 0; g < cfg.n_groups; ++g) {
           const float* gv = v + static_cast<std::ptrdiff_t>(g) * group_size;
-          float a = -std::numeric_limits<float>::infinity();
-          float b = a;
-          for (int j = 0; j < group_size; ++j) {
-            if (gv[j] > a) {
-              b = a;
-              a = gv[j];
-            } else if (gv[j] > b) {
-              b = gv[j];
-            }
+          if (group_size >= 2) {
+            const auto [first, second] = top_two(gv, group_size);
+            group_second[static_cast<std::size_t>(g)] = second;
+            groups.offer(first + second, g);
+          } else {
+            groups.offer(gv[0], g);
           }
-          groups.offer(group_size >= 2 ? a + b : a, g);
         }
         // Visit the kept groups in id order so that the scan, like the ungrouped one, offers
         // experts in increasing id order.
         std::sort(group_ids.begin(), group_ids.end());
-        for (std::int32_t g : group_ids) {
-          const int first = g * group_size;
-          for (int e = first; e < first + group_size; ++e) best.offer(v[e], e);
+        for (std::int32_t g : group_ids) ranges.push_back({g * group_size, (g + 1) * group_size});
+        // The kept groups' top two are 2 x topk_groups distinct candidates: with at least k of
+        // them, the least bounds the k-th largest from below.
+        if (group_size >= 2 && 2 * cfg.topk_groups >= cfg.top_k) {
+          floor = std::numeric_limits<float>::infinity();
+          for (std::int32_t g : group_ids)
+            floor = std::min(floor, group_second[static_cast<std::size_t>(g)]);
         }
       } else {
-        for (int e = 0; e < e_count; ++e) best.offer(v[e], e);
+        ranges.push_back({0, e_count});
       }
+      if (floor == -std::numeric_limits<float>::infinity())
+        floor = top_k_floor(v, ranges, cfg.top_k, floor_vals.data(), floor_ids.data());
+      top_k_set best(cfg.top_k, top_vals.data(), ids);
+      offer_ranges(best, v, ranges, floor, kth);
       float* w = out.weights.data() + slot;
       float* sc = out.scores.data() + slot;
       float sum = 0.0f;
