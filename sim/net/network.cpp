@@ -33,6 +33,8 @@ link_id to_solver(topo::link_id l) {
 network::network(simulation& sim, const topo::topology& topo, network_params params)
     : sim_(sim), topo_(topo), params_(params), router_(topo) {
   capacity_.reserve(static_cast<std::size_t>(topo.link_count()));
+  batch_bytes_.assign(static_cast<std::size_t>(topo.link_count()), 0.0);
+  link_seconds_.assign(static_cast<std::size_t>(topo.link_count()), 0.0);
   for (const auto& l : topo.links()) {
     capacity_.push_back(l.bytes_per_s * efficiency_for(l.kind, params_));
     solver_.add_link(capacity_.back());
@@ -127,77 +129,71 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
 }
 
 template <class F>
-void network::analytical_finishes(std::span<const flow_request> flows, F&& at) {
-  // One pass charges every link; a second times each flow by the busiest link on its path.
-  // Batches up to keep_paths_below flows keep their paths between the passes; larger ones route
-  // again instead, for O(links) memory at any size.
-  constexpr std::size_t keep_paths_below = std::size_t{1} << 20;
-  const bool keep = flows.size() < keep_paths_below;
-  kept_paths_.clear();
-  kept_offsets_.assign(1, 0);
-  kept_latency_.clear();
-  link_load load(capacity_);
-  for (const auto& f : flows) {
-    if (f.src != f.dst) {
-      const time_ps latency = route(f);
-      load.add(scratch_path_, f.bytes);
-      if (keep) {
-        kept_paths_.insert(kept_paths_.end(), scratch_path_.begin(), scratch_path_.end());
-        kept_latency_.push_back(latency);
-      }
-    } else if (keep) {
-      kept_latency_.push_back(0);
+void network::analytical_finishes(const route_set& routes, std::span<const double> bytes,
+                                  bool skip_empty, F&& at) {
+  // One pass charges the links of every path; a second times each flow by the busiest link on
+  // its path. Only the links the batch touches are visited, so a small batch on a large
+  // topology costs O(its paths), not O(links).
+  for (const auto l : touched_) batch_bytes_[l] = 0.0;  // the previous batch's, even if it threw
+  touched_.clear();
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const double b = bytes[i];
+    if (!(b >= 0.0 && std::isfinite(b))) {
+      throw std::invalid_argument("network: flow bytes must be finite and >= 0, got " +
+                                  std::to_string(b));
     }
-    if (keep) kept_offsets_.push_back(kept_paths_.size());
+    for (const link_id link : routes.links(i)) {
+      const auto l = static_cast<std::size_t>(link);
+      if (batch_bytes_[l] == 0.0) touched_.push_back(l);
+      batch_bytes_[l] += b;
+    }
   }
-  for (std::size_t i = 0; i < flows.size(); ++i) {
-    const auto& f = flows[i];
-    if (f.src == f.dst) {
-      at(i, time_ps{0});
-      continue;
-    }
-    time_ps latency = 0;
-    std::span<const link_id> path;
-    if (keep) {
-      latency = kept_latency_[i];
-      path = std::span<const link_id>(kept_paths_)
-                 .subspan(kept_offsets_[i], kept_offsets_[i + 1] - kept_offsets_[i]);
-    } else {
-      latency = route(f);
-      path = scratch_path_;
-    }
+  for (const auto l : touched_) link_seconds_[l] = batch_bytes_[l] / capacity_[l];
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    if (skip_empty && bytes[i] == 0.0) continue;
     double worst_s = 0;
-    for (auto l : path) {
-      worst_s = std::max(worst_s, load.bytes(l) / capacity_[static_cast<std::size_t>(l)]);
+    for (const link_id l : routes.links(i)) {
+      worst_s = std::max(worst_s, link_seconds_[static_cast<std::size_t>(l)]);
     }
-    at(i, ps_from_seconds(worst_s) + latency);
+    at(i, ps_from_seconds(worst_s) + routes.latency(i));
   }
 }
 
 void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
-  analytical_finishes(flows, [&](std::size_t i, time_ps after) {
+  batch_routes_.clear();
+  batch_sizes_.clear();
+  for (const auto& f : flows) {
+    batch_routes_.add(topo_, router_, {f.src, f.dst, f.tag});
+    batch_sizes_.push_back(f.bytes);
+  }
+  analytical_finishes(batch_routes_, batch_sizes_, false, [&](std::size_t i, time_ps after) {
     finish(b, static_cast<std::uint32_t>(i), after);
   });
+}
+
+route_set network::plan_routes(std::span<const connection> connections) const {
+  route_set out;
+  out.reserve(connections.size(), connections.size() * 4);
+  for (const auto& c : connections) out.add(topo_, router_, c);
+  return out;
 }
 
 void network::start_groups(std::span<const flow_request> flows,
                            std::span<const std::uint32_t> group_of, std::size_t groups,
                            std::function<void(std::size_t)> on_group_done) {
   assert(group_of.size() == flows.size());
-  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
   if (params_.model == timing_model::analytical) {
-    stats_.flows += flows.size();
-    for (const auto& f : flows) stats_.bytes += f.src == f.dst ? 0.0 : f.bytes;
-    std::vector<time_ps> last(groups, 0);
-    analytical_finishes(flows, [&](std::size_t i, time_ps after) {
-      auto& t = last[group_of[i]];
-      t = std::max(t, after);
-    });
-    for (std::size_t g = 0; g < groups; ++g) {
-      sim_.schedule_in(last[g], [done, g] { (*done)(g); });
+    batch_routes_.clear();
+    batch_sizes_.clear();
+    for (const auto& f : flows) {
+      batch_routes_.add(topo_, router_, {f.src, f.dst, f.tag});
+      batch_sizes_.push_back(f.bytes);
     }
+    start_groups_analytical(batch_routes_, batch_sizes_, false, group_of, groups,
+                            std::move(on_group_done));
     return;
   }
+  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
   auto left = std::make_shared<std::vector<std::size_t>>(groups, 0);
   for (auto g : group_of) ++(*left)[g];
   for (std::size_t g = 0; g < groups; ++g) {
@@ -209,6 +205,84 @@ void network::start_groups(std::span<const flow_request> flows,
   });
 }
 
+void network::start_groups(const route_set& routes, std::span<const double> bytes,
+                           std::span<const std::uint32_t> group_of, std::size_t groups,
+                           std::function<void(std::size_t)> on_group_done) {
+  assert(bytes.size() == routes.size() && group_of.size() == routes.size());
+  if (params_.model == timing_model::analytical) {
+    start_groups_analytical(routes, bytes, true, group_of, groups, std::move(on_group_done));
+    return;
+  }
+  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
+  auto left = std::make_shared<std::vector<std::size_t>>(groups, 0);
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    if (bytes[i] == 0.0) continue;
+    ++(*left)[group_of[i]];
+    ++count;
+    stats_.bytes += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
+  }
+  for (std::size_t g = 0; g < groups; ++g) {
+    if ((*left)[g] == 0) sim_.schedule_in(0, [done, g] { (*done)(g); });
+  }
+  if (count == 0) return;
+  stats_.flows += count;
+  std::vector<std::uint32_t> owner(group_of.begin(), group_of.end());
+  const std::uint32_t b = new_batch(
+      [done, left, owner = std::move(owner)](std::size_t i) {
+        if (--(*left)[owner[i]] == 0) (*done)(owner[i]);
+      },
+      count);
+  bool started = false;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    if (bytes[i] == 0.0) continue;
+    if (routes.at(i).src == routes.at(i).dst) {
+      finish(b, static_cast<std::uint32_t>(i), 0);
+      continue;
+    }
+    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), bytes[i], routes.links(i),
+                               routes.latency(i));
+  }
+  if (started) request_solve(true);
+}
+
+void network::start_groups_analytical(const route_set& routes, std::span<const double> bytes,
+                                      bool skip_empty, std::span<const std::uint32_t> group_of,
+                                      std::size_t groups,
+                                      std::function<void(std::size_t)> on_group_done) {
+  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    if (skip_empty && bytes[i] == 0.0) continue;
+    ++stats_.flows;
+    stats_.bytes += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
+  }
+  std::vector<time_ps> last(groups, 0);
+  analytical_finishes(routes, bytes, skip_empty, [&](std::size_t i, time_ps after) {
+    auto& t = last[group_of[i]];
+    t = std::max(t, after);
+  });
+  for (std::size_t g = 0; g < groups; ++g) {
+    sim_.schedule_in(last[g], [done, g] { (*done)(g); });
+  }
+}
+
+// Adds one flow of batch b to the solver; false when it has no bytes (it completes after its
+// path latency).
+bool network::add_solver_flow(std::uint32_t b, std::uint32_t index, double bytes,
+                              std::span<const link_id> path, time_ps latency) {
+  if (bytes <= 0) {
+    finish(b, index, latency);
+    return false;
+  }
+  const flow_id id = solver_.add_flow(path);
+  const auto slot = static_cast<std::size_t>(id);
+  if (slot >= flows_.size()) flows_.resize(slot + 1);
+  if (slot >= epochs_.size()) epochs_.resize(slot + 1, 0);
+  flows_[slot] = {bytes, 0.0, sim_.now(), latency, time_max, b, index};
+  if (live_++ == 0) busy_since_ = sim_.now();
+  return true;
+}
+
 void network::start_flow_model(std::span<const flow_request> flows, std::uint32_t b) {
   bool started = false;
   for (std::size_t i = 0; i < flows.size(); ++i) {
@@ -218,17 +292,7 @@ void network::start_flow_model(std::span<const flow_request> flows, std::uint32_
       continue;
     }
     const time_ps latency = route(f);
-    if (f.bytes <= 0) {
-      finish(b, static_cast<std::uint32_t>(i), latency);
-      continue;
-    }
-    const flow_id id = solver_.add_flow(scratch_path_);
-    const auto slot = static_cast<std::size_t>(id);
-    if (slot >= flows_.size()) flows_.resize(slot + 1);
-    if (slot >= epochs_.size()) epochs_.resize(slot + 1, 0);
-    flows_[slot] = {f.bytes, 0.0, sim_.now(), latency, time_max, b, static_cast<std::uint32_t>(i)};
-    if (live_++ == 0) busy_since_ = sim_.now();
-    started = true;
+    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), f.bytes, scratch_path_, latency);
   }
   if (started) request_solve(true);
 }

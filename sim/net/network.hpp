@@ -28,6 +28,7 @@
 #include "sim/engine/simulation.hpp"
 #include "sim/net/maxmin.hpp"
 #include "sim/net/maxmin_load.hpp"
+#include "sim/net/route_set.hpp"
 #include "topologies/routing.hpp"
 #include "topologies/topology.hpp"
 
@@ -73,6 +74,15 @@ class network {
   /// instead of one per flow (a collective's destinations, not its n^2 flows).
   void start_groups(std::span<const flow_request> flows, std::span<const std::uint32_t> group_of,
                     std::size_t groups, std::function<void(std::size_t group)> on_group_done);
+  /// As start_groups above, over connections routed once by plan_routes(): connection i sends
+  /// bytes[i] (one flow; a connection with 0 bytes sends nothing and is not counted) and
+  /// on_group_done(g) runs once every flow of connections with group_of[i] == g has arrived.
+  /// Times exactly as start_groups of the same flows would, without routing them again.
+  void start_groups(const route_set& routes, std::span<const double> bytes,
+                    std::span<const std::uint32_t> group_of, std::size_t groups,
+                    std::function<void(std::size_t group)> on_group_done);
+  /// Routes `connections` (ECMP by tag) for start_groups. O(connections · path).
+  [[nodiscard]] route_set plan_routes(std::span<const connection> connections) const;
   /// Starts a uniform all-to-all now: every ordered pair of distinct `ranks` sends
   /// `bytes_per_pair` (>= 0), one flow per pair with tag 0, sources then destinations in rank
   /// order; on_done() runs once, when the last flow has arrived (with fewer than two ranks, as an
@@ -109,9 +119,16 @@ class network {
   time_ps route(const flow_request& f);  // fills scratch_path_, returns the path latency
   void start_flow_model(std::span<const flow_request> flows, std::uint32_t b);
   void start_analytical(std::span<const flow_request> flows, std::uint32_t b);
-  /// Analytical model: calls at(i, after) with each flow's completion delay. O(flows · path).
+  void start_groups_analytical(const route_set& routes, std::span<const double> bytes,
+                               bool skip_empty, std::span<const std::uint32_t> group_of,
+                               std::size_t groups, std::function<void(std::size_t)> on_group_done);
+  bool add_solver_flow(std::uint32_t b, std::uint32_t index, double bytes,
+                       std::span<const link_id> path, time_ps latency);
+  /// Analytical model: calls at(i, after) with the completion delay of each connection's flow
+  /// (skipping those with 0 bytes when skip_empty). O(flows · path).
   template <class F>
-  void analytical_finishes(std::span<const flow_request> flows, F&& at);
+  void analytical_finishes(const route_set& routes, std::span<const double> bytes, bool skip_empty,
+                           F&& at);
   void finish(std::uint32_t b, std::uint32_t index, time_ps after);
   void request_solve(bool starts);
   void solve_now();
@@ -153,10 +170,13 @@ class network {
   maxmin_solver solver_;
   topo::path route_scratch_;
   std::vector<link_id> scratch_path_;
-  // Paths of the analytical batch being timed (analytical_finishes), reused between batches.
-  std::vector<link_id> kept_paths_;
-  std::vector<std::size_t> kept_offsets_;
-  std::vector<time_ps> kept_latency_;
+  // Analytical model: the routes and sizes of a batch of flow requests (reused), and per link
+  // the bytes of the batch being timed and their time at capacity (valid for touched_ links).
+  route_set batch_routes_;
+  std::vector<double> batch_sizes_;
+  std::vector<double> batch_bytes_;
+  std::vector<double> link_seconds_;
+  std::vector<std::size_t> touched_;
   std::vector<active_flow> flows_;       ///< indexed by solver flow id
   std::vector<heap_entry> completions_;  ///< 4-ary min-heap by (finish, flow id), lazy deletion
   std::vector<heap_entry> rebuilt_;      ///< scratch of heap_rebuild

@@ -37,20 +37,50 @@ routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t to
   if (s.model.moe) {
     // Multi-token-prediction modules route as layers numbered after the main ones.
     gates_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
+    gate_once_ = std::make_unique<std::once_flag[]>(gates_.size());
     bias_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
   }
 }
 
 const models::row_matrix& routing_sampler::gate(int layer) {
   auto& g = gates_[static_cast<std::size_t>(layer)];
-  if (g.size() == 0) {
+  std::call_once(gate_once_[static_cast<std::size_t>(layer)], [&] {
     rng gen = rng::stream(s_.seed, "gate").fork(static_cast<std::uint64_t>(layer));
     g = models::make_gate_weights(math_hidden_, router_.experts, gen);
-  }
+  });
   return g;
 }
 
-models::routing routing_sampler::decide(int layer, int sample, rng& gen,
+std::shared_ptr<const models::row_matrix> routing_sampler::tokens(int group, int pass, int sample) {
+  // Up to 64 MiB of token matrices stay for the layers still to come.
+  const std::size_t keep = std::max<std::size_t>(
+      1, (std::size_t{64} << 20) /
+             (static_cast<std::size_t>(sample) * static_cast<std::size_t>(math_hidden_) * 4 + 1));
+  std::shared_ptr<token_batch> batch;
+  {
+    const std::scoped_lock lock(tokens_mutex_);
+    auto& slot = token_batches_[{group, pass}];
+    if (!slot) {
+      slot = std::make_shared<token_batch>();
+      token_order_.emplace_back(group, pass);
+      if (token_order_.size() > keep) {
+        token_batches_.erase(token_order_.front());
+        token_order_.pop_front();
+      }
+    }
+    batch = slot;
+  }
+  std::call_once(batch->drawn, [&] {
+    const auto index =
+        static_cast<std::uint64_t>(group) * s_.workload.steps * s_.workload.micro_batches +
+        static_cast<std::uint64_t>(pass);
+    rng gen = rng::stream(s_.seed, "tokens").fork(index);
+    batch->x = tokens_.generate(sample, 1, gen);
+  });
+  return {batch, &batch->x};
+}
+
+models::routing routing_sampler::decide(int group, int pass, int layer, int sample, rng& gen,
                                         const models::route_options& opt) {
   if (s_.sampling.trace) {
     // The recorded layer with this index, else the recorded layers in turn by MoE ordinal.
@@ -65,18 +95,18 @@ models::routing routing_sampler::decide(int layer, int sample, rng& gen,
   const bool uniform = s_.sampling.skew == 0;
   switch (s_.moe.routing) {
     case routing_policy::top_k:
-      return uniform ? models::route_logits(models::uniform_logits(sample, router_.experts, gen),
-                                            router_, opt)
-                           .decisions
-                     : models::route(tokens_.generate(sample, 1, gen), gate(layer), router_, opt)
-                           .decisions;
+      return uniform
+                 ? models::route_logits(models::uniform_logits(sample, router_.experts, gen),
+                                        router_, opt)
+                       .decisions
+                 : models::route(*tokens(group, pass, sample), gate(layer), router_, opt).decisions;
     case routing_policy::expert_choice: {
       // Each expert takes tokens * c / experts tokens (Zhou et al. 2022); c = top_k * CF keeps
       // the same average experts per token as the model's top-k router.
       const double cf = router_.top_k * (s_.moe.capacity_factor > 0 ? s_.moe.capacity_factor : 1.0);
       return models::route_expert_choice(
           uniform ? models::uniform_logits(sample, router_.experts, gen)
-                  : models::gate_logits(tokens_.generate(sample, 1, gen), gate(layer)),
+                  : models::gate_logits(*tokens(group, pass, sample), gate(layer)),
           cf);
     }
     case routing_policy::hash: {
@@ -91,7 +121,12 @@ models::routing routing_sampler::decide(int layer, int sample, rng& gen,
   return {};
 }
 
-layer_routing routing_sampler::route(int group, int step, int layer) {
+bool routing_sampler::independent() const noexcept {
+  return s_.moe.balance != balance_mode::bias || s_.sampling.trace;
+}
+
+layer_routing routing_sampler::route(int group, int step, int layer, int threads) {
+  if (threads <= 0) threads = threads_;
   const auto index =
       (static_cast<std::uint64_t>(group) * s_.workload.steps * s_.workload.micro_batches +
        static_cast<std::uint64_t>(step)) *
@@ -105,11 +140,11 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   models::route_options opt;
   opt.logsumexp = false;  // decisions only
   // Threads only pay for large score matrices (starting one costs tens of microseconds).
-  opt.threads = sample_ * router_.experts >= (std::int64_t{1} << 22) ? threads_ : 1;
+  opt.threads = sample_ * router_.experts >= (std::int64_t{1} << 22) ? threads : 1;
   if (balance) opt.selection_bias = bias;
 
   // 1. Routing decisions for the sample: replayed, or made by the chosen policy.
-  const models::routing decided = decide(layer, sample, gen, opt);
+  const models::routing decided = decide(group, step, layer, sample, gen, opt);
 
   // 2. Capacity on the sample: capacity scales with tokens, so the drop fraction carries over.
   //    (Expert choice fills each expert to its capacity by construction: nothing to drop.)
@@ -126,7 +161,7 @@ layer_routing routing_sampler::route(int group, int step, int layer) {
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
   const models::batch_counts counts =
-      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, {}, threads_)
+      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, {}, threads)
              : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),
                                    per_source);
   if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);

@@ -5,7 +5,16 @@
 // the decisions into (token, expert) copies per (source device, expert) for the *full* batch:
 // exact when the batch fits in the sample, otherwise scaled from the sample by multinomial
 // draws so per-device counts keep their variance (models/batch_scaling.hpp).
+//
+// A pass's sampled tokens are the same in every layer, as a token's residual stream carries it
+// through the model (each layer routes them with its own gate): a sequence keeps its topic from
+// layer to layer, and the tokens are drawn once per pass, not once per layer.
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 #include "models/router.hpp"
@@ -35,15 +44,25 @@ class routing_sampler {
 
   /// Routing of one pass through one MoE layer for EP group `group`; `pass` counts
   /// micro-batches over the run (step * micro_batches + micro-batch). Deterministic in
-  /// (seed, group, pass, layer). O(sample * math_hidden * experts).
-  layer_routing route(int group, int pass, int layer);
+  /// (seed, group, pass, layer), and in the order of the calls for each layer when the scenario
+  /// balances by bias (each call updates the layer's bias). `threads` (0: the constructor's)
+  /// share the maths of this one call. O(sample * math_hidden * experts).
+  ///
+  /// Thread safety: when independent() is true, calls for different keys may run concurrently.
+  layer_routing route(int group, int pass, int layer, int threads = 0);
+  /// True when routings do not depend on one another (no bias balancing).
+  [[nodiscard]] bool independent() const noexcept;
 
   [[nodiscard]] int math_hidden() const noexcept { return math_hidden_; }
   [[nodiscard]] std::int64_t sample_tokens() const noexcept { return sample_; }
 
  private:
   const models::row_matrix& gate(int layer);
-  models::routing decide(int layer, int sample, rng& gen, const models::route_options& opt);
+  /// The sampled hidden states of (group, pass). Thread-safe; recent ones are kept (evicted
+  /// ones are drawn again, identically: their stream depends only on the key).
+  std::shared_ptr<const models::row_matrix> tokens(int group, int pass, int sample);
+  models::routing decide(int group, int pass, int layer, int sample, rng& gen,
+                         const models::route_options& opt);
 
   const scenario& s_;
   int sources_;
@@ -53,8 +72,16 @@ class routing_sampler {
   std::int64_t sample_;
   models::router_config router_;
   models::token_source tokens_;
-  std::vector<models::row_matrix> gates_;  ///< per layer, created on first use
-  std::vector<std::vector<float>> bias_;   ///< per layer selection bias (balance: bias)
+  std::vector<models::row_matrix> gates_;        ///< per layer, created on first use
+  std::unique_ptr<std::once_flag[]> gate_once_;  ///< per layer: creates gates_[layer] once
+  std::vector<std::vector<float>> bias_;         ///< per layer selection bias (balance: bias)
+  struct token_batch {
+    std::once_flag drawn;
+    models::row_matrix x;
+  };
+  std::mutex tokens_mutex_;
+  std::map<std::pair<int, int>, std::shared_ptr<token_batch>> token_batches_;
+  std::deque<std::pair<int, int>> token_order_;  ///< keys of token_batches_, oldest first
 };
 
 }  // namespace moesim::sim::run

@@ -21,6 +21,7 @@
 #include "sim/run/layout.hpp"
 #include "sim/run/op_costs.hpp"
 #include "sim/run/pipeline_schedule.hpp"
+#include "sim/run/routing_prefetch.hpp"
 #include "sim/run/routing_sampler.hpp"
 #include "topologies/cluster.hpp"
 
@@ -127,7 +128,7 @@ class step_run {
         shape_(pass_shape_of(s)),
         recompute_(s.workload.training.value_or(training_config{}).recompute),
         sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads),
-        link_router_(topo_),
+        prefetch_(sampler_, routing_keys(), threads - 1, prefetch_window()),
         dtype_name_(format_name(format_of(s.model.dtype))),
         padded_slots_(s.moe.padded && s.model.moe
                           ? models::expert_capacity(static_cast<std::int64_t>(shape_.tokens),
@@ -302,15 +303,39 @@ class step_run {
     return cached;
   }
 
-  /// Flows of one all-to-all-v between the ranks of EP group (rep, stage), one per (source,
-  /// destination, TP rank) with the copies `routing` sends; `to_experts` chooses the direction.
-  /// `receiver` gets each flow's receiving EP rank.
-  std::vector<net::flow_request> exchange_flows(int rep, int stage, const layer_routing& lr,
-                                                bool to_experts, std::uint64_t tag,
-                                                std::vector<std::uint32_t>& receiver) const {
+  /// An all-to-all-v between the ranks of EP group (rep, stage) in one direction: one
+  /// connection per (source, destination, TP rank), routed once for the run, and each
+  /// connection's receiving EP rank.
+  struct exchange_plan {
+    net::route_set routes;
+    std::vector<std::uint32_t> receiver;
+  };
+
+  const exchange_plan& exchange(int rep, int stage, bool to_experts) {
+    auto& plan = exchanges_[{rep, stage, to_experts}];
+    if (plan) return *plan;
+    std::vector<net::connection> connections;
+    plan = std::make_unique<exchange_plan>();
+    for (int owner = 0; owner < ep_; ++owner) {
+      for (int host = 0; host < ep_; ++host) {
+        for (int t = 0; t < tp_; ++t) {
+          const topo::device_id a = device(rep, stage, owner, t);
+          const topo::device_id b = device(rep, stage, host, t);
+          connections.push_back({to_experts ? a : b, to_experts ? b : a, exchange_tag});
+          plan->receiver.push_back(static_cast<std::uint32_t>(to_experts ? host : owner));
+        }
+      }
+    }
+    plan->routes = net_.plan_routes(connections);
+    return *plan;
+  }
+
+  /// Bytes of each connection of an exchange (either direction) carrying the copies `lr` sends.
+  [[nodiscard]] std::vector<double> exchange_bytes(const layer_routing& lr) const {
     const int per_rank = lr.experts / ep_;
     const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
-    std::vector<net::flow_request> flows;
+    std::vector<double> bytes;
+    bytes.reserve(static_cast<std::size_t>(ep_) * ep_ * tp_);
     for (int owner = 0; owner < ep_; ++owner) {
       for (int host = 0; host < ep_; ++host) {
         std::int64_t copies = padded_slots_ * per_rank;
@@ -320,25 +345,48 @@ class step_run {
             copies += lr.copies[static_cast<std::size_t>(owner) * lr.experts + e];
           }
         }
-        if (copies == 0) continue;
-        for (int t = 0; t < tp_; ++t) {
-          const topo::device_id a = device(rep, stage, owner, t);
-          const topo::device_id b = device(rep, stage, host, t);
-          flows.push_back({to_experts ? a : b, to_experts ? b : a,
-                           static_cast<double>(copies) * token_bytes, tag});
-          receiver.push_back(static_cast<std::uint32_t>(to_experts ? host : owner));
-        }
+        bytes.insert(bytes.end(), static_cast<std::size_t>(tp_),
+                     static_cast<double>(copies) * token_bytes);
       }
     }
-    return flows;
+    return bytes;
   }
 
   // ---- routing -----------------------------------------------------------------------------
 
+  /// ECMP tag of every expert-exchange flow: an EP group's connections (RDMA queue pairs) are
+  /// set up once and reused by every layer and step, and a connection keeps its path (InfiniBand
+  /// forwards by destination through static tables; RoCE hashes the connection's 5-tuple), so
+  /// a (source, destination) pair takes the same path every time.
+  static constexpr std::uint64_t exchange_tag = 0;
+
+  /// Every routing the run takes: each replica's passes through each MoE layer.
+  [[nodiscard]] routing_key_space routing_keys() const {
+    routing_key_space keys;
+    keys.replicas = replicas_;
+    keys.steps = steps_;
+    keys.micro_batches = micro_batches_;
+    for (int chunk = 0; chunk < chunks_; ++chunk) {
+      for (const int layer : chunk_layers(chunk)) {
+        if (is_moe(layer)) keys.layers.push_back(layer);
+      }
+    }
+    std::sort(keys.layers.begin(), keys.layers.end());
+    return keys;
+  }
+
+  /// Routings computed ahead and not yet taken: about 64 MiB of per-(source, expert) counts.
+  [[nodiscard]] std::size_t prefetch_window() const {
+    constexpr double budget_bytes = 64.0 * 1024 * 1024;
+    const double per_routing =
+        static_cast<double>(ep_) * (s_.model.moe ? s_.model.moe->experts : 1) * 8.0;
+    return static_cast<std::size_t>(std::clamp(budget_bytes / per_routing, 2.0, 4096.0));
+  }
+
   std::shared_ptr<const layer_routing> routing_for(int rep, int pass, int layer, bool forward) {
     const auto key = std::make_tuple(rep, pass, layer);
     if (forward) {
-      auto lr = std::make_shared<const layer_routing>(sampler_.route(rep, pass, layer));
+      auto lr = std::make_shared<const layer_routing>(prefetch_.take(rep, pass, layer));
       record_routing(layer, *lr);
       if (training_) routings_[key] = lr;
       return lr;
@@ -413,23 +461,21 @@ class step_run {
   /// InfiniBand, DCN and ICI links it kept at least half busy (NVLink and PCIe legs are the
   /// devices' own network tracks; quieter links would swell a large run's trace). Overlapping
   /// exchanges on one link show the later one's rate.
-  void trace_links(const std::vector<net::flow_request>& flows, time_ps start) {
+  void trace_links(const net::route_set& routes, std::span<const double> bytes, time_ps start) {
     if (!trace_.enabled() || sim_.now() <= start) return;
-    std::map<topo::link_id, double> bytes;
-    topo::path path;
-    for (const auto& f : flows) {
-      if (f.src == f.dst) continue;
-      link_router_.route_into(f.src, f.dst, f.tag, path);
-      for (const auto l : path) {
+    std::map<topo::link_id, double> busy;
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      for (const auto link : routes.links(i)) {
+        const auto l = static_cast<topo::link_id>(link);
         const auto kind = topo_.link(l).kind;
         if (kind == topo::link_kind::ib || kind == topo::link_kind::dcn ||
             kind == topo::link_kind::ici) {
-          bytes[l] += f.bytes;
+          busy[l] += bytes[i];
         }
       }
     }
     const double span_s = seconds(sim_.now() - start);
-    for (const auto& [l, b] : bytes) {
+    for (const auto& [l, b] : busy) {
       if (b / span_s < 0.5 * net_.capacity_bytes_per_s(l)) continue;
       const auto& info = topo_.link(l);
       const std::string name = fmt::format("{} {}->{} GB/s", to_string(info.kind),
@@ -596,26 +642,25 @@ class step_run {
           const bool to_experts = phase == 0;
           const category c = to_experts == fwd ? category::dispatch : category::combine;
           const time_ps start = sim_.now();
-          std::vector<std::uint32_t> group_of;
-          const std::vector<net::flow_request> flows =
-              exchange_flows(rep, stage, *lr, to_experts,
-                             static_cast<std::uint64_t>(layer) * 4 +
-                                 static_cast<std::uint64_t>(phase) * 2 + (fwd ? 0U : 1U),
-                             group_of);
-          for (const auto& f : flows) {
-            if (fwd && to_experts) dispatch_bytes_ += f.src == f.dst ? 0 : f.bytes;
+          const exchange_plan& plan = exchange(rep, stage, to_experts);
+          const std::vector<double> bytes = exchange_bytes(*lr);
+          if (fwd && to_experts) {
+            for (std::size_t i = 0; i < bytes.size(); ++i) {
+              const auto& conn = plan.routes.at(i);
+              dispatch_bytes_ += conn.src == conn.dst ? 0 : bytes[i];
+            }
           }
           auto arrived =
               std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
           auto cd = std::make_shared<countdown>(sim_, ep_);
-          net_.start_groups(flows, group_of, static_cast<std::size_t>(ep_),
+          net_.start_groups(plan.routes, bytes, plan.receiver, static_cast<std::size_t>(ep_),
                             [this, arrived, cd](std::size_t e) {
                               (*arrived)[e] = sim_.now();
                               cd->one();
                             });
           co_await cd->done;
           note_network(rep, stage, c, tag, start, *arrived);
-          trace_links(flows, start);
+          trace_links(plan.routes, bytes, start);
           if (!to_experts) {
             cur = network_op(c, start, cur, stage);
             continue;
@@ -1076,14 +1121,15 @@ class step_run {
   pass_shape shape_;
   cluster::recompute_mode recompute_;
   routing_sampler sampler_;
-  topo::router link_router_;  ///< routes flows again for the link counters of the trace
-  std::string dtype_name_;    ///< the op profile's dtype column for the model's number format
+  routing_prefetch prefetch_;  ///< after sampler_: its workers use it
+  std::string dtype_name_;     ///< the op profile's dtype column for the model's number format
   /// Padded dispatch: slots each source sends each expert (its local capacity), else 0.
   std::int64_t padded_slots_ = 0;
   std::vector<device_state> dev_;
   op_log ops_;
   std::vector<std::unique_ptr<ready_entry>> ready_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<const layer_routing>> routings_;
+  std::map<std::tuple<int, int, bool>, std::unique_ptr<exchange_plan>> exchanges_;
   std::map<std::pair<int, int>, std::shared_ptr<const net::collective_plan>> tp_plans_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<const net::collective_plan>> dp_plans_;
   std::map<std::tuple<int, int, int>, std::shared_ptr<gradient_sync>> dp_sync_;

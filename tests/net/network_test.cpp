@@ -1,11 +1,12 @@
 // The network in time: hand-solved flow timings on an NVSwitch node, agreement of the flow and
 // analytical models on uniform traffic, and the error bound of the re-solve quantum.
+#include "sim/net/network.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
 
 #include "sim/engine/simulation.hpp"
-#include "sim/net/network.hpp"
 #include "tests/topo/specs.hpp"
 #include "topologies/cluster.hpp"
 
@@ -19,11 +20,12 @@ namespace {
 struct timed {
   std::vector<sim::time_ps> done;
   std::uint64_t solves = 0;
-  [[nodiscard]] sim::time_ps makespan() const { return *std::max_element(done.begin(), done.end()); }
+  [[nodiscard]] sim::time_ps makespan() const {
+    return *std::max_element(done.begin(), done.end());
+  }
 };
 
-timed run_flows(const topo::topology& t, const std::vector<flow_request>& flows,
-                network_params p) {
+timed run_flows(const topo::topology& t, const std::vector<flow_request>& flows, network_params p) {
   sim::simulation sim(1);
   network net(sim, t, p);
   timed out;
@@ -41,7 +43,8 @@ std::vector<flow_request> skewed_all_to_all(int ranks, std::uint64_t seed) {
     for (int d = 0; d < ranks; ++d) {
       if (s == d) continue;
       // Zipf-like sizes: a few heavy pairs, many light ones.
-      const double w = 1.0 / std::pow(static_cast<double>(r.below(static_cast<std::uint64_t>(ranks)) + 1), 1.1);
+      const double w =
+          1.0 / std::pow(static_cast<double>(r.below(static_cast<std::uint64_t>(ranks)) + 1), 1.1);
       flows.push_back({s, d, std::round(4e6 * w) + 1, static_cast<std::uint64_t>(s * ranks + d)});
     }
   }
@@ -121,4 +124,56 @@ TEST_CASE("the re-solve quantum keeps a skewed all-to-all within 1% of the exact
   }
   INFO("worst per-flow relative error " << worst);
   CHECK(worst <= 0.03);
+}
+
+TEST_CASE("groups over planned routes time exactly as the same flows would") {
+  // Two nodes; a skewed exchange where some connections carry nothing (no flow) and some are
+  // local copies. Each flow belongs to its receiver's group.
+  const auto t = topo::build_cluster(topo::test::dgx_h100(2), topo::test::h100());
+  const int n = t.device_count();
+  rng r = rng::stream(9, "test.groups");
+  std::vector<sim::net::connection> conns;
+  std::vector<double> bytes;
+  std::vector<std::uint32_t> receiver;
+  std::vector<flow_request> flows;
+  std::vector<std::uint32_t> flow_receiver;
+  for (int s = 0; s < n; ++s) {
+    for (int d = 0; d < n; ++d) {
+      const double b = r.below(4) == 0 ? 0.0 : 1e6 * static_cast<double>(1 + r.below(8));
+      conns.push_back({s, d, 7});
+      bytes.push_back(b);
+      receiver.push_back(static_cast<std::uint32_t>(d));
+      if (b > 0) {
+        flows.push_back({s, d, b, 7});
+        flow_receiver.push_back(static_cast<std::uint32_t>(d));
+      }
+    }
+  }
+  for (const auto model : {sim::net::timing_model::flow, sim::net::timing_model::analytical}) {
+    network_params p;
+    p.model = model;
+    std::vector<sim::time_ps> by_flows(static_cast<std::size_t>(n), -1);
+    std::vector<sim::time_ps> by_routes(static_cast<std::size_t>(n), -1);
+    std::uint64_t flow_count = 0;
+    double flow_bytes = 0;
+    {
+      sim::simulation sim(1);
+      network net(sim, t, p);
+      net.start_groups(flows, flow_receiver, static_cast<std::size_t>(n),
+                       [&](std::size_t g) { by_flows[g] = sim.now(); });
+      sim.run();
+      flow_count = net.stats().flows;
+      flow_bytes = net.stats().bytes;
+    }
+    sim::simulation sim(1);
+    network net(sim, t, p);
+    const auto routes = net.plan_routes(conns);
+    REQUIRE(routes.size() == conns.size());
+    net.start_groups(routes, bytes, receiver, static_cast<std::size_t>(n),
+                     [&](std::size_t g) { by_routes[g] = sim.now(); });
+    sim.run();
+    CHECK(by_routes == by_flows);
+    CHECK(net.stats().flows == flow_count);
+    CHECK(net.stats().bytes == flow_bytes);
+  }
 }
