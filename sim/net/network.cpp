@@ -1,5 +1,6 @@
 #include "sim/net/network.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <memory>
@@ -65,7 +66,28 @@ std::uint32_t network::new_batch(done_fn on_done, std::size_t count) {
   }
   batches_[b].on_done = std::move(on_done);
   batches_[b].outstanding = count;
+  batches_[b].start = sim_.now();
+  batches_[b].traffic.clear();
   return b;
+}
+
+void network::charge(std::span<const link_id> path, double bytes) {
+  for (const link_id link : path) {
+    const auto l = static_cast<std::size_t>(link);
+    if (batch_bytes_[l] == 0.0) touched_.push_back(l);
+    batch_bytes_[l] += bytes;
+  }
+}
+
+std::vector<network::link_traffic> network::take_charges() {
+  std::vector<link_traffic> out;
+  out.reserve(touched_.size());
+  for (const auto l : touched_) {
+    if (batch_bytes_[l] > 0.0) out.push_back({static_cast<link_id>(l), batch_bytes_[l]});
+    batch_bytes_[l] = 0.0;
+  }
+  touched_.clear();
+  return out;
 }
 
 void network::start_batch(std::span<const flow_request> flows, done_fn on_done) {
@@ -123,6 +145,11 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
     if (--bt.outstanding == 0) {
       bt.on_done = nullptr;
       free_batches_.push_back(b);
+      if (observer_ && !bt.traffic.empty()) {
+        const std::vector<link_traffic> traffic = std::move(bt.traffic);
+        bt.traffic.clear();
+        observer_(bt.start, sim_.now(), traffic);
+      }
     }
     cb(index);
   });
@@ -142,11 +169,7 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
       throw std::invalid_argument("network: flow bytes must be finite and >= 0, got " +
                                   std::to_string(b));
     }
-    for (const link_id link : routes.links(i)) {
-      const auto l = static_cast<std::size_t>(link);
-      if (batch_bytes_[l] == 0.0) touched_.push_back(l);
-      batch_bytes_[l] += b;
-    }
+    charge(routes.links(i), b);
   }
   for (const auto l : touched_) link_seconds_[l] = batch_bytes_[l] / capacity_[l];
   for (std::size_t i = 0; i < routes.size(); ++i) {
@@ -169,6 +192,7 @@ void network::start_analytical(std::span<const flow_request> flows, std::uint32_
   analytical_finishes(batch_routes_, batch_sizes_, false, [&](std::size_t i, time_ps after) {
     finish(b, static_cast<std::uint32_t>(i), after);
   });
+  if (observer_) batches_[b].traffic = take_charges();
 }
 
 route_set network::plan_routes(std::span<const connection> connections) const {
@@ -242,7 +266,9 @@ void network::start_groups(const route_set& routes, std::span<const double> byte
     }
     started |= add_solver_flow(b, static_cast<std::uint32_t>(i), bytes[i], routes.links(i),
                                routes.latency(i));
+    if (observer_) charge(routes.links(i), bytes[i]);
   }
+  if (observer_) batches_[b].traffic = take_charges();
   if (started) request_solve(true);
 }
 
@@ -263,6 +289,12 @@ void network::start_groups_analytical(const route_set& routes, std::span<const d
   });
   for (std::size_t g = 0; g < groups; ++g) {
     sim_.schedule_in(last[g], [done, g] { (*done)(g); });
+  }
+  if (observer_) {
+    const std::vector<link_traffic> traffic = take_charges();
+    const time_ps end =
+        sim_.now() + (last.empty() ? 0 : *std::max_element(last.begin(), last.end()));
+    if (!traffic.empty()) observer_(sim_.now(), end, traffic);
   }
 }
 
@@ -293,7 +325,9 @@ void network::start_flow_model(std::span<const flow_request> flows, std::uint32_
     }
     const time_ps latency = route(f);
     started |= add_solver_flow(b, static_cast<std::uint32_t>(i), f.bytes, scratch_path_, latency);
+    if (observer_) charge(scratch_path_, f.bytes);
   }
+  if (observer_) batches_[b].traffic = take_charges();
   if (started) request_solve(true);
 }
 

@@ -94,6 +94,20 @@ class network {
   void start_all_to_all(std::span<const topo::device_id> ranks, double bytes_per_pair,
                         std::function<void()> on_done);
 
+  /// Bytes a batch of flows put on one link.
+  struct link_traffic {
+    link_id link;
+    double bytes;
+  };
+  /// Called once per batch of flows (a start_batch or start_groups call, e.g. one phase of a
+  /// collective or one expert exchange) with its start, the arrival of its last byte and the
+  /// bytes each link of its paths carried (in order of first use); for trace counters. With an
+  /// observer set, batches cost O(their paths) more. Uniform all-to-alls started with
+  /// start_all_to_all under the analytical model are not reported (their flows are not held).
+  using traffic_fn =
+      std::function<void(time_ps start, time_ps end, std::span<const link_traffic> links)>;
+  void observe_traffic(traffic_fn fn) { observer_ = std::move(fn); }
+
   [[nodiscard]] const network_stats& stats() const noexcept { return stats_; }
   [[nodiscard]] const topo::topology& topology() const noexcept { return topo_; }
   /// Capacity used for a link (line rate times its family's efficiency).
@@ -105,6 +119,8 @@ class network {
   struct batch {
     done_fn on_done;
     std::size_t outstanding = 0;
+    time_ps start = 0;                  ///< with an observer: for its report
+    std::vector<link_traffic> traffic;  ///< with an observer: bytes per link
   };
   struct active_flow {
     double remaining_bytes = 0;
@@ -135,6 +151,10 @@ class network {
   void retire_due();
   void arm_completion_event();
   std::uint32_t new_batch(done_fn on_done, std::size_t count);
+  /// With an observer: charges bytes to the links of a path into the touched_ scratch.
+  void charge(std::span<const link_id> path, double bytes);
+  /// With an observer: the touched_ links' bytes, clearing the scratch.
+  std::vector<link_traffic> take_charges();
 
   // Min-heap of live flows by projected finish time (ties by flow id). A rate change pushes a
   // new entry and leaves the old one behind, invalid (its epoch no longer matches the flow's),
@@ -195,6 +215,7 @@ class network {
   event_id completion_event_;
   time_ps completion_event_at_ = -1;
   network_stats stats_;
+  traffic_fn observer_;
 };
 
 }  // namespace moesim::sim::net

@@ -148,6 +148,12 @@ class step_run {
         }
       }
     }
+    if (trace_.enabled()) {
+      net_.observe_traffic(
+          [this](time_ps start, time_ps end, std::span<const net::network::link_traffic> links) {
+            trace_link_traffic(start, end, links);
+          });
+    }
     if (s.model.moe) experts_.resize(static_cast<std::size_t>(s.model.moe->experts));
     completions_.assign(static_cast<std::size_t>(micro_batches_), 0);
     const int passes = steps_ * micro_batches_;
@@ -461,27 +467,22 @@ class step_run {
   /// InfiniBand, DCN and ICI links it kept at least half busy (NVLink and PCIe legs are the
   /// devices' own network tracks; quieter links would swell a large run's trace). Overlapping
   /// exchanges on one link show the later one's rate.
-  void trace_links(const net::route_set& routes, std::span<const double> bytes, time_ps start) {
-    if (!trace_.enabled() || sim_.now() <= start) return;
-    std::map<topo::link_id, double> busy;
-    for (std::size_t i = 0; i < routes.size(); ++i) {
-      for (const auto link : routes.links(i)) {
-        const auto l = static_cast<topo::link_id>(link);
-        const auto kind = topo_.link(l).kind;
-        if (kind == topo::link_kind::ib || kind == topo::link_kind::dcn ||
-            kind == topo::link_kind::ici) {
-          busy[l] += bytes[i];
-        }
-      }
-    }
-    const double span_s = seconds(sim_.now() - start);
-    for (const auto& [l, b] : busy) {
+  /// Trace counters of the links a batch of flows (an expert exchange, a pipeline send, one
+  /// phase of a TP or DP collective) kept at least half busy: its average rate over the batch,
+  /// from its start to its last byte. A later batch on the same link overwrites the value.
+  void trace_link_traffic(time_ps start, time_ps end,
+                          std::span<const net::network::link_traffic> links) {
+    if (end <= start) return;
+    const double span_s = seconds(end - start);
+    for (const auto& [link, b] : links) {
+      const auto l = static_cast<topo::link_id>(link);
       if (b / span_s < 0.5 * net_.capacity_bytes_per_s(l)) continue;
       const auto& info = topo_.link(l);
+      if (info.kind == topo::link_kind::pcie) continue;
       const std::string name = fmt::format("{} {}->{} GB/s", to_string(info.kind),
                                            topo_.name(info.src), topo_.name(info.dst));
       trace_.counter("links", name, start, b / span_s / 1e9);
-      trace_.counter("links", name, sim_.now(), 0);
+      trace_.counter("links", name, end, 0);
     }
   }
 
@@ -660,7 +661,6 @@ class step_run {
                             });
           co_await cd->done;
           note_network(rep, stage, c, tag, start, *arrived);
-          trace_links(plan.routes, bytes, start);
           if (!to_experts) {
             cur = network_op(c, start, cur, stage);
             continue;

@@ -177,3 +177,39 @@ TEST_CASE("groups over planned routes time exactly as the same flows would") {
     CHECK(net.stats().bytes == flow_bytes);
   }
 }
+
+TEST_CASE("a traffic observer hears each batch once, with its span and bytes per link") {
+  const auto t = topo::build_cluster(topo::test::dgx_h100(1), topo::test::h100());
+  for (const auto model : {sim::net::timing_model::flow, sim::net::timing_model::analytical}) {
+    network_params p;
+    p.model = model;
+    sim::simulation sim(1);
+    network net(sim, t, p);
+    struct report {
+      sim::time_ps start;
+      sim::time_ps end;
+      std::vector<network::link_traffic> links;
+    };
+    std::vector<report> reports;
+    net.observe_traffic(
+        [&](sim::time_ps start, sim::time_ps end, std::span<const network::link_traffic> links) {
+          reports.push_back({start, end, {links.begin(), links.end()}});
+        });
+    // As "flows sharing a GPU's port": GPU 0's port carries both flows; the analytical model
+    // times both by that port (1350 MB at 450 GB/s = 3 ms).
+    net.start_batch({{{0, 1, 450e6, 0}, {0, 2, 900e6, 0}, {5, 5, 1e9, 0}}}, [](std::size_t) {});
+    sim.run();
+    REQUIRE(reports.size() == 1);
+    CHECK(reports[0].start == 0);
+    CHECK(reports[0].end == 3 * sim::ps_per_ms + 470'000);
+    double up = 0;
+    double total = 0;
+    for (const auto& l : reports[0].links) {
+      up = std::max(up, l.bytes);
+      total += l.bytes;
+    }
+    CHECK(up == 1350e6);         // GPU 0 -> switch
+    CHECK(total == 2 * 1350e6);  // and the two switch -> GPU ports; the local copy: nothing
+    CHECK(reports[0].links.size() == 3);
+  }
+}

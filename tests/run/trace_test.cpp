@@ -38,6 +38,7 @@ TEST_CASE("the trace is Chrome trace-event JSON that Perfetto can load") {
   REQUIRE(j["traceEvents"].is_array());
   std::set<std::pair<int, int>> named_threads;
   std::set<int> named_processes;
+  std::set<std::string> process_names;
   std::set<std::string> threads;
   int complete = 0;
   for (const auto& e : j["traceEvents"]) {
@@ -45,7 +46,10 @@ TEST_CASE("the trace is Chrome trace-event JSON that Perfetto can load") {
     REQUIRE(e.contains("pid"));
     const std::string ph = e["ph"];
     if (ph == "M") {
-      if (e["name"] == "process_name") named_processes.insert(e["pid"].get<int>());
+      if (e["name"] == "process_name") {
+        named_processes.insert(e["pid"].get<int>());
+        process_names.insert(e["args"]["name"].get<std::string>());
+      }
       if (e["name"] == "thread_name") {
         named_threads.insert({e["pid"].get<int>(), e["tid"].get<int>()});
         threads.insert(e["args"]["name"].get<std::string>());
@@ -61,7 +65,8 @@ TEST_CASE("the trace is Chrome trace-event JSON that Perfetto can load") {
       CHECK(named_threads.count({e["pid"].get<int>(), e["tid"].get<int>()}) == 1);
     }
   }
-  CHECK(named_processes.size() == 8);  // one process per device
+  CHECK(named_processes.size() == 9);  // one process per device, and the links' counters
+  CHECK(process_names.count("links") == 1);
   CHECK(threads == std::set<std::string>{"compute", "hbm", "network"});
   CHECK(complete > 8 * 8 * 2 * 3);  // devices x layers x steps x (attention, router, experts)
 }
