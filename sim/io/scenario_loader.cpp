@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 
 #include "models/routing_trace.hpp"
 #include "sim/cluster/profile_table.hpp"
@@ -13,6 +14,7 @@
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "sim/run/feasibility.hpp"
+#include "sim/run/layout.hpp"
 
 namespace moesim::io {
 
@@ -52,7 +54,7 @@ const object_type<parallel_config>& parallel_type() {
         .optional("vp", &parallel_config::vp, integer_spec<int>{1, 128},
                   "virtual stages per device (interleaved 1F1B)")
         .optional("order", &parallel_config::order, string_spec{},
-                  "axes innermost first, e.g. tp-ep-dp-pp");
+                  "axes innermost first, e.g. tp-ep-dp-pp; auto: by the placement rules");
     return o;
   }();
   return t;
@@ -328,6 +330,10 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   }
   scenario s;
   scenario_type().read(without, s, "");
+  if (s.parallelism.order == "auto") {
+    const bool multislice = s.cluster.fabric == topo::fabric_kind::torus && s.cluster.slices > 1;
+    std::tie(s.parallelism.order, s.parallelism.order_rule) = sim::run::auto_order(multislice);
+  }
   load_routing_trace(s, without, base);
   load_op_profile(s, without, base);
   try {

@@ -34,6 +34,8 @@ struct parallel_config {
   int pp = 1;
   int vp = 1;  ///< virtual pipeline stages per device (interleaved 1F1B)
   std::string order = "tp-ep-dp-pp";
+  /// Set when the scenario asked for `order: auto`: the rule that chose `order`.
+  std::string order_rule;
 
   [[nodiscard]] long long devices() const noexcept {
     return static_cast<long long>(tp) * ep * dp * pp;

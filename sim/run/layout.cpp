@@ -46,6 +46,16 @@ bool valid_order(const std::string& order) {
   return !parse_order(order).empty();
 }
 
+std::pair<std::string, std::string> auto_order(bool multislice) {
+  if (multislice) {
+    return {"tp-ep-pp-dp",
+            "auto: tp innermost, ep next, dp outermost so that the DCN between slices carries "
+            "only the gradient reduction"};
+  }
+  return {"tp-ep-dp-pp",
+          "auto: tp innermost (inside an NVLink domain), ep next, pipeline stages outermost"};
+}
+
 std::pair<int, int> chunk_layer_range(int layers, int chunks, int c) noexcept {
   const auto at = [&](int k) {
     return static_cast<int>(static_cast<long long>(k) * layers / chunks);
@@ -58,7 +68,7 @@ layout::layout(const parallel_config& p) : p_(p), devices_(static_cast<int>(p.de
   if (axes.empty()) {
     throw std::invalid_argument(fmt::format(
         "parallelism: order '{}' must name tp, ep, dp and pp once each, innermost first "
-        "(e.g. tp-ep-dp-pp)",
+        "(e.g. tp-ep-dp-pp), or auto",
         p.order));
   }
   const std::array<int, 4> degree{p.tp, p.ep, p.dp, p.pp};
@@ -112,6 +122,7 @@ std::vector<std::string> layout::describe() const {
     out.push_back(fmt::format("{} {} group{} of {} devices, first {}", count, kind,
                               count > 1 ? "s" : "", size, join(first)));
   };
+  if (!p_.order_rule.empty()) out.push_back(fmt::format("order {} ({})", p_.order, p_.order_rule));
   line("tp", p_.tp, tp_group(0, 0, 0));
   line("ep", p_.ep, ep_group(0, 0, 0));
   line("attention-dp", p_.ep * p_.dp, attention_dp_group(0, 0));

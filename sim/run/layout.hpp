@@ -58,4 +58,14 @@ class layout {
 /// Whether `order` names tp, ep, dp and pp once each (separated by '-').
 [[nodiscard]] bool valid_order(const std::string& order);
 
+/// The order `order: auto` stands for, and the rule that gives it:
+///  - TP innermost: its all-reduces (two per layer) stay inside one NVLink domain or TPU slice
+///    whenever tp fits one (the feasibility check refuses it otherwise);
+///  - EP next: the dispatch/combine all-to-alls, the heaviest traffic of an MoE step, get the
+///    fastest links left;
+///  - across TPU slices (`multislice`), data parallelism outermost: the DCN carries only the
+///    once-per-step gradient reduction, as in MaxText's multislice layouts; otherwise pipeline
+///    stages outermost (Megatron's default order, tp-cp-ep-dp-pp): their sends are small.
+[[nodiscard]] std::pair<std::string, std::string> auto_order(bool multislice);
+
 }  // namespace moesim::sim::run

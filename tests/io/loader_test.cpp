@@ -243,3 +243,15 @@ TEST_CASE("a routing trace that cannot be replayed is refused at its key") {
   CHECK(error_of(mismatch).ends_with(
       "sampling.routing_trace: the trace routes over 256 experts, but model mixtral-8x7b has 8"));
 }
+
+TEST_CASE("order auto is resolved by the placement rules when loading") {
+  const auto gpu = load_scenario_text(
+      replace(base, "parallelism: {ep: 8}", "parallelism: {ep: 4, tp: 2, order: auto}"), "s.yaml");
+  CHECK(gpu.base.parallelism.order == "tp-ep-dp-pp");
+  CHECK(gpu.base.parallelism.order_rule.rfind("auto: ", 0) == 0);
+  // A TP group wider than a node is still refused, with the rule's advice.
+  const std::string wide =
+      replace(replace(base, "parallelism: {ep: 8}", "parallelism: {tp: 16, order: auto}"),
+              "  preset: dgx-h100", "  preset: dgx-h100\n  nodes: 2");
+  CHECK_THAT(error_of(wide), Catch::Contains("tensor parallelism must stay inside one"));
+}

@@ -36,9 +36,25 @@ TEST_CASE("layout refuses an order that does not name every axis once") {
   p.order = "tp-ep-pp";
   CHECK_THROWS_WITH(layout(p),
                     "parallelism: order 'tp-ep-pp' must name tp, ep, dp and pp once "
-                    "each, innermost first (e.g. tp-ep-dp-pp)");
+                    "each, innermost first (e.g. tp-ep-dp-pp), or auto");
   p.order = "tp-ep-dp-pp-tp";
   CHECK_FALSE(valid_order(p.order));
+}
+
+TEST_CASE("order auto: tp innermost, ep next; dp outermost across TPU slices") {
+  const auto [gpu, gpu_rule] = auto_order(false);
+  CHECK(gpu == "tp-ep-dp-pp");
+  const auto [slices, slices_rule] = auto_order(true);
+  CHECK(slices == "tp-ep-pp-dp");
+  CHECK(valid_order(gpu));
+  CHECK(valid_order(slices));
+  // The rule is shown with the groups.
+  parallel_config p;
+  p.tp = 2;
+  p.ep = 4;
+  p.order = gpu;
+  p.order_rule = gpu_rule;
+  CHECK(layout(p).describe().front() == "order tp-ep-dp-pp (" + gpu_rule + ")");
 }
 
 namespace {
