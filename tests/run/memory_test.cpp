@@ -255,7 +255,7 @@ workload: {kind: decode, batch_per_device: 32, context: 4096}
     FAIL("DeepSeek-V3 on 8 H100 was accepted");
   } catch (const io::input_error& e) {
     CHECK(std::string(e.what()) ==
-          "memory_test:4:14: memory: device 0 needs 96.4 GiB > 74.5 GiB HBM of h100 (routed "
+          "memory_test:4:14: memory: device 0 needs 96.4 GiB > 79.6 GiB HBM of h100 (routed "
           "expert weights 76.1 GiB, attention weights 10.6 GiB, KV cache 4.29 GiB, and 8 more "
           "5.35 GiB)");
   }
