@@ -4,8 +4,10 @@
 #include "sim/io/presets.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "models/model_params.hpp"
+#include "sim/io/scenario_loader.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "tests/models/specs.hpp"
@@ -47,5 +49,29 @@ TEST_CASE("every chip preset is referenced or loads on its own") {
     topo::chip_spec chip;
     io::chip_type().read(node, chip, "chip");
     CHECK(chip.name == name);
+  }
+}
+
+TEST_CASE("shipped scenarios use their chips as the presets define them") {
+  // Efficiency factors are one set per chip, shared by every scenario: the flagship and
+  // validation scenarios may not tune them (only the price, a user's own figure, may change).
+  for (const auto& entry : std::filesystem::directory_iterator(MOESIM_SOURCE_DIR "/scenarios")) {
+    if (entry.path().extension() != ".yaml") continue;
+    INFO(entry.path().string());
+    const auto set = io::load_scenario_file(entry.path().string());
+    std::vector<sim::run::scenario> all = set.strategies;
+    all.push_back(set.base);
+    for (const auto& s : all) {
+      io::json used = io::chip_type().to_json(s.chip);
+      topo::chip_spec chip;
+      io::chip_type().read(io::load_preset(io::preset_kind::chip, s.cluster.chip, {}, "chip"), chip,
+                           "chip");
+      io::json preset = io::chip_type().to_json(chip);
+      for (const char* key : {"price_usd_per_hour", "price_source"}) {
+        used.erase(key);
+        preset.erase(key);
+      }
+      CHECK(used.dump(1) == preset.dump(1));
+    }
   }
 }
