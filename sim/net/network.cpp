@@ -339,9 +339,13 @@ void network::request_solve(bool starts) {
     // The window is a fraction of the time the network has been busy: a completion delays the
     // re-solve by at most q of its own time since the busy period began, which bounds every
     // completion's relative lateness by about q.
+    // Unless the finished flows freed more than q of the network's throughput: then waiting
+    // would leave that much capacity idle, which matters most near the end of a busy period.
     const auto window = static_cast<time_ps>(params_.resolve_quantum *
                                              static_cast<double>(sim_.now() - busy_since_));
-    at = std::max(at, last_solve_ + window);
+    if (freed_rate_ <= params_.resolve_quantum * (live_rate_ + freed_rate_)) {
+      at = std::max(at, last_solve_ + window);
+    }
   }
   if (solve_scheduled_) {
     if (at >= solve_event_at_) return;
@@ -354,6 +358,7 @@ void network::request_solve(bool starts) {
 
 void network::solve_now() {
   solve_scheduled_ = false;
+  freed_rate_ = 0;
   solver_.solve();
   ++stats_.solves;
   last_solve_ = sim_.now();
@@ -370,7 +375,9 @@ void network::solve_now() {
     f.remaining_bytes -= f.rate * seconds(now - f.last_update);
     if (f.remaining_bytes < 0) f.remaining_bytes = 0;
     f.last_update = now;
-    f.rate = solver_.rate_bytes_per_s(id);
+    const double rate = solver_.rate_bytes_per_s(id);
+    live_rate_ += rate - f.rate;
+    f.rate = rate;
     // A flow on a failed (zero-capacity) link waits for capacity to return.
     f.finish = f.rate > 0 ? now + transfer_ps(f.remaining_bytes, f.rate) : time_max;
     if (rebuild) {
@@ -412,6 +419,8 @@ void network::retire_due() {
     ++epochs_[slot];  // no valid entry left
     solver_.remove_flow(static_cast<flow_id>(slot));
     --live_;
+    live_rate_ -= f.rate;
+    freed_rate_ += f.rate;
     finish(f.batch, f.index, f.latency);
     retired = true;
   }

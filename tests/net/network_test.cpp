@@ -103,18 +103,20 @@ TEST_CASE("flow and analytical models agree within 10% on uniform all-to-all") {
 }
 
 TEST_CASE("the re-solve quantum keeps a skewed all-to-all within 1% of the exact solve") {
-  // 64 GPUs (8 nodes), 4032 flows of Zipf-like sizes: exact max-min vs q = 0.01.
+  // 64 GPUs (8 nodes), 4032 flows of Zipf-like sizes: exact max-min vs q = 0.02.
   const auto t = topo::build_cluster(topo::test::dgx_h100(8), topo::test::h100());
   const auto flows = skewed_all_to_all(t.device_count(), 3);
   network_params exact_p;
   network_params quantum_p;
-  quantum_p.resolve_quantum = 0.01;
+  quantum_p.resolve_quantum = 0.02;
   const auto exact = run_flows(t, flows, exact_p);
   const auto quick = run_flows(t, flows, quantum_p);
-  CHECK(quick.solves * 4 < exact.solves);  // the point of the quantum
+  CHECK(quick.solves * 8 < exact.solves);  // the point of the quantum
   const double mk = static_cast<double>(quick.makespan()) / static_cast<double>(exact.makespan());
   INFO("makespan ratio " << mk << ", solves " << quick.solves << " vs " << exact.solves);
-  CHECK(std::abs(mk - 1.0) <= 0.01);
+  // Measured 1.0021 (was 1.014 before finishes that free over q of the throughput re-solved
+  // at once).
+  CHECK(std::abs(mk - 1.0) <= 0.005);
   // Per flow: a delayed re-solve mostly delays (freed capacity is not handed out yet), but in
   // max-min a flow can also gain from another's delay, so errors go both ways.
   double worst = 0;
