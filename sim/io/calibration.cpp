@@ -116,13 +116,18 @@ std::vector<calibration_row> make_rows() {
                   "a100 efficiency.nic by analogy with CX7", "", a100_four_nics});
   rows.push_back({"8x H100 size where ring all-reduce busbw reaches 90% of peak", nccl, "MB", 256,
                   0.30, "power-of-two sizes",
-                  "NCCL-tuning step latencies (3.4 us per Simple step) make mid sizes too fast; "
-                  "the model reaches 90% at 128 MiB",
+                  "the 256 MB is NCCL's maintainers' remark on the NVLS all-reduce ('256M is "
+                  "too small to reach peak bandwidth', nccl-tests #212), not a ring measurement; "
+                  "NCCL's own cost model (tuning.cc: 8.4 us + 14 steps x 3.4 us) puts ring's 90% "
+                  "point near 106 MB, the model at 128 MiB",
                   h100_size_at_90_percent});
   rows.push_back({"DeepEP EP8 intranode normal dispatch (H800)", "DeepEP docs/legacy.md (s3)",
                   "GB/s", 153, 0.10, "tolerance not published; +-10% as section 2",
-                  "the model moves bytes at the NVLink rate (160 GB/s) and counts local copies "
-                  "as DeepEP does, so it predicts ~183; DeepEP's kernels reach less",
+                  "DeepEP counts every received token, its own included (test_intranode.py), so "
+                  "153 GB/s is ~134 GB/s on NVLink, below the 160 GB/s its maintainers measured "
+                  "as achievable (DeepEP #16); the model moves the 7/8 that cross NVLink at 160 "
+                  "and reports ~183. The kernels' limit (24 SMs = 12 send/receive channels) has "
+                  "no published per-channel figure to model it from",
                   deepep_intranode(false)});
   rows.push_back({"DeepEP EP8 intranode normal combine (H800)", "DeepEP docs/legacy.md (s3)",
                   "GB/s", 158, 0.10, "tolerance not published; +-10% as section 2", "as dispatch",
