@@ -143,8 +143,9 @@ void offer_ranges(top_k_set& best, const float* v, std::span<const id_range> ran
   for (const id_range r : ranges) {
     int e = r.first;
     for (; e + lanes <= r.last; e += lanes) {
-      const lane_array x = load_lanes(v + e);
-      if (best.full() ? !(x > *kth).any() : !(x >= floor).any()) continue;
+      // One vectorised reduction: any lane over the bar <=> the block's maximum is over it.
+      const float top = load_lanes(v + e).maxCoeff();
+      if (best.full() ? !(top > *kth) : !(top >= floor)) continue;
       for (int l = 0; l < lanes; ++l) offer(e + l);
     }
     for (; e < r.last; ++e) offer(e);

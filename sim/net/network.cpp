@@ -169,7 +169,12 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
       throw std::invalid_argument("network: flow bytes must be finite and >= 0, got " +
                                   std::to_string(b));
     }
-    charge(routes.links(i), b);
+    if (skip_empty && b == 0.0) continue;  // no flow: charges nothing, timed by nobody
+    for (const link_id link : routes.links(i)) {
+      const auto l = static_cast<std::size_t>(link);
+      if (batch_bytes_[l] == 0.0) touched_.push_back(l);
+      batch_bytes_[l] += b;
+    }
   }
   for (const auto l : touched_) link_seconds_[l] = batch_bytes_[l] / capacity_[l];
   for (std::size_t i = 0; i < routes.size(); ++i) {
