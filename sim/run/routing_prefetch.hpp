@@ -5,7 +5,9 @@
 // scenario does not balance by bias, routing_sampler::independent()), so worker threads compute
 // them in a fixed order while the simulation runs, and the simulation takes each one when it
 // reaches that layer. Results do not depend on the number of threads or on timing: a routing
-// not yet started when it is needed is computed by the caller, one being computed is waited for.
+// not yet started when it is needed is computed by the caller; while a worker computes the one
+// needed, the caller computes the next unstarted one instead of idling. With bias balancing
+// there are no workers: take() computes each routing in the order it is asked for.
 //
 // Order: by step, then layer, then micro-batch, then replica, the order a decode step (and a
 // pipeline stage) reaches them. At most `window` finished routings wait to be taken, which bounds
@@ -34,7 +36,8 @@ struct routing_key_space {
 
 class routing_prefetch {
  public:
-  /// `workers` threads compute ahead (0: every routing is computed by take()).
+  /// `workers` threads compute ahead (0, or a sampler whose routings depend on one another:
+  /// every routing is computed by take()). Complexity: one routing per key, O(1) bookkeeping.
   routing_prefetch(routing_sampler& sampler, routing_key_space keys, int workers,
                    std::size_t window);
   routing_prefetch(const routing_prefetch&) = delete;
