@@ -141,21 +141,21 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
   // The rows of devices [first, last), with one accumulator (and scratch) per worker.
   auto fill = [&](int first, int last) {
     accumulator acc(c, grouping);
-    std::vector<expert_index> shifted;
+    std::vector<expert_index> shifted(static_cast<std::size_t>(sample.experts));
     for (int d = first; d < last; ++d) {
       rng g = base.fork(static_cast<std::uint64_t>(d));
       auto add_relabelled = [&](int token) {
         const auto a = static_cast<int>(g.below(static_cast<std::uint64_t>(router_groups)));
         const auto b = static_cast<int>(g.below(static_cast<std::uint64_t>(group_size)));
-        shifted.clear();
+        std::size_t n = 0;
         for (expert_index e : sample.experts_of(token)) {
           int gi = group_of[static_cast<std::size_t>(e)] + a;  // (e / group_size + a) % groups
           if (gi >= router_groups) gi -= router_groups;
           int j = index_of[static_cast<std::size_t>(e)] + b;  // (e % group_size + b) % size
           if (j >= group_size) j -= group_size;
-          shifted.push_back(gi * group_size + j);
+          shifted[n++] = gi * group_size + j;
         }
-        acc.add(d, shifted, 1);
+        acc.add(d, std::span<const expert_index>(shifted.data(), n), 1);
       };
       const std::int64_t b = tokens_per_device[static_cast<std::size_t>(d)];
       // b independent uniform picks: the multinomial itself, O(b) cheap draws. Past 16 picks
