@@ -53,7 +53,18 @@ void check_config(const router_config& cfg) {
 
 /// Scores one row in place (logits -> softmax or sigmoid) and returns its log-sum-exp (for
 /// sigmoid scoring only when `logsumexp`; 0 otherwise).
+// Eigen's vectorised exp (deterministic on the build's fixed ISA; within 1e-6 of libm's): the
+// sigmoid of 256 experts per token is a large share of sampled routing.
+void sigmoid_in_place(float* row, int n) noexcept {
+  Eigen::Map<Eigen::ArrayXf> r(row, n);
+  r = (1.0f + (-r).exp()).inverse();
+}
+
 float score_row(float* row, int n, router_scoring scoring, bool logsumexp = true) noexcept {
+  if (scoring == router_scoring::sigmoid && !logsumexp) {
+    sigmoid_in_place(row, n);
+    return 0.0f;
+  }
   float m = -std::numeric_limits<float>::infinity();
   for (int e = 0; e < n; ++e) m = std::max(m, row[e]);
   double sum = 0.0;
@@ -65,14 +76,8 @@ float score_row(float* row, int n, router_scoring scoring, bool logsumexp = true
     const auto inv = static_cast<float>(1.0 / sum);
     for (int e = 0; e < n; ++e) row[e] *= inv;
   } else {
-    if (logsumexp) {
-      for (int e = 0; e < n; ++e) sum += std::exp(static_cast<double>(row[e] - m));
-    }
-    // Eigen's vectorised exp (deterministic on the build's fixed ISA; within 1e-6 of libm's):
-    // the sigmoid of 256 experts per token is a large share of sampled routing.
-    Eigen::Map<Eigen::ArrayXf> r(row, n);
-    r = (1.0f + (-r).exp()).inverse();
-    if (!logsumexp) return 0.0f;
+    for (int e = 0; e < n; ++e) sum += std::exp(static_cast<double>(row[e] - m));
+    sigmoid_in_place(row, n);
   }
   return m + static_cast<float>(std::log(sum));
 }

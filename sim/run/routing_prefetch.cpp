@@ -1,6 +1,7 @@
 #include "sim/run/routing_prefetch.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -8,7 +9,10 @@ namespace moesim::sim::run {
 
 routing_prefetch::routing_prefetch(routing_sampler& sampler, routing_key_space keys, int workers,
                                    std::size_t window)
-    : sampler_(sampler), keys_(std::move(keys)), window_(std::max<std::size_t>(window, 1)) {
+    : sampler_(sampler),
+      keys_(std::move(keys)),
+      window_(std::max<std::size_t>(window, 1)),
+      chained_(!sampler.independent()) {
   for (std::size_t i = 0; i < keys_.layers.size(); ++i) {
     const auto layer = static_cast<std::size_t>(keys_.layers[i]);
     if (layer >= ordinal_.size()) ordinal_.resize(layer + 1, -1);
@@ -16,7 +20,8 @@ routing_prefetch::routing_prefetch(routing_sampler& sampler, routing_key_space k
   }
   items_.resize(static_cast<std::size_t>(keys_.replicas) * keys_.steps * keys_.micro_batches *
                 keys_.layers.size());
-  if (!sampler_.independent()) workers = 0;  // bias balancing chains the routings of a layer
+  chain_next_.assign(keys_.layers.size(), 0);
+  chain_busy_.assign(keys_.layers.size(), false);
   for (int w = 0; w < workers && !items_.empty(); ++w) workers_.emplace_back([this] { work(); });
 }
 
@@ -45,6 +50,56 @@ std::size_t routing_prefetch::index_of(int replica, int pass, int layer) const {
          static_cast<std::size_t>(replica);
 }
 
+std::size_t routing_prefetch::chain_length() const {
+  return static_cast<std::size_t>(keys_.steps) * keys_.micro_batches * keys_.replicas;
+}
+
+// Item k of layer ordinal `ord`'s chain: (step, micro-batch, replica) in lexicographic order.
+std::size_t routing_prefetch::chain_item(std::size_t ord, std::size_t k) const {
+  const auto per_step = static_cast<std::size_t>(keys_.micro_batches) * keys_.replicas;
+  const std::size_t step = k / per_step;
+  return (step * keys_.layers.size() + ord) * per_step + k % per_step;
+}
+
+std::size_t routing_prefetch::chain_of(std::size_t i) const {
+  const auto per_step = static_cast<std::size_t>(keys_.micro_batches) * keys_.replicas;
+  return (i / per_step) % keys_.layers.size();
+}
+
+std::optional<std::size_t> routing_prefetch::claim() {
+  if (!chained_) {
+    while (next_ < items_.size() && items_[next_].st != state::pending) ++next_;
+    if (next_ == items_.size()) return std::nullopt;
+    items_[next_].st = state::running;
+    return next_++;
+  }
+  // The chain whose next routing comes first; a chain runs one routing at a time, in order.
+  std::optional<std::size_t> best;
+  std::size_t best_chain = 0;
+  for (std::size_t c = 0; c < chain_next_.size(); ++c) {
+    if (chain_busy_[c] || chain_next_[c] == chain_length()) continue;
+    const std::size_t i = chain_item(c, chain_next_[c]);
+    if (!best || i < *best) {
+      best = i;
+      best_chain = c;
+    }
+  }
+  if (best) claim_chain(best_chain);
+  return best;
+}
+
+std::size_t routing_prefetch::claim_chain(std::size_t c) {
+  const std::size_t i = chain_item(c, chain_next_[c]++);
+  chain_busy_[c] = true;
+  items_[i].st = state::running;
+  return i;
+}
+
+void routing_prefetch::finish(std::size_t i) {
+  items_[i].st = state::done;
+  if (chained_) chain_busy_[chain_of(i)] = false;
+}
+
 void routing_prefetch::compute(std::size_t i, int threads) {
   const auto replicas = static_cast<std::size_t>(keys_.replicas);
   const auto mbs = static_cast<std::size_t>(keys_.micro_batches);
@@ -66,20 +121,22 @@ void routing_prefetch::compute(std::size_t i, int threads) {
 
 void routing_prefetch::work() {
   std::unique_lock lock(mutex_);
-  std::size_t in_flight = 0;  // this worker's claim (0 or 1), counted against the window
   for (;;) {
-    changed_.wait(lock, [&] { return stop_ || waiting_ + in_flight < window_; });
-    while (next_ < items_.size() && items_[next_].st != state::pending) ++next_;
-    if (stop_ || next_ == items_.size()) return;
-    const std::size_t i = next_++;
-    items_[i].st = state::running;
-    in_flight = 1;
+    std::optional<std::size_t> i;
+    changed_.wait(lock, [&] {
+      if (stop_) return true;
+      if (waiting_ + in_flight_ >= window_) return false;
+      i = claim();
+      return i.has_value() || next_ == items_.size();
+    });
+    if (stop_ || !i) return;
+    ++in_flight_;
     lock.unlock();
-    compute(i, 1);
+    compute(*i, 1);
     lock.lock();
-    items_[i].st = state::done;
+    finish(*i);
     ++waiting_;
-    in_flight = 0;
+    --in_flight_;
     changed_.notify_all();
   }
 }
@@ -89,30 +146,38 @@ layer_routing routing_prefetch::take(int replica, int pass, int layer) {
   std::unique_lock lock(mutex_);
   item& it = items_[i];
   if (it.st == state::taken) throw std::logic_error("routing_prefetch: routing taken twice");
-  // While a worker computes this one, compute the next routing nobody has started rather than
-  // wait: the caller's core does routing maths too, and the wait is over by then.
-  while (it.st == state::running) {
-    while (next_ < items_.size() && items_[next_].st != state::pending) ++next_;
-    if (next_ == items_.size() || waiting_ + 1 >= window_) break;
-    const std::size_t other = next_++;
-    items_[other].st = state::running;
+  // The workers keep the other cores busy; without them the sampler's own threads help.
+  const int threads = workers_.empty() ? 0 : 1;
+  bool mine = false;  // computed here, never counted as waiting
+  while (it.st != state::done && !mine) {
+    std::optional<std::size_t> j;
+    if (it.st == state::pending) {
+      if (!chained_) {
+        it.st = state::running;
+        j = i;
+      } else if (!chain_busy_[chain_of(i)]) {
+        j = claim_chain(chain_of(i));  // this one, or an earlier one of its chain
+      }
+    }
+    // While a worker computes the one needed (or its chain), compute another routing nobody has
+    // started rather than wait: the caller's core does routing maths too.
+    if (!j && waiting_ + 1 < window_) j = claim();
+    if (!j) {
+      changed_.wait(lock);
+      continue;
+    }
     lock.unlock();
-    compute(other, 1);
+    compute(*j, threads);
     lock.lock();
-    items_[other].st = state::done;
-    ++waiting_;
+    finish(*j);
+    if (*j == i) {
+      mine = true;
+    } else {
+      ++waiting_;
+    }
     changed_.notify_all();
   }
-  if (it.st == state::pending) {
-    it.st = state::running;
-    lock.unlock();
-    // The workers keep the other cores busy; without them the sampler's own threads help.
-    compute(i, workers_.empty() ? 0 : 1);
-    lock.lock();
-  } else {
-    changed_.wait(lock, [&] { return it.st == state::done; });
-    --waiting_;
-  }
+  if (!mine) --waiting_;
   it.st = state::taken;
   changed_.notify_all();
   if (it.error) std::rethrow_exception(it.error);

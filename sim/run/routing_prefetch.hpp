@@ -6,8 +6,13 @@
 // them in a fixed order while the simulation runs, and the simulation takes each one when it
 // reaches that layer. Results do not depend on the number of threads or on timing: a routing
 // not yet started when it is needed is computed by the caller; while a worker computes the one
-// needed, the caller computes the next unstarted one instead of idling. With bias balancing
-// there are no workers: take() computes each routing in the order it is asked for.
+// needed, the caller computes the next unstarted one instead of idling.
+//
+// With bias balancing each routing updates its layer's bias, so a layer's routings form a chain
+// computed one at a time in the fixed order (step, micro-batch, replica); different layers'
+// chains still run in parallel. A pipeline stage reaches a layer's passes in that order when
+// DP replicas are folded, so the results equal computing each routing when the simulation
+// reaches it.
 //
 // Order: by step, then layer, then micro-batch, then replica, the order a decode step (and a
 // pipeline stage) reaches them. At most `window` finished routings wait to be taken, which bounds
@@ -20,6 +25,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -36,8 +42,8 @@ struct routing_key_space {
 
 class routing_prefetch {
  public:
-  /// `workers` threads compute ahead (0, or a sampler whose routings depend on one another:
-  /// every routing is computed by take()). Complexity: one routing per key, O(1) bookkeeping.
+  /// `workers` threads compute ahead (0: every routing is computed by take()). Complexity: one
+  /// routing per key; O(layers) bookkeeping per routing when chained, O(1) otherwise.
   routing_prefetch(routing_sampler& sampler, routing_key_space keys, int workers,
                    std::size_t window);
   routing_prefetch(const routing_prefetch&) = delete;
@@ -56,6 +62,15 @@ class routing_prefetch {
     std::exception_ptr error;
   };
   [[nodiscard]] std::size_t index_of(int replica, int pass, int layer) const;
+  [[nodiscard]] std::size_t chain_length() const;
+  [[nodiscard]] std::size_t chain_item(std::size_t ord, std::size_t k) const;
+  [[nodiscard]] std::size_t chain_of(std::size_t i) const;
+  /// Under mutex_: marks the next routing anyone may start as running; none if none may.
+  std::optional<std::size_t> claim();
+  /// Under mutex_: marks the next routing of chain c (which must not be busy) as running.
+  std::size_t claim_chain(std::size_t c);
+  /// Under mutex_: routing i is computed.
+  void finish(std::size_t i);
   void compute(std::size_t i, int threads);
   void work();
 
@@ -66,8 +81,12 @@ class routing_prefetch {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<item> items_;
-  std::size_t next_ = 0;     ///< lowest index a worker may still claim
-  std::size_t waiting_ = 0;  ///< done, not yet taken
+  bool chained_;                         ///< bias balancing: each layer's routings in chain order
+  std::vector<std::size_t> chain_next_;  ///< per layer: its next routing not yet started
+  std::vector<bool> chain_busy_;         ///< per layer: one of its routings is running
+  std::size_t next_ = 0;                 ///< lowest index anyone may still claim (unchained)
+  std::size_t waiting_ = 0;              ///< done, not yet taken
+  std::size_t in_flight_ = 0;            ///< being computed by workers
   bool stop_ = false;
   std::vector<std::jthread> workers_;
 };

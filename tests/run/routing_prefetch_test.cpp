@@ -3,7 +3,9 @@
 #include "sim/run/routing_prefetch.hpp"
 
 #include <catch2/catch.hpp>
+#include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sim/io/scenario_loader.hpp"
@@ -92,16 +94,29 @@ TEST_CASE("prefetch stops early and refuses keys outside the run", "[run]") {
   }  // destroyed with routings still pending or running: the workers stop and join
 }
 
-TEST_CASE("bias balancing routes in the order taken, without workers", "[run]") {
+TEST_CASE("bias balancing chains each layer's routings in a fixed order, for any workers") {
   const auto set = small("moe: {balance: bias}\n");
   sim::run::routing_sampler direct(set.base, 16, 32, 1);
   CHECK_FALSE(direct.independent());
-  std::vector<sim::run::layer_routing> expected;
-  for (const key k : take_order()) expected.push_back(direct.route(k.replica, k.pass, k.layer));
-  sim::run::routing_sampler sampler(set.base, 16, 32, 1);
-  sim::run::routing_prefetch prefetch(sampler, keys_of(set.base), 2, 8);
-  const auto order = take_order();
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    check_same(prefetch.take(order[i].replica, order[i].pass, order[i].layer), expected[i]);
+  // Each layer's bias sees its routings in (step, micro-batch, replica) order.
+  const auto keys = keys_of(set.base);
+  std::map<std::tuple<int, int, int>, sim::run::layer_routing> expected;
+  for (int pass = 0; pass < keys.steps * keys.micro_batches; ++pass) {
+    for (const int layer : keys.layers) {
+      for (int rep = 0; rep < keys.replicas; ++rep) {
+        expected.emplace(std::make_tuple(rep, pass, layer), direct.route(rep, pass, layer));
+      }
+    }
+  }
+  for (const int workers : {0, 1, 3}) {
+    for (const std::size_t window : {std::size_t{1}, std::size_t{4}, std::size_t{100}}) {
+      CAPTURE(workers, window);
+      sim::run::routing_sampler sampler(set.base, 16, 32, 1);
+      sim::run::routing_prefetch prefetch(sampler, keys, workers, window);
+      for (const key k : take_order()) {  // replicas taken in the other order
+        check_same(prefetch.take(k.replica, k.pass, k.layer),
+                   expected.at(std::make_tuple(k.replica, k.pass, k.layer)));
+      }
+    }
   }
 }
