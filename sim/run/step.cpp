@@ -637,6 +637,8 @@ class step_run {
       }
       if (moe) {
         const auto lr = routing_for(rep, pass, layer, fwd);
+        // Both directions carry the same copies between the same pairs.
+        const std::vector<double> bytes = exchange_bytes(*lr);
         // Forward: dispatch to the experts, experts, combine back. Backward: the combine's
         // gradient to the experts, experts backward, the dispatch's gradient back.
         for (int phase = 0; phase < 2; ++phase) {
@@ -644,7 +646,6 @@ class step_run {
           const category c = to_experts == fwd ? category::dispatch : category::combine;
           const time_ps start = sim_.now();
           const exchange_plan& plan = exchange(rep, stage, to_experts);
-          const std::vector<double> bytes = exchange_bytes(*lr);
           if (fwd && to_experts) {
             for (std::size_t i = 0; i < bytes.size(); ++i) {
               const auto& conn = plan.routes.at(i);
