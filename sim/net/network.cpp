@@ -282,11 +282,16 @@ void network::start_groups_analytical(const route_set& routes, std::span<const d
                                       std::size_t groups,
                                       std::function<void(std::size_t)> on_group_done) {
   auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
+  // Locals, added in the same order: the members would be reloaded after every add.
+  std::uint64_t flows = stats_.flows;
+  double total = stats_.bytes;
   for (std::size_t i = 0; i < routes.size(); ++i) {
     if (skip_empty && bytes[i] == 0.0) continue;
-    ++stats_.flows;
-    stats_.bytes += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
+    ++flows;
+    total += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
   }
+  stats_.flows = flows;
+  stats_.bytes = total;
   std::vector<time_ps> last(groups, 0);
   analytical_finishes(routes, bytes, skip_empty, [&](std::size_t i, time_ps after) {
     auto& t = last[group_of[i]];
