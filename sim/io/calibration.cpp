@@ -62,28 +62,22 @@ std::function<double()> deepep_intranode(bool combine) {
   };
 }
 
-// Runs the flagship scenario scenarios/<name>.yaml as shipped (embedded in the binary) and
-// reads one figure of its result.
+// Runs the flagship scenario scenarios/<name>.yaml as shipped (embedded in the binary), or its
+// strategy `strategy` when one is named, and reads one figure of its result.
 std::function<double()> scenario_figure(std::string name,
-                                        double (*figure)(const sim::run::run_result&)) {
-  return [name, figure] {
-    const auto set = load_shipped_scenario(name);
-    sim::trace_recorder trace(false);
-    return figure(sim::run::simulate(set.base, trace));
-  };
-}
-
-// As scenario_figure, for the strategy `strategy` of the scenario.
-std::function<double()> strategy_figure(std::string name, std::string strategy,
-                                        double (*figure)(const sim::run::run_result&)) {
+                                        double (*figure)(const sim::run::run_result&),
+                                        std::string strategy = "") {
   return [name, strategy, figure] {
     const auto set = load_shipped_scenario(name);
+    const sim::run::scenario* chosen = strategy.empty() ? &set.base : nullptr;
     for (const auto& st : set.strategies) {
-      if (st.variant != strategy) continue;
-      sim::trace_recorder trace(false);
-      return figure(sim::run::simulate(st, trace));
+      if (st.variant == strategy) chosen = &st;
     }
-    throw std::logic_error("calibration: scenario " + name + " has no strategy " + strategy);
+    if (chosen == nullptr) {
+      throw std::logic_error("calibration: scenario " + name + " has no strategy " + strategy);
+    }
+    sim::trace_recorder trace(false);
+    return figure(sim::run::simulate(*chosen, trace));
   };
 }
 
@@ -149,8 +143,10 @@ std::vector<calibration_row> make_rows() {
        "strategy no-interleaving: --num-layers-per-virtual-pipeline-stage 8 is one chunk per "
        "stage; which reading the 468 run used is not published",
        "",
-       strategy_figure("mixtral-8x7b-train-h100", "no-interleaving",
-                       [](const sim::run::run_result& r) { return r.model_tflops_per_device; })});
+       scenario_figure(
+           "mixtral-8x7b-train-h100",
+           [](const sim::run::run_result& r) { return r.model_tflops_per_device; },
+           "no-interleaving")});
   return rows;
 }
 

@@ -71,14 +71,6 @@ std::uint32_t network::new_batch(done_fn on_done, std::size_t count) {
   return b;
 }
 
-void network::charge(std::span<const link_id> path, double bytes) {
-  for (const link_id link : path) {
-    const auto l = static_cast<std::size_t>(link);
-    if (batch_bytes_[l] == 0.0) touched_.push_back(l);
-    batch_bytes_[l] += bytes;
-  }
-}
-
 std::vector<network::link_traffic> network::take_charges() {
   std::vector<link_traffic> out;
   out.reserve(touched_.size());
@@ -170,11 +162,7 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
                                   std::to_string(b));
     }
     if (skip_empty && b == 0.0) continue;  // no flow: charges nothing, timed by nobody
-    for (const link_id link : routes.links(i)) {
-      const auto l = static_cast<std::size_t>(link);
-      if (batch_bytes_[l] == 0.0) touched_.push_back(l);
-      batch_bytes_[l] += b;
-    }
+    charge(routes.links(i), b);
   }
   for (const auto l : touched_) link_seconds_[l] = batch_bytes_[l] / capacity_[l];
   for (std::size_t i = 0; i < routes.size(); ++i) {
@@ -187,13 +175,45 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
   }
 }
 
-void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
+void network::route_requests(std::span<const flow_request> flows) {
   batch_routes_.clear();
   batch_sizes_.clear();
   for (const auto& f : flows) {
     batch_routes_.add(topo_, router_, {f.src, f.dst, f.tag});
     batch_sizes_.push_back(f.bytes);
   }
+}
+
+std::size_t network::count_flows(const route_set& routes, std::span<const double> bytes,
+                                 bool skip_empty) {
+  // Locals, added in the same order: the members would be reloaded after every add.
+  std::size_t count = 0;
+  double total = stats_.bytes;
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    if (skip_empty && bytes[i] == 0.0) continue;
+    ++count;
+    total += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
+  }
+  stats_.flows += count;
+  stats_.bytes = total;
+  return count;
+}
+
+network::done_fn network::group_countdown(std::vector<std::size_t> left,
+                                          std::span<const std::uint32_t> group_of,
+                                          std::function<void(std::size_t)> on_group_done) {
+  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
+  for (std::size_t g = 0; g < left.size(); ++g) {
+    if (left[g] == 0) sim_.schedule_in(0, [done, g] { (*done)(g); });
+  }
+  return [done, left = std::make_shared<std::vector<std::size_t>>(std::move(left)),
+          owner = std::vector<std::uint32_t>(group_of.begin(), group_of.end())](std::size_t i) {
+    if (--(*left)[owner[i]] == 0) (*done)(owner[i]);
+  };
+}
+
+void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
+  route_requests(flows);
   analytical_finishes(batch_routes_, batch_sizes_, false, [&](std::size_t i, time_ps after) {
     finish(b, static_cast<std::uint32_t>(i), after);
   });
@@ -212,26 +232,14 @@ void network::start_groups(std::span<const flow_request> flows,
                            std::function<void(std::size_t)> on_group_done) {
   assert(group_of.size() == flows.size());
   if (params_.model == timing_model::analytical) {
-    batch_routes_.clear();
-    batch_sizes_.clear();
-    for (const auto& f : flows) {
-      batch_routes_.add(topo_, router_, {f.src, f.dst, f.tag});
-      batch_sizes_.push_back(f.bytes);
-    }
+    route_requests(flows);
     start_groups_analytical(batch_routes_, batch_sizes_, false, group_of, groups,
                             std::move(on_group_done));
     return;
   }
-  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
-  auto left = std::make_shared<std::vector<std::size_t>>(groups, 0);
-  for (auto g : group_of) ++(*left)[g];
-  for (std::size_t g = 0; g < groups; ++g) {
-    if ((*left)[g] == 0) sim_.schedule_in(0, [done, g] { (*done)(g); });
-  }
-  std::vector<std::uint32_t> owner(group_of.begin(), group_of.end());
-  start_batch(flows, [done, left, owner = std::move(owner)](std::size_t i) {
-    if (--(*left)[owner[i]] == 0) (*done)(owner[i]);
-  });
+  std::vector<std::size_t> left(groups, 0);
+  for (auto g : group_of) ++left[g];
+  start_batch(flows, group_countdown(std::move(left), group_of, std::move(on_group_done)));
 }
 
 void network::start_groups(const route_set& routes, std::span<const double> bytes,
@@ -242,26 +250,14 @@ void network::start_groups(const route_set& routes, std::span<const double> byte
     start_groups_analytical(routes, bytes, true, group_of, groups, std::move(on_group_done));
     return;
   }
-  auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
-  auto left = std::make_shared<std::vector<std::size_t>>(groups, 0);
-  std::size_t count = 0;
+  std::vector<std::size_t> left(groups, 0);
   for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (bytes[i] == 0.0) continue;
-    ++(*left)[group_of[i]];
-    ++count;
-    stats_.bytes += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
+    if (bytes[i] != 0.0) ++left[group_of[i]];
   }
-  for (std::size_t g = 0; g < groups; ++g) {
-    if ((*left)[g] == 0) sim_.schedule_in(0, [done, g] { (*done)(g); });
-  }
+  const std::size_t count = count_flows(routes, bytes, true);
+  done_fn on_flow = group_countdown(std::move(left), group_of, std::move(on_group_done));
   if (count == 0) return;
-  stats_.flows += count;
-  std::vector<std::uint32_t> owner(group_of.begin(), group_of.end());
-  const std::uint32_t b = new_batch(
-      [done, left, owner = std::move(owner)](std::size_t i) {
-        if (--(*left)[owner[i]] == 0) (*done)(owner[i]);
-      },
-      count);
+  const std::uint32_t b = new_batch(std::move(on_flow), count);
   bool started = false;
   for (std::size_t i = 0; i < routes.size(); ++i) {
     if (bytes[i] == 0.0) continue;
@@ -282,16 +278,7 @@ void network::start_groups_analytical(const route_set& routes, std::span<const d
                                       std::size_t groups,
                                       std::function<void(std::size_t)> on_group_done) {
   auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
-  // Locals, added in the same order: the members would be reloaded after every add.
-  std::uint64_t flows = stats_.flows;
-  double total = stats_.bytes;
-  for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (skip_empty && bytes[i] == 0.0) continue;
-    ++flows;
-    total += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
-  }
-  stats_.flows = flows;
-  stats_.bytes = total;
+  count_flows(routes, bytes, skip_empty);
   std::vector<time_ps> last(groups, 0);
   analytical_finishes(routes, bytes, skip_empty, [&](std::size_t i, time_ps after) {
     auto& t = last[group_of[i]];

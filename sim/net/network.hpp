@@ -153,8 +153,24 @@ class network {
   void retire_due();
   void arm_completion_event();
   std::uint32_t new_batch(done_fn on_done, std::size_t count);
-  /// With an observer: charges bytes to the links of a path into the touched_ scratch.
-  void charge(std::span<const link_id> path, double bytes);
+  /// Adds `bytes` to the links of a path in the batch_bytes_ / touched_ scratch (the analytical
+  /// model's load, and what an observer hears). Inline: the analytical model's hot loop.
+  void charge(std::span<const link_id> path, double bytes) {
+    for (const link_id link : path) {
+      const auto l = static_cast<std::size_t>(link);
+      if (batch_bytes_[l] == 0.0) touched_.push_back(l);
+      batch_bytes_[l] += bytes;
+    }
+  }
+  /// Fills batch_routes_ / batch_sizes_ with the routes and sizes of `flows`.
+  void route_requests(std::span<const flow_request> flows);
+  /// Counts the flows of connections with bytes (all of them unless skip_empty) in stats_;
+  /// returns how many.
+  std::size_t count_flows(const route_set& routes, std::span<const double> bytes, bool skip_empty);
+  /// A batch callback for flows in groups: on_group_done(g) once the left[g] flows of group g
+  /// have arrived (group_of[i] is flow i's group); groups with none complete as events now.
+  done_fn group_countdown(std::vector<std::size_t> left, std::span<const std::uint32_t> group_of,
+                          std::function<void(std::size_t)> on_group_done);
   /// With an observer: the touched_ links' bytes, clearing the scratch.
   std::vector<link_traffic> take_charges();
 
