@@ -97,6 +97,10 @@ void validate(const chip_spec& chip) {
                          static_cast<double>(c->scale_out_step_latency_ps));
     if (!(c->nvls_efficiency >= 0 && c->nvls_efficiency <= 1))
       fail(chip, "collective.nvls_efficiency", "in [0, 1]", c->nvls_efficiency);
+    require_fraction(chip, "collective.ep_link_efficiency", c->ep_link_efficiency);
+    if (c->ep_link_efficiency && chip.scale_up.links_per_chip == 0)
+      fail(chip, "collective.ep_link_efficiency", "absent when there are no scale-up links",
+           *c->ep_link_efficiency);
   }
 }
 

@@ -23,7 +23,7 @@
 //   per device-hour price_source: "..."              # required when price_usd_per_hour is given
 //   collective: {ll_efficiency: .., ll128_efficiency: .., launch_overhead_ps: ..,
 //                scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..,
-//                nvls_efficiency: ..}   # optional block
+//                nvls_efficiency: .., ep_link_efficiency: ..}   # optional block
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -95,6 +95,10 @@ struct collective_protocol {
   /// YAML nvls_efficiency: throughput of NVLink SHARP in-switch reduction relative to the ring
   /// bandwidth of the same ports (NCCL's nvlsEfficiency); 0 = the switch cannot reduce.
   double nvls_efficiency = 0;
+  /// YAML ep_link_efficiency: fraction of the scale-up line rate that expert-parallel dispatch/
+  /// combine kernels storing straight from the SMs into peers' buffers (DeepEP) sustain; they
+  /// are not NCCL, so efficiency.link (NCCL's busbw) does not describe them. Absent: unmeasured.
+  std::optional<double> ep_link_efficiency;
 };
 
 struct chip_spec {

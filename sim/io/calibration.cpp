@@ -52,11 +52,14 @@ double h100_size_at_90_percent() {
   return size / 1e6;
 }
 
-std::function<double()> deepep_intranode(bool combine) {
-  return [combine] {
-    const auto c = load_bench_cluster("dgx-h800", 0, "");
+// DeepEP's test settings (calibration.md s3): 8 ranks of one node, `tokens` per rank, hidden
+// 7168, top-8 of 256, FP8 dispatch, BF16 combine, normal kernels.
+std::function<double()> deepep_intranode(std::string preset, int tokens, bool combine) {
+  return [preset, tokens, combine] {
+    const auto c = load_bench_cluster(preset, 0, "");
     dispatch_options o;
     o.ranks = 8;
+    o.tokens = tokens;
     const auto f = bench_dispatch(c, o);
     return combine ? f.combine_GBps : f.dispatch_GBps;
   };
@@ -115,17 +118,19 @@ std::vector<calibration_row> make_rows() {
                   "NCCL's own cost model (tuning.cc: 8.4 us + 14 steps x 3.4 us) puts ring's 90% "
                   "point near 106 MB, the model at 128 MiB",
                   h100_size_at_90_percent});
-  rows.push_back({"DeepEP EP8 intranode normal dispatch (H800)", "DeepEP docs/legacy.md (s3)",
-                  "GB/s", 153, 0.10, "tolerance not published; +-10% as section 2",
-                  "DeepEP counts every received token, its own included (test_intranode.py), so "
-                  "153 GB/s is ~134 GB/s on NVLink, below the 160 GB/s its maintainers measured "
-                  "as achievable (DeepEP #16); the model moves the 7/8 that cross NVLink at 160 "
-                  "and reports ~183. The kernels' limit (24 SMs = 12 send/receive channels) has "
-                  "no published per-channel figure to model it from",
-                  deepep_intranode(false)});
-  rows.push_back({"DeepEP EP8 intranode normal combine (H800)", "DeepEP docs/legacy.md (s3)",
-                  "GB/s", 158, 0.10, "tolerance not published; +-10% as section 2", "as dispatch",
-                  deepep_intranode(true)});
+  const std::string deepep_v2 = "DeepEP V2 README, SM100 EP8, 64 SMs (max perf)";
+  rows.push_back({"DeepEP V2 EP8 dispatch, 8x B200, 8K tokens (logical)", deepep_v2, "GB/s", 726,
+                  0.10, "with the next row defines b200 collective.ep_link_efficiency", "",
+                  deepep_intranode("dgx-b200", 8192, false)});
+  rows.push_back({"DeepEP V2 EP8 combine, 8x B200, 8K tokens (logical)", deepep_v2, "GB/s", 740,
+                  0.10, "", "", deepep_intranode("dgx-b200", 8192, true)});
+  const std::string deepep_v1 = "DeepEP docs/legacy.md (s3)";
+  const std::string deepep_note =
+      "tolerance not published; +-10% as section 2; NVLink at B200's ep_link_efficiency";
+  rows.push_back({"DeepEP EP8 intranode normal dispatch (H800)", deepep_v1, "GB/s", 153, 0.10,
+                  deepep_note, "", deepep_intranode("dgx-h800", 4096, false)});
+  rows.push_back({"DeepEP EP8 intranode normal combine (H800)", deepep_v1, "GB/s", 158, 0.10,
+                  deepep_note, "", deepep_intranode("dgx-h800", 4096, true)});
   rows.push_back(
       {"Mixtral 8x7B training, 64 H100, tp1 ep8 pp4 vp8 dp2: TFLOPS per GPU",
        "Megatron-Core MoE README (calibration.md s6)", "TFLOPS", 468, 0.15,

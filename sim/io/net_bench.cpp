@@ -219,12 +219,19 @@ dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& 
   const double per_rank = total / o.ranks;
   f.dispatch_bytes = per_rank * dispatch_b;
   f.combine_bytes = per_rank * combine_b;
+  auto params = c.params;
+  f.link_efficiency_from = "collective.ep_link_efficiency";
+  if (!params.ep_scale_up_efficiency) {
+    f.link_efficiency_from = "efficiency.link (the chip preset has no ep_link_efficiency)";
+  }
+  params.scale_up_efficiency = params.ep_scale_up_efficiency.value_or(params.scale_up_efficiency);
+  f.link_efficiency = params.scale_up_efficiency;
   try {
     for (bool combine : {false, true}) {
       const auto plan = sim::net::plan_expert_exchange(c.topo, traffic, o.mode,
                                                        combine ? combine_b : dispatch_b, combine);
       const auto t =
-          sim::net::time_collective(c.topo, c.params, plan, o.model, sim::net::protocol::simple);
+          sim::net::time_collective(c.topo, params, plan, o.model, sim::net::protocol::simple);
       (combine ? f.combine_time_s : f.dispatch_time_s) = sim::seconds(t.elapsed_ps);
     }
   } catch (const std::invalid_argument& e) {

@@ -79,13 +79,17 @@ struct dispatch_figures {
   double combine_bytes = 0;
   double dispatch_GBps = 0;
   double combine_GBps = 0;
-  std::string accounting;  ///< which of DeepEP's byte counts is used
+  std::string accounting;            ///< which of DeepEP's byte counts is used
+  double link_efficiency = 1;        ///< scale-up line-rate fraction the kernels were timed at
+  std::string link_efficiency_from;  ///< the preset key it came from
 };
 
 /// Routes |N(0,1)|+1 scores (models::uniform_logits, stream "dispatch.scores" of `seed`) of every
 /// rank's tokens through models::route_logits (node-limited with n_groups = nodes and
 /// topk_groups = node_groups when node_groups > 0), then times dispatch and combine. Experts are
-/// spread evenly, experts/ranks per rank. O(ranks · tokens · experts) for the routing.
+/// spread evenly, experts/ranks per rank. Scale-up links run at the chip's
+/// collective.ep_link_efficiency (DeepEP's kernels are not NCCL), or at efficiency.link when the
+/// preset has no such figure; the figures name which. O(ranks · tokens · experts) for the routing.
 [[nodiscard]] dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& o);
 
 /// The per-rank traffic of such a routing (exposed for tests).

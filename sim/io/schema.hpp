@@ -126,7 +126,8 @@ struct duration_spec {
   void read(const doc::node& n, sim::time_ps& out, const std::string& path) const;
   void check_keys(const doc::node&, const std::string&) const {}
   [[nodiscard]] json schema() const;
-  [[nodiscard]] json to_json(const sim::time_ps& v) const { return sim::seconds(v); }
+  /// Echoed as integer picoseconds, the unit its `_ps` key names (and a valid bare input).
+  [[nodiscard]] json to_json(const sim::time_ps& v) const { return v; }
 };
 
 /// One of a fixed set of names, mapped to values of E (an enum, or anything comparable).

@@ -102,7 +102,9 @@ const object_type<topo::collective_protocol>& collective_type() {
         .optional("scale_out_step_latency_ps", &c::scale_out_step_latency_ps, latency,
                   "per algorithm step across the scale-out network")
         .optional("nvls_efficiency", &c::nvls_efficiency, number_spec{0, 1},
-                  "NVLink SHARP reduction throughput / ring bandwidth (0: none)");
+                  "NVLink SHARP reduction throughput / ring bandwidth (0: none)")
+        .optional("ep_link_efficiency", &c::ep_link_efficiency, opt<double>{fraction},
+                  "scale-up line-rate fraction of DeepEP-style expert dispatch/combine kernels");
     return o;
   }();
   return t;

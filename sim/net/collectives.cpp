@@ -685,6 +685,7 @@ collective_params collective_params_for(const topo::chip_spec& chip) {
     p.launch_overhead_ps = chip.collective->launch_overhead_ps;
     p.scale_up_step_latency_ps = chip.collective->scale_up_step_latency_ps;
     p.scale_out_step_latency_ps = chip.collective->scale_out_step_latency_ps;
+    p.ep_scale_up_efficiency = chip.collective->ep_link_efficiency;
   }
   p.scale_up_efficiency = chip.efficiency.link.value_or(1.0);
   p.scale_out_efficiency = chip.efficiency.nic.value_or(1.0);

@@ -66,6 +66,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -111,6 +112,9 @@ struct collective_params {
   time_ps scale_out_step_latency_ps = 0;
   double scale_up_efficiency = 1.0;   ///< efficiency.link (1 when the preset has none)
   double scale_out_efficiency = 1.0;  ///< efficiency.nic (1 when the preset has none)
+  /// collective.ep_link_efficiency: scale-up efficiency of DeepEP-style expert dispatch/combine
+  /// kernels (absent when the preset has no measurement for them).
+  std::optional<double> ep_scale_up_efficiency;
 };
 /// Reads chip.collective and chip.efficiency; a chip without a collective block gets no launch
 /// overhead, no step latency, no LL and no NVLS (TPU runtimes publish none of these).

@@ -56,6 +56,22 @@ TEST_CASE("dispatch traffic follows the router: top-k copies, node limit, DeepEP
   CHECK_THROWS_AS(io::dispatch_traffic(c, o), io::input_error);
 }
 
+TEST_CASE("DeepEP kernels use the chip's ep_link_efficiency on NVLink, else efficiency.link") {
+  auto c = io::load_bench_cluster("dgx-h800", 0, "");
+  io::dispatch_options o;
+  o.ranks = 8;
+  const auto ep = io::bench_dispatch(c, o);
+  CHECK(ep.link_efficiency == 0.713);
+  CHECK(ep.link_efficiency_from == "collective.ep_link_efficiency");
+  c.params.ep_scale_up_efficiency.reset();
+  const auto nccl = io::bench_dispatch(c, o);
+  CHECK(nccl.link_efficiency == 0.8);  // h800 efficiency.link
+  CHECK(nccl.link_efficiency_from.rfind("efficiency.link", 0) == 0);
+  // One NVLink phase, bandwidth-bound (~1 ms against 8.4 us of launch overhead): the kernel
+  // rate scales with the link efficiency.
+  CHECK(ep.dispatch_GBps / nccl.dispatch_GBps == Approx(0.713 / 0.8).epsilon(0.01));
+}
+
 TEST_CASE("size sweeps use nccl-tests binary units") {
   CHECK(io::parse_size_sweep("8G") == std::vector<double>{8.0 * (1ULL << 30)});
   CHECK(io::parse_size_sweep("8:64:x2") == std::vector<double>{8, 16, 32, 64});

@@ -130,6 +130,14 @@ TEST_CASE("chip validation", "[chip]") {
   c = h100();
   c.hbm_bytes = 0;
   CHECK_THROWS_AS(validate(c), std::invalid_argument);
+  c = h100();
+  c.collective.emplace();
+  c.collective->ll_efficiency = 0.5;
+  c.collective->ll128_efficiency = 0.9375;
+  c.collective->ep_link_efficiency = 0.713;
+  CHECK_NOTHROW(validate(c));
+  c.collective->ep_link_efficiency = 1.5;
+  CHECK_THROWS_WITH(validate(c), Catch::Contains("collective.ep_link_efficiency"));
   CHECK(parse_chip_kind("tpu") == chip_kind::tpu);
   CHECK_THROWS_AS(parse_chip_kind("npu"), std::invalid_argument);
   CHECK(parse_wrap_rule_kind("full_axis") == wrap_rule_kind::full_axis);

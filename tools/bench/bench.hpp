@@ -25,6 +25,9 @@ int router(const options& opt, std::ostream& out);
 /// how wall time grows with flows), with targets on x32 (256 GPUs, 65k flows) and
 /// x128 (1024 GPUs, 1M flows), per-pair sizes of mean 1 MiB with Zipf(1.1) destination weights.
 int alltoall(const options& opt, std::ostream& out);
+/// The 256-GPU row of alltoall solved exactly (minutes) against re-solve quanta 0.01-0.03:
+/// makespan error and per-flow completion-time error percentiles.
+int alltoall_exact(const options& opt, std::ostream& out);
 /// Analytical all-to-all of 1 GiB per chip on the 9216-chip Ironwood pod (16x24x24, 85M flows)
 /// as `moesim collective` runs it: wall time and peak RSS (issue 3), plus a streamed cross-check.
 int ironwood(const options& opt, std::ostream& out);

@@ -19,6 +19,7 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"moe-math", &bench::moe_math},
       {"router", &bench::router},
       {"alltoall", &bench::alltoall},
+      {"alltoall-exact", &bench::alltoall_exact},
       {"ironwood", &bench::ironwood},
       {"steps", &bench::steps}};
   std::vector<std::string> names;

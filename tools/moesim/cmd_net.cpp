@@ -186,6 +186,8 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
                                        {"ranks", o.ranks},
                                        {"mode", st->mode},
                                        {"accounting", f.accounting},
+                                       {"scale_up_efficiency", f.link_efficiency},
+                                       {"scale_up_efficiency_from", f.link_efficiency_from},
                                        {"dispatch_bytes_per_rank", f.dispatch_bytes},
                                        {"combine_bytes_per_rank", f.combine_bytes},
                                        {"dispatch_time_s", f.dispatch_time_s},
@@ -198,6 +200,8 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
                  st->mode, "dispatch/combine", c.topo.label, o.ranks, o.tokens, o.hidden, o.topk,
                  o.experts);
       fmt::print(std::cout, "  bytes: {}\n", f.accounting);
+      fmt::print(std::cout, "  scale-up links at {:.3g} of line rate ({})\n", f.link_efficiency,
+                 f.link_efficiency_from);
       fmt::print(std::cout, "  dispatch ({}): {:>10.2f} us  {:>8.2f} GB/s  ({} per rank)\n",
                  st->dispatch_dtype, f.dispatch_time_s * 1e6, f.dispatch_GBps,
                  io::format_bytes(f.dispatch_bytes));
