@@ -55,14 +55,15 @@ bench_cluster load_bench_cluster(const std::string& name_or_file, int nodes,
 }
 
 collective_figures bench_collective(const bench_cluster& c, const collective_spec& spec,
-                                    sim::net::timing_model model) {
+                                    sim::net::timing_model model, double resolve_quantum) {
   sim::net::collective_plan plan;
   try {
     plan = sim::net::plan_collective(c.topo, c.params, spec);
   } catch (const std::invalid_argument& e) {
     throw input_error(std::string(to_string(spec.op)) + " on " + c.topo.label + ": " + e.what());
   }
-  const auto t = sim::net::time_collective(c.topo, c.params, plan, model);
+  const auto t =
+      sim::net::time_collective(c.topo, c.params, plan, model, std::nullopt, resolve_quantum);
   collective_figures f;
   f.bytes = spec.bytes;
   f.time_s = sim::seconds(t.elapsed_ps);
@@ -230,8 +231,8 @@ dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& 
     for (bool combine : {false, true}) {
       const auto plan = sim::net::plan_expert_exchange(c.topo, traffic, o.mode,
                                                        combine ? combine_b : dispatch_b, combine);
-      const auto t =
-          sim::net::time_collective(c.topo, params, plan, o.model, sim::net::protocol::simple);
+      const auto t = sim::net::time_collective(c.topo, params, plan, o.model,
+                                               sim::net::protocol::simple, o.resolve_quantum);
       (combine ? f.combine_time_s : f.dispatch_time_s) = sim::seconds(t.elapsed_ps);
     }
   } catch (const std::invalid_argument& e) {

@@ -45,10 +45,12 @@ struct collective_figures {
   std::string protocol;
 };
 
-/// Plans and times one collective alone (flow or analytical network model).
+/// Plans and times one collective alone (flow model with re-solve quantum `resolve_quantum`,
+/// 0 = exact, or the analytical model).
 [[nodiscard]] collective_figures bench_collective(const bench_cluster& c,
                                                   const sim::net::collective_spec& spec,
-                                                  sim::net::timing_model model);
+                                                  sim::net::timing_model model,
+                                                  double resolve_quantum = 0.0);
 
 /// nccl-tests size lists: "1M" or "8:16G:x2" (from:to:xF, from:to:+STEP). Binary units.
 /// O(sizes); at most 4096 sizes.
@@ -70,6 +72,7 @@ struct dispatch_options {
   sim::net::ep_mode mode = sim::net::ep_mode::normal;
   std::uint64_t seed = 0;
   sim::net::timing_model model = sim::net::timing_model::flow;
+  double resolve_quantum = 0;  ///< flow model: the named re-solve quantum (0 = exact)
 };
 
 struct dispatch_figures {

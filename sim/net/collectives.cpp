@@ -891,12 +891,14 @@ void run_collective(network& net, simulation& sim, std::shared_ptr<const collect
 
 collective_timing time_collective(const topo::topology& topo, const collective_params& params,
                                   const collective_plan& plan, timing_model model,
-                                  std::optional<protocol> proto) {
+                                  std::optional<protocol> proto, double resolve_quantum) {
   collective_timing out;
   out.algorithm = plan.algorithm;
   out.proto = proto ? *proto : choose_protocol(topo, params, plan);
   simulation sim;
-  network net(sim, topo, network_params_for(params, model));
+  network_params np = network_params_for(params, model);
+  np.resolve_quantum = resolve_quantum;
+  network net(sim, topo, np);
   // The caller keeps `plan` alive for this whole call: alias it without copying.
   std::shared_ptr<const collective_plan> view(std::shared_ptr<const collective_plan>{}, &plan);
   run_collective(net, sim, view, params, out.proto, [&](time_ps t) { out.elapsed_ps = t; });

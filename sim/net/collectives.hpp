@@ -217,12 +217,14 @@ struct collective_timing {
   network_stats stats;
 };
 
-/// Runs `plan` alone on a fresh simulation and network (`model`), under `proto`, or under the
-/// faster protocol by the analytical model when proto is empty. O(network cost of the flows).
+/// Runs `plan` alone on a fresh simulation and network (`model`; the flow model with the named
+/// re-solve quantum `resolve_quantum`, 0 = exact), under `proto`, or under the faster protocol
+/// by the analytical model when proto is empty. O(network cost of the flows).
 [[nodiscard]] collective_timing time_collective(const topo::topology& topo,
                                                 const collective_params& params,
                                                 const collective_plan& plan, timing_model model,
-                                                std::optional<protocol> proto = std::nullopt);
+                                                std::optional<protocol> proto = std::nullopt,
+                                                double resolve_quantum = 0.0);
 
 /// The protocol NCCL would take: the faster of simple and ll (when available) by the analytical
 /// model. Cost: one or two analytical runs of the plan.

@@ -18,6 +18,8 @@ expect(2 run does-not-exist.yaml)                   # unreadable file
 expect(2 run scenarios/quickstart.yaml --set workload.kind=dance)
 expect(2 run scenarios/quickstart.yaml --metrics /nonexistent-dir/m.json --set workload.steps=1)
 expect(2 bench nosuch)
+expect(2 collective --cluster dgx-h100 --op all-reduce --bytes 1G --resolve-quantum 0.5)
+expect(2 dispatch --cluster dgx-h800 --ranks 8 --mode sideways)
 expect(0 --help)
 expect(0 run --help)
 expect(0 validate --help)

@@ -72,6 +72,27 @@ TEST_CASE("DeepEP kernels use the chip's ep_link_efficiency on NVLink, else effi
   CHECK(ep.dispatch_GBps / nccl.dispatch_GBps == Approx(0.713 / 0.8).epsilon(0.01));
 }
 
+TEST_CASE("the benchmark verbs' re-solve quantum stays close to the exact flow model") {
+  // A skewed exchange (DeepEP low-latency copies of random routing) on 4 nodes: the exact solve
+  // re-solves at every finish; q = 0.02 (the verbs' default) far less often.
+  const auto c = io::load_bench_cluster("dgx-h800", 4, "");
+  io::dispatch_options o;
+  o.ranks = 32;
+  o.tokens = 128;
+  o.mode = sim::net::ep_mode::low_latency;
+  const auto exact = io::bench_dispatch(c, o);
+  o.resolve_quantum = 0.02;
+  const auto quick = io::bench_dispatch(c, o);
+  CHECK(quick.dispatch_time_s == Approx(exact.dispatch_time_s).epsilon(0.01));
+  CHECK(quick.combine_time_s == Approx(exact.combine_time_s).epsilon(0.01));
+  sim::net::collective_spec spec;
+  spec.op = sim::net::collective_op::all_to_all;
+  spec.bytes = 256.0 * (1 << 20);
+  const double t0 = io::bench_collective(c, spec, sim::net::timing_model::flow).time_s;
+  const double tq = io::bench_collective(c, spec, sim::net::timing_model::flow, 0.02).time_s;
+  CHECK(tq == Approx(t0).epsilon(0.01));
+}
+
 TEST_CASE("size sweeps use nccl-tests binary units") {
   CHECK(io::parse_size_sweep("8G") == std::vector<double>{8.0 * (1ULL << 30)});
   CHECK(io::parse_size_sweep("8:64:x2") == std::vector<double>{8, 16, 32, 64});
