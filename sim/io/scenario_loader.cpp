@@ -81,7 +81,12 @@ const object_type<moe_config>& moe_config_type() {
             "online load balancing of the router")
         .optional("padded", &moe_config::padded, bool_spec{},
                   "static-shape dispatch as on TPUs: every expert gets its full capacity of "
-                  "slots from every source, filled or not (needs capacity_factor > 0)");
+                  "slots from every source, filled or not (needs capacity_factor > 0)")
+        .optional("exchange", &moe_config::exchange,
+                  enum_spec<exchange_kind>{{{"per_copy", exchange_kind::per_copy},
+                                            {"per_rank", exchange_kind::per_rank}}},
+                  "per_copy: one copy per (token, expert) each way (all-to-all dispatchers); "
+                  "per_rank: one per (token, destination EP rank), as DeepEP");
     return o;
   }();
   return t;

@@ -47,6 +47,18 @@ enum class balance_mode { none, bias };
 /// expert takes its capacity of best tokens), or hash routing (Roller et al. 2021).
 enum class routing_policy { top_k, expert_choice, hash };
 
+/// What the expert exchange (dispatch to the experts, combine back) carries per token.
+enum class exchange_kind : std::uint8_t {
+  /// One copy per (token, expert) each way: all-to-all dispatchers (Megatron-Core's alltoall
+  /// token dispatcher, GShard, Tutel).
+  per_copy,
+  /// One copy per (token, EP rank hosting at least one of its experts); the rank sums its
+  /// experts' weighted outputs and sends one vector back: DeepEP's normal kernels (Megatron-
+  /// Core's flex dispatcher). Node-level forwarding over RDMA is not modelled: across nodes a
+  /// token still travels once per destination rank.
+  per_rank
+};
+
 struct moe_config {
   double capacity_factor = 0;  ///< 0 = dropless
   models::drop_policy drop = models::drop_policy::lowest_score;
@@ -57,6 +69,7 @@ struct moe_config {
   /// ceil(top_k * tokens / experts * capacity_factor) slots, filled or not, and experts compute
   /// over all slots. Needs capacity_factor > 0.
   bool padded = false;
+  exchange_kind exchange = exchange_kind::per_copy;
 };
 
 /// The maths runs on `tokens_per_step` sampled tokens per MoE layer and step; per-device

@@ -235,6 +235,10 @@ void check_feasible(const scenario& s) {
     throw std::invalid_argument(
         "moe: padded dispatch needs a capacity_factor > 0 (the buffers are sized by it)");
   }
+  if (s.moe.padded && s.moe.exchange == exchange_kind::per_rank) {
+    throw std::invalid_argument(
+        "moe: padded dispatch sends a buffer per expert; exchange per_rank cannot apply");
+  }
   const std::uint32_t fold = s.folding.micro_batches;
   if (fold > 0 && fold < s.workload.micro_batches) {
     const auto least = static_cast<std::uint32_t>(2 * p.pp + 2);

@@ -39,6 +39,13 @@ routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t to
     gates_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
     gate_once_ = std::make_unique<std::once_flag[]>(gates_.size());
     bias_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
+    if (s.moe.exchange == exchange_kind::per_rank && sources > 0 &&
+        router_.experts % sources == 0) {
+      expert_rank_.resize(static_cast<std::size_t>(router_.experts));
+      for (int e = 0; e < router_.experts; ++e) {
+        expert_rank_[static_cast<std::size_t>(e)] = e / (router_.experts / sources);
+      }
+    }
   }
 }
 
@@ -160,16 +167,19 @@ layer_routing routing_sampler::route(int group, int step, int layer, int threads
   const std::int64_t total = tokens_per_source_ * sources_;
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
+  // per_rank exchange: also the tokens that need each EP rank at least once (DeepEP's count).
+  const models::expert_grouping by_rank{expert_rank_, expert_rank_.empty() ? 0 : sources_};
   const models::batch_counts counts =
-      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, {}, threads)
+      scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, by_rank, threads)
              : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),
-                                   per_source);
+                                   per_source, by_rank);
   if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);
 
   layer_routing lr;
   lr.sources = sources_;
   lr.experts = router_.experts;
   lr.copies = counts.device_expert;
+  lr.rank_tokens = counts.device_group_tokens;
   lr.scaled = scaled;
   lr.drop_rate = cap.drop_rate;
   const double scale = static_cast<double>(total) / static_cast<double>(have);

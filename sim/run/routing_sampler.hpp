@@ -30,6 +30,10 @@ struct layer_routing {
   /// copies[src * experts + e]: (token, expert) assignments from source device src to expert e
   /// in the full batch, after capacity.
   std::vector<std::int64_t> copies;
+  /// With moe.exchange per_rank: rank_tokens[src * sources + r]: tokens of source src with at
+  /// least one expert on EP rank r (experts / sources per rank, in order), after capacity.
+  /// Empty otherwise.
+  std::vector<std::int64_t> rank_tokens;
   std::vector<std::int64_t> dropped_per_expert;  ///< full batch
   double unique_experts = 0;                     ///< distinct experts touched by the full batch
   double drop_rate = 0;
@@ -75,6 +79,7 @@ class routing_sampler {
   std::vector<models::row_matrix> gates_;        ///< per layer, created on first use
   std::unique_ptr<std::once_flag[]> gate_once_;  ///< per layer: creates gates_[layer] once
   std::vector<std::vector<float>> bias_;         ///< per layer selection bias (balance: bias)
+  std::vector<int> expert_rank_;  ///< moe.exchange per_rank: each expert's EP rank, else empty
   struct token_batch {
     std::once_flag drawn;
     models::row_matrix x;

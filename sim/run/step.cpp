@@ -336,7 +336,8 @@ class step_run {
     return *plan;
   }
 
-  /// Bytes of each connection of an exchange (either direction) carrying the copies `lr` sends.
+  /// Bytes of each connection of an exchange (either direction): the copies `lr` sends, or with
+  /// moe.exchange per_rank the tokens that need the destination rank at least once.
   [[nodiscard]] std::vector<double> exchange_bytes(const layer_routing& lr) const {
     const int per_rank = lr.experts / ep_;
     const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
@@ -345,7 +346,9 @@ class step_run {
     for (int owner = 0; owner < ep_; ++owner) {
       for (int host = 0; host < ep_; ++host) {
         std::int64_t copies = padded_slots_ * per_rank;
-        if (!s_.moe.padded) {
+        if (s_.moe.exchange == exchange_kind::per_rank) {
+          copies = lr.rank_tokens.at(static_cast<std::size_t>(owner) * ep_ + host);
+        } else if (!s_.moe.padded) {
           copies = 0;
           for (int e = host * per_rank; e < (host + 1) * per_rank; ++e) {
             copies += lr.copies[static_cast<std::size_t>(owner) * lr.experts + e];
