@@ -54,6 +54,23 @@ class accumulator {
                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
     for (expert_index e : ids) row[e] += copies;
     if (c_.groups == 0) return;
+    add_groups(d, ids, copies);
+  }
+
+  /// As add(), with the token's distinct groups known (`groups`, each once).
+  void add(int d, std::span<const expert_index> ids, std::span<const int> groups,
+           std::int64_t copies) {
+    if (copies == 0) return;
+    std::int64_t* row = c_.device_expert.data() +
+                        static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
+    for (expert_index e : ids) row[e] += copies;
+    std::int64_t* grow = c_.device_group_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
+    for (int g : groups) grow[g] += copies;
+  }
+
+ private:
+  void add_groups(int d, std::span<const expert_index> ids, std::int64_t copies) {
     ++stamp_;
     std::int64_t* grow = c_.device_group_tokens.data() +
                          static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
@@ -66,7 +83,6 @@ class accumulator {
     }
   }
 
- private:
   batch_counts& c_;
   const expert_grouping& g_;
   std::vector<std::int64_t> touched_;
@@ -134,6 +150,28 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
     index_of[static_cast<std::size_t>(e)] = e % group_size;
   }
   const auto s = static_cast<std::int64_t>(sample.tokens);
+  // With a grouping: each sample token's distinct groups, found once here rather than at each
+  // of its (many) picks; relabelled picks move experts across groups and are grouped as drawn.
+  std::vector<int> token_groups;
+  std::vector<std::size_t> token_groups_at(c.groups > 0 ? sample.tokens + 1 : 0, 0);
+  if (c.groups > 0) {
+    std::vector<int> seen(static_cast<std::size_t>(c.groups), -1);
+    for (int t = 0; t < sample.tokens; ++t) {
+      for (expert_index e : sample.experts_of(t)) {
+        const int g = grouping.expert_group[static_cast<std::size_t>(e)];
+        if (seen[static_cast<std::size_t>(g)] != t) {
+          seen[static_cast<std::size_t>(g)] = t;
+          token_groups.push_back(g);
+        }
+      }
+      token_groups_at[static_cast<std::size_t>(t) + 1] = token_groups.size();
+    }
+  }
+  auto groups_of = [&](int t) {
+    const auto at = static_cast<std::size_t>(t);
+    return std::span<const int>(token_groups.data() + token_groups_at[at],
+                                token_groups_at[at + 1] - token_groups_at[at]);
+  };
   // Device d draws from its own stream gen.fork(d), so the counts do not depend on `threads`.
   const rng base = gen;
   (void)gen();
@@ -165,6 +203,8 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
           const auto token = static_cast<int>(g.below(static_cast<std::uint64_t>(s)));
           if (lambda > 0.0 && g.uniform01() < lambda) {
             add_relabelled(token);
+          } else if (c.groups > 0) {
+            acc.add(d, sample.experts_of(token), groups_of(token), 1);
           } else {
             acc.add(d, sample.experts_of(token), 1);
           }
@@ -182,7 +222,12 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
             lambda > 0.0
                 ? static_cast<std::int64_t>(g.binomial(static_cast<std::uint64_t>(n), lambda))
                 : 0;
-        acc.add(d, sample.experts_of(static_cast<int>(i)), n - moved);
+        if (c.groups > 0) {
+          acc.add(d, sample.experts_of(static_cast<int>(i)), groups_of(static_cast<int>(i)),
+                  n - moved);
+        } else {
+          acc.add(d, sample.experts_of(static_cast<int>(i)), n - moved);
+        }
         for (std::int64_t m = 0; m < moved; ++m) add_relabelled(static_cast<int>(i));
       }
     }
