@@ -1,6 +1,7 @@
 #include "models/batch_scaling.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -25,6 +26,20 @@ batch_counts make_counts(int experts, std::span<const std::int64_t> tokens_per_d
       }
     }
   }
+  if (!grouping.group_parent.empty()) {
+    if (grouping.expert_group.empty() ||
+        grouping.group_parent.size() != static_cast<std::size_t>(grouping.groups) ||
+        grouping.parents <= 0) {
+      throw std::invalid_argument("batch counts: group parents need one entry per group (" +
+                                  std::to_string(grouping.groups) + ")");
+    }
+    for (int p : grouping.group_parent) {
+      if (p < 0 || p >= grouping.parents) {
+        throw std::invalid_argument("batch counts: parent " + std::to_string(p) + " outside [0, " +
+                                    std::to_string(grouping.parents) + ")");
+      }
+    }
+  }
   for (std::int64_t b : tokens_per_device) {
     if (b < 0) throw std::invalid_argument("batch counts: negative tokens on a device");
   }
@@ -37,6 +52,9 @@ batch_counts make_counts(int experts, std::span<const std::int64_t> tokens_per_d
                          0);
   c.device_group_tokens.assign(
       static_cast<std::size_t>(c.devices) * static_cast<std::size_t>(c.groups), 0);
+  c.parents = grouping.group_parent.empty() ? 0 : grouping.parents;
+  c.device_parent_tokens.assign(
+      static_cast<std::size_t>(c.devices) * static_cast<std::size_t>(c.parents), 0);
   c.expert_load.assign(static_cast<std::size_t>(experts), 0);
   return c;
 }
@@ -46,46 +64,104 @@ batch_counts make_counts(int experts, std::span<const std::int64_t> tokens_per_d
 class accumulator {
  public:
   accumulator(batch_counts& c, const expert_grouping& g)
-      : c_(c), g_(g), touched_(static_cast<std::size_t>(std::max(c.groups, 1)), -1) {}
+      : c_(c),
+        g_(g),
+        group_seen_(static_cast<std::size_t>(std::max(c.groups, 1)), -1),
+        parent_seen_(static_cast<std::size_t>(std::max(c.parents, 1)), -1) {}
+
+  /// Appends the distinct groups of `ids` to `groups` and their distinct parents to `parents`.
+  void distinct(std::span<const expert_index> ids, std::vector<int>& groups,
+                std::vector<int>& parents) {
+    ++stamp_;
+    for (expert_index e : ids) {
+      const int g = g_.expert_group[static_cast<std::size_t>(e)];
+      if (group_seen_[static_cast<std::size_t>(g)] == stamp_) continue;
+      group_seen_[static_cast<std::size_t>(g)] = stamp_;
+      groups.push_back(g);
+      if (c_.parents == 0) continue;
+      const int p = g_.group_parent[static_cast<std::size_t>(g)];
+      if (parent_seen_[static_cast<std::size_t>(p)] == stamp_) continue;
+      parent_seen_[static_cast<std::size_t>(p)] = stamp_;
+      parents.push_back(p);
+    }
+  }
 
   void add(int d, std::span<const expert_index> ids, std::int64_t copies) {
     if (copies == 0) return;
-    std::int64_t* row = c_.device_expert.data() +
-                        static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
-    for (expert_index e : ids) row[e] += copies;
+    add_experts(d, ids, copies);
     if (c_.groups == 0) return;
-    add_groups(d, ids, copies);
-  }
-
-  /// As add(), with the token's distinct groups known (`groups`, each once).
-  void add(int d, std::span<const expert_index> ids, std::span<const int> groups,
-           std::int64_t copies) {
-    if (copies == 0) return;
-    std::int64_t* row = c_.device_expert.data() +
-                        static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
-    for (expert_index e : ids) row[e] += copies;
-    std::int64_t* grow = c_.device_group_tokens.data() +
-                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
-    for (int g : groups) grow[g] += copies;
-  }
-
- private:
-  void add_groups(int d, std::span<const expert_index> ids, std::int64_t copies) {
+    // distinct() and add_groups() in one pass, without the lists (the relabelled picks' path);
+    // up to 64 groups (and parents) the distinct sets are bit masks held in registers.
+    if (c_.groups <= 64 && c_.parents <= 64) {
+      std::uint64_t groups = 0;
+      for (expert_index e : ids) {
+        groups |= std::uint64_t{1} << g_.expert_group[static_cast<std::size_t>(e)];
+      }
+      add_masks(d, groups, copies);
+      return;
+    }
     ++stamp_;
     std::int64_t* grow = c_.device_group_tokens.data() +
                          static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
+    std::int64_t* prow = c_.device_parent_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.parents);
     for (expert_index e : ids) {
-      const auto g = static_cast<std::size_t>(g_.expert_group[static_cast<std::size_t>(e)]);
-      if (touched_[g] != stamp_) {
-        touched_[g] = stamp_;
-        grow[g] += copies;
-      }
+      const int g = g_.expert_group[static_cast<std::size_t>(e)];
+      if (group_seen_[static_cast<std::size_t>(g)] == stamp_) continue;
+      group_seen_[static_cast<std::size_t>(g)] = stamp_;
+      grow[g] += copies;
+      if (c_.parents == 0) continue;
+      const int p = g_.group_parent[static_cast<std::size_t>(g)];
+      if (parent_seen_[static_cast<std::size_t>(p)] == stamp_) continue;
+      parent_seen_[static_cast<std::size_t>(p)] = stamp_;
+      prow[p] += copies;
     }
+  }
+
+  /// As add(), with the token's distinct groups and parents known.
+  void add(int d, std::span<const expert_index> ids, std::span<const int> groups,
+           std::span<const int> parents, std::int64_t copies) {
+    if (copies == 0) return;
+    add_experts(d, ids, copies);
+    add_groups(d, groups, parents, copies);
+  }
+
+ private:
+  void add_experts(int d, std::span<const expert_index> ids, std::int64_t copies) {
+    std::int64_t* row = c_.device_expert.data() +
+                        static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.experts);
+    for (expert_index e : ids) row[e] += copies;
+  }
+
+  void add_masks(int d, std::uint64_t groups, std::int64_t copies) {
+    std::int64_t* grow = c_.device_group_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
+    std::uint64_t parents = 0;
+    for (std::uint64_t m = groups; m != 0; m &= m - 1) {
+      const int g = std::countr_zero(m);
+      grow[g] += copies;
+      if (c_.parents > 0)
+        parents |= std::uint64_t{1} << g_.group_parent[static_cast<std::size_t>(g)];
+    }
+    std::int64_t* prow = c_.device_parent_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.parents);
+    for (std::uint64_t m = parents; m != 0; m &= m - 1) prow[std::countr_zero(m)] += copies;
+  }
+
+  void add_groups(int d, std::span<const int> groups, std::span<const int> parents,
+                  std::int64_t copies) {
+    std::int64_t* grow = c_.device_group_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.groups);
+    for (int g : groups) grow[g] += copies;
+    std::int64_t* prow = c_.device_parent_tokens.data() +
+                         static_cast<std::size_t>(d) * static_cast<std::size_t>(c_.parents);
+    for (int p : parents) prow[p] += copies;
   }
 
   batch_counts& c_;
   const expert_grouping& g_;
-  std::vector<std::int64_t> touched_;
+  std::vector<std::int64_t> group_seen_;
+  std::vector<std::int64_t> parent_seen_;
   std::int64_t stamp_ = 0;
 };
 
@@ -150,27 +226,33 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
     index_of[static_cast<std::size_t>(e)] = e % group_size;
   }
   const auto s = static_cast<std::int64_t>(sample.tokens);
-  // With a grouping: each sample token's distinct groups, found once here rather than at each
-  // of its (many) picks; relabelled picks move experts across groups and are grouped as drawn.
+  // With a grouping: each sample token's distinct groups and parents, found once here rather
+  // than at each of its (many) picks; relabelled picks move experts across groups and are
+  // grouped as drawn.
   std::vector<int> token_groups;
-  std::vector<std::size_t> token_groups_at(c.groups > 0 ? sample.tokens + 1 : 0, 0);
+  std::vector<int> token_parents;
+  std::vector<std::size_t> groups_at(c.groups > 0 ? sample.tokens + 1 : 0, 0);
+  std::vector<std::size_t> parents_at(c.groups > 0 ? sample.tokens + 1 : 0, 0);
   if (c.groups > 0) {
-    std::vector<int> seen(static_cast<std::size_t>(c.groups), -1);
+    accumulator finder(c, grouping);
     for (int t = 0; t < sample.tokens; ++t) {
-      for (expert_index e : sample.experts_of(t)) {
-        const int g = grouping.expert_group[static_cast<std::size_t>(e)];
-        if (seen[static_cast<std::size_t>(g)] != t) {
-          seen[static_cast<std::size_t>(g)] = t;
-          token_groups.push_back(g);
-        }
-      }
-      token_groups_at[static_cast<std::size_t>(t) + 1] = token_groups.size();
+      finder.distinct(sample.experts_of(t), token_groups, token_parents);
+      groups_at[static_cast<std::size_t>(t) + 1] = token_groups.size();
+      parents_at[static_cast<std::size_t>(t) + 1] = token_parents.size();
     }
   }
-  auto groups_of = [&](int t) {
+  auto add_sampled = [&](accumulator& acc, int d, int t, std::int64_t copies) {
+    if (c.groups == 0) {
+      acc.add(d, sample.experts_of(t), copies);
+      return;
+    }
     const auto at = static_cast<std::size_t>(t);
-    return std::span<const int>(token_groups.data() + token_groups_at[at],
-                                token_groups_at[at + 1] - token_groups_at[at]);
+    acc.add(d, sample.experts_of(t),
+            std::span<const int>(token_groups.data() + groups_at[at],
+                                 groups_at[at + 1] - groups_at[at]),
+            std::span<const int>(token_parents.data() + parents_at[at],
+                                 parents_at[at + 1] - parents_at[at]),
+            copies);
   };
   // Device d draws from its own stream gen.fork(d), so the counts do not depend on `threads`.
   const rng base = gen;
@@ -203,10 +285,8 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
           const auto token = static_cast<int>(g.below(static_cast<std::uint64_t>(s)));
           if (lambda > 0.0 && g.uniform01() < lambda) {
             add_relabelled(token);
-          } else if (c.groups > 0) {
-            acc.add(d, sample.experts_of(token), groups_of(token), 1);
           } else {
-            acc.add(d, sample.experts_of(token), 1);
+            add_sampled(acc, d, token, 1);
           }
         }
         continue;
@@ -222,12 +302,7 @@ batch_counts scale_to_batch(const routing& sample, std::span<const std::int64_t>
             lambda > 0.0
                 ? static_cast<std::int64_t>(g.binomial(static_cast<std::uint64_t>(n), lambda))
                 : 0;
-        if (c.groups > 0) {
-          acc.add(d, sample.experts_of(static_cast<int>(i)), groups_of(static_cast<int>(i)),
-                  n - moved);
-        } else {
-          acc.add(d, sample.experts_of(static_cast<int>(i)), n - moved);
-        }
+        add_sampled(acc, d, static_cast<int>(i), n - moved);
         for (std::int64_t m = 0; m < moved; ++m) add_relabelled(static_cast<int>(i));
       }
     }

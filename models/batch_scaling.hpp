@@ -42,8 +42,11 @@ struct batch_counts {
   std::vector<std::int64_t> device_tokens;        ///< per device
   std::vector<std::int64_t> device_expert;        ///< devices x experts, row-major
   std::vector<std::int64_t> device_group_tokens;  ///< devices x groups, row-major
-  std::vector<std::int64_t> expert_load;          ///< per expert, summed over devices
-  double relabel_fraction = 0.0;                  ///< lambda (0 for exact counts)
+  int parents = 0;                                ///< 0 when the grouping has no coarser level
+  /// devices x parents, row-major: tokens that need the parent (e.g. node) at least once.
+  std::vector<std::int64_t> device_parent_tokens;
+  std::vector<std::int64_t> expert_load;  ///< per expert, summed over devices
+  double relabel_fraction = 0.0;          ///< lambda (0 for exact counts)
 
   [[nodiscard]] std::int64_t at(int device, int expert) const noexcept {
     return device_expert[static_cast<std::size_t>(device) * static_cast<std::size_t>(experts) +
@@ -51,10 +54,13 @@ struct batch_counts {
   }
 };
 
-/// Optional expert -> group map (e.g. the rank or node hosting each expert).
+/// Optional expert -> group map (e.g. the rank or node hosting each expert), and optionally a
+/// coarser level above it (e.g. rank -> node).
 struct expert_grouping {
   std::span<const int> expert_group{};  ///< empty, or one group id per expert in [0, groups)
   int groups = 0;
+  std::span<const int> group_parent{};  ///< empty, or one parent per group in [0, parents)
+  int parents = 0;
 };
 
 /// Exact counts of a routed batch: device 0 owns the first tokens_per_device[0] tokens, and so

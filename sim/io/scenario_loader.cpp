@@ -84,9 +84,11 @@ const object_type<moe_config>& moe_config_type() {
                   "slots from every source, filled or not (needs capacity_factor > 0)")
         .optional("exchange", &moe_config::exchange,
                   enum_spec<exchange_kind>{{{"per_copy", exchange_kind::per_copy},
-                                            {"per_rank", exchange_kind::per_rank}}},
+                                            {"per_rank", exchange_kind::per_rank},
+                                            {"hierarchical", exchange_kind::hierarchical}}},
                   "per_copy: one copy per (token, expert) each way (all-to-all dispatchers); "
-                  "per_rank: one per (token, destination EP rank), as DeepEP");
+                  "per_rank: one per (token, destination EP rank); hierarchical: per_rank in a "
+                  "node, once per (token, node) across nodes then forwarded (DeepEP)");
     return o;
   }();
   return t;

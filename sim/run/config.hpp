@@ -54,9 +54,14 @@ enum class exchange_kind : std::uint8_t {
   per_copy,
   /// One copy per (token, EP rank hosting at least one of its experts); the rank sums its
   /// experts' weighted outputs and sends one vector back: DeepEP's normal kernels (Megatron-
-  /// Core's flex dispatcher). Node-level forwarding over RDMA is not modelled: across nodes a
-  /// token still travels once per destination rank.
-  per_rank
+  /// Core's flex dispatcher) inside one node; across nodes a token still travels once per
+  /// destination rank.
+  per_rank,
+  /// per_rank inside a node; to another node once over the scale-out network (to the rank at
+  /// the same position there), which forwards it over NVLink once per rank that needs it, and
+  /// the reverse for the combine (DeepEP's normal kernels across nodes, DeepSeek-V3 s3.2.2).
+  /// Both stages run at once, as DeepEP pipelines them in chunks. GPU clusters only.
+  hierarchical
 };
 
 struct moe_config {

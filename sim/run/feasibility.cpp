@@ -152,6 +152,58 @@ void check_tp_domains(const scenario& s, const layout& l) {
 
 }  // namespace
 
+ep_nodes ep_nodes_of(const scenario& s, const layout& l) {
+  if (s.cluster.fabric != topo::fabric_kind::nvswitch) {
+    throw std::invalid_argument(
+        "moe: exchange hierarchical forwards over NVLink inside a node: it needs a GPU cluster "
+        "of NVSwitch nodes");
+  }
+  const long long per = s.cluster.gpus_per_node;
+  const parallel_config& p = l.config();
+  ep_nodes out;
+  bool first = true;
+  for (int dp = 0; dp < p.dp; ++dp) {
+    for (int pp = 0; pp < p.pp; ++pp) {
+      const auto group = l.ep_group(0, dp, pp);
+      std::vector<long long> seen;
+      ep_nodes here;
+      std::vector<int> count;
+      for (const auto d : group) {
+        const long long n = d / per;
+        auto it = std::find(seen.begin(), seen.end(), n);
+        if (it == seen.end()) {
+          seen.push_back(n);
+          count.push_back(0);
+          it = seen.end() - 1;
+        }
+        const auto k = static_cast<std::size_t>(it - seen.begin());
+        here.node.push_back(static_cast<int>(k));
+        here.position.push_back(count[k]++);
+      }
+      here.nodes = static_cast<int>(seen.size());
+      here.per_node = count.front();
+      for (int c : count) {
+        if (c != here.per_node) {
+          throw std::invalid_argument(fmt::format(
+              "moe: exchange hierarchical needs the same number of EP ranks on each node; the EP "
+              "group of device {} has {} on one node and {} on another",
+              group.front(), here.per_node, c));
+        }
+      }
+      if (first) {
+        out = here;
+        first = false;
+      } else if (here.node != out.node || here.position != out.position) {
+        throw std::invalid_argument(fmt::format(
+            "moe: exchange hierarchical needs every EP group spread over nodes alike; the group "
+            "of device {} differs from the first (order '{}')",
+            group.front(), p.order));
+      }
+    }
+  }
+  return out;
+}
+
 int pipeline_stage_of(const parallel_config& p, long long device) {
   return layout(p).of(static_cast<topo::device_id>(device)).pp;
 }
@@ -235,10 +287,11 @@ void check_feasible(const scenario& s) {
     throw std::invalid_argument(
         "moe: padded dispatch needs a capacity_factor > 0 (the buffers are sized by it)");
   }
-  if (s.moe.padded && s.moe.exchange == exchange_kind::per_rank) {
+  if (s.moe.padded && s.moe.exchange != exchange_kind::per_copy) {
     throw std::invalid_argument(
-        "moe: padded dispatch sends a buffer per expert; exchange per_rank cannot apply");
+        "moe: padded dispatch sends a buffer per expert; exchange must be per_copy");
   }
+  if (s.moe.exchange == exchange_kind::hierarchical) (void)ep_nodes_of(s, layout(p));
   const std::uint32_t fold = s.folding.micro_batches;
   if (fold > 0 && fold < s.workload.micro_batches) {
     const auto least = static_cast<std::uint32_t>(2 * p.pp + 2);

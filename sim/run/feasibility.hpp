@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/cluster/memory.hpp"
+#include "sim/run/layout.hpp"
 #include "sim/run/scenario.hpp"
 
 namespace moesim::sim::run {
@@ -20,6 +21,19 @@ namespace moesim::sim::run {
 
 /// Layout checks (device count, ep | experts, tp | heads, pp*vp | layers, order), then memory.
 void check_feasible(const scenario& s);
+
+/// Where the ranks of an EP group sit for a hierarchical exchange: node[r] is EP rank r's node
+/// (numbered in order of first appearance), position[r] its index among the group's ranks on
+/// that node. The same for every EP group; each node holds `per_node` ranks.
+struct ep_nodes {
+  std::vector<int> node;
+  std::vector<int> position;
+  int nodes = 0;
+  int per_node = 0;
+};
+/// Throws std::invalid_argument unless the cluster is made of NVSwitch nodes and every EP group
+/// spreads its ranks over nodes alike, the same number on each. O(devices).
+[[nodiscard]] ep_nodes ep_nodes_of(const scenario& s, const layout& l);
 
 /// Pipeline stage of `device` (0-based) under p.order (axes innermost first). The order must
 /// name tp, ep, dp and pp once each (check_feasible refuses others); O(1).

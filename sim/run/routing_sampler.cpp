@@ -21,7 +21,7 @@ models::token_source make_source(const scenario& s, int hidden) {
 }  // namespace
 
 routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source,
-                                 int threads)
+                                 int threads, std::vector<int> rank_nodes)
     : s_(s),
       sources_(sources),
       threads_(std::max(threads, 1)),
@@ -39,12 +39,19 @@ routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t to
     gates_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
     gate_once_ = std::make_unique<std::once_flag[]>(gates_.size());
     bias_.resize(static_cast<std::size_t>(s.model.layers + s.model.mtp_modules));
-    if (s.moe.exchange == exchange_kind::per_rank && sources > 0 &&
+    if (s.moe.exchange != exchange_kind::per_copy && sources > 0 &&
         router_.experts % sources == 0) {
       expert_rank_.resize(static_cast<std::size_t>(router_.experts));
       for (int e = 0; e < router_.experts; ++e) {
         expert_rank_[static_cast<std::size_t>(e)] = e / (router_.experts / sources);
       }
+    }
+    if (s.moe.exchange == exchange_kind::hierarchical) {
+      if (rank_nodes.size() != static_cast<std::size_t>(sources)) {
+        throw std::logic_error("routing_sampler: a hierarchical exchange needs each rank's node");
+      }
+      rank_node_ = std::move(rank_nodes);
+      nodes_ = *std::max_element(rank_node_.begin(), rank_node_.end()) + 1;
     }
   }
 }
@@ -168,7 +175,8 @@ layer_routing routing_sampler::route(int group, int step, int layer, int threads
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
   // per_rank exchange: also the tokens that need each EP rank at least once (DeepEP's count).
-  const models::expert_grouping by_rank{expert_rank_, expert_rank_.empty() ? 0 : sources_};
+  const models::expert_grouping by_rank{expert_rank_, expert_rank_.empty() ? 0 : sources_,
+                                        rank_node_, nodes_};
   const models::batch_counts counts =
       scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, by_rank, threads)
              : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),
@@ -180,6 +188,7 @@ layer_routing routing_sampler::route(int group, int step, int layer, int threads
   lr.experts = router_.experts;
   lr.copies = counts.device_expert;
   lr.rank_tokens = counts.device_group_tokens;
+  lr.node_tokens = counts.device_parent_tokens;
   lr.scaled = scaled;
   lr.drop_rate = cap.drop_rate;
   const double scale = static_cast<double>(total) / static_cast<double>(have);

@@ -30,10 +30,13 @@ struct layer_routing {
   /// copies[src * experts + e]: (token, expert) assignments from source device src to expert e
   /// in the full batch, after capacity.
   std::vector<std::int64_t> copies;
-  /// With moe.exchange per_rank: rank_tokens[src * sources + r]: tokens of source src with at
-  /// least one expert on EP rank r (experts / sources per rank, in order), after capacity.
-  /// Empty otherwise.
+  /// With moe.exchange per_rank or hierarchical: rank_tokens[src * sources + r]: tokens of
+  /// source src with at least one expert on EP rank r (experts / sources per rank, in order),
+  /// after capacity. Empty otherwise.
   std::vector<std::int64_t> rank_tokens;
+  /// With moe.exchange hierarchical: node_tokens[src * nodes + n]: tokens of source src with at
+  /// least one expert on node n (the sampler's rank_nodes). Empty otherwise.
+  std::vector<std::int64_t> node_tokens;
   std::vector<std::int64_t> dropped_per_expert;  ///< full batch
   double unique_experts = 0;                     ///< distinct experts touched by the full batch
   double drop_rate = 0;
@@ -44,7 +47,9 @@ class routing_sampler {
  public:
   /// `sources` devices each contribute `tokens_per_source` tokens per step to one EP group.
   /// `threads` work on the router and the batch scaling; results do not depend on it.
-  routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source, int threads = 1);
+  /// `rank_nodes` (hierarchical exchange): the node of each source rank, numbered from 0.
+  routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source, int threads = 1,
+                  std::vector<int> rank_nodes = {});
 
   /// Routing of one pass through one MoE layer for EP group `group`; `pass` counts
   /// micro-batches over the run (step * micro_batches + micro-batch). Deterministic in
@@ -79,7 +84,9 @@ class routing_sampler {
   std::vector<models::row_matrix> gates_;        ///< per layer, created on first use
   std::unique_ptr<std::once_flag[]> gate_once_;  ///< per layer: creates gates_[layer] once
   std::vector<std::vector<float>> bias_;         ///< per layer selection bias (balance: bias)
-  std::vector<int> expert_rank_;  ///< moe.exchange per_rank: each expert's EP rank, else empty
+  std::vector<int> expert_rank_;  ///< per_rank / hierarchical exchange: each expert's EP rank
+  std::vector<int> rank_node_;    ///< hierarchical exchange: each EP rank's node
+  int nodes_ = 0;
   struct token_batch {
     std::once_flag drawn;
     models::row_matrix x;

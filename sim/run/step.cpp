@@ -29,6 +29,68 @@ namespace moesim::sim::run {
 
 namespace {
 
+/// One rank-to-rank transfer of an expert exchange, in the dispatch direction. direct: what the
+/// source's tokens need on the destination rank; to_node: the source's tokens that need the
+/// destination's node, once each (hierarchical exchange); forward: the destination's share of
+/// what the ranks in `behind` sent to the forwarding rank `from`.
+enum class leg_kind : std::uint8_t { direct, to_node, forward };
+struct leg {
+  int from = 0;
+  int to = 0;
+  leg_kind kind = leg_kind::direct;
+  std::vector<int> behind;  ///< forward legs: the source ranks whose tokens are forwarded
+};
+
+/// The legs of an EP group's exchange, in connection order. per_copy / per_rank: every (source,
+/// destination) pair, source-major. hierarchical: those pairs inside a node, then each source
+/// to the rank at its own position on every other node, then each such rank forwarding to the
+/// other ranks of its node.
+std::vector<leg> exchange_legs(exchange_kind kind, int ep, const ep_nodes& nodes) {
+  std::vector<leg> legs;
+  const bool hier = kind == exchange_kind::hierarchical;
+  for (int a = 0; a < ep; ++a) {
+    for (int b = 0; b < ep; ++b) {
+      if (!hier ||
+          nodes.node[static_cast<std::size_t>(a)] == nodes.node[static_cast<std::size_t>(b)]) {
+        legs.push_back({a, b, leg_kind::direct, {}});
+      }
+    }
+  }
+  if (!hier) return legs;
+  // at[n][p]: the rank at position p on node n.
+  std::vector<std::vector<int>> at(static_cast<std::size_t>(nodes.nodes),
+                                   std::vector<int>(static_cast<std::size_t>(nodes.per_node)));
+  for (int r = 0; r < ep; ++r) {
+    at[static_cast<std::size_t>(nodes.node[static_cast<std::size_t>(r)])]
+      [static_cast<std::size_t>(nodes.position[static_cast<std::size_t>(r)])] = r;
+  }
+  for (int a = 0; a < ep; ++a) {
+    const int pos = nodes.position[static_cast<std::size_t>(a)];
+    for (int n = 0; n < nodes.nodes; ++n) {
+      if (n == nodes.node[static_cast<std::size_t>(a)]) continue;
+      legs.push_back({a,
+                      at[static_cast<std::size_t>(n)][static_cast<std::size_t>(pos)],
+                      leg_kind::to_node,
+                      {}});
+    }
+  }
+  for (int f = 0; f < ep; ++f) {
+    const int home = nodes.node[static_cast<std::size_t>(f)];
+    const int pos = nodes.position[static_cast<std::size_t>(f)];
+    std::vector<int> behind;
+    for (int a = 0; a < ep; ++a) {
+      if (nodes.node[static_cast<std::size_t>(a)] != home &&
+          nodes.position[static_cast<std::size_t>(a)] == pos) {
+        behind.push_back(a);
+      }
+    }
+    for (int r : at[static_cast<std::size_t>(home)]) {
+      if (r != f) legs.push_back({f, r, leg_kind::forward, behind});
+    }
+  }
+  return legs;
+}
+
 using op_id = op_log::op_id;
 
 // Per-kernel launch overhead on GPUs and TPUs alike (CUDA kernel launch ~2-5 us; we take the
@@ -127,7 +189,10 @@ class step_run {
         chunks_(pp_ * vp_),
         shape_(pass_shape_of(s)),
         recompute_(s.workload.training.value_or(training_config{}).recompute),
-        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads),
+        nodes_(s.moe.exchange == exchange_kind::hierarchical ? ep_nodes_of(s, layout_)
+                                                             : ep_nodes{}),
+        legs_(exchange_legs(s.moe.exchange, ep_, nodes_)),
+        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads, nodes_.node),
         prefetch_(sampler_, routing_keys(), threads - 1, prefetch_window()),
         dtype_name_(format_name(format_of(s.model.dtype))),
         padded_slots_(s.moe.padded && s.model.moe
@@ -310,8 +375,8 @@ class step_run {
   }
 
   /// An all-to-all-v between the ranks of EP group (rep, stage) in one direction: one
-  /// connection per (source, destination, TP rank), routed once for the run, and each
-  /// connection's receiving EP rank.
+  /// connection per leg (legs_) and TP rank, routed once for the run, and each connection's
+  /// receiving EP rank.
   struct exchange_plan {
     net::route_set routes;
     std::vector<std::uint32_t> receiver;
@@ -322,41 +387,58 @@ class step_run {
     if (plan) return *plan;
     std::vector<net::connection> connections;
     plan = std::make_unique<exchange_plan>();
-    for (int owner = 0; owner < ep_; ++owner) {
-      for (int host = 0; host < ep_; ++host) {
-        for (int t = 0; t < tp_; ++t) {
-          const topo::device_id a = device(rep, stage, owner, t);
-          const topo::device_id b = device(rep, stage, host, t);
-          connections.push_back({to_experts ? a : b, to_experts ? b : a, exchange_tag});
-          plan->receiver.push_back(static_cast<std::uint32_t>(to_experts ? host : owner));
-        }
+    for (const leg& g : legs_) {
+      // The combine runs every leg backwards.
+      const int from = to_experts ? g.from : g.to;
+      const int to = to_experts ? g.to : g.from;
+      for (int t = 0; t < tp_; ++t) {
+        connections.push_back(
+            {device(rep, stage, from, t), device(rep, stage, to, t), exchange_tag});
+        plan->receiver.push_back(static_cast<std::uint32_t>(to));
       }
     }
     plan->routes = net_.plan_routes(connections);
     return *plan;
   }
 
-  /// Bytes of each connection of an exchange (either direction): the copies `lr` sends, or with
-  /// moe.exchange per_rank the tokens that need the destination rank at least once.
+  /// Bytes of each connection of an exchange (either direction), in legs_ order.
   [[nodiscard]] std::vector<double> exchange_bytes(const layer_routing& lr) const {
     const int per_rank = lr.experts / ep_;
     const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
-    std::vector<double> bytes;
-    bytes.reserve(static_cast<std::size_t>(ep_) * ep_ * tp_);
-    for (int owner = 0; owner < ep_; ++owner) {
-      for (int host = 0; host < ep_; ++host) {
-        std::int64_t copies = padded_slots_ * per_rank;
-        if (s_.moe.exchange == exchange_kind::per_rank) {
-          copies = lr.rank_tokens.at(static_cast<std::size_t>(owner) * ep_ + host);
-        } else if (!s_.moe.padded) {
-          copies = 0;
-          for (int e = host * per_rank; e < (host + 1) * per_rank; ++e) {
-            copies += lr.copies[static_cast<std::size_t>(owner) * lr.experts + e];
+    auto tokens = [&](int src, int dst) -> std::int64_t {
+      switch (s_.moe.exchange) {
+        case exchange_kind::per_copy: {
+          if (s_.moe.padded) return padded_slots_ * per_rank;
+          std::int64_t copies = 0;
+          for (int e = dst * per_rank; e < (dst + 1) * per_rank; ++e) {
+            copies += lr.copies[static_cast<std::size_t>(src) * lr.experts + e];
           }
+          return copies;
         }
-        bytes.insert(bytes.end(), static_cast<std::size_t>(tp_),
-                     static_cast<double>(copies) * token_bytes);
+        case exchange_kind::per_rank:
+        case exchange_kind::hierarchical:
+          return lr.rank_tokens.at(static_cast<std::size_t>(src) * ep_ + dst);
       }
+      return 0;
+    };
+    std::vector<double> bytes;
+    bytes.reserve(legs_.size() * static_cast<std::size_t>(tp_));
+    for (const leg& g : legs_) {
+      std::int64_t n = 0;
+      switch (g.kind) {
+        case leg_kind::direct:
+          n = tokens(g.from, g.to);
+          break;
+        case leg_kind::to_node:  // once per token that needs the node
+          n = lr.node_tokens.at(static_cast<std::size_t>(g.from) * nodes_.nodes +
+                                static_cast<std::size_t>(nodes_.node[g.to]));
+          break;
+        case leg_kind::forward:  // what the sources behind g.from sent for rank g.to
+          for (int src : g.behind) n += tokens(src, g.to);
+          break;
+      }
+      bytes.insert(bytes.end(), static_cast<std::size_t>(tp_),
+                   static_cast<double>(n) * token_bytes);
     }
     return bytes;
   }
@@ -1124,6 +1206,8 @@ class step_run {
   int chunks_;
   pass_shape shape_;
   cluster::recompute_mode recompute_;
+  ep_nodes nodes_;         ///< hierarchical exchange: where an EP group's ranks sit
+  std::vector<leg> legs_;  ///< the dispatch direction's rank-to-rank legs, in connection order
   routing_sampler sampler_;
   routing_prefetch prefetch_;  ///< after sampler_: its workers use it
   std::string dtype_name_;     ///< the op profile's dtype column for the model's number format

@@ -121,6 +121,20 @@ TEST_CASE("exact counts per device and group", "[models][batch_scaling]") {
   CHECK(c.device_expert == std::vector<std::int64_t>{1, 1, 0, 0, 1, 0, 1, 2});
   CHECK(c.device_group_tokens == std::vector<std::int64_t>{1, 0, 1, 2});
   CHECK(c.expert_load == std::vector<std::int64_t>{2, 1, 1, 2});
+  // A coarser level: experts {0,1} and {2,3} as ranks, each rank its own node, then both
+  // ranks on one node (every token counts once there).
+  const std::vector<int> own{0, 1};
+  const batch_counts apart = count_batch(r, devices, {group, 2, own, 2});
+  CHECK(apart.device_parent_tokens == apart.device_group_tokens);
+  const std::vector<int> shared{0, 0};
+  const batch_counts together = count_batch(r, devices, {group, 2, shared, 1});
+  CHECK(together.device_parent_tokens == std::vector<std::int64_t>{1, 2});
+  CHECK_THROWS(count_batch(r, devices, {group, 2, std::vector<int>{0}, 1}));
+  // Scaled counts: a parent is needed at most once per token and at least by each group.
+  rng draws(3);
+  const batch_counts scaled =
+      scale_to_batch(r, std::vector<std::int64_t>{40, 60}, 1, draws, {group, 2, shared, 1});
+  CHECK(scaled.device_parent_tokens == std::vector<std::int64_t>{40, 60});
   CHECK_THROWS_WITH(count_batch(r, std::vector<std::int64_t>{1, 1}),
                     Catch::Contains("devices hold 2 tokens but the routing has 3"));
   // Sizes of draws: a device with more tokens than the sample uses the binomial path.
