@@ -45,6 +45,16 @@ struct leg {
 /// destination) pair, source-major. hierarchical: those pairs inside a node, then each source
 /// to the rank at its own position on every other node, then each such rank forwarding to the
 /// other ranks of its node.
+/// NVLink time per byte of DeepEP's kernels relative to NCCL's (exchange_plan::charge): 1 for
+/// per_copy exchanges or a chip without ep_link_efficiency.
+double ep_nvlink_charge(const scenario& s) {
+  if (s.moe.exchange == exchange_kind::per_copy || !s.chip.collective ||
+      !s.chip.collective->ep_link_efficiency) {
+    return 1.0;
+  }
+  return s.chip.efficiency.link.value_or(1.0) / *s.chip.collective->ep_link_efficiency;
+}
+
 std::vector<leg> exchange_legs(exchange_kind kind, int ep, const ep_nodes& nodes) {
   std::vector<leg> legs;
   const bool hier = kind == exchange_kind::hierarchical;
@@ -191,6 +201,7 @@ class step_run {
         recompute_(s.workload.training.value_or(training_config{}).recompute),
         nodes_(s.moe.exchange == exchange_kind::hierarchical ? ep_nodes_of(s, layout_)
                                                              : ep_nodes{}),
+        ep_nvlink_charge_(ep_nvlink_charge(s)),
         legs_(exchange_legs(s.moe.exchange, ep_, nodes_)),
         sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads, nodes_.node),
         prefetch_(sampler_, routing_keys(), threads - 1, prefetch_window()),
@@ -380,6 +391,11 @@ class step_run {
   struct exchange_plan {
     net::route_set routes;
     std::vector<std::uint32_t> receiver;
+    /// Per connection: link time charged per byte relative to NCCL's. DeepEP's kernels (per_rank
+    /// and hierarchical exchanges) reach collective.ep_link_efficiency of NVLink where NCCL
+    /// reaches efficiency.link: a connection inside one node is charged link / ep bytes per
+    /// byte (empty when every factor is 1).
+    std::vector<double> charge;
   };
 
   const exchange_plan& exchange(int rep, int stage, bool to_experts) {
@@ -392,10 +408,18 @@ class step_run {
       const int from = to_experts ? g.from : g.to;
       const int to = to_experts ? g.to : g.from;
       for (int t = 0; t < tp_; ++t) {
-        connections.push_back(
-            {device(rep, stage, from, t), device(rep, stage, to, t), exchange_tag});
+        const topo::device_id a = device(rep, stage, from, t);
+        const topo::device_id b = device(rep, stage, to, t);
+        connections.push_back({a, b, exchange_tag});
         plan->receiver.push_back(static_cast<std::uint32_t>(to));
+        const bool nvlink = a != b && topo_.family == topo::topology_family::switched &&
+                            topo_.devices[static_cast<std::size_t>(a)].group ==
+                                topo_.devices[static_cast<std::size_t>(b)].group;
+        plan->charge.push_back(nvlink ? ep_nvlink_charge_ : 1.0);
       }
+    }
+    if (std::all_of(plan->charge.begin(), plan->charge.end(), [](double c) { return c == 1.0; })) {
+      plan->charge.clear();
     }
     plan->routes = net_.plan_routes(connections);
     return *plan;
@@ -740,8 +764,13 @@ class step_run {
           auto arrived =
               std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
           auto cd = std::make_shared<countdown>(sim_, ep_);
-          net_.start_groups(plan.routes, bytes, plan.receiver, static_cast<std::size_t>(ep_),
-                            [this, arrived, cd](std::size_t e) {
+          std::vector<double> charged;
+          if (!plan.charge.empty()) {
+            charged.resize(bytes.size());
+            for (std::size_t i = 0; i < bytes.size(); ++i) charged[i] = bytes[i] * plan.charge[i];
+          }
+          net_.start_groups(plan.routes, plan.charge.empty() ? bytes : charged, plan.receiver,
+                            static_cast<std::size_t>(ep_), [this, arrived, cd](std::size_t e) {
                               (*arrived)[e] = sim_.now();
                               cd->one();
                             });
@@ -1206,7 +1235,8 @@ class step_run {
   int chunks_;
   pass_shape shape_;
   cluster::recompute_mode recompute_;
-  ep_nodes nodes_;         ///< hierarchical exchange: where an EP group's ranks sit
+  ep_nodes nodes_;               ///< hierarchical exchange: where an EP group's ranks sit
+  double ep_nvlink_charge_ = 1;  ///< see exchange_plan::charge
   std::vector<leg> legs_;  ///< the dispatch direction's rank-to-rank legs, in connection order
   routing_sampler sampler_;
   routing_prefetch prefetch_;  ///< after sampler_: its workers use it

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <numeric>
 #include <string>
+#include <vector>
 
 #include "sim/io/scenario_loader.hpp"
 #include "sim/run/routing_sampler.hpp"
@@ -15,7 +16,10 @@ using namespace moesim;
 
 namespace {
 
-sim::run::scenario_set deepseek(const std::string& exchange, int nodes = 2) {
+sim::run::scenario_set deepseek(const std::string& exchange, int nodes = 2,
+                                std::vector<std::string> overrides = {}) {
+  io::load_options opt;
+  opt.overrides = std::move(overrides);
   return io::load_scenario_text(R"(
 name: t
 seed: 5
@@ -29,12 +33,20 @@ moe: {exchange: )" + exchange + R"(}
 sampling: {tokens_per_step: 256, math_hidden: 32}
 workload: {kind: prefill, batch_per_device: 1, context: 512, steps: 1}
 )",
-                                "test.yaml");
+                                "test.yaml", opt);
 }
 
-sim::run::run_result run(const std::string& exchange, int nodes = 2) {
+sim::run::run_result run(const std::string& exchange, int nodes = 2,
+                         std::vector<std::string> overrides = {}) {
   sim::trace_recorder trace(false);
-  return sim::run::simulate(deepseek(exchange, nodes).base, trace);
+  return sim::run::simulate(deepseek(exchange, nodes, std::move(overrides)).base, trace);
+}
+
+double part(const sim::run::run_result& r, const std::string& name) {
+  for (const auto& [k, v] : r.breakdown_s) {
+    if (k == name) return v;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -135,4 +147,16 @@ workload: {kind: decode}
 )",
                                            "test.yaml"),
                     Catch::Contains("it needs a GPU cluster of NVSwitch nodes"));
+}
+
+TEST_CASE("DeepEP-style exchanges run NVLink at the chip's ep_link_efficiency") {
+  // One H800 node: every leg is NVLink. h800 efficiency.link 0.8, ep_link_efficiency 0.713: a
+  // per_rank exchange takes 0.8 / 0.713 as long as at NCCL's efficiency; per_copy is NCCL's.
+  const auto deepep = run("per_rank", 1);
+  const auto nccl_rate = run("per_rank", 1, {"chip.collective.ep_link_efficiency=0.8"});
+  CHECK(part(deepep, "dispatch") / part(nccl_rate, "dispatch") ==
+        Approx(0.8 / 0.713).epsilon(0.02));
+  const auto copy = run("per_copy", 1);
+  const auto copy_override = run("per_copy", 1, {"chip.collective.ep_link_efficiency=0.5"});
+  CHECK(part(copy, "dispatch") == part(copy_override, "dispatch"));
 }
