@@ -41,10 +41,6 @@ struct leg {
   std::vector<int> behind;  ///< forward legs: the source ranks whose tokens are forwarded
 };
 
-/// The legs of an EP group's exchange, in connection order. per_copy / per_rank: every (source,
-/// destination) pair, source-major. hierarchical: those pairs inside a node, then each source
-/// to the rank at its own position on every other node, then each such rank forwarding to the
-/// other ranks of its node.
 /// NVLink time per byte of DeepEP's kernels relative to NCCL's (exchange_plan::charge): 1 for
 /// per_copy exchanges or a chip without ep_link_efficiency.
 double ep_nvlink_charge(const scenario& s) {
@@ -55,6 +51,10 @@ double ep_nvlink_charge(const scenario& s) {
   return s.chip.efficiency.link.value_or(1.0) / *s.chip.collective->ep_link_efficiency;
 }
 
+/// The legs of an EP group's exchange, in connection order. per_copy / per_rank: every (source,
+/// destination) pair, source-major. hierarchical: those pairs inside a node, then each source
+/// to the rank at its own position on every other node, then each such rank forwarding to the
+/// other ranks of its node.
 std::vector<leg> exchange_legs(exchange_kind kind, int ep, const ep_nodes& nodes) {
   std::vector<leg> legs;
   const bool hier = kind == exchange_kind::hierarchical;
