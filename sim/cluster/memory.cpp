@@ -201,10 +201,10 @@ memory_plan plan_device_memory(const model_memory_shape& m, const memory_layout&
                                                       recompute_mode::selective));
     }
     add(plan, "activations", static_cast<double>(w.tokens_per_pass) * per_token / tp);
-    // One next-token distribution per sequence.
+    // One next-token distribution per sequence of the pass.
     if (last) {
       add(plan, "logits",
-          logit_bytes * static_cast<double>(w.sequences) * static_cast<double>(m.vocab) / tp);
+          logit_bytes * static_cast<double>(w.pass_sequences) * static_cast<double>(m.vocab) / tp);
     }
   }
 

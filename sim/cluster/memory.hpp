@@ -12,8 +12,8 @@
 //   pp stages; the embedding on the first stage and the LM head on the last, both split over
 //   the vocabulary by TP (a tied embedding is kept on both ends when pp > 1, as Megatron does);
 //   training adds the multi-token-prediction modules on the last stage (DeepSeek-V3 §2.2/3.2).
-// - KV cache (inference): sequences x cached tokens x KV bytes per token and layer x layers on
-//   the stage, split by TP over KV heads (not for MLA's shared latent).
+// - KV cache (inference): the replica's sequences x cached tokens x KV bytes per token and
+//   layer x layers on the stage, split by TP over KV heads (not for MLA's shared latent).
 // - activations (training): Korthikanti et al. 2022, "Reducing Activation Recomputation in
 //   Large Transformer Models" (arXiv:2205.05198), 16-bit activations with sequence parallelism:
 //   per layer and micro-batch s*b*h*(34 + 5*a*s/h)/t bytes without recomputation, the 5*a*s/h
@@ -103,14 +103,19 @@ struct stage_layers {
 
 struct memory_workload {
   bool training = false;
-  /// Sequences one forward pass of a device carries: the inference batch per device, or the
-  /// training micro-batch of one data-parallel rank (Megatron's micro-batch size b).
+  /// Sequences whose state a device holds: inference, every sequence of its model replica
+  /// (the tp x pp devices of one data-parallel rank; sim/run/batch.hpp); training, the
+  /// micro-batch of one data-parallel rank (Megatron's micro-batch size b).
   std::int64_t sequences = 1;
+  /// Sequences of the passes in flight (inference: sequences / micro-batches, twice that when
+  /// micro-batches overlap; training: sequences).
+  std::int64_t pass_sequences = 1;
   /// Inference: tokens per sequence held in the KV cache at its fullest; training: the
   /// sequence length s.
   std::int64_t sequence_tokens = 0;
-  /// Tokens one forward pass of a device processes (decode: one per sequence; prefill and
-  /// training: sequences x sequence length); sizes the transient activations and buffers.
+  /// Tokens of the passes a replica has in flight at once (decode: one per sequence of a pass;
+  /// prefill and training: its sequences x sequence length; two passes when inference
+  /// overlaps micro-batches); sizes the transient activations and buffers.
   std::int64_t tokens_per_pass = 0;
   std::int64_t micro_batches = 1;  ///< per training step
   recompute_mode recompute = recompute_mode::none;

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "models/model_params.hpp"
+#include "sim/run/batch.hpp"
 #include "sim/run/layout.hpp"
 
 namespace moesim::sim::run {
@@ -68,27 +69,19 @@ cluster::model_memory_shape memory_shape(const models::model_spec& m) {
 
 cluster::memory_workload memory_workload_of(const scenario& s) {
   const workload_config& w = s.workload;
-  const auto batch = static_cast<std::int64_t>(w.batch_per_device);
-  const auto context = static_cast<std::int64_t>(w.context);
+  const batch_shape b = batch_of(s);  // the one definition of the batch, as the step runs it
   cluster::memory_workload x;
   x.training = w.kind == workload_kind::train;
-  x.sequences = batch;
+  x.sequences = static_cast<std::int64_t>(b.replica_sequences);
+  // Overlapped inference keeps two micro-batches' transient activations and buffers alive.
+  const double in_flight = !x.training && w.overlap && w.micro_batches > 1 ? 2 : 1;
+  x.pass_sequences = static_cast<std::int64_t>(b.pass_sequences * in_flight);
+  x.tokens_per_pass = static_cast<std::int64_t>(b.pass_tokens * in_flight);
   x.micro_batches = w.micro_batches;
   x.capacity_factor = s.moe.capacity_factor;
-  switch (w.kind) {
-    case workload_kind::decode:  // the cache grows by one token per sequence and step
-      x.sequence_tokens = context + w.steps;
-      x.tokens_per_pass = batch;
-      break;
-    case workload_kind::prefill:  // as the inference run counts its tokens
-      x.sequence_tokens = context;
-      x.tokens_per_pass = batch * std::max<std::int64_t>(context, 1);
-      break;
-    case workload_kind::train:
-      x.sequence_tokens = context;
-      x.tokens_per_pass = batch * context;
-      break;
-  }
+  // Decode: the cache grows by one token per sequence and step.
+  x.sequence_tokens = static_cast<std::int64_t>(w.context) +
+                      (w.kind == workload_kind::decode ? static_cast<std::int64_t>(w.steps) : 0);
   const training_config t = w.training.value_or(training_config{});
   x.recompute = t.recompute;
   x.zero_stage = t.zero;

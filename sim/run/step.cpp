@@ -16,6 +16,7 @@
 #include "sim/engine/simulation.hpp"
 #include "sim/net/collectives.hpp"
 #include "sim/net/network.hpp"
+#include "sim/run/batch.hpp"
 #include "sim/run/critical_path.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/layout.hpp"
@@ -260,23 +261,15 @@ class step_run {
 
   static pass_shape pass_shape_of(const scenario& s) {
     const auto& w = s.workload;
-    const auto& p = s.parallelism;
+    const batch_shape b = batch_of(s);
     pass_shape x;
-    x.tp = p.tp;
+    x.tp = s.parallelism.tp;
+    x.sequences = b.pass_sequences;
+    x.tokens = b.pass_tokens;
     const double context = std::max<std::uint32_t>(w.context, 1);
-    if (w.kind == workload_kind::train) {
-      x.sequences = w.batch_per_device;  // Megatron's micro-batch size of one DP rank
-      x.tokens = x.sequences * context;
-      x.keys = (context + 1) / 2;
-    } else {
-      // batch_per_device sequences per device: a DP rank of tp * pp devices carries
-      // batch * tp * pp of them, split into the micro-batches.
-      x.sequences = static_cast<double>(w.batch_per_device) * p.tp * p.pp / w.micro_batches;
-      const bool prefill = w.kind == workload_kind::prefill;
-      x.tokens = x.sequences * (prefill ? context : 1);
-      x.keys = prefill ? (context + 1) / 2 : w.context + 1.0;
-      x.kv_read_tokens = prefill ? 0 : w.context;
-    }
+    const bool decode = w.kind == workload_kind::decode;
+    x.keys = decode ? w.context + 1.0 : (context + 1) / 2;
+    x.kv_read_tokens = decode ? w.context : 0;
     return x;
   }
 
@@ -1037,17 +1030,7 @@ class step_run {
     }
   }
 
-  [[nodiscard]] double tokens_per_step() const {
-    const auto& w = s_.workload;
-    const double context = std::max<std::uint32_t>(w.context, 1);
-    if (training_) {
-      return static_cast<double>(w.batch_per_device) * w.micro_batches * ep_ * layout_.config().dp *
-             context;
-    }
-    const double per_device =
-        w.kind == workload_kind::prefill ? w.batch_per_device * context : w.batch_per_device;
-    return per_device * layout_.devices();
-  }
+  [[nodiscard]] double tokens_per_step() const { return batch_of(s_).step_tokens; }
 
   /// Model FLOPs per step: Megatron's count for training; the forward's for inference.
   [[nodiscard]] double model_flops_per_step() const {
@@ -1266,15 +1249,7 @@ class step_run {
 }  // namespace
 
 run_result simulate_steps(const scenario& s, trace_recorder& trace, int threads) {
-  const auto& w = s.workload;
-  if (w.kind != workload_kind::train &&
-      w.batch_per_device * s.parallelism.tp * s.parallelism.pp % w.micro_batches != 0) {
-    throw std::invalid_argument(fmt::format(
-        "workload: micro_batches {} must divide the {} sequences of a data-parallel rank "
-        "(batch_per_device {} x tp {} x pp {})",
-        w.micro_batches, w.batch_per_device * s.parallelism.tp * s.parallelism.pp,
-        w.batch_per_device, s.parallelism.tp, s.parallelism.pp));
-  }
+  check_batch(s);
   step_run run(s, trace, threads);
   return run.run();
 }

@@ -108,22 +108,25 @@ workload: {kind: decode, batch_per_device: 16, context: 1000}
     CHECK(item(p, "KV cache") == item(base, "KV cache"));
   }
   SECTION("TP halves attention, experts, embedding and the KV heads; norms stay whole") {
+    // A TP2 replica carries twice the sequences (sim/run/batch.hpp) over half the KV heads.
     const memory_plan p =
         sim::run::stage_memory_plans(load(yaml, {"parallelism.tp=2", "parallelism.dp=1"}))[0];
     CHECK(item(p, "attention weights") == item(base, "attention weights") / 2);
     CHECK(item(p, "routed expert weights") == item(base, "routed expert weights") / 2);
     CHECK(item(p, "embedding") == item(base, "embedding") / 2);
-    CHECK(item(p, "KV cache") == item(base, "KV cache") / 2);
+    CHECK(item(p, "KV cache") == item(base, "KV cache"));
     CHECK(item(p, "norms and routers") == item(base, "norms and routers"));
-    // With capacity factor 1.25, each TP rank sends and receives half of the copies.
-    CHECK(item(p, "dispatch/combine buffers") == 2.0 * 16 / 2 * 2 * 1.25 * 4096 * 2);
+    // With capacity factor 1.25, each TP rank sends and receives half of the copies of the
+    // replica's 32 tokens.
+    CHECK(item(p, "dispatch/combine buffers") == 2.0 * 32 / 2 * 2 * 1.25 * 4096 * 2);
   }
   SECTION("PP splits the layers; embedding first, LM head last") {
     const auto s = load(yaml, {"parallelism.pp=2", "parallelism.dp=1"});
     const auto plans = sim::run::stage_memory_plans(s);
     REQUIRE(plans.size() == 2);
     CHECK(item(plans[0], "attention weights") == item(base, "attention weights") / 2);
-    CHECK(item(plans[1], "KV cache") == item(base, "KV cache") / 2);
+    // Half the layers, for the twice as many sequences a PP2 replica carries.
+    CHECK(item(plans[1], "KV cache") == item(base, "KV cache"));
     CHECK(item(plans[0], "embedding") == item(base, "embedding"));
     CHECK(item(plans[0], "LM head") == 0);
     CHECK(item(plans[1], "embedding") == 0);
@@ -152,7 +155,33 @@ workload: {kind: decode, batch_per_device: 32, context: 4096, steps: 2}
   CHECK(item(ep32, "KV cache") == 32.0 * 4098 * 576 * 4);
   const memory_plan tp2 =
       sim::run::stage_memory_plans(load(yaml, {"parallelism.ep=16", "parallelism.tp=2"}))[0];
-  CHECK(item(tp2, "KV cache") == item(ep32, "KV cache"));
+  // The TP2 replica carries 2 x 32 sequences and every rank holds the whole latent of each.
+  CHECK(item(tp2, "KV cache") == 2 * item(ep32, "KV cache"));
+}
+
+TEST_CASE("the KV cache counts every sequence of a TP x PP replica, as the step runs them") {
+  // Mixtral decode at 256 sequences per GPU and 4K context. TP8: one replica of 8 GPUs carries
+  // 2048 sequences, 256 per GPU, and each GPU holds its one KV head of all of them: 2048 x 4097
+  // tokens x 32 layers x (K, V) x 128 x 2 bytes = 128 GiB, as much as under EP8 (each GPU its
+  // own 256 sequences, all 8 heads). Refused on an 80 GB H100 either way.
+  const std::string yaml = R"(
+name: kv
+model: {preset: mixtral-8x7b}
+cluster: {preset: dgx-h100}
+chip: {hbm_bytes: 1 TiB}
+parallelism: {tp: 8}
+workload: {kind: decode, batch_per_device: 256, context: 4096, steps: 1}
+)";
+  const memory_plan tp8 = sim::run::stage_memory_plans(load(yaml))[0];
+  CHECK(item(tp8, "KV cache") == 2048.0 * 4097 * 32 * 2 * 128 * 2);
+  const memory_plan ep8 =
+      sim::run::stage_memory_plans(load(yaml, {"parallelism.tp=1", "parallelism.ep=8"}))[0];
+  CHECK(item(ep8, "KV cache") == item(tp8, "KV cache"));
+  const memory_plan tp2pp4 =
+      sim::run::stage_memory_plans(load(yaml, {"parallelism.tp=2", "parallelism.pp=4"}))[0];
+  CHECK(item(tp2pp4, "KV cache") == item(tp8, "KV cache"));
+  CHECK_THROWS_WITH(sim::run::check_feasible(load(yaml, {"chip.hbm_bytes=80 GiB"})),
+                    Catch::Contains("KV cache 128 GiB"));
 }
 
 TEST_CASE("ZeRO shards optimizer states, then gradients, then weights over data parallel") {
