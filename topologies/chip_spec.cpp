@@ -37,6 +37,16 @@ void require_fraction(const chip_spec& chip, std::string_view field,
 
 }  // namespace
 
+std::optional<double> efficiency_factor(const efficiency_factors& e, std::string_view name) {
+  if (name == "compute") return e.compute;
+  if (name == "compute_fp8") return e.compute_fp8;
+  if (name == "hbm") return e.hbm;
+  if (name == "attention") return e.attention;
+  if (name == "link") return e.link;
+  if (name == "nic") return e.nic;
+  throw std::invalid_argument("unknown efficiency factor '" + std::string(name) + "'");
+}
+
 void validate(const chip_spec& chip) {
   if (chip.name.empty()) throw std::invalid_argument("chip: name must not be empty");
   if (chip.source.empty())
@@ -52,10 +62,20 @@ void validate(const chip_spec& chip) {
     fail(chip, "peak_flops_per_s", "non-zero for at least one format", 0);
   require_positive(chip, "hbm_bytes", chip.hbm_bytes);
   require_positive(chip, "hbm_bytes_per_s", chip.hbm_bytes_per_s);
-  require_fraction(chip, "efficiency.compute", chip.efficiency.compute);
-  require_fraction(chip, "efficiency.hbm", chip.efficiency.hbm);
-  require_fraction(chip, "efficiency.link", chip.efficiency.link);
-  require_fraction(chip, "efficiency.nic", chip.efficiency.nic);
+  for (const char* name : efficiency_factor_names) {
+    require_fraction(chip, std::string("efficiency.") + name,
+                     efficiency_factor(chip.efficiency, name));
+  }
+  for (const auto& sib : chip.efficiency.siblings) {
+    if (sib.chip.empty() || sib.chip == chip.name)
+      throw std::invalid_argument("chip '" + chip.name +
+                                  "': efficiency.siblings[].chip must name another chip preset");
+    for (const auto& f : sib.factors) {
+      if (!efficiency_factor(chip.efficiency, f))
+        throw std::invalid_argument("chip '" + chip.name + "': efficiency.siblings names '" + f +
+                                    "', which the efficiency block does not set");
+    }
+  }
   if (chip.scale_up.links_per_chip < 0)
     fail(chip, "scale_up.links_per_chip", ">= 0", chip.scale_up.links_per_chip);
   if (chip.scale_up.links_per_chip > 0) {

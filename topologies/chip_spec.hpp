@@ -15,19 +15,21 @@
 //   kind: gpu                        # chip_spec::kind: gpu | tpu
 //   peak_flops_per_s: {bf16: .., fp16: .., fp8: .., int8: ..}     # dense, 0 where the format is
 //   absent hbm_bytes: ..                    # device memory capacity (HBM, or GDDR on L4/T4/RTX
-//   4090) hbm_bytes_per_s: ..              # device memory bandwidth efficiency: {compute: .., hbm:
-//   .., link: .., nic: ..}   # each optional, fraction in (0, 1] scale_up: {links_per_chip: ..,
-//   link_bytes_per_s: .., hop_latency_ps: ..} host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5,
-//   bytes_per_s: .., latency_ps: ..} nic: {model: "ConnectX-7", chips_per_nic: 1, bytes_per_s: ..,
-//   latency_ps: ..}  # optional price_usd_per_hour: ..           # optional: on-demand list price
-//   per device-hour price_source: "..."              # required when price_usd_per_hour is given
-//   collective: {ll_efficiency: .., ll128_efficiency: .., launch_overhead_ps: ..,
+//   4090) hbm_bytes_per_s: ..              # device memory bandwidth efficiency: {compute: ..,
+//   compute_fp8: .., hbm: .., attention: .., link: .., nic: .., siblings: [{chip: .., factors:
+//   [..]}]} # each optional, fraction in (0, 1] scale_up: {links_per_chip: .., link_bytes_per_s:
+//   .., hop_latency_ps: ..} host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5, bytes_per_s: ..,
+//   latency_ps: ..} nic: {model: "ConnectX-7", chips_per_nic: 1, bytes_per_s: .., latency_ps: ..}
+//   # optional price_usd_per_hour: ..           # optional: on-demand list price per device-hour
+//   price_source: "..."              # required when price_usd_per_hour is given collective:
+//   {ll_efficiency: .., ll128_efficiency: .., launch_overhead_ps: ..,
 //                scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..,
 //                nvls_efficiency: .., ep_link_efficiency: ..}   # optional block
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace moesim::topo {
 
@@ -46,13 +48,33 @@ struct peak_flops {
   double int8 = 0;  // YAML int8 (integer ops/s, counted like FLOP/s)
 };
 
-/// Achievable fractions of a peak, measured by a named public benchmark. Absent = unmeasured.
-struct efficiency_factors {
-  std::optional<double> compute;  // YAML compute: large bf16 matmul / peak bf16
-  std::optional<double> hbm;      // YAML hbm: streaming copy / hbm_bytes_per_s
-  std::optional<double> link;     // YAML link: large-message busbw / scale-up line rate
-  std::optional<double> nic;      // YAML nic: large-message per-NIC busbw / NIC line rate
+/// Which factors of an efficiency block were measured on a sibling chip (same die or memory,
+/// named by its preset) because no measurement of this chip is published.
+struct efficiency_sibling {
+  std::string chip;                  // YAML chip: the sibling's preset name
+  std::vector<std::string> factors;  // YAML factors: names of the borrowed factors
 };
+
+/// Achievable fractions of a peak, measured by a named public benchmark. Absent = unmeasured
+/// (the consumer runs at peak and says so).
+struct efficiency_factors {
+  std::optional<double> compute;      // YAML compute: large bf16 matmul / peak bf16
+  std::optional<double> compute_fp8;  // YAML compute_fp8: large fp8 matmul / peak fp8
+  std::optional<double> hbm;          // YAML hbm: bandwidth-bound kernel / hbm_bytes_per_s
+  /// YAML attention: fused attention kernels (FlashAttention, FlashMLA) FLOP/s / peak of their
+  /// format, for the scores-and-values part of attention.
+  std::optional<double> attention;
+  std::optional<double> link;  // YAML link: large-message busbw / scale-up line rate
+  std::optional<double> nic;   // YAML nic: large-message per-NIC busbw / NIC line rate
+  std::vector<efficiency_sibling> siblings;  // YAML siblings
+};
+
+/// The names of efficiency_factors' factors, in declaration order.
+inline constexpr const char* efficiency_factor_names[] = {"compute",   "compute_fp8", "hbm",
+                                                          "attention", "link",        "nic"};
+/// The factor of `e` called `name` (one of efficiency_factor_names); nullopt when absent.
+[[nodiscard]] std::optional<double> efficiency_factor(const efficiency_factors& e,
+                                                      std::string_view name);
 
 /// Scale-up fabric of the chip: ICI for TPUs, NVLink for GPUs. links_per_chip may be 0
 /// (PCIe-only GPUs). link_bytes_per_s is per link and per direction.

@@ -1,11 +1,18 @@
 #pragma once
-// Op timing by the roofline: an op moves `bytes` through HBM and does `flops` on the chip's
-// matrix units; it takes as long as the slower of the two at the chip's achievable rates,
-// plus a fixed launch overhead:
-//   time = max(flops / (peak * compute_eff), bytes / (hbm_bw * hbm_eff)) + launch
+// Op timing by the roofline: an op is one or more kernels; each moves `bytes` through HBM and
+// does `flops` on the chip's matrix units, and takes as long as the slower of the two at the
+// chip's achievable rates, plus a fixed launch overhead:
+//   time = max(flops / (peak * eff), bytes / (hbm_bw * hbm_eff)) + launch
 // The rates are the chip preset's peak figures times its measured efficiency factors (one set
-// per chip, shared by every scenario).
+// per chip, shared by every scenario): GEMMs at the large-matmul factor of their number format
+// (efficiency.compute for bf16, compute_fp8 for fp8), the scores-and-values part of attention at
+// the fused attention kernels' factor (efficiency.attention; FlashAttention, FlashMLA), since
+// those kernels reach a smaller fraction of peak than a plain GEMM.
+#include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "sim/engine/time.hpp"
 #include "topologies/chip_spec.hpp"
@@ -14,24 +21,38 @@ namespace moesim::sim::cluster {
 
 enum class number_format { bf16, fp8, int8 };
 
+/// Which achievable FLOP/s a kernel runs at.
+enum class kernel_class : std::uint8_t { gemm, attention };
+
 struct op_cost {
   double flops = 0;
   double bytes = 0;  ///< HBM traffic: weights read, activations and KV cache read/written
+  kernel_class kernel = kernel_class::gemm;
 };
 
 struct device_rates {
-  double flops_per_s = 0;      ///< achievable, for the op's number format
-  double hbm_bytes_per_s = 0;  ///< achievable
+  double flops_per_s = 0;            ///< achievable by GEMMs, for the op's number format
+  double attention_flops_per_s = 0;  ///< achievable by fused attention kernels
+  double hbm_bytes_per_s = 0;        ///< achievable
   time_ps launch_ps = 0;
 };
 
-/// Achievable rates of `chip` for `format`. A format the chip lacks (peak 0) falls back to the
-/// next wider one it has (fp8 -> bf16, int8 -> bf16), as a runtime would upcast. An absent
-/// efficiency factor counts as 1 (peak): presets carry the measured ones.
-device_rates rates_for(const topo::chip_spec& chip, number_format format, time_ps launch_ps);
+/// Achievable rates of `chip` for GEMMs in `format` and attention in `attention_format`. A
+/// format the chip lacks (peak 0) falls back to the next wider one it has (fp8 -> bf16, int8 ->
+/// bf16), as a runtime would upcast. An absent efficiency factor counts as 1 (peak), except
+/// compute_fp8 (absent: efficiency.compute) and attention (absent: the GEMM factor of its
+/// format); absent_efficiencies names them.
+device_rates rates_for(const topo::chip_spec& chip, number_format format, time_ps launch_ps,
+                       number_format attention_format = number_format::bf16);
 
-/// Roofline time of one op; 0 for an op with no work.
+/// The efficiency factors rates_for had to assume for `chip` ("hbm", "attention", ...).
+[[nodiscard]] std::vector<std::string> absent_efficiencies(const topo::chip_spec& chip,
+                                                           number_format format);
+
+/// Roofline time of one kernel; 0 for a kernel with no work.
 time_ps op_time(const device_rates& rates, const op_cost& cost);
+/// An op of several kernels run one after the other: the sum of their times.
+time_ps op_time(const device_rates& rates, std::span<const op_cost> kernels);
 
 /// Whether the op is limited by memory (true) or compute (false) at these rates.
 bool memory_bound(const device_rates& rates, const op_cost& cost);

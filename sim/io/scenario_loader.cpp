@@ -94,6 +94,30 @@ const object_type<moe_config>& moe_config_type() {
   return t;
 }
 
+const object_type<precision_config>& precision_type() {
+  static const auto t = [] {
+    object_type<precision_config> o(
+        "precision", "Number formats at run time where they differ from model.dtype");
+    enum_spec<models::weight_dtype> formats;
+    for (auto d : {models::weight_dtype::fp32, models::weight_dtype::bf16,
+                   models::weight_dtype::fp16, models::weight_dtype::fp8}) {
+      formats.choices.emplace_back(std::string(models::to_string(d)), d);
+    }
+    using f = optional_spec<models::weight_dtype, enum_spec<models::weight_dtype>>;
+    o.optional("kv_cache", &precision_config::kv_cache, f{formats},
+               "KV cache entries (default: model.dtype)")
+        .optional("attention", &precision_config::attention, f{formats},
+                  "attention core maths, scores and values (default: model.dtype)")
+        .optional("dispatch", &precision_config::dispatch, f{formats},
+                  "tokens sent to the experts (default: model.dtype; fp8 adds one fp32 scale "
+                  "per 128 values)")
+        .optional("combine", &precision_config::combine, f{formats},
+                  "expert outputs sent back (default: model.dtype)");
+    return o;
+  }();
+  return t;
+}
+
 const object_type<sampling_config>& sampling_type() {
   static const auto t = [] {
     object_type<sampling_config> o(
@@ -202,6 +226,8 @@ void add_sections(object_type<scenario>& o) {
       .optional("network", &scenario::network, nested(network_type()), "network timing model")
       .optional("parallelism", &scenario::parallelism, nested(parallel_type()), "parallel layout")
       .optional("moe", &scenario::moe, nested(moe_config_type()), "capacity, drops, balancing")
+      .optional("precision", &scenario::precision, nested(precision_type()),
+                "run-time number formats (KV cache, attention, dispatch, combine)")
       .optional("sampling", &scenario::sampling, nested(sampling_type()),
                 "sampled-token approximation")
       .required("workload", &scenario::workload, nested(workload_type()), "what runs")

@@ -29,18 +29,41 @@ const object_type<topo::peak_flops>& peak_type() {
   return t;
 }
 
+const object_type<topo::efficiency_sibling>& sibling_type() {
+  static const auto t = [] {
+    object_type<topo::efficiency_sibling> o(
+        "sibling", "factors measured on a sibling chip, as none is published for this one");
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const char* n : topo::efficiency_factor_names) names.emplace_back(n, n);
+    o.required("chip", &topo::efficiency_sibling::chip, string_spec{}, "the sibling's chip preset")
+        .required("factors", &topo::efficiency_sibling::factors,
+                  list_spec<std::string, enum_spec<std::string>>{{names}, 1, 6},
+                  "the factors taken from it");
+    return o;
+  }();
+  return t;
+}
+
 const object_type<topo::efficiency_factors>& efficiency_type() {
   static const auto t = [] {
     object_type<topo::efficiency_factors> o(
         "efficiency", "Achievable fractions of peak, each from a named public measurement");
     o.optional("compute", &topo::efficiency_factors::compute, opt<double>{fraction},
                "large bf16 matmul FLOP/s / peak")
+        .optional("compute_fp8", &topo::efficiency_factors::compute_fp8, opt<double>{fraction},
+                  "large fp8 matmul FLOP/s / fp8 peak")
         .optional("hbm", &topo::efficiency_factors::hbm, opt<double>{fraction},
-                  "streaming copy bandwidth / HBM peak")
+                  "bandwidth-bound kernel's bandwidth / HBM peak")
+        .optional("attention", &topo::efficiency_factors::attention, opt<double>{fraction},
+                  "fused attention kernels' FLOP/s / peak (scores and values)")
         .optional("link", &topo::efficiency_factors::link, opt<double>{fraction},
                   "large-message bus bandwidth / scale-up line rate")
         .optional("nic", &topo::efficiency_factors::nic, opt<double>{fraction},
-                  "large-message per-NIC bus bandwidth / NIC line rate");
+                  "large-message per-NIC bus bandwidth / NIC line rate")
+        .optional("siblings", &topo::efficiency_factors::siblings,
+                  list_spec<topo::efficiency_sibling, object_spec<topo::efficiency_sibling>>{
+                      nested(sibling_type()), 0, 6},
+                  "which factors come from sibling chips");
     return o;
   }();
   return t;

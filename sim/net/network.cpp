@@ -35,7 +35,8 @@ network::network(simulation& sim, const topo::topology& topo, network_params par
     : sim_(sim), topo_(topo), params_(params), router_(topo) {
   capacity_.reserve(static_cast<std::size_t>(topo.link_count()));
   batch_bytes_.assign(static_cast<std::size_t>(topo.link_count()), 0.0);
-  link_seconds_.assign(static_cast<std::size_t>(topo.link_count()), 0.0);
+  link_done_.assign(static_cast<std::size_t>(topo.link_count()), 0);
+  link_free_.assign(static_cast<std::size_t>(topo.link_count()), 0);
   for (const auto& l : topo.links()) {
     capacity_.push_back(l.bytes_per_s * efficiency_for(l.kind, params_));
     solver_.add_link(capacity_.back());
@@ -164,14 +165,20 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
     if (skip_empty && b == 0.0) continue;  // no flow: charges nothing, timed by nobody
     charge(routes.links(i), b);
   }
-  for (const auto l : touched_) link_seconds_[l] = batch_bytes_[l] / capacity_[l];
+  // A link still carrying an earlier batch's bytes takes this batch's after them (FIFO): its
+  // last byte of this batch leaves at max(now, free) + bytes / capacity.
+  const time_ps now = sim_.now();
+  for (const auto l : touched_) {
+    link_done_[l] = std::max(now, link_free_[l]) + ps_from_seconds(batch_bytes_[l] / capacity_[l]);
+    link_free_[l] = link_done_[l];
+  }
   for (std::size_t i = 0; i < routes.size(); ++i) {
     if (skip_empty && bytes[i] == 0.0) continue;
-    double worst_s = 0;
+    time_ps worst = now;
     for (const link_id l : routes.links(i)) {
-      worst_s = std::max(worst_s, link_seconds_[static_cast<std::size_t>(l)]);
+      worst = std::max(worst, link_done_[static_cast<std::size_t>(l)]);
     }
-    at(i, ps_from_seconds(worst_s) + routes.latency(i));
+    at(i, worst - now + routes.latency(i));
   }
 }
 

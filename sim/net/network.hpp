@@ -12,8 +12,12 @@
 //    all-to-all's makespan stays within 0.3% of the exact solve at 64-256 GPUs and single flows
 //    within a few % (tests/net/network_test.cpp; tools/bench/alltoall.cpp). q = 0 is exact;
 //  - analytical: the flows of one batch (a collective phase) are timed by the busiest link of
-//    their path: bytes on that link over the batch / its capacity. Batches do not contend with
-//    each other in this model (it is meant for large, regular phases).
+//    their path: bytes on that link over the batch / its capacity. Batches in flight at once
+//    queue on the links they share, first started first (a link still busy with an earlier
+//    batch's bytes takes the new batch's after them): two overlapped micro-batches' exchanges
+//    cannot both have a NIC to themselves. Work-conserving, so a link's last byte leaves when
+//    under fair sharing; the first batch finishes earlier than it would sharing. The implicit
+//    all-to-all of a whole torus slice (start_all_to_all) is timed alone.
 // Both add the path's latency (sum of per-hop latencies) to the time the last byte leaves.
 //
 // Link capacities are the topology's line rates times an achievable-efficiency factor per
@@ -209,11 +213,14 @@ class network {
   topo::path route_scratch_;
   std::vector<link_id> scratch_path_;
   // Analytical model: the routes and sizes of a batch of flow requests (reused), and per link
-  // the bytes of the batch being timed and their time at capacity (valid for touched_ links).
+  // the bytes of the batch being timed (valid for touched_ links).
   route_set batch_routes_;
   std::vector<double> batch_sizes_;
   std::vector<double> batch_bytes_;
-  std::vector<double> link_seconds_;
+  // Analytical model: per link, when this batch's last byte leaves it, and when the link is
+  // free of every batch started so far (batches queue on a shared link in start order).
+  std::vector<time_ps> link_done_;
+  std::vector<time_ps> link_free_;
   std::vector<std::size_t> touched_;
   std::vector<active_flow> flows_;       ///< indexed by solver flow id
   std::vector<heap_entry> completions_;  ///< 4-ary min-heap by (finish, flow id), lazy deletion

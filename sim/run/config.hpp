@@ -77,6 +77,30 @@ struct moe_config {
   exchange_kind exchange = exchange_kind::per_copy;
 };
 
+/// Number formats of what a deployment stores and moves at run time where they differ from the
+/// model's weights (model.dtype, each one's default). DeepSeek's inference, for one, keeps FP8
+/// GEMMs and dispatch but runs MLA's core and the combine in BF16 (open-infra-index, day-6
+/// inference system overview).
+struct precision_config {
+  std::optional<models::weight_dtype> kv_cache;   ///< KV cache entries
+  std::optional<models::weight_dtype> attention;  ///< attention core maths (scores, values)
+  std::optional<models::weight_dtype> dispatch;   ///< tokens sent to the experts
+  std::optional<models::weight_dtype> combine;    ///< expert outputs sent back
+
+  [[nodiscard]] models::weight_dtype kv_or(models::weight_dtype d) const {
+    return kv_cache.value_or(d);
+  }
+  [[nodiscard]] models::weight_dtype attention_or(models::weight_dtype d) const {
+    return attention.value_or(d);
+  }
+  [[nodiscard]] models::weight_dtype dispatch_or(models::weight_dtype d) const {
+    return dispatch.value_or(d);
+  }
+  [[nodiscard]] models::weight_dtype combine_or(models::weight_dtype d) const {
+    return combine.value_or(d);
+  }
+};
+
 /// The maths runs on `tokens_per_step` sampled tokens per MoE layer and step; per-device
 /// counts for the full batch are scaled from them (see models/). math_hidden 0 = full size.
 struct sampling_config {

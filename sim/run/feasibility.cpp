@@ -19,7 +19,8 @@ namespace {
 // What the memory accounting needs of the model, from its exact parameter counts. Norm and
 // final-norm counts are what layer_params and total_params hold beyond the named parts, so the
 // accounting follows models/model_params.hpp's conventions without restating them.
-cluster::model_memory_shape memory_shape(const models::model_spec& m) {
+cluster::model_memory_shape memory_shape(const models::model_spec& m,
+                                         const precision_config& precision) {
   cluster::model_memory_shape x;
   x.hidden = m.hidden;
   x.heads = m.attention.heads;
@@ -60,10 +61,13 @@ cluster::model_memory_shape memory_shape(const models::model_spec& m) {
                          models::layer_params(m, moe_layer) - 2 * x.embedding_params;
   }
   x.weight_bytes_per_param = models::bytes_per_param(m.dtype);
-  // KV cache and dispatched tokens in the model's dtype, as the inference timing moves them.
-  x.kv_bytes_per_token_layer = models::kv_cache_bytes_per_token(m, m.dtype) / m.layers;
+  // KV cache and exchanged tokens in their run-time formats, as the step moves them; the
+  // dispatch buffers are reused by the combine, so they fit the wider of the two.
+  x.kv_bytes_per_token_layer =
+      models::kv_cache_bytes_per_token(m, precision.kv_or(m.dtype)) / m.layers;
   x.kv_heads = m.attention.kind == models::attention_kind::mla ? 0 : m.attention.kv_heads;
-  x.dispatch_bytes_per_value = models::bytes_per_param(m.dtype);
+  x.dispatch_bytes_per_value = std::max(models::bytes_per_param(precision.dispatch_or(m.dtype)),
+                                        models::bytes_per_param(precision.combine_or(m.dtype)));
   return x;
 }
 
@@ -203,7 +207,7 @@ int pipeline_stage_of(const parallel_config& p, long long device) {
 
 std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
   const parallel_config& p = s.parallelism;
-  const cluster::model_memory_shape shape = memory_shape(s.model);
+  const cluster::model_memory_shape shape = memory_shape(s.model, s.precision);
   const cluster::memory_layout layout{p.tp, p.ep, p.dp, p.pp, p.vp};
   const cluster::memory_workload work = memory_workload_of(s);
   // Model chunk c (chunk_layer_range) sits on pipeline stage c % pp (interleaved 1F1B gives

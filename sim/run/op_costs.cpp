@@ -12,30 +12,30 @@ double bpp(const models::model_spec& m) {
   return models::bytes_per_param(m.dtype);
 }
 
-double qk_plus_v(const models::model_spec& m) {
+double qk_plus_v(const models::model_spec& m, const pass_shape& p) {
   const auto& a = m.attention;
-  return a.kind == models::attention_kind::mla
-             ? a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim
-             : 2.0 * a.head_dim;
+  if (a.kind != models::attention_kind::mla) return 2.0 * a.head_dim;
+  if (p.decode) return 2.0 * a.kv_lora_rank + a.qk_rope_head_dim;  // absorbed: over the latent
+  return a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim;
 }
 
 }  // namespace
 
 double attention_core_flops(const models::model_spec& m, const pass_shape& p) {
-  return 2.0 * m.attention.heads * qk_plus_v(m) * p.keys * p.tokens / p.tp;
+  return 2.0 * m.attention.heads * qk_plus_v(m, p) * p.keys * p.tokens / p.tp;
 }
 
-cluster::op_cost attention_cost(const models::model_spec& m, const pass_shape& p) {
+attention_kernels attention_cost(const models::model_spec& m, const pass_shape& p) {
   const double params = static_cast<double>(models::attention_params(m));
-  const double kv_per_token_layer = models::kv_cache_bytes_per_token(m, m.dtype) / m.layers;
+  const double kv_per_token_layer = models::kv_cache_bytes_per_token(m, p.kv_dtype) / m.layers;
   const double kv_split = m.attention.kind == models::attention_kind::mla
                               ? 1.0
                               : std::min<double>(p.tp, m.attention.kv_heads);
   const double kv_read = p.sequences * p.kv_read_tokens * kv_per_token_layer / kv_split;
   const double kv_write = p.tokens * kv_per_token_layer / kv_split;
   const double act = 2.0 * p.tokens * m.hidden * bpp(m);
-  return {2.0 * params * p.tokens / p.tp + attention_core_flops(m, p),
-          params * bpp(m) / p.tp + kv_read + kv_write + act};
+  return {{2.0 * params * p.tokens / p.tp, params * bpp(m) / p.tp + act},
+          {attention_core_flops(m, p), kv_read + kv_write, cluster::kernel_class::attention}};
 }
 
 cluster::op_cost router_cost(const models::model_spec& m, const pass_shape& p) {
@@ -83,7 +83,7 @@ cluster::op_cost lm_head_cost(const models::model_spec& m, double tokens, int tp
 
 cluster::op_cost backward_cost(const cluster::op_cost& fwd, double core_flops,
                                cluster::recompute_mode r) {
-  cluster::op_cost b{2.0 * fwd.flops, 2.0 * fwd.bytes};
+  cluster::op_cost b{2.0 * fwd.flops, 2.0 * fwd.bytes, fwd.kernel};
   if (r == cluster::recompute_mode::full) {
     b.flops += fwd.flops;
     b.bytes += fwd.bytes;

@@ -4,10 +4,15 @@
 // turns a cost into time.
 //
 // Conventions (multiply-add = 2 FLOPs; weights in the model's dtype; activations likewise):
-//  - attention: QKV/output projections 2·params·T, plus scores and values over the keys each
-//    query sees, 2·heads·(qk_dim + v_dim)·keys·T (keys: the KV cache + 1 in decode, (s+1)/2 in
-//    prefill and training, where causal kernels skip the masked half); bytes: its weights, the
-//    KV cache read (decode) and written, the layer's input and output;
+//  - attention: two kernels. The projections (a GEMM) 2·params·T, bytes its weights and the
+//    layer's input and output; the core (a fused attention kernel, efficiency.attention) the
+//    scores and values over the keys each query sees, 2·heads·(qk_dim + v_dim)·keys·T (keys: the
+//    KV cache + 1 in decode, (s+1)/2 in prefill and training, where causal kernels skip the
+//    masked half), bytes the KV cache read (decode) and written in the KV cache's format. MLA
+//    decodes in its absorbed form (DeepSeek-V2 §2.1.2: W_UK folded into the query, W_UV into
+//    the output), attending over the cached latent itself: qk_dim = kv_lora_rank + rope dim,
+//    v_dim = kv_lora_rank (576 + 512 for DeepSeek-V3, FlashMLA's FLOP count), where prefill
+//    and training use the per-head qk_nope + rope and v dims (192 + 128);
 //  - experts: 2·expert_params per routed copy, 2·shared_params per token; every expert with at
 //    least one token streams its full weights from HBM (so small decode batches are
 //    memory-bound);
@@ -33,9 +38,17 @@ struct pass_shape {
   double keys = 0;            ///< keys each query attends to (see file comment)
   double kv_read_tokens = 0;  ///< cached tokens read per sequence (decode), else 0
   int tp = 1;
+  bool decode = false;                                         ///< one new token per sequence
+  models::weight_dtype kv_dtype = models::weight_dtype::bf16;  ///< KV cache format
 };
 
-[[nodiscard]] cluster::op_cost attention_cost(const models::model_spec& m, const pass_shape& p);
+/// The two kernels of one attention block (see the file comment).
+struct attention_kernels {
+  cluster::op_cost projections;
+  cluster::op_cost core;  ///< kernel_class::attention
+};
+
+[[nodiscard]] attention_kernels attention_cost(const models::model_spec& m, const pass_shape& p);
 /// The scores/values part of attention alone (what selective recomputation redoes).
 [[nodiscard]] double attention_core_flops(const models::model_spec& m, const pass_shape& p);
 [[nodiscard]] cluster::op_cost router_cost(const models::model_spec& m, const pass_shape& p);

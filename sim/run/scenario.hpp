@@ -25,6 +25,7 @@ struct scenario {
   network_config network;
   parallel_config parallelism;
   moe_config moe;
+  precision_config precision;
   sampling_config sampling;
   workload_config workload;
   folding_config folding;

@@ -1,10 +1,12 @@
 #include "sim/run/step.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <span>
 #include <stdexcept>
 
 #include "models/capacity.hpp"
@@ -187,7 +189,8 @@ class step_run {
         sim_(s.seed),
         net_(sim_, topo_, network_params_of(s)),
         cparams_(net::collective_params_for(s.chip)),
-        rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps)),
+        rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps,
+                                  format_of(s.precision.attention_or(s.model.dtype)))),
         layout_(s.parallelism),
         tp_(s.parallelism.tp),
         ep_(s.parallelism.ep),
@@ -270,6 +273,8 @@ class step_run {
     const bool decode = w.kind == workload_kind::decode;
     x.keys = decode ? w.context + 1.0 : (context + 1) / 2;
     x.kv_read_tokens = decode ? w.context : 0;
+    x.decode = decode;
+    x.kv_dtype = s.precision.kv_or(s.model.dtype);
     return x;
   }
 
@@ -311,25 +316,37 @@ class step_run {
   /// Enqueues an op on device d's compute stream (its TP peers run the same); returns its end.
   cluster::stream_slot compute(topo::device_id d, category c, const std::string& name, time_ps at,
                                const cluster::op_cost& cost, const profile_key& key = {}) {
+    return compute(d, c, name, at, std::span(&cost, 1), key);
+  }
+  cluster::stream_slot compute(topo::device_id d, category c, const std::string& name, time_ps at,
+                               std::span<const cluster::op_cost> kernels,
+                               const profile_key& key = {}) {
     device_state& st = dev(d);
-    const time_ps dur = duration(cost, key);
+    const time_ps dur = duration(kernels, key);
     const auto slot = st.compute.enqueue(at, dur, st.compute_op);
     if (trace_.enabled()) {
+      double flops = 0;
+      double bytes = 0;
+      for (const auto& k : kernels) {
+        flops += k.flops;
+        bytes += k.bytes;
+      }
       trace_.span(st.trace_compute, name, std::string(to_string(c)), slot.start, dur,
-                  {{"flops", fmt::format("{:.6g}", cost.flops), true},
-                   {"hbm_bytes", fmt::format("{:.6g}", cost.bytes), true}});
+                  {{"flops", fmt::format("{:.6g}", flops), true},
+                   {"hbm_bytes", fmt::format("{:.6g}", bytes), true}});
     }
     return slot;
   }
 
   /// An op's time: the scenario's measured profile (op_profile) when it has the op, else the
   /// roofline.
-  [[nodiscard]] time_ps duration(const cluster::op_cost& cost, const profile_key& key) const {
+  [[nodiscard]] time_ps duration(std::span<const cluster::op_cost> kernels,
+                                 const profile_key& key) const {
     if (s_.profile && key.op != nullptr) {
       const std::string op = std::string(key.op) + (key.backward ? "_backward" : "");
       if (const auto t = s_.profile->lookup(op, dtype_name_, key.tokens, key.context)) return *t;
     }
-    return cluster::op_time(rates_, cost);
+    return cluster::op_time(rates_, kernels);
   }
 
   /// After recording `op` for the ranks of (rep, stage): each rank's compute stream now ends
@@ -344,9 +361,15 @@ class step_run {
   std::pair<time_ps, op_id> group_compute(int rep, int stage, category c, const std::string& name,
                                           time_ps at, const cluster::op_cost& cost, op_id dep,
                                           const profile_key& key = {}) {
+    return group_compute(rep, stage, c, name, at, std::span(&cost, 1), dep, key);
+  }
+  /// An op of several kernels run back to back (attention: projections, then the core).
+  std::pair<time_ps, op_id> group_compute(int rep, int stage, category c, const std::string& name,
+                                          time_ps at, std::span<const cluster::op_cost> kernels,
+                                          op_id dep, const profile_key& key = {}) {
     cluster::stream_slot slowest{at, at, -1};
     for (int e = 0; e < ep_; ++e) {
-      const auto slot = compute(device(rep, stage, e), c, name, at, cost, key);
+      const auto slot = compute(device(rep, stage, e), c, name, at, kernels, key);
       if (slot.end > slowest.end) slowest = slot;
     }
     const op_id deps[] = {dep, slowest.previous_op};
@@ -419,9 +442,10 @@ class step_run {
   }
 
   /// Bytes of each connection of an exchange (either direction), in legs_ order.
-  [[nodiscard]] std::vector<double> exchange_bytes(const layer_routing& lr) const {
+  /// Tokens each connection of the exchange carries (either direction: both carry the same
+  /// copies between the same pairs), tp_ entries per leg.
+  [[nodiscard]] std::vector<double> exchange_tokens(const layer_routing& lr) const {
     const int per_rank = lr.experts / ep_;
-    const double token_bytes = s_.model.hidden * models::bytes_per_param(s_.model.dtype);
     auto tokens = [&](int src, int dst) -> std::int64_t {
       switch (s_.moe.exchange) {
         case exchange_kind::per_copy: {
@@ -454,10 +478,20 @@ class step_run {
           for (int src : g.behind) n += tokens(src, g.to);
           break;
       }
-      bytes.insert(bytes.end(), static_cast<std::size_t>(tp_),
-                   static_cast<double>(n) * token_bytes);
+      bytes.insert(bytes.end(), static_cast<std::size_t>(tp_), static_cast<double>(n));
     }
     return bytes;
+  }
+
+  /// Bytes of one token sent in `c` (dispatch or combine) in its precision; fp8 activations
+  /// carry one fp32 scale per 128 values (DeepSeek-V3 s3.3.2 fine-grained quantization; the
+  /// bytes DeepEP's tests count).
+  [[nodiscard]] double token_bytes(category c) const {
+    const models::weight_dtype d = c == category::dispatch
+                                       ? s_.precision.dispatch_or(s_.model.dtype)
+                                       : s_.precision.combine_or(s_.model.dtype);
+    const double scales = d == models::weight_dtype::fp8 ? 4.0 / 128 : 0;
+    return s_.model.hidden * (models::bytes_per_param(d) + scales);
   }
 
   // ---- routing -----------------------------------------------------------------------------
@@ -719,9 +753,11 @@ class step_run {
       const std::string tag = fmt::format("{} L{} mb{}", fwd ? "fwd" : "bwd", layer, pass);
       const bool moe = is_moe(layer);
       if (fwd) {
-        auto [end, op] = group_compute(rep, stage, category::attention, "attention " + tag,
-                                       sim_.now(), attention_cost(s_.model, shape_), cur,
-                                       {"attention", shape_.tokens, shape_.keys});
+        const attention_kernels attn = attention_cost(s_.model, shape_);
+        const cluster::op_cost kernels[] = {attn.projections, attn.core};
+        auto [end, op] =
+            group_compute(rep, stage, category::attention, "attention " + tag, sim_.now(), kernels,
+                          cur, {"attention", shape_.tokens, shape_.keys});
         std::tie(end, cur) = group_compute(rep, stage, category::attention, "norms " + tag, end,
                                            attention_elementwise_cost(s_.model, shape_), op,
                                            {"norms", shape_.tokens});
@@ -740,7 +776,7 @@ class step_run {
       if (moe) {
         const auto lr = routing_for(rep, pass, layer, fwd);
         // Both directions carry the same copies between the same pairs.
-        const std::vector<double> bytes = exchange_bytes(*lr);
+        const std::vector<double> tokens = exchange_tokens(*lr);
         // Forward: dispatch to the experts, experts, combine back. Backward: the combine's
         // gradient to the experts, experts backward, the dispatch's gradient back.
         for (int phase = 0; phase < 2; ++phase) {
@@ -748,6 +784,8 @@ class step_run {
           const category c = to_experts == fwd ? category::dispatch : category::combine;
           const time_ps start = sim_.now();
           const exchange_plan& plan = exchange(rep, stage, to_experts);
+          std::vector<double> bytes = tokens;
+          for (double& b : bytes) b *= token_bytes(c);
           if (fwd && to_experts) {
             for (std::size_t i = 0; i < bytes.size(); ++i) {
               const auto& conn = plan.routes.at(i);
@@ -819,10 +857,11 @@ class step_run {
         cur = network_op(category::tp_collective, start, cur, stage);
       }
       if (!fwd) {
-        const cluster::op_cost attn = attention_cost(s_.model, shape_);
+        const attention_kernels attn = attention_cost(s_.model, shape_);
+        const cluster::op_cost kernels[] = {backward_cost(attn.projections, 0, recompute_),
+                                            backward_cost(attn.core, attn.core.flops, recompute_)};
         auto [end, op] =
-            group_compute(rep, stage, category::attention, "attention " + tag, sim_.now(),
-                          backward_cost(attn, attention_core_flops(s_.model, shape_), recompute_),
+            group_compute(rep, stage, category::attention, "attention " + tag, sim_.now(), kernels,
                           cur, {"attention", shape_.tokens, shape_.keys, true});
         std::tie(end, cur) = group_compute(
             rep, stage, category::attention, "norms " + tag, end,
@@ -1176,6 +1215,14 @@ class step_run {
     }
     r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
                                            static_cast<double>(launch_overhead_ps) / ps_per_us));
+    const auto absent = cluster::absent_efficiencies(s_.chip, format_of(s_.model.dtype));
+    if (!absent.empty()) {
+      r.approximations.push_back(fmt::format(
+          "chip {} has no measured efficiency.{}: {}", s_.chip.name,
+          fmt::join(absent, ", efficiency."),
+          "compute and HBM at datasheet peak, fp8 GEMMs at the bf16 factor, attention at the GEMM "
+          "factor, where absent"));
+    }
     if (micro_batches_ < static_cast<int>(s_.workload.micro_batches)) {
       r.approximations.push_back(fmt::format(
           "folding.micro_batches: {} of {} micro-batches per step simulated; the rest added at "

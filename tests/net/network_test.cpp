@@ -75,6 +75,34 @@ TEST_CASE("flows sharing a GPU's port split it; a freed port speeds the survivor
   CHECK(r.done[1] == 3 * sim::ps_per_ms + 470'000);
 }
 
+TEST_CASE("analytical batches in flight at once queue on the links they share") {
+  // Two batches started 0.5 ms apart, each GPU 0 -> GPU 1 with 450 MB over its 450 GB/s port.
+  // Alone each takes 1 ms. The second queues behind the first on the shared port: its last
+  // byte leaves at 2 ms (the port is busy 0..2 ms), not at 1.5 ms as if it had the port to
+  // itself. The flow model, sharing fairly, ends at the same 2 ms; a batch on other links
+  // (GPU 2 -> GPU 3) does not wait.
+  const auto t = topo::build_cluster(topo::test::dgx_h100(1), topo::test::h100());
+  for (const auto model : {sim::net::timing_model::analytical, sim::net::timing_model::flow}) {
+    INFO((model == sim::net::timing_model::flow ? "flow" : "analytical"));
+    sim::simulation sim(1);
+    network_params p;
+    p.model = model;
+    network net(sim, t, p);
+    sim::time_ps first = -1, second = -1, other = -1;
+    const flow_request f{0, 1, 450e6, 0};
+    const flow_request g{2, 3, 450e6, 0};
+    net.start_batch(std::span(&f, 1), [&](std::size_t) { first = sim.now(); });
+    sim.schedule_in(sim::ps_per_ms / 2, [&] {
+      net.start_batch(std::span(&f, 1), [&](std::size_t) { second = sim.now(); });
+      net.start_batch(std::span(&g, 1), [&](std::size_t) { other = sim.now(); });
+    });
+    sim.run();
+    CHECK(second == 2 * sim::ps_per_ms + 470'000);
+    CHECK(other == 3 * sim::ps_per_ms / 2 + 470'000);
+    if (model == sim::net::timing_model::analytical) CHECK(first == sim::ps_per_ms + 470'000);
+  }
+}
+
 TEST_CASE("a local copy and an empty flow complete without bandwidth") {
   const auto t = topo::build_cluster(topo::test::dgx_h100(1), topo::test::h100());
   const auto r = run_flows(t, {{3, 3, 1e9, 0}, {0, 1, 0.0, 0}}, {});
