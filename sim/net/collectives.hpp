@@ -55,10 +55,11 @@
 // ring and all-reduce -> the fastest of ring, tree (several nodes) and nvls (one domain, if the
 // chip has it) by the analytical model, as NCCL's tuner picks by its cost model.
 //
-// Known approximations: dimension-order routing breaks ties (distance exactly k/2) towards +, so
-// an all-to-all on an even wrapping axis loads the + links more than a balanced split would
-// (e.g. +25% on an 8-ring); on a wrapping axis of size 2 both directions of the bidirectional
-// ring share the + cable. Phases are barriers: rank skew inside a step is not modelled.
+// Ties: a flow between chips exactly k/2 apart on an even wrapping axis goes the way
+// topo::router's parity rule sends it (routing.hpp: half of the sources each way, exactly
+// balanced when k is a multiple of 4, as on every TPU preset); the bidirectional ring's two
+// directions carry flow ids 0 and 1, so on a 2-wide wrapping axis they take both cables.
+// Known approximations: phases are barriers: rank skew inside a step is not modelled.
 //
 // Ownership: plans are plain values. run_collective keeps the plan (shared) and references to
 // the network and simulation, which must outlive the run. Complexity: planning O(flows); a run

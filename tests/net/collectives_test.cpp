@@ -42,18 +42,21 @@ collective_spec spec_of(collective_op op, double bytes,
 
 TEST_CASE("torus all-gather / reduce-scatter / all-reduce over one wrapping axis") {
   // Bidirectional ring, X = 8: T = (X-1)/X * V/W for all-gather and reduce-scatter (the scaling
-  // book's V/W for large X), twice that for all-reduce.
-  const int X = 8;
-  const auto t = ring_1d(X, true);
-  const double V = 1 * GiB;
-  const double ag = (X - 1.0) / X * V / W;
-  for (auto model : {timing_model::flow, timing_model::analytical}) {
-    CHECK(run_s(t, spec_of(collective_op::all_gather, V), model) == Approx(ag).epsilon(0.01));
-    CHECK(run_s(t, spec_of(collective_op::reduce_scatter, V), model) == Approx(ag).epsilon(0.01));
-    CHECK(run_s(t, spec_of(collective_op::all_reduce, V), model) == Approx(2 * ag).epsilon(0.01));
+  // book's V/W for large X), twice that for all-reduce. X = 2: the wrap is a second cable, and
+  // the ring's two directions (flow ids 0 and 1) take one cable each: V/(2W), not V/W.
+  for (const int X : {8, 2}) {
+    INFO("X = " << X);
+    const auto t = ring_1d(X, true);
+    const double V = 1 * GiB;
+    const double ag = (X - 1.0) / X * V / W;
+    for (auto model : {timing_model::flow, timing_model::analytical}) {
+      CHECK(run_s(t, spec_of(collective_op::all_gather, V), model) == Approx(ag).epsilon(0.01));
+      CHECK(run_s(t, spec_of(collective_op::reduce_scatter, V), model) == Approx(ag).epsilon(0.01));
+      CHECK(run_s(t, spec_of(collective_op::all_reduce, V), model) == Approx(2 * ag).epsilon(0.01));
+    }
+    CHECK(plan_collective(t, {}, spec_of(collective_op::all_reduce, V)).algorithm ==
+          collective_algorithm::torus);
   }
-  CHECK(plan_collective(t, {}, spec_of(collective_op::all_reduce, V)).algorithm ==
-        collective_algorithm::torus);
 }
 
 TEST_CASE("without wraparound the torus bandwidth term doubles") {
@@ -81,6 +84,21 @@ TEST_CASE("torus all-to-all on a bidirectional ring is about V/(4W)") {
   const double expected = V * (X * X - 1.0) / (4 * W * X * X);
   for (auto model : {timing_model::flow, timing_model::analytical}) {
     CHECK(run_s(t, spec_of(collective_op::all_to_all, S), model) == Approx(expected).epsilon(0.01));
+  }
+}
+
+TEST_CASE("torus all-to-all on an even bidirectional ring is V/(4W): ties split both ways") {
+  // X = 8: the distances from a chip sum to X^2/4 and the routes split the ties (distance X/2)
+  // half each way, so every link direction carries X^2/8 * S/X and T = V/(4W) with V = X*S
+  // (scaling book, sharding.md: AllToAll = AllGather / 4 on a bidirectional ring). With every
+  // tie sent + the + links carried (X^2/8 + X/4) * S/X: 1.25x on an 8-ring, 1.5x on a 4-ring.
+  for (const int X : {8, 4}) {
+    const auto t = ring_1d(X, true);
+    const double S = 256.0 * 1024 * 1024;
+    for (auto model : {timing_model::flow, timing_model::analytical}) {
+      CHECK(run_s(t, spec_of(collective_op::all_to_all, S), model) ==
+            Approx(X * S / (4 * W)).epsilon(0.01));
+    }
   }
 }
 
