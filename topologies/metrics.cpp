@@ -27,11 +27,20 @@ std::vector<std::int32_t> hop_distances(const topology& topo, device_id src) {
   queue.reserve(dist.size());
   dist[static_cast<std::size_t>(src)] = 0;
   queue.push_back(src);
+  // The chips of src's own torus slice are reached over ICI only, as the router does.
+  const std::int32_t slice = topo.family == topology_family::torus
+                                 ? topo.devices[static_cast<std::size_t>(src)].group
+                                 : -1;
+  const auto same_slice = [&](std::size_t w) {
+    return slice >= 0 && w < static_cast<std::size_t>(topo.device_count()) &&
+           topo.devices[w].group == slice;
+  };
   for (std::size_t head = 0; head < queue.size(); ++head) {
     const vertex_id v = queue[head];
     if (v != src && topo.vertex(v).kind == vertex_kind::host) continue;  // not a relay
     for (auto [e, end] = boost::out_edges(static_cast<std::size_t>(v), g); e != end; ++e) {
       const auto w = boost::target(*e, g);
+      if (same_slice(w) && topo.link(g[*e].id).kind != link_kind::ici) continue;
       if (dist[w] < 0) {
         dist[w] = dist[static_cast<std::size_t>(v)] + 1;
         queue.push_back(static_cast<vertex_id>(w));

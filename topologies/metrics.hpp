@@ -4,8 +4,10 @@
 //
 // Host CPUs are endpoints, not relays: BFS and max-flow never pass *through* a host vertex
 // (staging through host memory is not interconnect bandwidth). Everything else (devices, NICs,
-// switches) may relay: a TPU chip forwards ICI traffic. Hop counts ignore bandwidth: with
-// several TPU slices every two chips are 4 hops apart over NIC, DCN, NIC.
+// switches) may relay: a TPU chip forwards ICI traffic. Hop counts follow the routes
+// (routing.hpp): the chips of one torus slice reach each other over ICI only, never through
+// their hosts' NICs and the DCN, and a chip of another slice is 4 hops away (NIC, DCN, NIC), so
+// the diameter of several slices is the larger of one slice's and 4.
 #include <cstdint>
 #include <iosfwd>
 #include <span>
@@ -16,7 +18,8 @@
 
 namespace moesim::topo {
 
-/// Hop counts from `src` to every vertex by BFS (-1 where unreachable). O(V + E).
+/// Hop counts from `src` to every vertex by BFS (-1 where unreachable), reaching the chips of
+/// src's torus slice over ICI links only. O(V + E).
 [[nodiscard]] std::vector<std::int32_t> hop_distances(const topology& topo, device_id src);
 
 /// Largest device-to-device hop count, by BFS from the given sources only (their

@@ -46,7 +46,7 @@ void router::route_into(device_id src, device_id dst, std::uint64_t flow_id, pat
   const device_attachment& s = topo_.devices[static_cast<std::size_t>(src)];
   const device_attachment& d = topo_.devices[static_cast<std::size_t>(dst)];
   if (topo_.family == topology_family::torus && s.group == d.group) {
-    torus_route(topo_.slices[static_cast<std::size_t>(s.group)], s.local, d.local, out);
+    torus_route(topo_.slices[static_cast<std::size_t>(s.group)], s.local, d.local, flow_id, out);
     return;
   }
   if (topo_.family == topology_family::switched && s.group == d.group) {
@@ -70,7 +70,7 @@ void router::route_into(device_id src, device_id dst, std::uint64_t flow_id, pat
 }
 
 void router::torus_route(const torus_slice& slice, std::int32_t a, std::int32_t b,
-                         path& out) const {
+                         std::uint64_t flow_id, path& out) const {
   std::int32_t cur = a;
   std::int32_t stride = 1;
   for (std::size_t axis = 0; axis < slice.dims.size(); ++axis) {
@@ -82,7 +82,9 @@ void router::torus_route(const torus_slice& slice, std::int32_t a, std::int32_t 
       bool negative = false;
       if (slice.wraps[axis]) {
         const int forward = ((to - from) % k + k) % k;
-        negative = forward > k - forward;  // tie (forward == k/2) goes +
+        // A tie (forward == k/2) goes + when (source coordinate + flow id) is even (routing.hpp).
+        negative = forward > k - forward ||
+                   (forward == k - forward && ((static_cast<std::uint64_t>(from) + flow_id) & 1));
         steps = negative ? k - forward : forward;
       } else {
         negative = to < from;

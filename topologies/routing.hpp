@@ -3,7 +3,19 @@
 // structure (nothing is precomputed per pair, so a 9216-chip torus needs no N^2 table).
 //
 // - Same torus slice: dimension-order routing, axis 0 (x) first; on a wrapping axis the
-//   shorter direction, ties (exactly k/2 apart) go the + direction. Hops = torus distance.
+//   shorter direction. Hops = torus distance. A tie (exactly k/2 apart on an even axis) goes +
+//   when the source's coordinate on that axis plus the flow id is even, - otherwise. So half of
+//   the sources on a ring send their ties each way and a flow keeps one path: with one flow id
+//   (a uniform all-to-all), every directed link of a ring whose size is a multiple of 4 carries
+//   exactly k^2/8 pair crossings, the balanced load the scaling book's all-to-all cost assumes
+//   (Austin et al., "How to Scale Your Model", sharding.md, Question 10: blocks move right or
+//   left at most k/2 hops, k^2/8 per link, V/(4W)); sending every tie + would load the + links
+//   (k^2/8 + k/4) and the - links (k^2/8 - k/4), 1.5x the balanced load on a 4-ring. Every
+//   wrapping axis of the TPU presets is a multiple of 4 (v4/v5p/Ironwood: multiples of 4;
+//   v5e/v6e: 16); on a ring of size 2 mod 4 the parity split puts (k+2)/4 ties on half of the
+//   links and (k-2)/4 on the others instead of k/4. Flow ids of opposite parity take opposite
+//   directions, so a bidirectional ring's two directions (flow ids 0 and 1) use both cables of
+//   a 2-wide wrapping axis.
 // - Same NVSwitch domain: GPU -> NVSwitch -> GPU (two port links).
 // - Different NVSwitch domains: GPU -> NIC -> leaf [-> spine [-> core -> spine] -> leaf] ->
 //   NIC -> GPU; at every tier with several equal-cost next links the choice is ECMP by a
@@ -47,7 +59,8 @@ class router {
   [[nodiscard]] const topology& topo() const noexcept { return topo_; }
 
  private:
-  void torus_route(const torus_slice& slice, std::int32_t a, std::int32_t b, path& out) const;
+  void torus_route(const torus_slice& slice, std::int32_t a, std::int32_t b, std::uint64_t flow_id,
+                   path& out) const;
   void fat_tree_route(device_id src, device_id dst, std::uint64_t flow_id, path& out) const;
   const topology& topo_;
 };

@@ -5,6 +5,7 @@
 #include "sim/io/net_bench.hpp"
 #include "sim/io/scenario_loader.hpp"
 #include "sim/io/spec_loader.hpp"
+#include "sim/io/torus_bench.hpp"
 #include "sim/run/simulate.hpp"
 
 namespace moesim::io {
@@ -14,6 +15,8 @@ namespace {
 using sim::net::collective_algorithm;
 using sim::net::collective_op;
 using sim::net::timing_model;
+
+constexpr double GiB = 1024.0 * 1024 * 1024;
 
 // nccl-tests' large-message regime: 8 GiB per rank.
 constexpr double large_bytes = 8.0 * (1ULL << 30);
@@ -152,6 +155,39 @@ std::vector<calibration_row> make_rows() {
            "mixtral-8x7b-train-h100",
            [](const sim::run::run_result& r) { return r.model_tflops_per_device; },
            "no-interleaving")});
+  // Torus collectives (sim/io/torus_bench.hpp). The book: Austin et al., "How to Scale Your
+  // Model", sharding.md; W is its bidirectional per-link bandwidth, 2 x 90 GB/s on v5p (the
+  // preset's one-way 9e10 B/s, scaling book tpus.md); V the array bytes.
+  const std::string book = "scaling book sharding.md";
+  const std::string formula = "a formula check, not a measurement: ";
+  // The formulas at the preset's achievable link rate: W = 2 x 90 GB/s x efficiency.link.
+  const auto v5p = load_cluster("tpu-v5p", {}).chip;
+  const double w = 2 * v5p.scale_up.link_bytes_per_s * v5p.efficiency.link.value_or(1.0);
+  // torus rows: id torus-allgather
+  rows.push_back(
+      {"v5e 8x4 AllGather over y (4 chips, no wrap), 32 MiB: time", book + ", Pop Quiz 2 profile",
+       "us", 680, 0.10,
+       "the book's figure is a measured profile (its theory: 3 hops x 8.4 MB / "
+       "4.5e10 = 560 us)",
+       "the v5e preset runs ICI at line rate (no published v5e link efficiency); the profile "
+       "reaches 560/680 = 82% of it",
+       torus_allgather_v5e_mesh_us});
+  // torus rows: id torus-reducescatter
+  rows.push_back({"v5p 4x4x4 ReduceScatter over x,y,z, 1 GiB: time", book + ", V/(n_axes W)", "us",
+                  GiB / (3 * w) * 1e6, 0.05,
+                  formula + "V/(3W); the model's (1 - 1/64) factor (the book's (Axis-1)/Axis) and "
+                            "9 hops of 1 us",
+                  "", torus_reducescatter_v5p_cube_us});
+  // torus rows: id torus-allreduce
+  rows.push_back({"v5p 4x4x4 AllReduce over x,y,z, 1 GiB: time", book + ", 2 V/(n_axes W)", "us",
+                  2 * GiB / (3 * w) * 1e6, 0.05,
+                  formula + "2V/(3W); the model's (1 - 1/64) and 18 hops of 1 us", "",
+                  torus_allreduce_v5p_cube_us});
+  // torus rows: id torus-alltoall
+  rows.push_back({"v5p 4x4x4 AllToAll on the x rings (4 chips), 1 GiB per chip: time",
+                  book + ", V/(4W) on a bidirectional ring", "us", 4 * GiB / (4 * w) * 1e6,
+                  0.05, formula + "V = 4 x 1 GiB per ring; ties split both ways", "",
+                  torus_alltoall_v5p_ring_us});
   return rows;
 }
 

@@ -16,7 +16,8 @@
 //     the destination's and those after a still the source's, so the link from coordinate i
 //     towards +-1 on axis a, at any fixed other coordinates, is crossed by (N / k_a) flows for
 //     every 1-D pair (s, t) of that axis whose 1-D route crosses i in that direction (the free
-//     coordinates: the source's before a, the destination's after a). Every link load is
+//     coordinates: the source's before a, the destination's after a; the router's direction on
+//     axis a, ties included, depends on s, t and the flow id only). Every link load is
 //     therefore (N / k_a) x a 1-D crossing count x bytes_per_pair, with or without wraparound,
 //     and a flow's worst link and latency combine per axis:
 //       finish = max over axes a of [ max over 1-D pairs p of (ps(W_a(p)) + L_a(p))

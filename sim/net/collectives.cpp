@@ -9,8 +9,8 @@
 #include <string>
 
 #include "sim/net/all_to_all_load.hpp"
+#include "sim/net/torus_plan.hpp"
 #include "topologies/routing.hpp"
-#include "topologies/torus.hpp"
 
 namespace moesim::sim::net {
 
@@ -397,77 +397,17 @@ void plan_hierarchical_a2a(collective_plan& plan, const topo::topology& topo,
   plan_two_stage(plan, l, rdma, nvl, chunks, false);
 }
 
-// Per-axis rings of the torus algorithm. One stage = one axis; `cur` is the per-rank data size
-// entering a reduce-scatter stage or leaving an all-gather stage.
-void torus_axis_stage(collective_plan& plan, const topo::topology& topo, const group_list& groups,
-                      int axis, double cur, bool gather, std::size_t base) {
-  for (const auto& g : groups) {
-    const auto& slice = topo.slices[static_cast<std::size_t>(at(topo, g.front()).group)];
-    const int X = slice.dims[static_cast<std::size_t>(axis)];
-    if (X < 2) continue;
-    const bool wraps = slice.wraps[static_cast<std::size_t>(axis)];
-    const double shard = cur / X;
-    for (device_id d : g) {
-      if (topo::device_coords(topo, d)[static_cast<std::size_t>(axis)] != 0) continue;
-      const auto line = topo::devices_along_axis(topo, d, axis);
-      const auto at_line = [&](int i) { return line[static_cast<std::size_t>((i + X) % X)]; };
-      for (int s = 0; s < X - 1; ++s) {
-        const auto ph = base + static_cast<std::size_t>(s);
-        if (wraps) {  // bidirectional ring: half of every chunk each way
-          for (int i = 0; i < X; ++i) {
-            add_flow(plan, ph, at_line(i), at_line(i + 1), shard / 2, 0);
-            add_flow(plan, ph, at_line(i), at_line(i - 1), shard / 2, 1);
-          }
-          continue;
-        }
-        // Mesh: a rightward and a leftward chain; only the chips holding data at step s send.
-        const int right_lo = gather ? s : 0;
-        const int right_hi = gather ? X - 2 : X - 2 - s;
-        const int left_lo = gather ? 1 : s + 1;
-        const int left_hi = gather ? X - 1 - s : X - 1;
-        for (int i = right_lo; i <= right_hi; ++i)
-          add_flow(plan, ph, at_line(i), at_line(i + 1), shard);
-        for (int i = left_lo; i <= left_hi; ++i)
-          add_flow(plan, ph, at_line(i), at_line(i - 1), shard);
-      }
-    }
-  }
-}
-
 void plan_torus(collective_plan& plan, const topo::topology& topo, const group_list& groups,
                 const std::vector<int>& axes, const collective_spec& spec) {
   if (topo.family != topo::topology_family::torus) bad("torus needs a torus (TPU) cluster");
-  if (axes.empty()) bad("torus: the ranks are not whole torus axes; pass --axes or every device");
+  if (axes.empty())
+    bad("torus: the groups are not whole sub-tori of one slice (every coordinate of some axes, "
+        "the others fixed); pass --axes, the chips of one slice, or such groups");
   if (spec.op == collective_op::all_to_all) {
     plan_direct(plan, topo, groups, spec.bytes);
     return;
   }
-  const auto& slice = topo.slices[static_cast<std::size_t>(at(topo, groups.front().front()).group)];
-  auto X = [&](int a) { return static_cast<double>(slice.dims[static_cast<std::size_t>(a)]); };
-  auto steps = [&](int a) {
-    return static_cast<std::size_t>(std::max(0, slice.dims[static_cast<std::size_t>(a)] - 1));
-  };
-  std::size_t base = 0;
-  double cur = spec.bytes;
-  if (spec.op == collective_op::all_gather) {
-    for (int a : axes) cur /= X(a);
-  }
-  if (spec.op != collective_op::all_gather) {  // reduce-scatter stages, data shrinking
-    for (int a : axes) {
-      torus_axis_stage(plan, topo, groups, a, cur, false, base);
-      base += steps(a);
-      cur /= X(a);
-    }
-  }
-  if (spec.op != collective_op::reduce_scatter) {  // all-gather stages, data growing
-    std::vector<int> order = axes;
-    if (spec.op == collective_op::all_reduce) std::reverse(order.begin(), order.end());
-    for (int a : order) {
-      cur *= X(a);
-      torus_axis_stage(plan, topo, groups, a, cur, true, base);
-      base += steps(a);
-    }
-  }
+  detail::plan_torus_reduction(plan, topo, groups, axes, spec.op, spec.bytes);
 }
 
 struct resolved_groups {
@@ -490,6 +430,7 @@ resolved_groups make_groups(const topo::topology& topo, const collective_spec& s
       }
     }
     r.groups = spec.groups;
+    r.axes = detail::sub_torus_axes(topo, r.groups).value_or(std::vector<int>{});
     return r;
   }
   if (!spec.axes.empty()) {
@@ -534,11 +475,7 @@ resolved_groups make_groups(const topo::topology& topo, const collective_spec& s
   std::vector<device_id> g(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) g[static_cast<std::size_t>(i)] = i;
   r.groups.push_back(std::move(g));
-  if (topo.family == topo::topology_family::torus && topo.slices.size() == 1 && n == devices) {
-    for (int a = 0; a < topo.slices.front().axes(); ++a) {
-      if (topo.slices.front().dims[static_cast<std::size_t>(a)] > 1) r.axes.push_back(a);
-    }
-  }
+  r.axes = detail::sub_torus_axes(topo, r.groups).value_or(std::vector<int>{});
   return r;
 }
 
@@ -634,6 +571,7 @@ void next_phase(const std::shared_ptr<run_state>& st) {
         ph.scale_out ? st->params.scale_out_step_latency_ps : st->params.scale_up_step_latency_ps;
     delay = std::max<time_ps>(0, ph.steps * step - ph.wire_latency_ps);
   }
+  delay += (ph.hops - 1) * ph.wire_latency_ps;
   st->buffer.assign(ph.flows.begin(), ph.flows.end());
   for (auto& f : st->buffer) f.bytes *= scale;
   if (delay == 0) {
@@ -749,7 +687,10 @@ collective_plan plan_collective(const topo::topology& topo, const collective_par
   std::vector<collective_algorithm> candidates{collective_algorithm::ring};
   const bool multi_node = std::any_of(rg.groups.begin(), rg.groups.end(),
                                       [&](const auto& g) { return by_node(topo, g).size() > 1; });
-  if (multi_node) candidates.push_back(collective_algorithm::tree);
+  // NCCL's trees join the same number of ranks per node; with uneven nodes only the ring runs.
+  const bool even = std::all_of(rg.groups.begin(), rg.groups.end(),
+                                [&](const auto& g) { return uniform(by_node(topo, g)); });
+  if (multi_node && even) candidates.push_back(collective_algorithm::tree);
   if (!multi_node && params.nvls_efficiency > 0) candidates.push_back(collective_algorithm::nvls);
   collective_plan best;
   time_ps best_t = time_max;

@@ -46,19 +46,23 @@
 //    source sends once per destination node over RDMA to the GPU at its own local position
 //    (same rail), which fans out over NVLink; the two stages are pipelined in
 //    `pipeline_chunks` chunks (fill, overlapped steady state, drain: three phases).
-//  - torus: per-axis rings over the group's torus axes, in order: bidirectional (half of every
-//    chunk each way) on a wrapping axis, two opposite chains on a mesh axis; all-reduce =
-//    reduce-scatter over the axes then all-gather back. Axes run one after another (not the
-//    scaling book's simultaneous multi-axis variant).
+//  - torus: all-gather / reduce-scatter / all-reduce over every axis of the groups' sub-tori at
+//    once (torus_plan.hpp): the data split in one part per axis, each part reduce-scattering over
+//    the axes in a rotated order (and all-gathering back), per-axis bidirectional rings on
+//    wrapping axes and two opposite chains on mesh axes; the scaling book's V/(n_axes W).
+//    All-to-all as direct. Groups must be whole sub-tori of one slice (with `axes`, or detected:
+//    every chip of a slice, a data-parallel group spanning whole axes, ...).
 // Default (automatic): all-to-all -> direct; on tori all-reduce / all-gather / reduce-scatter ->
 // torus when the groups are whole sub-tori, else ring; on GPUs all-gather / reduce-scatter ->
-// ring and all-reduce -> the fastest of ring, tree (several nodes) and nvls (one domain, if the
-// chip has it) by the analytical model, as NCCL's tuner picks by its cost model.
+// ring and all-reduce -> the fastest of ring, tree (several nodes, the same number of ranks on
+// each) and nvls (one domain, if the chip has it) by the analytical model, as NCCL's tuner picks
+// by its cost model.
 //
-// Known approximations: dimension-order routing breaks ties (distance exactly k/2) towards +, so
-// an all-to-all on an even wrapping axis loads the + links more than a balanced split would
-// (e.g. +25% on an 8-ring); on a wrapping axis of size 2 both directions of the bidirectional
-// ring share the + cable. Phases are barriers: rank skew inside a step is not modelled.
+// Ties: a flow between chips exactly k/2 apart on an even wrapping axis goes the way
+// topo::router's parity rule sends it (routing.hpp: half of the sources each way, exactly
+// balanced when k is a multiple of 4, as on every TPU preset); the bidirectional ring's two
+// directions carry flow ids 0 and 1, so on a 2-wide wrapping axis they take both cables.
+// Known approximations: phases are barriers: rank skew inside a step is not modelled.
 //
 // Ownership: plans are plain values. run_collective keeps the plan (shared) and references to
 // the network and simulation, which must outlive the run. Complexity: planning O(flows); a run
@@ -132,7 +136,10 @@ struct collective_phase {
   /// run_collective times it by network::start_all_to_all.
   std::vector<topo::device_id> exchange_ranks;
   double exchange_bytes = 0;
-  int steps = 1;                ///< protocol steps whose latency this phase pays (0 in a pipeline)
+  int steps = 1;  ///< protocol steps whose latency this phase pays (0 in a pipeline)
+  /// Dependent neighbour steps the phase stands for (a pipelined ring stage of the torus
+  /// algorithm): the phase pays its wire latency `hops` times, hops - 1 of them before its flows.
+  int hops = 1;
   bool scale_out = false;       ///< some flow crosses InfiniBand / DCN (filled by finalize)
   time_ps wire_latency_ps = 0;  ///< largest path latency of its flows (filled by finalize)
 };
@@ -147,7 +154,8 @@ struct collective_plan {
 /// What to run. Groups: with `groups`, exactly those (equal sizes, any devices, e.g. the data-
 /// parallel groups of a layout: all run at once); with `axes` (tori only), one group per
 /// combination of the other coordinates, members ordered by their coordinates on `axes` (first
-/// listed fastest); otherwise one group of devices 0 .. ranks-1 (ranks 0 = every device).
+/// listed fastest); otherwise one group of devices 0 .. ranks-1 (ranks 0 = every device). On a
+/// torus, groups that are whole sub-tori of one slice (however given) can run `torus`.
 struct collective_spec {
   collective_op op = collective_op::all_reduce;
   double bytes = 0;  ///< S, nccl-tests convention (see file comment)

@@ -52,7 +52,8 @@ TEST_CASE("all-to-all load: streamed and symmetric agree on tori and meshes", "[
     std::vector<bool> wraps;
   };
   const std::vector<shape> shapes{
-      {{4, 6, 6}, {true, true, true}},            // even wrapping axes: ties go +
+      {{4, 6, 6}, {true, true, true}},            // even wrapping axes: ties split by parity
+      {{8, 4}, {true, true}},                     // multiples of 4: balanced ties
       {{4, 6, 6}, {false, false, false}},         // mesh: edge links carry less than middle ones
       {{2, 5, 1, 3}, {true, false, true, true}},  // k = 2 wrap (two cables), size-1 axis
       {{3, 7}, {false, true}},
@@ -78,6 +79,27 @@ TEST_CASE("all-to-all load: streamed and symmetric agree on tori and meshes", "[
     CHECK(symmetric.max_latency_ps == streamed.max_latency_ps);
     CHECK(symmetric.max_latency_ps == all_to_all_max_latency_on_torus(t, 0));
     CHECK(symmetric.finish_ps > symmetric.max_latency_ps);
+  }
+}
+
+TEST_CASE("all-to-all load: ties split evenly, every link of a 4k-ring torus equally loaded",
+          "[net]") {
+  // On a wrapping axis of size k = 0 mod 4 every directed link carries k^2/8 pair crossings
+  // (the scaling book's balanced D^2/8); with every tie sent + the + links carried k^2/8 + k/4.
+  // Per link: N/k flows per 1-D crossing, N/k = 64/8 on the 8-axis and 64/4 on the 4-axis.
+  const auto t = torus_of({8, 4, 2}, {true, true, false});
+  const auto e = all_to_all_on_torus(t, capacities(t), 0, 1.0);
+  const auto streamed = all_to_all_streamed(t, capacities(t), all_devices(t), 1.0);
+  const auto& slice = t.slices.front();
+  for (std::int32_t local = 0; local < slice.device_count; ++local) {
+    for (const bool negative : {false, true}) {
+      const auto x = slice.neighbour_link(local, 0, negative);
+      const auto y = slice.neighbour_link(local, 1, negative);
+      CHECK(e.link_bytes.bytes(link_id{static_cast<std::uint32_t>(x)}) == 8.0 * 8 / 8 * 8);
+      CHECK(e.link_bytes.bytes(link_id{static_cast<std::uint32_t>(y)}) == 4.0 * 4 / 8 * 16);
+      CHECK(streamed.link_bytes.bytes(link_id{static_cast<std::uint32_t>(x)}) == 64);
+      CHECK(streamed.link_bytes.bytes(link_id{static_cast<std::uint32_t>(y)}) == 32);
+    }
   }
 }
 

@@ -6,12 +6,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/net/spec_of.hpp"
 #include "tests/topo/specs.hpp"
 #include "topologies/cluster.hpp"
 #include "topologies/torus.hpp"
 
 using namespace moesim;
 using namespace moesim::sim::net;
+using moesim::sim::net::test::spec_of;
 
 namespace {
 
@@ -29,31 +31,25 @@ double run_s(const topo::topology& t, const collective_spec& spec,
   return sim::seconds(time_collective(t, p, plan, model, protocol::simple).elapsed_ps);
 }
 
-collective_spec spec_of(collective_op op, double bytes,
-                        collective_algorithm a = collective_algorithm::automatic) {
-  collective_spec s;
-  s.op = op;
-  s.bytes = bytes;
-  s.algorithm = a;
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("torus all-gather / reduce-scatter / all-reduce over one wrapping axis") {
   // Bidirectional ring, X = 8: T = (X-1)/X * V/W for all-gather and reduce-scatter (the scaling
-  // book's V/W for large X), twice that for all-reduce.
-  const int X = 8;
-  const auto t = ring_1d(X, true);
-  const double V = 1 * GiB;
-  const double ag = (X - 1.0) / X * V / W;
-  for (auto model : {timing_model::flow, timing_model::analytical}) {
-    CHECK(run_s(t, spec_of(collective_op::all_gather, V), model) == Approx(ag).epsilon(0.01));
-    CHECK(run_s(t, spec_of(collective_op::reduce_scatter, V), model) == Approx(ag).epsilon(0.01));
-    CHECK(run_s(t, spec_of(collective_op::all_reduce, V), model) == Approx(2 * ag).epsilon(0.01));
+  // book's V/W for large X), twice that for all-reduce. X = 2: the wrap is a second cable, and
+  // the ring's two directions (flow ids 0 and 1) take one cable each: V/(2W), not V/W.
+  for (const int X : {8, 2}) {
+    INFO("X = " << X);
+    const auto t = ring_1d(X, true);
+    const double V = 1 * GiB;
+    const double ag = (X - 1.0) / X * V / W;
+    for (auto model : {timing_model::flow, timing_model::analytical}) {
+      CHECK(run_s(t, spec_of(collective_op::all_gather, V), model) == Approx(ag).epsilon(0.01));
+      CHECK(run_s(t, spec_of(collective_op::reduce_scatter, V), model) == Approx(ag).epsilon(0.01));
+      CHECK(run_s(t, spec_of(collective_op::all_reduce, V), model) == Approx(2 * ag).epsilon(0.01));
+    }
+    CHECK(plan_collective(t, {}, spec_of(collective_op::all_reduce, V)).algorithm ==
+          collective_algorithm::torus);
   }
-  CHECK(plan_collective(t, {}, spec_of(collective_op::all_reduce, V)).algorithm ==
-        collective_algorithm::torus);
 }
 
 TEST_CASE("without wraparound the torus bandwidth term doubles") {
@@ -84,6 +80,21 @@ TEST_CASE("torus all-to-all on a bidirectional ring is about V/(4W)") {
   }
 }
 
+TEST_CASE("torus all-to-all on an even bidirectional ring is V/(4W): ties split both ways") {
+  // X = 8: the distances from a chip sum to X^2/4 and the routes split the ties (distance X/2)
+  // half each way, so every link direction carries X^2/8 * S/X and T = V/(4W) with V = X*S
+  // (scaling book, sharding.md: AllToAll = AllGather / 4 on a bidirectional ring). With every
+  // tie sent + the + links carried (X^2/8 + X/4) * S/X: 1.25x on an 8-ring, 1.5x on a 4-ring.
+  for (const int X : {8, 4}) {
+    const auto t = ring_1d(X, true);
+    const double S = 256.0 * 1024 * 1024;
+    for (auto model : {timing_model::flow, timing_model::analytical}) {
+      CHECK(run_s(t, spec_of(collective_op::all_to_all, S), model) ==
+            Approx(X * S / (4 * W)).epsilon(0.01));
+    }
+  }
+}
+
 TEST_CASE("collectives over chosen torus axes run one group per remaining coordinate") {
   // 4x4x4 with wraparound: all-gather over y only is 16 independent rings of 4 on disjoint links.
   const auto t = topo::build_torus({{4, 4, 4},
@@ -96,11 +107,12 @@ TEST_CASE("collectives over chosen torus axes run one group per remaining coordi
   CHECK(plan.groups == 16);
   CHECK(plan.ranks_per_group == 4);
   CHECK(run_s(t, spec) == Approx(3.0 / 4 * GiB / W).epsilon(0.01));
-  // Two axes: groups of 16, reduce-scatter over x then z: (3/4)(1 + 1/4) V/W.
+  // Two axes: groups of 16, reduce-scatter over x and z at once, half the data over x then z and
+  // half over z then x: (3/4)(1 + 1/4) V/(2W), the book's V/(n W) with its (1 - 1/N).
   spec.op = collective_op::reduce_scatter;
   spec.axes = {0, 2};
   CHECK(plan_collective(t, {}, spec).groups == 4);
-  CHECK(run_s(t, spec) == Approx(0.75 * 1.25 * GiB / W).epsilon(0.01));
+  CHECK(run_s(t, spec) == Approx(0.75 * 1.25 * GiB / (2 * W)).epsilon(0.01));
   spec.axes = {3};
   CHECK_THROWS_AS(plan_collective(t, {}, spec), std::invalid_argument);
 }

@@ -33,15 +33,23 @@ TEST_CASE("diameter: closed forms and the exhaustive BFS", "[metrics]") {
     CHECK(diameter(t) == 2 + 2);
     CHECK(diameter_exhaustive(t) == 4);
   }
-  SECTION("multislice: any two chips are 4 hops apart through NIC, DCN, NIC") {
-    // Hop counts ignore bandwidth: the DCN path (4 hops) is shorter than the slice's 6 ICI hops.
+  SECTION("multislice: ICI inside a slice, NIC-DCN-NIC (4 hops) between slices") {
+    // The DCN is no shortcut between two chips of one slice: the router keeps them on ICI.
     const topology t =
         build_cluster(tpu_cluster("tpu-v5p", "4x4x4", v5p_rule(), "2x2x1", 2), tpu_v5p());
-    CHECK(diameter(t) == 4);
-    CHECK(diameter_exhaustive(t) == 4);
+    CHECK(diameter(t) == 6);
+    CHECK(diameter_exhaustive(t) == 6);
     const topology big =
         build_cluster(tpu_cluster("tpu-v5p", "8x8x8", v5p_rule(), "2x2x1", 2), tpu_v5p());
-    CHECK(diameter(big) == 4);
+    CHECK(diameter(big) == 12);
+    // Slices smaller than the DCN path: 2x2x1 chips are 2 ICI hops apart, other slices 4.
+    const topology small =
+        build_cluster(tpu_cluster("tpu-v5p", "2x2x1", v5p_rule(), "2x2x1", 3), tpu_v5p());
+    CHECK(diameter(small) == 4);
+    CHECK(diameter_exhaustive(small) == 4);
+    const auto d = hop_distances(big, 0);
+    CHECK(d[static_cast<std::size_t>(4 + 8 * (4 + 8 * 4))] == 12);  // (4, 4, 4): ICI
+    CHECK(d[512] == 4);                                             // another slice
   }
   SECTION("GPU clusters: 2 hops in a node, 4 on a leaf, 6 across spines, 8 across cores") {
     CHECK(diameter(build_cluster(dgx_h100(1), h100())) == 2);

@@ -69,13 +69,24 @@ TEST_CASE("torus routes: wraparound shortcut and deterministic ties", "[routing]
   const path back = r.route(0, 7);
   REQUIRE(back.size() == 1);
   CHECK(back[0] == s.neighbour_link(0, 0, true));
-  // x 0 -> 4 is a tie (4 either way): goes + (0->1->2->3->4).
+  // x 0 -> 4 is a tie (4 either way): from an even x with flow id 0 it goes + (0->1->2->3->4).
   const path tie = r.route(0, 4);
   REQUIRE(tie.size() == 4);
   CHECK(tie[0] == s.neighbour_link(0, 0, false));
   CHECK(t.link(tie[1]).dst == 2);
-  // Same again: routes are a pure function of (src, dst).
+  // Same again: routes are a pure function of (src, dst, flow id).
   CHECK(r.route(0, 4) == tie);
+  // From an odd x the tie goes - (1->0->7->6->5), and an odd flow id flips either.
+  const path odd = r.route(1, 5);
+  REQUIRE(odd.size() == 4);
+  CHECK(odd[0] == s.neighbour_link(1, 0, true));
+  CHECK(t.link(odd[1]).dst == 7);
+  CHECK(r.route(0, 4, 1)[0] == s.neighbour_link(0, 0, true));
+  CHECK(r.route(1, 5, 1)[0] == s.neighbour_link(1, 0, false));
+  // Only the parity of the tied axis's own coordinate counts: y = 1 does not flip the x tie.
+  CHECK(r.route(8, 12)[0] == s.neighbour_link(8, 0, false));
+  // Not a tie: the flow id changes nothing.
+  CHECK(r.route(1, 4, 1) == r.route(1, 4, 0));
   // Without wraparound (v5p 2x2x4 on x), 1 -> 0 goes - along x.
   const topology m = build_cluster(tpu_cluster("tpu-v5p", "2x2x4", v5p_rule(), "2x2x1"), tpu_v5p());
   const path p = router(m).route(1, 0);
