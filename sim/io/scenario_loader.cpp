@@ -13,6 +13,7 @@
 #include "sim/io/presets.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
+#include "sim/io/strategy_errors.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/layout.hpp"
 
@@ -220,15 +221,22 @@ struct strategy_item_spec {
   void check_keys(const doc::node& n, const std::string& path) const {
     if (!n.is_map())
       detail::fail(n, path, "expected a mapping with a name and sections, got " + n.describe());
+    // Keys are named relative to the strategy, which the context names.
+    const std::size_t open = path.rfind('[');
+    const std::string context = detail::strategy_context(
+        n, open == std::string::npos ? 0 : std::stoul(path.substr(open + 1)));
     for (const auto& e : n.entries()) {
       if (e.key == "seed" || e.key == "strategies" || e.key == "description") {
-        throw input_error(e.key_where, detail::join_path(path, e.key),
-                          "a strategy cannot change this key");
+        throw input_error(e.key_where, context, e.key, "a strategy cannot change this key");
       }
     }
     doc::node rest = n;
     rest.erase("name");
-    sections->check_keys(rest, path);
+    try {
+      sections->check_keys(rest, "");
+    } catch (const input_error& e) {
+      throw input_error(e.where(), context, e.path(), e.detail());
+    }
   }
   [[nodiscard]] json schema() const {
     json s = sections->schema();
@@ -346,12 +354,16 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
-    // Point at the section the message names, else at the layout.
+    // "section: what": point at the section the message names, else at the layout. The
+    // section is the error's path, so a strategy's refusal can be anchored at its own key.
     const std::string what = e.what();
-    const std::string section = what.substr(0, what.find(':'));
-    const doc::node* where = root.find(section);
+    const std::size_t colon = what.find(": ");
+    const std::string section = colon == std::string::npos ? "" : what.substr(0, colon);
+    const bool named = !section.empty() && section.find(' ') == std::string::npos;
+    const doc::node* where = named ? root.find(section) : nullptr;
     if (where == nullptr) where = root.find("parallelism");
-    throw input_error(where ? where->where() : root.where(), "", what);
+    throw input_error(where ? where->where() : root.where(), named ? section : "",
+                      named ? what.substr(colon + 2) : what);
   }
   return s;
 }
@@ -385,9 +397,14 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
       doc::node changes = item;
       changes.erase("name");
       doc::merge(variant, changes);
-      scenario s = read_resolved(std::move(variant), base);
-      s.variant = strategy_name;
-      out.strategies.push_back(std::move(s));
+      // The base read cleanly, so whatever fails now stems from this strategy's changes.
+      try {
+        scenario s = read_resolved(std::move(variant), base);
+        s.variant = strategy_name;
+        out.strategies.push_back(std::move(s));
+      } catch (const input_error& e) {
+        detail::rethrow_for_strategy(e, item, detail::strategy_context(item, i));
+      }
     }
   }
   return out;
