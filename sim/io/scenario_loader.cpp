@@ -95,6 +95,49 @@ const object_type<moe_config>& moe_config_type() {
   return t;
 }
 
+const object_type<routing_trace_ref>& trace_ref_type() {
+  static const auto t = [] {
+    object_type<routing_trace_ref> o(
+        "routing_trace", "A routing trace and what replays the routed layers it does not record");
+    o.required("file", &routing_trace_ref::file, string_spec{},
+               "JSON or CSV trace (README: Routing traces), relative to the scenario")
+        .optional(
+            "reuse", &routing_trace_ref::reuse,
+            enum_spec<trace_reuse>{{{"none", trace_reuse::none}, {"cyclic", trace_reuse::cyclic}}},
+            "none: every MoE layer the run routes must be recorded; cyclic: a layer without "
+            "a recording replays the recorded layers in turn by MoE ordinal (named in the "
+            "metrics' approximations)");
+    return o;
+  }();
+  return t;
+}
+
+// sampling.routing_trace: a file name (reuse none), or the mapping {file, reuse}. Echoed in the
+// short form when reuse is none, so scenarios without reuse echo as before.
+struct trace_ref_spec {
+  void read(const doc::node& n, routing_trace_ref& out, const std::string& path) const {
+    if (n.is_map()) {
+      out = routing_trace_ref{};
+      trace_ref_type().read(n, out, path);
+      return;
+    }
+    if (!n.is_scalar()) {
+      detail::fail(n, path, "expected a file name or {file, reuse}, got " + n.describe());
+    }
+    string_spec{}.read(n, out.file, path);
+    out.reuse = trace_reuse::none;
+  }
+  void check_keys(const doc::node& n, const std::string& path) const {
+    trace_ref_type().check_keys(n, path);
+  }
+  [[nodiscard]] json schema() const {
+    return {{"oneOf", json::array({string_spec{}.schema(), trace_ref_type().schema()})}};
+  }
+  [[nodiscard]] json to_json(const routing_trace_ref& v) const {
+    return v.reuse == trace_reuse::none ? json(v.file) : trace_ref_type().to_json(v);
+  }
+};
+
 const object_type<sampling_config>& sampling_type() {
   static const auto t = [] {
     object_type<sampling_config> o(
@@ -108,8 +151,10 @@ const object_type<sampling_config>& sampling_type() {
                   "hidden size of the sampled maths (0 = the model's)")
         .optional("skew", &sampling_config::skew, number_spec{0, 100},
                   "token-source topic skew (0 = uniform random scores)")
-        .optional("routing_trace", &sampling_config::routing_trace, string_spec{},
-                  "replay recorded routing from this JSON/CSV file (relative to the scenario)");
+        .optional("routing_trace", &sampling_config::routing_trace, trace_ref_spec{},
+                  "replay recorded routing instead of the router: a JSON/CSV file (relative to "
+                  "the scenario) recording every MoE layer the run routes, or {file, reuse: "
+                  "cyclic} to let layers without a recording replay the recorded ones");
     return o;
   }();
   return t;
@@ -287,25 +332,47 @@ const object_type<scenario>& scenario_type() {
 }
 
 // sampling.routing_trace: the path is relative to the scenario's folder; the file is read and
-// checked here so a bad trace is reported like any other input error.
+// checked against the model here so a bad trace is reported like any other input error.
 void load_routing_trace(scenario& s, const doc::node& root, const std::filesystem::path& base) {
-  if (s.sampling.routing_trace.empty()) return;
+  const routing_trace_ref& ref = s.sampling.routing_trace;
+  if (ref.empty()) return;
   const doc::node* where = root.find("sampling")->find("routing_trace");
-  const std::filesystem::path path = base / s.sampling.routing_trace;
+  const std::string key = "sampling.routing_trace";
+  const std::filesystem::path path = base / ref.file;
   try {
     s.sampling.trace =
         std::make_shared<const models::routing_trace>(models::read_routing_trace(path));
   } catch (const std::invalid_argument& e) {
-    detail::fail(*where, "sampling.routing_trace", e.what());
+    detail::fail(*where, key, e.what());
   }
-  if (!s.model.moe || s.sampling.trace->experts != s.model.moe->experts) {
-    detail::fail(*where, "sampling.routing_trace",
-                 "the trace routes over " + std::to_string(s.sampling.trace->experts) +
-                     " experts, but model " + s.model.name + " has " +
+  const models::routing_trace& t = *s.sampling.trace;
+  if (!s.model.moe || t.experts != s.model.moe->experts) {
+    detail::fail(*where, key,
+                 "the trace routes over " + std::to_string(t.experts) + " experts, but model " +
+                     s.model.name + " has " +
                      std::to_string(s.model.moe ? s.model.moe->experts : 0));
   }
-  if (s.sampling.trace->layers.empty()) {
-    detail::fail(*where, "sampling.routing_trace", "the trace records no layer");
+  if (t.layers.empty()) detail::fail(*where, key, "the trace records no layer");
+  const std::string name = "routing trace " + path.string();
+  try {
+    models::check_trace_layers(t, s.model, name);
+  } catch (const std::invalid_argument& e) {
+    detail::fail(*where, key, e.what());
+  }
+  const bool training = s.workload.kind == workload_kind::train;
+  const std::vector<int> missing = models::unrecorded_layers(t, s.model, training);
+  if (ref.reuse == trace_reuse::none && !missing.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < missing.size() && i < 8; ++i) {
+      list += (i ? ", " : "") + std::to_string(missing[i]);
+    }
+    if (missing.size() > 8) list += ", and " + std::to_string(missing.size() - 8) + " more";
+    const auto routed = models::routed_layers(s.model, training).size();
+    detail::fail(*where, key,
+                 name + " records " + std::to_string(routed - missing.size()) + " of the " +
+                     std::to_string(routed) + " MoE layers this run routes (missing: " + list +
+                     "); record them all, or write {file: " + ref.file +
+                     ", reuse: cyclic} to replay the recorded layers in turn for the others");
   }
 }
 

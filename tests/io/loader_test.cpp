@@ -1,5 +1,7 @@
 // The strict loader: exact error messages for the mistakes users make, and what it accepts.
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "sim/io/error.hpp"
@@ -280,6 +282,47 @@ TEST_CASE("a routing trace that cannot be replayed is refused at its key") {
                                        "/scenarios/data/sample-routing-trace.json}");
   CHECK(error_of(mismatch).ends_with(
       "sampling.routing_trace: the trace routes over 256 experts, but model mixtral-8x7b has 8"));
+}
+
+TEST_CASE("a routing trace must fit the model's layers, and reuse is explicit") {
+  // A hand-made trace over Mixtral's 8 experts; `base` cuts Mixtral to 2 layers (0 and 1).
+  const auto dir = std::filesystem::temp_directory_path() / "moesim-loader-test";
+  std::filesystem::create_directories(dir);
+  auto trace_with = [&](const std::string& name, const std::string& layers) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path) << "# experts: 8\nlayer,token,expert_ids,scores\n" << layers;
+    return path;
+  };
+  auto with_trace = [&](const std::string& value) {
+    return replace(base, "sampling: {tokens_per_step: 64, math_hidden: 64}",
+                   "sampling: {routing_trace: " + value + "}");
+  };
+  const std::string beyond = trace_with("beyond.csv", "0,0,1 2,\n2,0,3 4,\n");
+  CHECK(error_of(with_trace(beyond)) ==
+        "s.yaml:9:27: sampling.routing_trace: routing trace " + beyond +
+            " records layer 2, but model mixtral-8x7b has 2 layers (layer indices 0 to 1)");
+  const std::string one = trace_with("one.csv", "0,0,1 2,\n0,1,3 4,\n");
+  CHECK(error_of(with_trace(one)) ==
+        "s.yaml:9:27: sampling.routing_trace: routing trace " + one +
+            " records 1 of the 2 MoE layers this run routes (missing: 1); record them all, or "
+            "write {file: " +
+            one + ", reuse: cyclic} to replay the recorded layers in turn for the others");
+  CHECK(error_of(with_trace("{file: " + one + ", reuse: cyclc}")) ==
+        "s.yaml:9:" + std::to_string(27 + 16 + one.size()) +
+            ": sampling.routing_trace.reuse: unknown value 'cyclc'; did you mean 'cyclic'? "
+            "(expected one of: none, cyclic)");
+  CHECK(error_of(with_trace("{fil: " + one + "}")) ==
+        "s.yaml:9:28: sampling.routing_trace.fil: unknown key; did you mean 'file'?");
+  // Reuse asked for: accepted, and echoed in the long form; a full trace echoes its file alone.
+  const auto cyclic =
+      load_scenario_text(with_trace("{file: " + one + ", reuse: cyclic}"), "s.yaml");
+  CHECK(cyclic.base.sampling.routing_trace.reuse == moesim::sim::run::trace_reuse::cyclic);
+  CHECK(moesim::io::scenario_to_json(cyclic.base)["sampling"]["routing_trace"] ==
+        moesim::io::json{{"file", one}, {"reuse", "cyclic"}});
+  const std::string both = trace_with("both.csv", "0,0,1 2,\n1,0,3 4,\n");
+  const auto full = load_scenario_text(with_trace(both), "s.yaml");
+  CHECK(moesim::io::scenario_to_json(full.base)["sampling"]["routing_trace"] == both);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("order auto is resolved by the placement rules when loading") {
