@@ -351,10 +351,12 @@ void check_trace_layers(const routing_trace& trace, const model_spec& spec,
     }
     if (l < spec.layers && !is_moe_layer(spec, l)) {
       std::string which = "none";
-      if (!moe.empty()) {
-        which = std::to_string(moe.front());
-        if (moe.size() > 2) which += ", " + std::to_string(moe[1]) + ", ...";
-        if (moe.size() > 1) which += ", " + std::to_string(moe.back());
+      if (moe.size() > 4) {
+        which = std::to_string(moe[0]) + ", " + std::to_string(moe[1]) + ", ..., " +
+                std::to_string(moe.back());
+      } else if (!moe.empty()) {
+        which.clear();
+        for (const int m : moe) which += (which.empty() ? "" : ", ") + std::to_string(m);
       }
       throw std::invalid_argument(name + " records layer " + std::to_string(l) +
                                   ", a dense layer of " + spec.name + " (its MoE layers: " + which +

@@ -15,8 +15,11 @@
 //         "topk_weights": [[0.31, ...], ...] }   optional, same shape: combine weights
 //     ]
 //   }
-// "topk_ids"/"topk_weights" follow the names of the fused-MoE kernels of vLLM and SGLang, whose
-// per-token expert dumps hold the same [tokens][k] arrays per layer.
+// "topk_ids"/"topk_weights" follow the names of the fused-MoE kernels of vLLM and SGLang;
+// models/trace_convert.hpp makes traces from those engines' expert-distribution records.
+//
+// Replay (sampling.routing_trace) checks the layers against the model: check_trace_layers,
+// and every routed layer recorded unless the scenario asks for reuse (unrecorded_layers).
 //
 // CSV (header required; '#' lines before it carry the metadata as "# key: value", keys
 // generated_by, model, experts, top_k):
