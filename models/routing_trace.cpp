@@ -324,6 +324,58 @@ void write_routing_trace_csv(const routing_trace& trace, std::ostream& out) {
   out.precision(old_precision);
 }
 
+std::vector<int> routed_layers(const model_spec& spec, bool with_mtp) {
+  std::vector<int> out;
+  if (!spec.moe) return out;
+  for (int l = 0; l < spec.layers; ++l) {
+    if (is_moe_layer(spec, l)) out.push_back(l);
+  }
+  for (int i = 0; with_mtp && i < spec.mtp_modules; ++i) out.push_back(spec.layers + i);
+  return out;
+}
+
+void check_trace_layers(const routing_trace& trace, const model_spec& spec,
+                        const std::string& name) {
+  const int indices = spec.layers + spec.mtp_modules;
+  const std::vector<int> moe = routed_layers(spec, false);
+  for (const int l : trace.layer_ids) {
+    if (l < 0 || l >= indices) {
+      std::string has = std::to_string(spec.layers) + " layers";
+      if (spec.mtp_modules > 0) {
+        has += " and " + std::to_string(spec.mtp_modules) + " MTP module" +
+               (spec.mtp_modules > 1 ? "s" : "");
+      }
+      throw std::invalid_argument(name + " records layer " + std::to_string(l) + ", but model " +
+                                  spec.name + " has " + has + " (layer indices 0 to " +
+                                  std::to_string(indices - 1) + ")");
+    }
+    if (l < spec.layers && !is_moe_layer(spec, l)) {
+      std::string which = "none";
+      if (moe.size() > 4) {
+        which = std::to_string(moe[0]) + ", " + std::to_string(moe[1]) + ", ..., " +
+                std::to_string(moe.back());
+      } else if (!moe.empty()) {
+        which.clear();
+        for (const int m : moe) which += (which.empty() ? "" : ", ") + std::to_string(m);
+      }
+      throw std::invalid_argument(name + " records layer " + std::to_string(l) +
+                                  ", a dense layer of " + spec.name + " (its MoE layers: " + which +
+                                  ")");
+    }
+  }
+}
+
+std::vector<int> unrecorded_layers(const routing_trace& trace, const model_spec& spec,
+                                   bool with_mtp) {
+  std::vector<int> out;
+  for (const int l : routed_layers(spec, with_mtp)) {
+    if (std::find(trace.layer_ids.begin(), trace.layer_ids.end(), l) == trace.layer_ids.end()) {
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
 routing_trace generate_routing_trace(const model_spec& spec, const trace_generation& g) {
   if (!spec.moe) fail("model '" + spec.name + "' has no MoE layers to trace");
   const router_config cfg = router_config_for(*spec.moe);

@@ -15,8 +15,11 @@
 //         "topk_weights": [[0.31, ...], ...] }   optional, same shape: combine weights
 //     ]
 //   }
-// "topk_ids"/"topk_weights" follow the names of the fused-MoE kernels of vLLM and SGLang, whose
-// per-token expert dumps hold the same [tokens][k] arrays per layer.
+// "topk_ids"/"topk_weights" follow the names of the fused-MoE kernels of vLLM and SGLang;
+// models/trace_convert.hpp makes traces from those engines' expert-distribution records.
+//
+// Replay (sampling.routing_trace) checks the layers against the model: check_trace_layers,
+// and every routed layer recorded unless the scenario asks for reuse (unrecorded_layers).
 //
 // CSV (header required; '#' lines before it carry the metadata as "# key: value", keys
 // generated_by, model, experts, top_k):
@@ -61,6 +64,20 @@ struct routing_trace {
 /// Weights are written with 6 significant digits (omitted if !trace.has_weights).
 void write_routing_trace_json(const routing_trace& trace, std::ostream& out);
 void write_routing_trace_csv(const routing_trace& trace, std::ostream& out);
+
+/// The layers a run routes, ascending: the model's MoE layers, then (with_mtp, as training
+/// does) its multi-token-prediction modules, numbered after the main layers. O(layers).
+[[nodiscard]] std::vector<int> routed_layers(const model_spec& spec, bool with_mtp);
+
+/// Throws std::invalid_argument unless every layer the trace records is a layer of `spec`
+/// that routes: an index below layers + mtp_modules, and not a dense layer. `name` names the
+/// trace in the message ("routing trace x.json records layer 64, but ...").
+void check_trace_layers(const routing_trace& trace, const model_spec& spec,
+                        const std::string& name);
+
+/// Of routed_layers(spec, with_mtp), those the trace does not record. O(layers x recorded).
+[[nodiscard]] std::vector<int> unrecorded_layers(const routing_trace& trace, const model_spec& spec,
+                                                 bool with_mtp);
 
 struct trace_generation {
   token_source_config source;  ///< hidden is the maths hidden size

@@ -12,8 +12,13 @@ std::string source_loc::str() const {
 }
 
 namespace {
-std::string join_parts(const source_loc& where, std::string_view path, std::string_view what) {
+std::string join_parts(const source_loc& where, std::string_view context, std::string_view path,
+                       std::string_view what) {
   std::string s = where.str();
+  if (!context.empty()) {
+    s += ": ";
+    s += context;
+  }
   if (!path.empty()) {
     s += ": ";
     s += path;
@@ -25,7 +30,16 @@ std::string join_parts(const source_loc& where, std::string_view path, std::stri
 }  // namespace
 
 input_error::input_error(const source_loc& where, std::string_view path, std::string_view what)
-    : std::runtime_error(join_parts(where, path, what)) {}
+    : input_error(where, {}, path, what) {}
+
+input_error::input_error(const source_loc& where, std::string_view context, std::string_view path,
+                         std::string_view what)
+    : std::runtime_error(join_parts(where, context, path, what)),
+      located_(true),
+      where_(where),
+      context_(context),
+      path_(path),
+      detail_(what) {}
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   // Optimal string alignment (Damerau-Levenshtein without repeated edits of one substring):

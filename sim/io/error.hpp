@@ -26,6 +26,25 @@ class input_error : public std::runtime_error {
   explicit input_error(const std::string& message) : std::runtime_error(message) {}
   /// "<loc>: <path>: <what>", omitting empty parts.
   input_error(const source_loc& where, std::string_view path, std::string_view what);
+  /// "<loc>: <context>: <path>: <what>": the context names what the key belongs to, e.g.
+  /// "strategy 'ep4'" for a key of one `strategies:` item.
+  input_error(const source_loc& where, std::string_view context, std::string_view path,
+              std::string_view what);
+
+  /// The parts of a located error (so a caller can re-anchor or name it); a bare-message
+  /// error is not located and has only what().
+  [[nodiscard]] bool located() const noexcept { return located_; }
+  [[nodiscard]] const source_loc& where() const noexcept { return where_; }
+  [[nodiscard]] const std::string& context() const noexcept { return context_; }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  [[nodiscard]] const std::string& detail() const noexcept { return detail_; }
+
+ private:
+  bool located_ = false;
+  source_loc where_;
+  std::string context_;
+  std::string path_;
+  std::string detail_;
 };
 
 /// The candidate closest to `word` by edit distance if it is close enough to be a plausible

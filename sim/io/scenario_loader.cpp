@@ -13,6 +13,7 @@
 #include "sim/io/presets.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
+#include "sim/io/strategy_errors.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/layout.hpp"
 
@@ -118,6 +119,49 @@ const object_type<precision_config>& precision_type() {
   return t;
 }
 
+const object_type<routing_trace_ref>& trace_ref_type() {
+  static const auto t = [] {
+    object_type<routing_trace_ref> o(
+        "routing_trace", "A routing trace and what replays the routed layers it does not record");
+    o.required("file", &routing_trace_ref::file, string_spec{},
+               "JSON or CSV trace (README: Routing traces), relative to the scenario")
+        .optional(
+            "reuse", &routing_trace_ref::reuse,
+            enum_spec<trace_reuse>{{{"none", trace_reuse::none}, {"cyclic", trace_reuse::cyclic}}},
+            "none: every MoE layer the run routes must be recorded; cyclic: a layer without "
+            "a recording replays the recorded layers in turn by MoE ordinal (named in the "
+            "metrics' approximations)");
+    return o;
+  }();
+  return t;
+}
+
+// sampling.routing_trace: a file name (reuse none), or the mapping {file, reuse}. Echoed in the
+// short form when reuse is none, so scenarios without reuse echo as before.
+struct trace_ref_spec {
+  void read(const doc::node& n, routing_trace_ref& out, const std::string& path) const {
+    if (n.is_map()) {
+      out = routing_trace_ref{};
+      trace_ref_type().read(n, out, path);
+      return;
+    }
+    if (!n.is_scalar()) {
+      detail::fail(n, path, "expected a file name or {file, reuse}, got " + n.describe());
+    }
+    string_spec{}.read(n, out.file, path);
+    out.reuse = trace_reuse::none;
+  }
+  void check_keys(const doc::node& n, const std::string& path) const {
+    trace_ref_type().check_keys(n, path);
+  }
+  [[nodiscard]] json schema() const {
+    return {{"oneOf", json::array({string_spec{}.schema(), trace_ref_type().schema()})}};
+  }
+  [[nodiscard]] json to_json(const routing_trace_ref& v) const {
+    return v.reuse == trace_reuse::none ? json(v.file) : trace_ref_type().to_json(v);
+  }
+};
+
 const object_type<sampling_config>& sampling_type() {
   static const auto t = [] {
     object_type<sampling_config> o(
@@ -131,8 +175,10 @@ const object_type<sampling_config>& sampling_type() {
                   "hidden size of the sampled maths (0 = the model's)")
         .optional("skew", &sampling_config::skew, number_spec{0, 100},
                   "token-source topic skew (0 = uniform random scores)")
-        .optional("routing_trace", &sampling_config::routing_trace, string_spec{},
-                  "replay recorded routing from this JSON/CSV file (relative to the scenario)");
+        .optional("routing_trace", &sampling_config::routing_trace, trace_ref_spec{},
+                  "replay recorded routing instead of the router: a JSON/CSV file (relative to "
+                  "the scenario) recording every MoE layer the run routes, or {file, reuse: "
+                  "cyclic} to let layers without a recording replay the recorded ones");
     return o;
   }();
   return t;
@@ -246,15 +292,22 @@ struct strategy_item_spec {
   void check_keys(const doc::node& n, const std::string& path) const {
     if (!n.is_map())
       detail::fail(n, path, "expected a mapping with a name and sections, got " + n.describe());
+    // Keys are named relative to the strategy, which the context names.
+    const std::size_t open = path.rfind('[');
+    const std::string context = detail::strategy_context(
+        n, open == std::string::npos ? 0 : std::stoul(path.substr(open + 1)));
     for (const auto& e : n.entries()) {
       if (e.key == "seed" || e.key == "strategies" || e.key == "description") {
-        throw input_error(e.key_where, detail::join_path(path, e.key),
-                          "a strategy cannot change this key");
+        throw input_error(e.key_where, context, e.key, "a strategy cannot change this key");
       }
     }
     doc::node rest = n;
     rest.erase("name");
-    sections->check_keys(rest, path);
+    try {
+      sections->check_keys(rest, "");
+    } catch (const input_error& e) {
+      throw input_error(e.where(), context, e.path(), e.detail());
+    }
   }
   [[nodiscard]] json schema() const {
     json s = sections->schema();
@@ -305,25 +358,47 @@ const object_type<scenario>& scenario_type() {
 }
 
 // sampling.routing_trace: the path is relative to the scenario's folder; the file is read and
-// checked here so a bad trace is reported like any other input error.
+// checked against the model here so a bad trace is reported like any other input error.
 void load_routing_trace(scenario& s, const doc::node& root, const std::filesystem::path& base) {
-  if (s.sampling.routing_trace.empty()) return;
+  const routing_trace_ref& ref = s.sampling.routing_trace;
+  if (ref.empty()) return;
   const doc::node* where = root.find("sampling")->find("routing_trace");
-  const std::filesystem::path path = base / s.sampling.routing_trace;
+  const std::string key = "sampling.routing_trace";
+  const std::filesystem::path path = base / ref.file;
   try {
     s.sampling.trace =
         std::make_shared<const models::routing_trace>(models::read_routing_trace(path));
   } catch (const std::invalid_argument& e) {
-    detail::fail(*where, "sampling.routing_trace", e.what());
+    detail::fail(*where, key, e.what());
   }
-  if (!s.model.moe || s.sampling.trace->experts != s.model.moe->experts) {
-    detail::fail(*where, "sampling.routing_trace",
-                 "the trace routes over " + std::to_string(s.sampling.trace->experts) +
-                     " experts, but model " + s.model.name + " has " +
+  const models::routing_trace& t = *s.sampling.trace;
+  if (!s.model.moe || t.experts != s.model.moe->experts) {
+    detail::fail(*where, key,
+                 "the trace routes over " + std::to_string(t.experts) + " experts, but model " +
+                     s.model.name + " has " +
                      std::to_string(s.model.moe ? s.model.moe->experts : 0));
   }
-  if (s.sampling.trace->layers.empty()) {
-    detail::fail(*where, "sampling.routing_trace", "the trace records no layer");
+  if (t.layers.empty()) detail::fail(*where, key, "the trace records no layer");
+  const std::string name = "routing trace " + path.string();
+  try {
+    models::check_trace_layers(t, s.model, name);
+  } catch (const std::invalid_argument& e) {
+    detail::fail(*where, key, e.what());
+  }
+  const bool training = s.workload.kind == workload_kind::train;
+  const std::vector<int> missing = models::unrecorded_layers(t, s.model, training);
+  if (ref.reuse == trace_reuse::none && !missing.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < missing.size() && i < 8; ++i) {
+      list += (i ? ", " : "") + std::to_string(missing[i]);
+    }
+    if (missing.size() > 8) list += ", and " + std::to_string(missing.size() - 8) + " more";
+    const auto routed = models::routed_layers(s.model, training).size();
+    detail::fail(*where, key,
+                 name + " records " + std::to_string(routed - missing.size()) + " of the " +
+                     std::to_string(routed) + " MoE layers this run routes (missing: " + list +
+                     "); record them all, or write {file: " + ref.file +
+                     ", reuse: cyclic} to replay the recorded layers in turn for the others");
   }
 }
 
@@ -372,12 +447,16 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
-    // Point at the section the message names, else at the layout.
+    // "section: what": point at the section the message names, else at the layout. The
+    // section is the error's path, so a strategy's refusal can be anchored at its own key.
     const std::string what = e.what();
-    const std::string section = what.substr(0, what.find(':'));
-    const doc::node* where = root.find(section);
+    const std::size_t colon = what.find(": ");
+    const std::string section = colon == std::string::npos ? "" : what.substr(0, colon);
+    const bool named = !section.empty() && section.find(' ') == std::string::npos;
+    const doc::node* where = named ? root.find(section) : nullptr;
     if (where == nullptr) where = root.find("parallelism");
-    throw input_error(where ? where->where() : root.where(), "", what);
+    throw input_error(where ? where->where() : root.where(), named ? section : "",
+                      named ? what.substr(colon + 2) : what);
   }
   return s;
 }
@@ -411,9 +490,14 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
       doc::node changes = item;
       changes.erase("name");
       doc::merge(variant, changes);
-      scenario s = read_resolved(std::move(variant), base);
-      s.variant = strategy_name;
-      out.strategies.push_back(std::move(s));
+      // The base read cleanly, so whatever fails now stems from this strategy's changes.
+      try {
+        scenario s = read_resolved(std::move(variant), base);
+        s.variant = strategy_name;
+        out.strategies.push_back(std::move(s));
+      } catch (const input_error& e) {
+        detail::rethrow_for_strategy(e, item, detail::strategy_context(item, i));
+      }
     }
   }
   return out;

@@ -101,15 +101,26 @@ struct precision_config {
   }
 };
 
+/// What a routing trace replays for a routed MoE layer it does not record: nothing (the
+/// loader refuses such a trace) or the recorded layers in turn by MoE ordinal.
+enum class trace_reuse { none, cyclic };
+
+/// `sampling.routing_trace`: a file (models/routing_trace.hpp formats), or {file, reuse}.
+struct routing_trace_ref {
+  std::string file;  ///< as written; the loader resolves it against the scenario's folder
+  trace_reuse reuse = trace_reuse::none;
+  [[nodiscard]] bool empty() const noexcept { return file.empty(); }
+};
+
 /// The maths runs on `tokens_per_step` sampled tokens per MoE layer and step; per-device
 /// counts for the full batch are scaled from them (see models/). math_hidden 0 = full size.
 struct sampling_config {
   std::uint32_t tokens_per_step = 1024;
   std::uint32_t math_hidden = 0;
   double skew = models::default_token_skew;  ///< token-source topic skew (0 = uniform scores)
-  /// Recorded routing to replay instead of the router (models/routing_trace.hpp formats);
-  /// the loader resolves the path against the scenario's folder and reads the file.
-  std::string routing_trace;
+  /// Recorded routing to replay instead of the router; the loader reads the file and checks
+  /// its layers against the model (every routed MoE layer recorded, unless reuse is cyclic).
+  routing_trace_ref routing_trace;
   std::shared_ptr<const models::routing_trace> trace;  ///< the file's contents, when given
 };
 

@@ -97,10 +97,15 @@ std::shared_ptr<const models::row_matrix> routing_sampler::tokens(int group, int
 models::routing routing_sampler::decide(int group, int pass, int layer, int sample, rng& gen,
                                         const models::route_options& opt) {
   if (s_.sampling.trace) {
-    // The recorded layer with this index, else the recorded layers in turn by MoE ordinal.
+    // The recorded layer with this index, else (reuse cyclic) the recorded layers in turn by
+    // MoE ordinal.
     const auto& tr = *s_.sampling.trace;
     for (std::size_t i = 0; i < tr.layer_ids.size(); ++i) {
       if (tr.layer_ids[i] == layer) return tr.layers[i];
+    }
+    if (s_.sampling.routing_trace.reuse != trace_reuse::cyclic) {
+      throw std::logic_error("routing_sampler: layer " + std::to_string(layer) +
+                             " is not in the trace (the loader checks coverage)");
     }
     int ordinal = 0;
     for (int l = 0; l < layer; ++l) ordinal += models::is_moe_layer(s_.model, l) ? 1 : 0;

@@ -1199,9 +1199,16 @@ class step_run {
     const std::string scaling =
         scaled_ ? "; per-device counts scaled to the full batch by multinomial draws" : "";
     if (s_.sampling.trace) {
+      const std::string& file = s_.sampling.routing_trace.file;
       r.approximations.push_back(fmt::format("routing replayed from {} ({} tokens per layer){}",
-                                             s_.sampling.routing_trace, sampler_.sample_tokens(),
-                                             scaling));
+                                             file, sampler_.sample_tokens(), scaling));
+      const auto missing = models::unrecorded_layers(*s_.sampling.trace, s_.model, training_);
+      if (!missing.empty()) {
+        r.approximations.push_back(fmt::format(
+            "routing trace reuse cyclic: {} of the {} routed MoE layers are not in {} and replay "
+            "its recorded layers in turn",
+            missing.size(), models::routed_layers(s_.model, training_).size(), file));
+      }
     } else if (s_.model.moe) {
       r.approximations.push_back(fmt::format(
           "routing maths on {} sampled tokens per layer and micro-batch at hidden size {} "

@@ -20,6 +20,15 @@ expect(2 run scenarios/quickstart.yaml --metrics /nonexistent-dir/m.json --set w
 expect(2 bench nosuch)
 expect(2 collective --cluster dgx-h100 --op all-reduce --bytes 1G --resolve-quantum 0.5)
 expect(2 dispatch --cluster dgx-h800 --ranks 8 --mode sideways)
+# trace convert: an unreadable input, an unknown engine, an output that is not .json/.csv, and
+# a dump with more layers than the model (Mixtral cut to 2).
+expect(2 trace convert --from sglang --model mixtral-8x7b does-not-exist.json out.json)
+expect(2 trace convert --from tensorrt --model mixtral-8x7b tests/errors/sglang-stat-beyond.json out.json)
+expect(2 trace convert --from sglang --model mixtral-8x7b tests/errors/sglang-stat-beyond.json out.txt)
+expect(2 trace convert --from sglang --model tests/errors/mixtral-2-layers.model
+       tests/errors/sglang-stat-beyond.json out.json)
+expect(2 trace)
+expect(0 trace convert --help)
 expect(0 --help)
 expect(0 run --help)
 expect(0 validate --help)

@@ -1,5 +1,7 @@
 // The strict loader: exact error messages for the mistakes users make, and what it accepts.
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "sim/io/error.hpp"
@@ -226,9 +228,47 @@ TEST_CASE("strategies are resolved over the base and checked") {
   CHECK(set.strategies[0].parallelism.dp == 2);
   CHECK(set.strategies[0].model.layers == 2);
   CHECK(error_of(base + "strategies:\n  - {name: a, paralelism: {ep: 4}}\n") ==
-        "s.yaml:16:15: strategies[0].paralelism: unknown key; did you mean 'parallelism'?");
+        "s.yaml:16:15: strategy 'a': paralelism: unknown key; did you mean 'parallelism'?");
   CHECK(error_of(base + "strategies:\n  - {parallelism: {ep: 4}}\n") ==
         "s.yaml:16:5: strategies[0]: missing required key 'name' (strategy name)");
+}
+
+TEST_CASE("a strategy's errors name it and point at its own key") {
+  const std::string head = base + "strategies:\n  - {name: ok}\n";
+  // A bad value: at the value, with the strategy's name.
+  CHECK(error_of(head + "  - {name: slow, workload: {context: 12x}}\n") ==
+        "s.yaml:17:38: strategy 'slow': workload.context: expected an integer from 0 to "
+        "16777216, got '12x'");
+  // A typo: the key path is the strategy's own.
+  CHECK(error_of(head + "  - {name: t2, workload: {knid: decode}}\n") ==
+        "s.yaml:17:27: strategy 't2': workload.knid: unknown key; did you mean 'kind'?");
+  CHECK(error_of(head + "  - {name: s, seed: 4}\n") ==
+        "s.yaml:17:15: strategy 's': seed: a strategy cannot change this key");
+  // A refusal of the merged layout: at the strategy's key the refusal names (tp), not at the
+  // base's parallelism section.
+  CHECK(error_of(head + "  - name: tp3\n    parallelism: {tp: 3, dp: 1}\n") ==
+        "s.yaml:18:19: strategy 'tp3': parallelism: tp 3 x ep 8 x dp 1 x pp 1 = 24 devices, but "
+        "cluster 'dgx-h100' has 8");
+  // The refusal names a key the strategy did not set: its only change made it so.
+  CHECK(error_of(head + "  - {name: six, model: {moe: {experts: 6}}}\n") ==
+        "s.yaml:17:31: strategy 'six': parallelism: ep 8 does not divide the 6 experts of "
+        "mixtral-8x7b (divisors: 1, 2, 3, 6)");
+  CHECK(error_of(head + "  - {name: long, workload: {context: 16000000}}\n")
+            .starts_with("s.yaml:17:29: strategy 'long': memory: device 0 needs"));
+  // A base key made invalid by the strategy's change: at that change.
+  CHECK(error_of(replace(head, "  kind: decode", "  kind: train\n  training: {zero: 1}") +
+                 "  - {name: serve, workload: {kind: decode}}\n")
+            .starts_with("s.yaml:18:30: strategy 'serve': workload.training: applies to kind "
+                         "train only"));
+  // Several changes, none on the refusal's path: at the strategy's entry.
+  CHECK(error_of(head + "  - {name: two, workload: {context: 16000000, batch_per_device: 8}}\n")
+            .starts_with("s.yaml:17:5: strategy 'two': memory: device 0 needs"));
+  // Set from the command line: the override is the strategy's own key.
+  load_options opt;
+  opt.overrides = {"strategies[0].parallelism.ep=6"};
+  CHECK(error_of(head, opt) ==
+        "--set strategies[0].parallelism.ep=6: strategy 'ok': parallelism: tp 1 x ep 6 x dp 1 x "
+        "pp 1 = 6 devices, but cluster 'dgx-h100' has 8");
 }
 
 TEST_CASE("a routing trace that cannot be replayed is refused at its key") {
@@ -242,6 +282,47 @@ TEST_CASE("a routing trace that cannot be replayed is refused at its key") {
                                        "/scenarios/data/sample-routing-trace.json}");
   CHECK(error_of(mismatch).ends_with(
       "sampling.routing_trace: the trace routes over 256 experts, but model mixtral-8x7b has 8"));
+}
+
+TEST_CASE("a routing trace must fit the model's layers, and reuse is explicit") {
+  // A hand-made trace over Mixtral's 8 experts; `base` cuts Mixtral to 2 layers (0 and 1).
+  const auto dir = std::filesystem::temp_directory_path() / "moesim-loader-test";
+  std::filesystem::create_directories(dir);
+  auto trace_with = [&](const std::string& name, const std::string& layers) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path) << "# experts: 8\nlayer,token,expert_ids,scores\n" << layers;
+    return path;
+  };
+  auto with_trace = [&](const std::string& value) {
+    return replace(base, "sampling: {tokens_per_step: 64, math_hidden: 64}",
+                   "sampling: {routing_trace: " + value + "}");
+  };
+  const std::string beyond = trace_with("beyond.csv", "0,0,1 2,\n2,0,3 4,\n");
+  CHECK(error_of(with_trace(beyond)) ==
+        "s.yaml:9:27: sampling.routing_trace: routing trace " + beyond +
+            " records layer 2, but model mixtral-8x7b has 2 layers (layer indices 0 to 1)");
+  const std::string one = trace_with("one.csv", "0,0,1 2,\n0,1,3 4,\n");
+  CHECK(error_of(with_trace(one)) ==
+        "s.yaml:9:27: sampling.routing_trace: routing trace " + one +
+            " records 1 of the 2 MoE layers this run routes (missing: 1); record them all, or "
+            "write {file: " +
+            one + ", reuse: cyclic} to replay the recorded layers in turn for the others");
+  CHECK(error_of(with_trace("{file: " + one + ", reuse: cyclc}")) ==
+        "s.yaml:9:" + std::to_string(27 + 16 + one.size()) +
+            ": sampling.routing_trace.reuse: unknown value 'cyclc'; did you mean 'cyclic'? "
+            "(expected one of: none, cyclic)");
+  CHECK(error_of(with_trace("{fil: " + one + "}")) ==
+        "s.yaml:9:28: sampling.routing_trace.fil: unknown key; did you mean 'file'?");
+  // Reuse asked for: accepted, and echoed in the long form; a full trace echoes its file alone.
+  const auto cyclic =
+      load_scenario_text(with_trace("{file: " + one + ", reuse: cyclic}"), "s.yaml");
+  CHECK(cyclic.base.sampling.routing_trace.reuse == moesim::sim::run::trace_reuse::cyclic);
+  CHECK(moesim::io::scenario_to_json(cyclic.base)["sampling"]["routing_trace"] ==
+        moesim::io::json{{"file", one}, {"reuse", "cyclic"}});
+  const std::string both = trace_with("both.csv", "0,0,1 2,\n1,0,3 4,\n");
+  const auto full = load_scenario_text(with_trace(both), "s.yaml");
+  CHECK(moesim::io::scenario_to_json(full.base)["sampling"]["routing_trace"] == both);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("order auto is resolved by the placement rules when loading") {

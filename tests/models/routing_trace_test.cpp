@@ -126,3 +126,30 @@ TEST_CASE("the shipped sample trace reads and is what the generator makes", "[mo
   }
   CHECK(static_cast<double>(same) / static_cast<double>(total) > 0.99);
 }
+
+TEST_CASE("a trace's layers are checked against the model it replays on") {
+  const model_spec v3 = moesim::test_specs::deepseek_v3();  // 61 layers, 3 dense, 1 MTP module
+  routing_trace t;
+  t.experts = 256;
+  t.layer_ids = {3, 60, 61};
+  CHECK_NOTHROW(check_trace_layers(t, v3, "routing trace x.json"));
+  t.layer_ids = {3, 62};
+  CHECK_THROWS_WITH(check_trace_layers(t, v3, "routing trace x.json"),
+                    "routing trace x.json records layer 62, but model deepseek-v3 has 61 layers "
+                    "and 1 MTP module (layer indices 0 to 61)");
+  t.layer_ids = {-1};
+  CHECK_THROWS_WITH(check_trace_layers(t, v3, "routing trace x.json"),
+                    Catch::StartsWith("routing trace x.json records layer -1, but"));
+  t.layer_ids = {1};
+  CHECK_THROWS_WITH(check_trace_layers(t, v3, "routing trace x.json"),
+                    "routing trace x.json records layer 1, a dense layer of deepseek-v3 (its MoE "
+                    "layers: 3, 4, ..., 60)");
+  // Decode routes the 58 MoE layers; training also the MTP module (layer 61).
+  t.layer_ids = {3, 4};
+  CHECK(routed_layers(v3, false).size() == 58);
+  CHECK(routed_layers(v3, true).back() == 61);
+  const auto missing = unrecorded_layers(t, v3, true);
+  CHECK(missing.size() == 57);
+  CHECK(missing.front() == 5);
+  CHECK(missing.back() == 61);
+}

@@ -19,6 +19,7 @@ void add_bench_command(CLI::App& app, commands& cmds);
 void add_topo_command(CLI::App& app, commands& cmds);
 void add_model_command(CLI::App& app, commands& cmds);
 void add_route_command(CLI::App& app, commands& cmds);
+void add_trace_command(CLI::App& app, commands& cmds);
 // (network verbs: declarations go here)
 void add_collective_command(CLI::App& app, commands& cmds);
 void add_dispatch_command(CLI::App& app, commands& cmds);
@@ -33,6 +34,7 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_topo_command(app, cmds);
   add_model_command(app, cmds);
   add_route_command(app, cmds);
+  add_trace_command(app, cmds);
   // (network verbs: registrations go here)
   add_collective_command(app, cmds);
   add_dispatch_command(app, cmds);
