@@ -19,7 +19,7 @@ std::string format_progress(const progress_counts& c, double elapsed_s) {
   if (c.simulations > 1) {
     line += fmt::format(", simulations {}/{} done", c.finished, c.simulations);
   }
-  line += c.total > 0 ? fmt::format(", micro-batches {}/{}", c.done, c.total) : ", setting up";
+  line += c.total > 0 ? fmt::format(", passes {}/{}", c.done, c.total) : ", setting up";
   line += fmt::format(", {} elapsed", format_duration(elapsed_s));
   if (c.fraction > 0 && c.fraction < 1) {
     line += ", ETA " + format_duration(elapsed_s * (1 - c.fraction) / c.fraction);

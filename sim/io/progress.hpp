@@ -1,10 +1,10 @@
 #pragma once
 // The progress line of a run of one or more simulations (a scenario and its strategies), for
 // a terminal:
-//   moesim: 59%, simulations 1/3 done, micro-batches 40/68, 12 s elapsed, ETA 8 s
-// (micro-batches: of the simulations that have started; a single simulation shows no count of
-// simulations, and "setting up" until its first micro-batch).
-// Simulations report micro-batches through their pipeline (sim/run/run_options.hpp); the
+//   moesim: 59%, simulations 1/3 done, passes 400/680, 12 s elapsed, ETA 8 s
+// (passes: of the simulations that have started; a single simulation shows no count of
+// simulations, and "setting up" until its first pass).
+// Simulations report passes, a micro-batch through one model chunk (sim/run/run_options.hpp); the
 // fraction done is the mean of the simulations' fractions (a finished one counts 1), and the
 // ETA assumes the rest goes at the pace so far. Wall-clock time is passed in by the caller, so
 // the meter is a pure function of what it was told (tests inject the clock); nothing of it
@@ -22,7 +22,7 @@ namespace moesim::io {
 struct progress_counts {
   std::size_t simulations = 1;
   std::size_t finished = 0;
-  std::uint64_t done = 0;   ///< micro-batches done, over the simulations that reported
+  std::uint64_t done = 0;   ///< passes done, over the simulations that reported
   std::uint64_t total = 0;  ///< their totals (0 before any report)
   double fraction = 0;      ///< of the whole run, 0..1
 };
@@ -39,7 +39,7 @@ class progress_meter {
   /// most every `interval_s`.
   explicit progress_meter(std::size_t simulations, double delay_s = 1.0, double interval_s = 0.25);
 
-  /// From any thread, lock-free: simulation `i` has done `done` of `total` micro-batches.
+  /// From any thread, lock-free: simulation `i` has done `done` of `total` passes.
   void update(std::size_t i, std::uint64_t done, std::uint64_t total) noexcept;
   /// From any thread: simulation `i` has ended (finished or failed).
   void finish(std::size_t i) noexcept;

@@ -866,11 +866,12 @@ class step_run {
     }
     // A micro-batch is through the pipeline when its last pass ends (folding measures the
     // steady-state period from these).
-    if (training_ ? !fwd && model_chunk == 0 : fwd && last_chunk) {
-      if (rep == 0 && step == 0) completions_[static_cast<std::size_t>(t.micro_batch)] = sim_.now();
-      if (progress_) {
-        progress_(++passes_done_, static_cast<std::uint64_t>(steps_ * micro_batches_ * replicas_));
-      }
+    if (rep == 0 && step == 0 && (training_ ? !fwd && model_chunk == 0 : fwd && last_chunk)) {
+      completions_[static_cast<std::size_t>(t.micro_batch)] = sim_.now();
+    }
+    if (progress_) {
+      progress_(++passes_done_, static_cast<std::uint64_t>(replicas_ * steps_ * micro_batches_ *
+                                                           chunks_ * (training_ ? 2 : 1)));
     }
     ends->push_back(cur);
     done->one();
@@ -1221,7 +1222,7 @@ class step_run {
   const scenario& s_;
   trace_recorder& trace_;
   progress_fn progress_;
-  std::uint64_t passes_done_ = 0;  ///< micro-batches through the pipeline, for progress_
+  std::uint64_t passes_done_ = 0;  ///< tasks (pipeline passes) done, for progress_
   std::vector<bool> trace_links_;  ///< [link id]: whether the trace keeps its counters
   topo::topology topo_;
   simulation sim_;

@@ -20,12 +20,12 @@ TEST_CASE("durations for people") {
 
 TEST_CASE("the line: one simulation, several, before the first report") {
   CHECK(format_progress({1, 0, 4, 16, 0.25}, 3) ==
-        "moesim: 25%, micro-batches 4/16, 3 s elapsed, ETA 9 s");
+        "moesim: 25%, passes 4/16, 3 s elapsed, ETA 9 s");
   CHECK(format_progress({3, 1, 40, 68, 0.599}, 12) ==
-        "moesim: 59%, simulations 1/3 done, micro-batches 40/68, 12 s elapsed, ETA 8 s");
+        "moesim: 59%, simulations 1/3 done, passes 40/68, 12 s elapsed, ETA 8 s");
   CHECK(format_progress({1, 0, 0, 0, 0}, 2) == "moesim: 0%, setting up, 2 s elapsed");
   CHECK(format_progress({2, 2, 32, 32, 1}, 5) ==
-        "moesim: 100%, simulations 2/2 done, micro-batches 32/32, 5 s elapsed");
+        "moesim: 100%, simulations 2/2 done, passes 32/32, 5 s elapsed");
 }
 
 TEST_CASE("the meter sums the simulations: a finished one counts whole") {
@@ -52,12 +52,12 @@ TEST_CASE("the meter stays silent before its delay and draws at most once per in
   CHECK_FALSE(m.drawn());
   const auto first = m.poll(1.0);
   REQUIRE(first);
-  CHECK(*first == "moesim: 25%, micro-batches 1/4, 1 s elapsed, ETA 3 s");
+  CHECK(*first == "moesim: 25%, passes 1/4, 1 s elapsed, ETA 3 s");
   CHECK(m.drawn());
   CHECK_FALSE(m.poll(1.1));
   CHECK_FALSE(m.poll(1.249));
   m.update(0, 2, 4);
   const auto second = m.poll(1.25);
   REQUIRE(second);
-  CHECK(*second == "moesim: 50%, micro-batches 2/4, 1 s elapsed, ETA 1 s");
+  CHECK(*second == "moesim: 50%, passes 2/4, 1 s elapsed, ETA 1 s");
 }

@@ -258,7 +258,7 @@ TEST_CASE("requested devices must exist and have a timeline") {
   CHECK(sim::run::format_device_ranges({0, 1, 2, 5, 7, 8}) == "0-2,5,7-8");
 }
 
-TEST_CASE("progress: every micro-batch through the pipeline, results unchanged") {
+TEST_CASE("progress: every pass of a micro-batch through a model chunk, results unchanged") {
   const auto s = two_nodes({"workload.micro_batches=4"});
   std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
   sim::trace_recorder off(false);
@@ -266,12 +266,32 @@ TEST_CASE("progress: every micro-batch through the pipeline, results unchanged")
   opt.progress = [&](std::uint64_t done, std::uint64_t total) { calls.emplace_back(done, total); };
   const auto with = sim::run::simulate(s, off, opt);
   const auto without = sim::run::simulate(s, off);
-  REQUIRE(calls.size() == 2 * 4);  // steps x micro-batches, one replica
+  REQUIRE(calls.size() == 2 * 4 * 2);  // steps x micro-batches x stages, forward only
   for (std::size_t i = 0; i < calls.size(); ++i) {
     CHECK(calls[i].first == i + 1);
-    CHECK(calls[i].second == 8);
+    CHECK(calls[i].second == 16);
   }
   CHECK(io::dump(io::metrics_json(with, s)) == io::dump(io::metrics_json(without, s)));
+}
+
+TEST_CASE("progress of interleaved training: forward and backward passes of every chunk") {
+  const auto s =
+      two_nodes({"workload.kind=train", "workload.batch_per_device=1", "workload.context=512",
+                 "workload.micro_batches=6", "workload.steps=1", "parallelism.vp=2"});
+  std::uint64_t calls = 0;
+  std::uint64_t last = 0;
+  std::uint64_t total = 0;
+  sim::trace_recorder off(false);
+  sim::run::run_options opt;
+  opt.progress = [&](std::uint64_t done, std::uint64_t t) {
+    ++calls;
+    last = done;
+    total = t;
+  };
+  (void)sim::run::simulate(s, off, opt);
+  CHECK(total == 6 * 4 * 2);  // micro-batches x chunks (pp 2 x vp 2) x (forward, backward)
+  CHECK(calls == total);
+  CHECK(last == total);
 }
 
 TEST_CASE("metrics: the memory plan of every pipeline stage, in whole bytes") {
