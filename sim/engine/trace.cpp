@@ -24,8 +24,16 @@ std::uint32_t trace_recorder::track(const std::string& process_name,
 
 void trace_recorder::counter(const std::string& process_name, std::string name, time_ps at,
                              double value) {
-  if (!enabled_) return;
+  if (!enabled_ || !overlaps(at, at)) return;
   counters_.push_back({process_id(process_name), std::move(name), at, value});
+}
+
+void trace_recorder::counter_interval(const std::string& process_name, const std::string& name,
+                                      time_ps start, time_ps end, double value) {
+  if (!enabled_ || !overlaps(start, end)) return;
+  const std::uint32_t pid = process_id(process_name);
+  counters_.push_back({pid, name, start, value});
+  counters_.push_back({pid, name, end, 0});
 }
 
 }  // namespace moesim::sim

@@ -60,20 +60,26 @@ json result_json(const sim::run::run_result& r) {
                       {"load_max_over_mean", l.load_max_over_mean}});
   }
   routing["layers"] = layers;
+  json memory = json::array();
+  for (const auto& m : r.memory) {
+    json items = json::object();
+    for (const auto& [name, bytes] : m.items) items[name] = bytes;
+    memory.push_back({{"device", m.device},
+                      {"stage", m.stage},
+                      {"hbm_bytes", m.hbm_bytes},
+                      {"total_bytes", m.total_bytes},
+                      {"items", items}});
+  }
   json experts = json::array();
   for (std::size_t e = 0; e < r.experts.size(); ++e) {
     experts.push_back(
         {{"expert", e}, {"tokens", r.experts[e].tokens}, {"dropped", r.experts[e].dropped}});
   }
-  return {{"workload", r.workload},
-          {"network_model", r.network_model},
-          {"summary", summary},
-          {"breakdown_s", breakdown},
-          {"routing", routing},
-          {"devices", devices},
-          {"experts", experts},
-          {"layout", r.layout},
-          {"approximations", r.approximations}};
+  return {{"workload", r.workload}, {"network_model", r.network_model},
+          {"summary", summary},     {"breakdown_s", breakdown},
+          {"routing", routing},     {"devices", devices},
+          {"memory", memory},       {"experts", experts},
+          {"layout", r.layout},     {"approximations", r.approximations}};
 }
 
 }  // namespace
@@ -129,6 +135,33 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
                r.cost_usd_per_million_tokens);
   }
   fmt::print(out, "  {:<28} {:>14}\n", "peak HBM per device", format_bytes(r.peak_hbm_bytes));
+  if (!r.memory.empty()) {
+    // The fullest stage's device (every device of a stage holds the same), largest items first.
+    const auto& m = *std::max_element(
+        r.memory.begin(), r.memory.end(),
+        [](const auto& x, const auto& y) { return x.total_bytes < y.total_bytes; });
+    auto items = m.items;
+    std::stable_sort(items.begin(), items.end(),
+                     [](const auto& x, const auto& y) { return x.second > y.second; });
+    constexpr std::size_t shown = 5;
+    std::string text;
+    std::int64_t rest = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i < shown) {
+        text += fmt::format("{}{} {}", i ? ", " : "", items[i].first,
+                            format_bytes(static_cast<double>(items[i].second)));
+      } else {
+        rest += items[i].second;
+      }
+    }
+    if (items.size() > shown) {
+      text += fmt::format(", {} more {}", items.size() - shown,
+                          format_bytes(static_cast<double>(rest)));
+    }
+    fmt::print(out, "  memory of device {}{}: {} (of {} HBM)\n", m.device,
+               r.memory.size() > 1 ? fmt::format(" (stage {})", m.stage) : "", text,
+               format_bytes(static_cast<double>(m.hbm_bytes)));
+  }
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
   fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);

@@ -5,7 +5,8 @@
 //
 // Stable keys (scripts rely on them): schema, scenario, seed, summary.{simulated_time_s,
 // step_time_s, tokens_per_s, tokens_per_s_per_device, tokens_per_step}, breakdown_s.{...},
-// routing.{...}, devices[], experts[], approximations[], config.
+// routing.{...}, devices[], memory[] (per pipeline stage: device, stage, hbm_bytes,
+// total_bytes, items.{name: bytes}), experts[], approximations[], config.
 #include <ostream>
 #include <vector>
 

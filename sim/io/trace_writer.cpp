@@ -63,10 +63,23 @@ void write_chrome_trace(const sim::trace_recorder& trace, const trace_metadata& 
                         std::ostream& out) {
   fmt::memory_buffer b;
   auto it = std::back_inserter(b);
+  // Metadata goes in "otherData", one of the top-level keys Perfetto's JSON importer reads
+  // past (it stops at keys it does not know); chrome://tracing shows it as the trace's
+  // metadata. The selection's notes are flat strings, so no importer meets nested arrays.
   fmt::format_to(it,
                  "{{\"displayTimeUnit\":\"ns\",\"otherData\":{{\"generator\":\"moesim\","
-                 "\"scenario\":{},\"seed\":{}}},\"traceEvents\":[\n",
+                 "\"scenario\":{},\"seed\":{}",
                  json_quote(meta.scenario), meta.seed);
+  if (!trace.notes().empty()) {
+    fmt::format_to(it, ",\"selection\":{{");
+    for (std::size_t i = 0; i < trace.notes().size(); ++i) {
+      const auto& n = trace.notes()[i];
+      fmt::format_to(it, "{}{}:{}", i ? "," : "", json_quote(n.key),
+                     n.numeric ? n.value : json_quote(n.value));
+    }
+    fmt::format_to(it, "}}");
+  }
+  fmt::format_to(it, "}},\"traceEvents\":[\n");
   bool first = true;
   auto sep = [&] {
     if (!first) fmt::format_to(it, ",\n");

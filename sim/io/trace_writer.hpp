@@ -4,6 +4,8 @@
 // stream, complete ("X") events with name, category and args, counter ("C") events, and
 // metadata ("M") events naming processes and threads. Timestamps are microseconds printed
 // exactly from integer picoseconds (6 decimals), so the output is byte-for-byte reproducible.
+// The recorder's notes (what a selection left out, sim/run/trace_selection.hpp) go in
+// otherData.selection, in the order they were added.
 #include <cstdint>
 #include <ostream>
 #include <string>

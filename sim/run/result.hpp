@@ -24,6 +24,15 @@ struct expert_load {
   double dropped = 0;  ///< of which dropped by capacity
 };
 
+/// What one device holds in HBM (sim/cluster/memory.hpp's plan), whole bytes.
+struct memory_breakdown {
+  int device = 0;  ///< the stage's lowest device index; every device of a stage holds the same
+  int stage = 0;   ///< pipeline stage, 0-based
+  std::int64_t hbm_bytes = 0;    ///< the chip's HBM
+  std::int64_t total_bytes = 0;  ///< the plan's total, rounded (items are rounded one by one)
+  std::vector<std::pair<std::string, std::int64_t>> items;  ///< in the plan's fixed order
+};
+
 /// One MoE layer's routing, averaged over steps and EP groups.
 struct layer_stats {
   int layer = 0;
@@ -64,6 +73,7 @@ struct run_result {
   std::vector<expert_load> experts;
   std::vector<layer_stats> layers;  ///< MoE layers only, in layer order
   std::vector<device_usage> per_device;
+  std::vector<memory_breakdown> memory;  ///< per pipeline stage, in stage order
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

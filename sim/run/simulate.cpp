@@ -1,11 +1,35 @@
 #include "sim/run/simulate.hpp"
 
+#include <cmath>
+
+#include "sim/run/feasibility.hpp"
 #include "sim/run/step.hpp"
 
 namespace moesim::sim::run {
 
+namespace {
+
+// The plan the feasibility check accepted, per stage, in whole bytes.
+std::vector<memory_breakdown> memory_of(const scenario& s) {
+  std::vector<memory_breakdown> out;
+  for (const cluster::memory_plan& plan : stage_memory_plans(s)) {
+    memory_breakdown m{plan.device,
+                       plan.stage,
+                       std::llround(s.chip.hbm_bytes),
+                       std::llround(plan.total_bytes),
+                       {}};
+    for (const auto& item : plan.items) m.items.emplace_back(item.name, std::llround(item.bytes));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace
+
 run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
-  return simulate_steps(s, trace, opt.threads);
+  run_result r = simulate_steps(s, trace, opt);
+  r.memory = memory_of(s);
+  return r;
 }
 
 }  // namespace moesim::sim::run

@@ -26,6 +26,7 @@
 #include "sim/run/pipeline_schedule.hpp"
 #include "sim/run/routing_prefetch.hpp"
 #include "sim/run/routing_sampler.hpp"
+#include "sim/run/trace_selection.hpp"
 #include "topologies/cluster.hpp"
 
 namespace moesim::sim::run {
@@ -168,9 +169,9 @@ struct device_state {
   time_ps network_busy = 0;
   double tokens_in = 0;
   std::int64_t compute_op = -1;  ///< op log id of the last recorded op on the compute stream
-  std::uint32_t trace_compute = 0;
-  std::uint32_t trace_hbm = 0;
-  std::uint32_t trace_net = 0;
+  std::uint32_t trace_compute = trace_recorder::no_track;
+  std::uint32_t trace_hbm = trace_recorder::no_track;
+  std::uint32_t trace_net = trace_recorder::no_track;
 };
 
 /// An activation (forward) or gradient (backward) available to a model chunk.
@@ -182,9 +183,10 @@ struct ready_entry {
 
 class step_run {
  public:
-  step_run(const scenario& s, trace_recorder& trace, int threads)
+  step_run(const scenario& s, trace_recorder& trace, const run_options& opt)
       : s_(s),
         trace_(trace),
+        progress_(opt.progress),
         topo_(topo::build_cluster(s.cluster, s.chip)),
         sim_(s.seed),
         net_(sim_, topo_, network_params_of(s)),
@@ -207,8 +209,8 @@ class step_run {
                                                              : ep_nodes{}),
         ep_nvlink_charge_(ep_nvlink_charge(s)),
         legs_(exchange_legs(s.moe.exchange, ep_, nodes_)),
-        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), threads, nodes_.node),
-        prefetch_(sampler_, routing_keys(), threads - 1, prefetch_window()),
+        sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), opt.threads, nodes_.node),
+        prefetch_(sampler_, routing_keys(), opt.threads - 1, prefetch_window()),
         dtype_name_(format_name(format_of(s.model.dtype))),
         padded_slots_(s.moe.padded && s.model.moe
                           ? models::expert_capacity(static_cast<std::int64_t>(shape_.tokens),
@@ -216,19 +218,16 @@ class step_run {
                                                     s.moe.capacity_factor)
                           : 0),
         dev_(static_cast<std::size_t>(layout_.devices())) {
-    for (int r = 0; r < replicas_; ++r) {
-      for (int st = 0; st < pp_; ++st) {
-        for (int e = 0; e < ep_; ++e) {
-          const int d = layout_.device({0, e, r, st});
-          auto& ds = dev_[static_cast<std::size_t>(d)];
-          const std::string name = fmt::format("device {}", d);
-          ds.trace_compute = trace_.track(name, "compute");
-          ds.trace_hbm = trace_.track(name, "hbm");
-          ds.trace_net = trace_.track(name, "network");
-        }
-      }
-    }
     if (trace_.enabled()) {
+      trace_plan plan = plan_trace(s, topo_, opt.trace, trace_);
+      for (const topo::device_id d : plan.devices) {
+        auto& ds = dev_[static_cast<std::size_t>(d)];
+        const std::string name = fmt::format("device {}", d);
+        ds.trace_compute = trace_.track(name, "compute");
+        ds.trace_hbm = trace_.track(name, "hbm");
+        ds.trace_net = trace_.track(name, "network");
+      }
+      trace_links_ = std::move(plan.links);
       net_.observe_traffic(
           [this](time_ps start, time_ps end, std::span<const net::network::link_traffic> links) {
             trace_link_traffic(start, end, links);
@@ -324,7 +323,7 @@ class step_run {
     device_state& st = dev(d);
     const time_ps dur = duration(kernels, key);
     const auto slot = st.compute.enqueue(at, dur, st.compute_op);
-    if (trace_.enabled()) {
+    if (trace_.records(st.trace_compute)) {
       double flops = 0;
       double bytes = 0;
       for (const auto& k : kernels) {
@@ -589,7 +588,7 @@ class step_run {
     const time_ps weights_ps =
         ps_from_seconds(std::max(0.0, weight_bytes) / rates_.hbm_bytes_per_s);
     const auto w = st.hbm.enqueue(gemm.start, weights_ps, -1);
-    if (trace_.enabled()) {
+    if (trace_.records(st.trace_hbm)) {
       trace_.span(st.trace_hbm, "expert weights " + tag, "expert_weight_load", w.start, weights_ps,
                   {{"bytes", fmt::format("{:.6g}", weight_bytes), true},
                    {"active_experts", std::to_string(active), true}});
@@ -612,13 +611,13 @@ class step_run {
     const double span_s = seconds(end - start);
     for (const auto& [link, b] : links) {
       const auto l = static_cast<topo::link_id>(link);
+      if (!trace_links_[static_cast<std::size_t>(l)]) continue;  // not selected
       if (b / span_s < 0.5 * net_.capacity_bytes_per_s(l)) continue;
       const auto& info = topo_.link(l);
       if (info.kind == topo::link_kind::pcie) continue;
       const std::string name = fmt::format("{} {}->{} GB/s", to_string(info.kind),
                                            topo_.name(info.src), topo_.name(info.dst));
-      trace_.counter("links", name, start, b / span_s / 1e9);
-      trace_.counter("links", name, end, 0);
+      trace_.counter_interval("links", name, start, end, b / span_s / 1e9);
     }
   }
 
@@ -628,7 +627,7 @@ class step_run {
       device_state& st = dev(device(rep, stage, e));
       const time_ps end = arrived[static_cast<std::size_t>(e)];
       st.network_busy += end - start;
-      if (trace_.enabled() && end > start) {
+      if (trace_.records(st.trace_net) && end > start) {
         trace_.span(st.trace_net, std::string(to_string(c)) + " " + tag, std::string(to_string(c)),
                     start, end - start);
       }
@@ -901,6 +900,10 @@ class step_run {
     // steady-state period from these).
     if (rep == 0 && step == 0 && (training_ ? !fwd && model_chunk == 0 : fwd && last_chunk)) {
       completions_[static_cast<std::size_t>(t.micro_batch)] = sim_.now();
+    }
+    if (progress_) {
+      progress_(++passes_done_, static_cast<std::uint64_t>(replicas_ * steps_ * micro_batches_ *
+                                                           chunks_ * (training_ ? 2 : 1)));
     }
     ends->push_back(cur);
     done->one();
@@ -1255,6 +1258,9 @@ class step_run {
 
   const scenario& s_;
   trace_recorder& trace_;
+  progress_fn progress_;
+  std::uint64_t passes_done_ = 0;  ///< tasks (pipeline passes) done, for progress_
+  std::vector<bool> trace_links_;  ///< [link id]: whether the trace keeps its counters
   topo::topology topo_;
   simulation sim_;
   net::network net_;
@@ -1302,9 +1308,9 @@ class step_run {
 
 }  // namespace
 
-run_result simulate_steps(const scenario& s, trace_recorder& trace, int threads) {
+run_result simulate_steps(const scenario& s, trace_recorder& trace, const run_options& opt) {
   check_batch(s);
-  step_run run(s, trace, threads);
+  step_run run(s, trace, opt);
   return run.run();
 }
 

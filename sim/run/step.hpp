@@ -39,12 +39,13 @@
 // for other stages' work counts as pipeline_bubble.
 #include "sim/engine/trace.hpp"
 #include "sim/run/result.hpp"
+#include "sim/run/run_options.hpp"
 #include "sim/run/scenario.hpp"
 
 namespace moesim::sim::run {
 
 /// Simulates s.workload.steps steps of `s` (already checked feasible). Throws
 /// std::invalid_argument for a workload the executor cannot run, with the reason.
-run_result simulate_steps(const scenario& s, trace_recorder& trace, int threads = 1);
+run_result simulate_steps(const scenario& s, trace_recorder& trace, const run_options& opt = {});
 
 }  // namespace moesim::sim::run

@@ -17,6 +17,9 @@ expect(2 run scenarios/quickstart.yaml --bogus)     # unknown option
 expect(2 run does-not-exist.yaml)                   # unreadable file
 expect(2 run scenarios/quickstart.yaml --set workload.kind=dance)
 expect(2 run scenarios/quickstart.yaml --metrics /nonexistent-dir/m.json --set workload.steps=1)
+expect(2 run scenarios/quickstart.yaml --trace-devices 0-3)   # needs --trace
+expect(2 run scenarios/quickstart.yaml --trace t.json --trace-window 5ms:1ms)
+expect(2 run scenarios/quickstart.yaml --trace t.json --trace-window 5)
 expect(2 bench nosuch)
 expect(2 collective --cluster dgx-h100 --op all-reduce --bytes 1G --resolve-quantum 0.5)
 expect(2 dispatch --cluster dgx-h800 --ranks 8 --mode sideways)

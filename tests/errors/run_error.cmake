@@ -3,8 +3,12 @@ set(args "")
 if(EXISTS ${DIR}/${CASE}.args)
   file(STRINGS ${DIR}/${CASE}.args args)
 endif()
+set(verb validate)
+if(EXISTS ${DIR}/${CASE}.verb)
+  file(STRINGS ${DIR}/${CASE}.verb verb)
+endif()
 file(RELATIVE_PATH rel ${CMAKE_CURRENT_SOURCE_DIR} ${DIR}/${CASE}.yaml)
-execute_process(COMMAND ${MOESIM} validate tests/errors/${CASE}.yaml ${args}
+execute_process(COMMAND ${MOESIM} ${verb} tests/errors/${CASE}.yaml ${args}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if("$ENV{MOESIM_UPDATE_GOLDENS}" STREQUAL "1")
   file(WRITE ${DIR}/${CASE}.err "${err}")

@@ -8,14 +8,18 @@
 #include <fstream>
 #include <iostream>
 #include <thread>
+#include <tuple>
 
 #include "sim/engine/trace.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/presets.hpp"
 #include "sim/io/scenario_loader.hpp"
+#include "sim/io/trace_options.hpp"
 #include "sim/io/trace_writer.hpp"
 #include "sim/run/simulate.hpp"
+#include "sim/run/trace_selection.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/progress_display.hpp"
 
 namespace moesim::cli {
 
@@ -46,6 +50,34 @@ void write_file(const std::string& path, const std::string& what,
   if (!out) throw io::input_error(path + ": error while writing the " + what + " file");
 }
 
+/// The index in `scenarios` (base first) of the strategy --trace-strategy names.
+std::size_t traced_scenario(const std::vector<const sim::run::scenario*>& scenarios,
+                            const std::string& name) {
+  if (name.empty() || name == "base") return 0;
+  std::string known = "base";
+  for (std::size_t i = 1; i < scenarios.size(); ++i) {
+    if (scenarios[i]->variant == name) return i;
+    known += ", " + scenarios[i]->variant;
+  }
+  throw io::input_error(
+      fmt::format("--trace-strategy: unknown strategy '{}'; the scenario has {} (base: as written)",
+                  name, known));
+}
+
+/// The trace's notes on the strategies: which one it shows, which it leaves out.
+void note_strategies(sim::trace_recorder& trace,
+                     const std::vector<const sim::run::scenario*>& scenarios, std::size_t traced) {
+  const auto name = [&](std::size_t i) {
+    return i == 0 ? std::string("base") : scenarios[i]->variant;
+  };
+  trace.note("traced_strategy", name(traced) + (traced == 0 ? " (as written)" : ""));
+  std::string others;
+  for (std::size_t i = 0; i < scenarios.size(); ++i) {
+    if (i != traced) others += (others.empty() ? "" : ", ") + name(i);
+  }
+  trace.note("untraced_strategies", others.empty() ? "none" : others);
+}
+
 }  // namespace
 
 void add_run_command(CLI::App& app, commands& cmds) {
@@ -54,14 +86,34 @@ void add_run_command(CLI::App& app, commands& cmds) {
     scenario_args args;
     std::string metrics;
     std::string trace;
+    std::string trace_devices;
+    std::string trace_window;
+    std::string trace_strategy;
     bool quiet = false;
     int threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   };
   auto st = std::make_shared<state>();
   add_scenario_args(sub, st->args);
   sub->add_option("--metrics", st->metrics, "Write metrics JSON here");
-  sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
-  sub->add_flag("--quiet", st->quiet, "Print nothing on success");
+  auto* trace_opt =
+      sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
+  sub->add_option("--trace-devices", st->trace_devices,
+                  "Devices to trace: ids and ranges (0-7,64,128-135) or all. Default: every "
+                  "recorded device up to 128, else EP ranks 0..k-1 of DP replica 0 on every "
+                  "pipeline stage (k = 128 / pp); the trace's otherData.selection says what was "
+                  "left out")
+      ->needs(trace_opt);
+  sub->add_option("--trace-window", st->trace_window,
+                  "Simulated time to trace, START:END with units (0:5ms, 2s:3s, 1ms: to the end); "
+                  "events overlapping it are kept whole. Default: the whole run")
+      ->needs(trace_opt);
+  sub->add_option("--trace-strategy", st->trace_strategy,
+                  "Which strategy the trace shows: its name, or base for the scenario as written "
+                  "(the default)")
+      ->needs(trace_opt);
+  sub->add_flag("--quiet", st->quiet,
+                "Print nothing on success (and no progress line; progress shows only when stderr "
+                "is a terminal)");
   sub->add_option("--threads", st->threads,
                   "Threads (default: the machine's cores): strategies run side by side, a "
                   "single simulation uses them for its routing maths; the outputs are "
@@ -70,34 +122,70 @@ void add_run_command(CLI::App& app, commands& cmds) {
   sub->callback([&cmds, st] {
     cmds.run = [st] {
       const auto t0 = std::chrono::steady_clock::now();
+      sim::run::trace_selection selection;
+      try {
+        if (st->trace_devices == "all") {
+          selection.device_budget = 0;
+        } else if (!st->trace_devices.empty()) {
+          selection.devices = io::parse_device_list(st->trace_devices);
+        }
+      } catch (const std::invalid_argument& e) {
+        throw io::input_error(std::string("--trace-devices: ") + e.what());
+      }
+      try {
+        if (!st->trace_window.empty()) {
+          std::tie(selection.from, selection.to) = io::parse_time_window(st->trace_window);
+        }
+      } catch (const std::invalid_argument& e) {
+        throw io::input_error(std::string("--trace-window: ") + e.what());
+      }
       const auto set = io::load_scenario_file(st->args.file, options_of(st->args));
       std::vector<const sim::run::scenario*> scenarios{&set.base};
       for (const auto& s : set.strategies) scenarios.push_back(&s);
-      // The trace shows the scenario as written; strategies add rows to the comparison. The
-      // simulations are independent (no shared state), so strategies run side by side on the
-      // threads; one simulation alone gets them all for its routing maths. Results and errors
-      // are taken in list order, so the output does not depend on the thread count.
+      // The trace shows one simulation, the scenario as written unless --trace-strategy says
+      // otherwise; strategies add rows to the comparison.
+      const std::size_t traced = traced_scenario(scenarios, st->trace_strategy);
+      try {
+        if (!selection.devices.empty()) {
+          sim::run::check_trace_devices(*scenarios[traced], selection.devices);
+        }
+      } catch (const std::invalid_argument& e) {
+        throw io::input_error(std::string("--trace-devices: ") + e.what());
+      }
       sim::trace_recorder trace(!st->trace.empty());
+      if (trace.enabled()) note_strategies(trace, scenarios, traced);
+      // The simulations are independent (no shared state), so strategies run side by side on
+      // the threads; one simulation alone gets them all for its routing maths. Results and
+      // errors are taken in list order, so the output does not depend on the thread count.
       std::vector<sim::run::run_result> results(scenarios.size());
       std::vector<std::exception_ptr> errors(scenarios.size());
       const auto workers =
           std::min<std::size_t>(static_cast<std::size_t>(st->threads), scenarios.size());
       const int inner = workers == 1 ? st->threads : 1;
+      io::progress_meter meter(scenarios.size());
       std::atomic<std::size_t> next{0};
       auto work = [&] {
         for (std::size_t i = next++; i < scenarios.size(); i = next++) {
           sim::trace_recorder off(false);
+          sim::run::run_options opt{inner, selection,
+                                    [&meter, i](std::uint64_t done, std::uint64_t total) {
+                                      meter.update(i, done, total);
+                                    }};
           try {
-            results[i] = sim::run::simulate(*scenarios[i], i == 0 ? trace : off, {inner});
+            results[i] = sim::run::simulate(*scenarios[i], i == traced ? trace : off, opt);
           } catch (...) {
             errors[i] = std::current_exception();
           }
+          meter.finish(i);
         }
       };
-      std::vector<std::thread> pool;
-      for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work);
-      work();
-      for (auto& t : pool) t.join();
+      {
+        progress_display display(meter, !st->quiet && progress_display::stderr_is_terminal());
+        std::vector<std::thread> pool;
+        for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+      }
       for (std::size_t i = 0; i < scenarios.size(); ++i) {
         if (!errors[i]) continue;
         try {
