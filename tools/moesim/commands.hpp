@@ -23,6 +23,7 @@ void add_route_command(CLI::App& app, commands& cmds);
 void add_collective_command(CLI::App& app, commands& cmds);
 void add_dispatch_command(CLI::App& app, commands& cmds);
 void add_accuracy_command(CLI::App& app, commands& cmds);
+void add_report_command(CLI::App& app, commands& cmds);
 
 inline void register_commands(CLI::App& app, commands& cmds) {
   add_run_command(app, cmds);
@@ -37,6 +38,7 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_collective_command(app, cmds);
   add_dispatch_command(app, cmds);
   add_accuracy_command(app, cmds);
+  add_report_command(app, cmds);
 }
 
 }  // namespace moesim::cli
