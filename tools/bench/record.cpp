@@ -17,6 +17,7 @@ namespace moesim::bench {
 
 namespace {
 
+// Wall times mean little without the machine and its load at the time: both go in the record.
 // The first line of `path` that starts with `key`, after the key and any ':' / '=' / blanks.
 std::string field_of(const std::string& path, const std::string& key) {
   std::ifstream in(path);
@@ -42,7 +43,12 @@ io::json machine() {
           {"cores", std::thread::hardware_concurrency()},
           {"memory_bytes", mem_kib * 1024},
           {"os", field_of("/etc/os-release", "PRETTY_NAME")},
-          {"load_average", load}};
+          {"load_average", load},
+#ifdef NDEBUG
+          {"build", "optimised (NDEBUG)"}};
+#else
+          {"build", "debug (assertions on)"}};
+#endif
 }
 
 std::string utc_now() {

@@ -270,9 +270,10 @@ std::string performance_section(const std::string& results_dir, const std::strin
     for (const auto& run : records[name]["runs"]) {
       runs.push_back(run["result"]);
       const auto& m = run["machine"];
-      cpus.insert(fmt::format("{} ({} cores, {:.0f} GiB, {})", m["cpu"].get<std::string>(),
-                              m["cores"].get<int>(), m["memory_bytes"].get<double>() / (1ULL << 30),
-                              m["os"].get<std::string>()));
+      cpus.insert(fmt::format("{} ({} cores, {:.0f} GiB, {}, {} build)",
+                              m["cpu"].get<std::string>(), m["cores"].get<int>(),
+                              m["memory_bytes"].get<double>() / (1ULL << 30),
+                              m["os"].get<std::string>(), m.value("build", "unrecorded")));
       dates.insert(run["date"].get<std::string>().substr(0, 10));
       loads.push_back(num(m, "load_average"));
     }
@@ -288,7 +289,7 @@ std::string performance_section(const std::string& results_dir, const std::strin
   for (const auto& c : cpus) machines += (machines.empty() ? "" : "; ") + c;
   return fmt::format(
       "Recorded with `moesim bench NAME --record tools/bench/results/NAME.json` "
-      "(`tools/bench/record.sh NAME RUNS`) on {}, {} to {}, Release build; load average at the "
+      "(`tools/bench/record.sh NAME RUNS`) on {}, {} to {}; load average at the "
       "start of the runs {} (the machine is shared: wall times vary between runs).\n\n{}",
       machines, *dates.begin(), *dates.rbegin(), span(loads, "{:.1f}"), table);
 }
