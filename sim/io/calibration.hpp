@@ -1,28 +1,37 @@
 #pragma once
-// The calibration table: published measurements (../shared/calibration.md) that moesim must
-// reproduce, each with how moesim simulates it. `moesim accuracy` prints it and the ctest
-// calibration test checks it: one list, here, for both.
+// The validation table: published measurements (and exact results) that moesim must reproduce,
+// each with how moesim simulates it. `moesim accuracy` prints it, the ctest `accuracy` label
+// checks it against tests/accuracy/baseline.json, and the README's Validation section is
+// generated from that baseline: one list, here, for all three.
 //
-// Rows say where a measured figure was also used to set a preset parameter (then the row checks
-// the mechanism that applies the parameter, not an independent prediction). Rows the model does
-// not yet reproduce carry `known_gap` (why); the test requires every other row to pass and these
-// to still fail, so the table stays truthful when a mechanism improves.
+// Each row has a citable id (`nccl-h100-ring-allreduce`), the published source quoted precisely
+// (repository and file or issue, paper and table), the moesim command or scenario file that
+// reproduces it, and `sets_factor`: the preset parameter the measured figure was also used to
+// set (then the row checks the mechanism that applies the parameter, not an independent
+// prediction, and does not count as validation). Rows the model does not yet reproduce carry
+// `gap`: why, and what would fix it; they are shown with their error, never dropped.
 //
-// Cost: each row builds its cluster and runs one simulation (well under a second each).
+// Cost: each row builds its cluster and runs one simulation (well under a second each; the two
+// Mixtral rows run the 64-GPU training scenario, about a second each).
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "sim/io/schema.hpp"
+
 namespace moesim::io {
 
 struct calibration_row {
-  std::string name;    ///< e.g. "8x H100 ring all-reduce busbw"
-  std::string source;  ///< where the measured figure comes from
-  std::string unit;    ///< unit of measured and simulated, e.g. "GB/s"
-  double measured = 0;
-  double tolerance = 0;   ///< relative, e.g. 0.10 for +-10%
-  std::string note;       ///< e.g. "defines efficiency.link"
-  std::string known_gap;  ///< non-empty: the model is known to miss this row, and why
+  std::string id;           ///< citable case id, e.g. "nccl-h100-ring-allreduce"
+  std::string title;        ///< e.g. "8x H100 ring all-reduce busbw"
+  std::string source;       ///< the published source of `measured`, quoted precisely
+  std::string scenario;     ///< the moesim command or scenario file that reproduces the row
+  std::string unit;         ///< unit of measured and simulated, e.g. "GB/s"
+  double measured = 0;      ///< the published figure (or the exact value of a formula)
+  double tolerance = 0;     ///< relative, e.g. 0.10 for +-10%
+  std::string sets_factor;  ///< preset parameter set from this row, e.g. "h100 efficiency.link"
+  std::string note;         ///< how the row is read
+  std::string gap;  ///< non-empty: the model is known to miss this row; why and what would fix it
   std::function<double()> simulate;
 };
 
@@ -33,10 +42,26 @@ struct calibration_result {
   bool pass = false;
 };
 
-/// The rows (calibration.md sections 2, 3 and 6), in table order.
+/// The rows, in table order. Ids are unique.
 [[nodiscard]] const std::vector<calibration_row>& calibration_rows();
 
 /// Simulates one row.
 [[nodiscard]] calibration_result evaluate(const calibration_row& row);
+
+/// Distinct experts touched by each of `batches` batches of `tokens` tokens: uniform random gate
+/// scores (models::uniform_logits, as `moesim route --uniform` and DeepEP's tests draw them,
+/// stream "accuracy.unique_experts" of seed 1) routed by the preset model's own router
+/// (models::route_logits; group-limited for DeepSeek-V3). O(tokens * batches * experts).
+[[nodiscard]] std::vector<int> unique_experts_samples(const std::string& model, int tokens,
+                                                      int batches);
+
+/// "pass", "known gap" (a row with a gap that misses) or "FAIL" (misses with no stated gap; a
+/// row with a gap that passes is "pass": its gap is stale).
+[[nodiscard]] std::string status_of(const calibration_result& r);
+
+/// `moesim accuracy --json`: {"rows": [{"case", "title", "source", "scenario", "measured",
+/// "simulated", "unit", "error", "tolerance", "pass", "status", "sets_factor", "note", "gap"}]}.
+/// Numbers are JSON numbers; error and tolerance are relative.
+[[nodiscard]] json accuracy_json(const std::vector<calibration_result>& results);
 
 }  // namespace moesim::io

@@ -2,7 +2,8 @@
 // The network benchmarks behind `moesim collective` and `moesim dispatch` (and the calibration
 // rows that reuse them): a cluster resolved from its presets, a collective timed alone on it
 // with nccl-tests' figures, and a DeepEP-style expert dispatch/combine with DeepEP's byte
-// accounting (calibration.md section 3).
+// accounting (deepseek-ai/DeepEP tests/test_intranode.py, test_internode.py, test_low_latency.py:
+// bytes per token as the tests count them).
 //
 // Units: sizes in bytes, times in seconds, bandwidths in GB/s = 1e9 B/s (nccl-tests, DeepEP).
 // Bad values (unknown names, sizes that do not divide, ranks beyond the cluster) throw

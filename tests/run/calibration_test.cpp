@@ -1,33 +1,152 @@
-// The calibration table (sim/io/calibration.hpp): model vs published measurement, printed, and
-// checked against each row's tolerance. Rows with a documented known gap must still miss (so the
-// table is updated when a mechanism improves); every other row must pass.
+// The validation table (sim/io/calibration.hpp): what each row carries, the unique-experts rows'
+// sampling, the baseline guard's rules (sim/io/accuracy_check.hpp), and the network benchmarks
+// the rows reuse.
 #include "sim/io/calibration.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <iostream>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "models/routing_stats.hpp"
+#include "sim/io/accuracy_check.hpp"
 #include "sim/io/error.hpp"
 #include "sim/io/net_bench.hpp"
 
 using namespace moesim;
 
-TEST_CASE("calibration rows: model vs measured") {
+TEST_CASE("validation rows: citable ids, real sources, a command that reproduces each") {
+  // Rows are checked against the published figures by the ctest `accuracy` label
+  // (moesim accuracy --baseline tests/accuracy/baseline.json); here, what each row must carry.
   const auto& rows = io::calibration_rows();
-  REQUIRE(rows.size() >= 10);
+  std::set<std::string> ids;
   for (const auto& row : rows) {
-    const auto r = io::evaluate(row);
-    std::cout << "calibration: " << row.name << " [" << row.unit << "]: measured " << row.measured
-              << ", simulated " << r.simulated << ", error " << r.error * 100 << "% (tolerance "
-              << row.tolerance * 100 << "%)" << (row.known_gap.empty() ? "" : " known gap") << "\n";
-    INFO(row.name << ": measured " << row.measured << ", simulated " << r.simulated);
-    CHECK(std::isfinite(r.simulated));
-    if (row.known_gap.empty()) {
-      CHECK(r.pass);
-    } else {
-      CHECK_FALSE(r.pass);
-    }
+    INFO(row.id);
+    CHECK(ids.insert(row.id).second);
+    CHECK(row.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos);
+    CHECK_FALSE(row.title.empty());
+    CHECK_FALSE(row.source.empty());
+    CHECK_FALSE(row.scenario.empty());
+    CHECK_FALSE(row.unit.empty());
+    CHECK(row.measured != 0);
+    CHECK(row.tolerance >= 0);
+    // Sources name what users can read: a repository (owner/name) and its file or issue, or the
+    // exact formula a row checks.
+    CHECK((row.source.find('/') != std::string::npos || row.source.rfind("exact:", 0) == 0));
   }
+  for (const char* id :
+       {"nccl-h100-ring-allreduce", "nccl-h100-nvls-allreduce", "nccl-h100-alltoall",
+        "nccl-internode-ring-per-nic", "nccl-2node-alltoall", "nccl-a100-allreduce",
+        "nccl-2x8-a100-allreduce", "deepep-intranode-ep8-dispatch", "deepep-intranode-ep8-combine",
+        "unique-experts-uniform", "megatron-mixtral-8x7b-tflops"}) {
+    CHECK(ids.contains(id));
+  }
+}
+
+TEST_CASE("unique experts: the router's uniform routing against E(1 - (1 - k/E)^T)") {
+  // The examples of the occupancy formula: DeepSeek-V3 (256, 8) T=4 -> 30.5, T=16 -> 102.0;
+  // Mixtral (8, 2) T=4 -> 5.5.
+  CHECK(models::expected_unique_experts(256, 8, 4) == Approx(30.53).epsilon(1e-3));
+  CHECK(models::expected_unique_experts(256, 8, 16) == Approx(102.0).epsilon(1e-3));
+  CHECK(models::expected_unique_experts(8, 2, 4) == Approx(5.469).epsilon(1e-3));
+  // The rows' 2% tolerance must be many standard errors of the 4096-batch mean, so a pass is
+  // not luck and a biased selection would fail.
+  for (const auto& [model, tokens] : std::vector<std::pair<std::string, int>>{
+           {"deepseek-v3", 16}, {"deepseek-v3", 4}, {"mixtral-8x7b", 4}}) {
+    const auto counts = io::unique_experts_samples(model, tokens, 4096);
+    double sum = 0;
+    double sq = 0;
+    for (const int c : counts) {
+      sum += c;
+      sq += static_cast<double>(c) * c;
+    }
+    const double n = static_cast<double>(counts.size());
+    const double mean = sum / n;
+    const double standard_error = std::sqrt((sq / n - mean * mean) / (n - 1));
+    INFO(model << " T=" << tokens << ": mean " << mean << ", standard error " << standard_error);
+    CHECK(standard_error < 0.02 * mean / 5);
+    const auto& cfg_row = [&]() -> const io::calibration_row& {
+      for (const auto& r : io::calibration_rows()) {
+        if (r.scenario.find("--model " + model + " --tokens " + std::to_string(tokens) + " ") !=
+            std::string::npos) {
+          return r;
+        }
+      }
+      throw std::logic_error("no unique-experts row for " + model);
+    }();
+    CHECK(cfg_row.sets_factor.empty());
+    CHECK(mean == Approx(cfg_row.measured).epsilon(0.02));
+  }
+}
+
+namespace {
+
+io::json row_json(const std::string& id, double simulated, bool pass, const std::string& gap = "") {
+  const double measured = 100;
+  const std::string status = pass ? "pass" : (gap.empty() ? "FAIL" : "known gap");
+  return {{"case", id},           {"title", id},
+          {"source", "s"},        {"scenario", "c"},
+          {"measured", measured}, {"simulated", simulated},
+          {"unit", "GB/s"},       {"error", (simulated - measured) / measured},
+          {"tolerance", 0.1},     {"pass", pass},
+          {"status", status},     {"sets_factor", ""},
+          {"note", ""},           {"gap", gap}};
+}
+
+io::json doc(std::initializer_list<io::json> rows) {
+  io::json list = io::json::array();
+  for (const auto& r : rows) list.push_back(r);
+  return io::json{{"rows", list}};
+}
+
+bool mentions(const std::vector<std::string>& lines, const std::string& what) {
+  for (const auto& l : lines) {
+    if (l.find(what) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("accuracy baseline: regressions, stale gaps and changed figures fail") {
+  const auto base = doc({row_json("a", 101, true), row_json("b", 150, false, "why; fix")});
+  CHECK(io::check_accuracy(base, base).failures.empty());
+  CHECK(io::check_accuracy(base, base).notices.empty());
+
+  SECTION("a passing row that fails now is a regression") {
+    const auto c = io::check_accuracy(
+        doc({row_json("a", 120, false, "new gap"), row_json("b", 150, false, "why; fix")}), base);
+    CHECK(mentions(c.failures, "REGRESSION a"));
+  }
+  SECTION("a passing row that disappears is a regression") {
+    const auto c = io::check_accuracy(doc({row_json("b", 150, false, "why; fix")}), base);
+    CHECK(mentions(c.failures, "REGRESSION a"));
+  }
+  SECTION("a failing row with no gap fails, even if new") {
+    const auto c =
+        io::check_accuracy(doc({row_json("a", 101, true), row_json("b", 150, false, "why; fix"),
+                                row_json("c", 150, false)}),
+                           base);
+    CHECK(mentions(c.failures, "c: fails"));
+    CHECK(mentions(c.failures, "c: new row"));
+  }
+  SECTION("a gap row that passes now: notice, and its gap is stale") {
+    const auto c = io::check_accuracy(
+        doc({row_json("a", 101, true), row_json("b", 105, true, "why; fix")}), base);
+    CHECK(mentions(c.notices, "b: passes now"));
+    CHECK(mentions(c.failures, "b: passes with"));
+  }
+  SECTION("a moved figure, as the README shows it, needs the baseline updated") {
+    const auto c = io::check_accuracy(
+        doc({row_json("a", 101.2, true), row_json("b", 150, false, "why; fix")}), base);
+    CHECK(mentions(c.failures, "a: differs from the baseline (simulated 101 -> 101.2"));
+    const auto same = io::check_accuracy(
+        doc({row_json("a", 101.0001, true), row_json("b", 150, false, "why; fix")}), base);
+    CHECK(same.failures.empty());
+  }
+  CHECK_THROWS_AS(io::check_accuracy(io::json::array(), base), io::input_error);
 }
 
 TEST_CASE("dispatch traffic follows the router: top-k copies, node limit, DeepEP bytes") {

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "models/model_params.hpp"
 #include "sim/io/scenario_loader.hpp"
@@ -72,6 +74,69 @@ TEST_CASE("shipped scenarios use their chips as the presets define them") {
         preset.erase(key);
       }
       CHECK(used.dump(1) == preset.dump(1));
+    }
+  }
+}
+
+namespace {
+
+topo::chip_spec chip_preset(const std::string& name) {
+  topo::chip_spec chip;
+  io::chip_type().read(io::load_preset(io::preset_kind::chip, name, {}, "chip"), chip, "chip");
+  return chip;
+}
+
+// The README's "Chip efficiencies" table: chip -> its "factors taken from a sibling" cell.
+std::map<std::string, std::string> readme_sibling_table() {
+  std::ifstream in(MOESIM_SOURCE_DIR "/README.md");
+  std::map<std::string, std::string> out;
+  std::string line;
+  bool in_section = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("### ", 0) == 0 || line.rfind("## ", 0) == 0) {
+      in_section = line == "### Chip efficiencies";
+      continue;
+    }
+    if (!in_section || line.rfind("| ", 0) != 0 || line.rfind("| chip", 0) == 0) continue;
+    const auto mid = line.find(" | ");
+    const std::string chips = line.substr(2, mid - 2);
+    const std::string cell = line.substr(mid + 3, line.size() - mid - 5);
+    std::size_t at = 0;
+    while (at < chips.size()) {  // "tpu-v4, tpu-v5p"
+      const auto comma = chips.find(", ", at);
+      out[chips.substr(at, comma - at)] = cell;
+      at = comma == std::string::npos ? chips.size() : comma + 2;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every chip preset has measured compute, HBM and link efficiencies, siblings named") {
+  const auto table = readme_sibling_table();
+  REQUIRE(!table.empty());
+  for (const auto& name : io::preset_names(io::preset_kind::chip)) {
+    INFO(name);
+    const topo::chip_spec chip = chip_preset(name);
+    CHECK(chip.efficiency.compute.has_value());
+    CHECK(chip.efficiency.hbm.has_value());
+    if (chip.scale_up.links_per_chip > 0) CHECK(chip.efficiency.link.has_value());
+    if (chip.kind == topo::chip_kind::gpu && chip.nic) CHECK(chip.efficiency.nic.has_value());
+    // The README lists every borrowed factor: "compute, link from tpu-v5e; hbm from tpu-ironwood".
+    std::string expected;
+    for (const auto& sib : chip.efficiency.siblings) {
+      CHECK(chip_preset(sib.chip).name == sib.chip);  // a real preset
+      std::string factors;
+      for (const auto& f : sib.factors) factors += (factors.empty() ? "" : ", ") + f;
+      expected += (expected.empty() ? "" : "; ") + factors + " from " + sib.chip;
+    }
+    const auto row = table.find(name);
+    if (expected.empty()) {
+      CHECK(row == table.end());
+    } else {
+      REQUIRE(row != table.end());
+      CHECK(row->second.rfind(expected, 0) == 0);  // may go on with a reason in parentheses
     }
   }
 }

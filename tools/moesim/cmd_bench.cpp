@@ -3,6 +3,7 @@
 #include <string>
 
 #include "tools/bench/bench.hpp"
+#include "tools/bench/record.hpp"
 #include "tools/moesim/commands.hpp"
 
 namespace moesim::cli {
@@ -12,6 +13,7 @@ void add_bench_command(CLI::App& app, commands& cmds) {
   struct state {
     std::string name;
     bench::options opt;
+    std::string record;
   };
   auto st = std::make_shared<state>();
   const std::map<std::string, int (*)(const bench::options&, std::ostream&)> benches{
@@ -29,8 +31,15 @@ void add_bench_command(CLI::App& app, commands& cmds) {
   sub->add_option("--min-time", st->opt.min_time_s, "Seconds per measured loop (at least)")
       ->check(CLI::Range(0.01, 600.0));
   sub->add_flag("--json", st->opt.json, "Print one JSON object");
+  sub->add_option("--record", st->record,
+                  "Append this run (JSON, with the date and machine) to a results file, e.g. "
+                  "tools/bench/results/NAME.json, the source of the README's Performance table");
   sub->callback([&cmds, st, benches] {
-    cmds.run = [st, benches] { return benches.at(st->name)(st->opt, std::cout); };
+    cmds.run = [st, benches] {
+      const auto fn = benches.at(st->name);
+      if (!st->record.empty()) return bench::record(st->name, fn, st->opt, st->record, std::cout);
+      return fn(st->opt, std::cout);
+    };
   });
 }
 

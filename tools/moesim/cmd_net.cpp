@@ -1,11 +1,9 @@
-// Network verbs: collective (nccl-tests style), dispatch (DeepEP style), accuracy (the
-// calibration table).
+// Network verbs: collective (nccl-tests style), dispatch (DeepEP style).
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
 #include <iostream>
 
-#include "sim/io/calibration.hpp"
 #include "sim/io/error.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/net_bench.hpp"
@@ -235,49 +233,6 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
                  st->combine_dtype, f.combine_time_s * 1e6, f.combine_GBps,
                  io::format_bytes(f.combine_bytes));
       return 0;
-    };
-  });
-}
-
-void add_accuracy_command(CLI::App& app, commands& cmds) {
-  auto* sub = app.add_subcommand(
-      "accuracy", "Simulate every calibration row and compare with the published measurement");
-  auto json_out = std::make_shared<bool>(false);
-  sub->add_flag("--json", *json_out, "Print JSON");
-  sub->callback([&cmds, json_out] {
-    cmds.run = [json_out] {
-      io::json out = io::json::array();
-      if (!*json_out) {
-        fmt::print(std::cout, "{:<58} {:>9} {:>10} {:>8} {:>6}  {:<9} {}\n", "case", "measured",
-                   "simulated", "error", "tol", "result", "source");
-      }
-      int failed = 0;
-      for (const auto& row : io::calibration_rows()) {
-        const auto r = io::evaluate(row);
-        const std::string result = r.pass ? "pass" : (row.known_gap.empty() ? "FAIL" : "known gap");
-        if (!r.pass && row.known_gap.empty()) ++failed;
-        if (*json_out) {
-          out.push_back({{"case", row.name},
-                         {"source", row.source},
-                         {"unit", row.unit},
-                         {"measured", row.measured},
-                         {"simulated", r.simulated},
-                         {"error", r.error},
-                         {"tolerance", row.tolerance},
-                         {"pass", r.pass},
-                         {"note", row.note},
-                         {"known_gap", row.known_gap}});
-          continue;
-        }
-        fmt::print(std::cout, "{:<58} {:>9.4g} {:>10.4g} {:>+7.1f}% {:>5.0f}%  {:<9} {}\n",
-                   row.name + " [" + row.unit + "]", row.measured, r.simulated, r.error * 100,
-                   row.tolerance * 100, result, row.source);
-        if (!row.note.empty()) fmt::print(std::cout, "{:<58}   note: {}\n", "", row.note);
-        if (!r.pass && !row.known_gap.empty())
-          fmt::print(std::cout, "{:<58}   gap: {}\n", "", row.known_gap);
-      }
-      if (*json_out) std::cout << io::dump(out);
-      return failed == 0 ? 0 : 1;
     };
   });
 }

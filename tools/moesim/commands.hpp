@@ -24,6 +24,7 @@ void add_trace_command(CLI::App& app, commands& cmds);
 void add_collective_command(CLI::App& app, commands& cmds);
 void add_dispatch_command(CLI::App& app, commands& cmds);
 void add_accuracy_command(CLI::App& app, commands& cmds);
+void add_report_command(CLI::App& app, commands& cmds);
 
 inline void register_commands(CLI::App& app, commands& cmds) {
   add_run_command(app, cmds);
@@ -39,6 +40,7 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_collective_command(app, cmds);
   add_dispatch_command(app, cmds);
   add_accuracy_command(app, cmds);
+  add_report_command(app, cmds);
 }
 
 }  // namespace moesim::cli

@@ -1,0 +1,297 @@
+// The README's Performance section from recorded benchmark runs (record.hpp). Each renderer
+// reads the --json output of one benchmark (tools/bench/*.cpp) across the recorded runs and
+// prints the figures as ranges over the runs (wall times vary with the machine's load; the
+// simulated figures do not).
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "sim/io/error.hpp"
+#include "sim/io/readme_report.hpp"
+#include "sim/io/units.hpp"
+#include "tools/bench/record.hpp"
+
+namespace moesim::bench {
+
+namespace {
+
+using io::json;
+using results = std::vector<json>;  // one benchmark's --json output, one per recorded run
+
+double num(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : 0.0;
+}
+
+// "a" when every value prints the same at `spec`, else "min-max".
+std::string span(std::vector<double> v, const char* spec, double scale = 1) {
+  if (v.empty()) return "?";
+  std::sort(v.begin(), v.end());
+  const auto lo = fmt::format(fmt::runtime(spec), v.front() * scale);
+  const auto hi = fmt::format(fmt::runtime(spec), v.back() * scale);
+  return lo == hi ? lo : lo + "-" + hi;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::vector<double> collect(const results& runs, const std::function<double(const json&)>& f) {
+  std::vector<double> out;
+  for (const auto& r : runs) out.push_back(f(r));
+  return out;
+}
+
+std::string runs_note(const results& runs) {
+  return runs.size() == 1 ? "one run" : fmt::format("{} runs", runs.size());
+}
+
+std::string phold(const results& runs) {
+  const auto ratios = collect(runs, [](const json& r) { return num(r, "ratio"); });
+  std::string each;
+  for (double r : ratios) each += fmt::format("{}{:.2f}", each.empty() ? "" : " / ", r);
+  return fmt::format(
+      "{}: engine {} M events/s vs bare `std::priority_queue` {} M events/s in the same run, "
+      "ratios {}: **median {:.2f}x**",
+      runs_note(runs),
+      span(collect(runs, [](const json& r) { return num(r, "engine_events_per_s"); }), "{:.1f}",
+           1e-6),
+      span(collect(runs, [](const json& r) { return num(r, "bare_heap_events_per_s"); }), "{:.1f}",
+           1e-6),
+      each, median(ratios));
+}
+
+std::string router(const results& runs) {
+  const auto s = collect(runs, [](const json& r) { return num(r, "seconds"); });
+  return fmt::format(
+      "{}: **{:.3f} s** median ({} s over the runs), {:.0f} threads, gate GEMM {} "
+      "GFLOP/s",
+      runs_note(runs), median(s), span(s, "{:.3f}"), num(runs.front(), "threads"),
+      span(collect(runs, [](const json& r) { return num(r, "gate_gflops"); }), "{:.0f}"));
+}
+
+std::string moe_math(const results& runs) {
+  std::string out = runs_note(runs) + ":";
+  const auto& cases = runs.front()["cases"];
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    auto pick = [&](const char* key) {
+      return collect(runs, [&](const json& r) { return num(r["cases"][i], key); });
+    };
+    out += fmt::format("{} {} {} vs {} GFLOP/s: **{}x**", i ? ";" : "",
+                       cases[i]["name"].get<std::string>(), span(pick("moe_gflops"), "{:.0f}"),
+                       span(pick("gemm_gflops"), "{:.0f}"), span(pick("ratio"), "{:.2f}"));
+  }
+  return out;
+}
+
+// The alltoall rows of `gpus` GPUs at each quantum.
+std::string alltoall_at(const results& runs, int gpus) {
+  std::string out = runs_note(runs) + ":";
+  std::set<double> quanta;
+  for (const auto& row : runs.front()) {
+    if (num(row, "gpus") == gpus) quanta.insert(num(row, "resolve_quantum"));
+  }
+  bool first = true;
+  for (double q : quanta) {
+    std::vector<double> wall;
+    std::vector<double> solves;
+    std::vector<double> makespan;
+    std::vector<double> flows;
+    for (const auto& r : runs) {
+      for (const auto& row : r) {
+        if (num(row, "gpus") != gpus || num(row, "resolve_quantum") != q) continue;
+        wall.push_back(num(row, "wall_s"));
+        solves.push_back(num(row, "solves"));
+        makespan.push_back(num(row, "simulated_makespan_s"));
+        flows.push_back(num(row, "flows"));
+      }
+    }
+    out += fmt::format("{} q = {}: **{} s**, {} solves, makespan {} ms ({} flows)",
+                       first ? "" : ";", q, span(wall, "{:.2f}"), span(solves, "{:.0f}"),
+                       span(makespan, "{:.3f}", 1e3), span(flows, "{:.0f}"));
+    first = false;
+  }
+  return out;
+}
+
+std::string alltoall_scaling(const results& runs) {
+  std::string gpus;
+  std::string walls;
+  std::vector<double> per_flow;
+  std::vector<double> solves;
+  std::vector<double> flows;
+  for (const auto& row : runs.front()) {
+    if (num(row, "resolve_quantum") != 0.02) continue;
+    const double g = num(row, "gpus");
+    std::vector<double> w;
+    for (const auto& r : runs) {
+      for (const auto& x : r) {
+        if (num(x, "gpus") == g && num(x, "resolve_quantum") == 0.02) {
+          w.push_back(num(x, "wall_s"));
+          per_flow.push_back(num(x, "wall_ns_per_flow"));
+        }
+      }
+    }
+    gpus += fmt::format("{}{:.0f}", gpus.empty() ? "" : " / ", g);
+    walls += (walls.empty() ? "" : " / ") + span(w, "{:.3g}");
+    solves.push_back(num(row, "solves"));
+    flows.push_back(num(row, "flows"));
+  }
+  return fmt::format(
+      "{}: {} s for {} GPUs ({} -> {} flows, {:.0f} -> {:.0f} solves): **{} us "
+      "per flow** across a {:.0f}x range of flows",
+      runs_note(runs), walls, gpus, io::format_count(flows.front()), io::format_count(flows.back()),
+      solves.front(), solves.back(), span(per_flow, "{:.1f}", 1e-3), flows.back() / flows.front());
+}
+
+std::string alltoall_exact(const results& runs) {
+  const auto& r0 = runs.front();
+  std::string out = fmt::format(
+      "{}: exact: {:.0f} re-solves, {} s, makespan {:.4f} ms. Makespan error / per-flow "
+      "completion-time error median, p90, p99, worst:",
+      runs_note(runs), num(r0, "exact_solves"),
+      span(collect(runs, [](const json& r) { return num(r, "exact_wall_s"); }), "{:.0f}"),
+      num(r0, "exact_makespan_s") * 1e3);
+  bool first = true;
+  for (const auto& q : r0["quantum"]) {
+    out += fmt::format("{} q = {} {:+.2f}% / {:.2f}%, {:.2f}%, {:.2f}%, {:.1f}%", first ? "" : ";",
+                       num(q, "resolve_quantum"), num(q, "makespan_error") * 100,
+                       num(q, "flow_error_median") * 100, num(q, "flow_error_p90") * 100,
+                       num(q, "flow_error_p99") * 100, num(q, "flow_error_max") * 100);
+    first = false;
+  }
+  return out;
+}
+
+std::string ironwood(const results& runs) {
+  const auto& r0 = runs.front();
+  const auto& c = r0["check"];
+  return fmt::format(
+      "{}: **{} s** wall including the cluster build, **{} MiB** peak RSS (VmHWM); {:.2f} us, "
+      "busbw {:.2f} GB/s. Cross-check in the same bench: streaming every pair on {} ({} flows) "
+      "takes {} s and gives {:.3f} us against the symmetric {:.3f} us",
+      runs_note(runs),
+      span(collect(runs, [](const json& r) { return num(r, "wall_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "peak_rss_bytes"); }), "{:.0f}",
+           1.0 / (1 << 20)),
+      num(r0, "time_s") * 1e6, num(r0, "busbw_GBps"), c["cluster"].get<std::string>(),
+      io::format_count(num(c, "flows")),
+      span(collect(runs, [](const json& r) { return num(r["check"], "streamed_s"); }), "{:.2f}"),
+      num(c, "streamed_finish_s") * 1e6, num(c, "symmetric_finish_s") * 1e6);
+}
+
+std::string steps(const results& runs) {
+  std::string out = runs_note(runs) + ":";
+  bool first = true;
+  for (const auto& row : runs.front()) {
+    const auto name = row["scenario"].get<std::string>();
+    std::vector<double> wall;
+    std::vector<double> ratio;
+    std::vector<double> rss;
+    for (const auto& r : runs) {
+      for (const auto& x : r) {
+        if (x["scenario"] != name) continue;
+        wall.push_back(num(x, "wall_per_step_s"));
+        ratio.push_back(num(x, "wall_over_step"));
+        rss.push_back(num(x, "peak_rss_bytes"));
+      }
+    }
+    out += fmt::format("{} {} on {:.0f} devices: **{} s** per {} step (**{}x**, target <= {:.0f}x)",
+                       first ? "" : ";", name, num(row, "devices"), span(wall, "{:.3g}"),
+                       io::format_seconds(num(row, "simulated_step_s")), span(ratio, "{:.2g}"),
+                       num(row, "target_wall_over_step"));
+    if (first) out += fmt::format(", **{} MiB** peak RSS", span(rss, "{:.0f}", 1.0 / (1 << 20)));
+    first = false;
+  }
+  return out + fmt::format(" ({:.0f} threads)", num(runs.front().front(), "threads"));
+}
+
+const std::map<std::string, std::function<std::string(const results&)>>& renderers() {
+  static const std::map<std::string, std::function<std::string(const results&)>> r{
+      {"phold", phold},
+      {"router", router},
+      {"moe-math", moe_math},
+      {"alltoall-256", [](const results& x) { return alltoall_at(x, 256); }},
+      {"alltoall-1024", [](const results& x) { return alltoall_at(x, 1024); }},
+      {"alltoall-scaling", alltoall_scaling},
+      {"alltoall-exact", alltoall_exact},
+      {"ironwood", ironwood},
+      {"steps", steps}};
+  return r;
+}
+
+json read_record(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    throw io::input_error(path + ": no recorded runs (tools/bench/record.sh NAME records them)");
+  }
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw io::input_error(path + ": not JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string performance_section(const std::string& results_dir, const std::string& notes_path) {
+  YAML::Node notes;
+  try {
+    notes = YAML::LoadFile(notes_path);
+  } catch (const YAML::Exception& e) {
+    throw io::input_error(notes_path + ": " + e.what());
+  }
+  std::string table = "| benchmark | command | result | target |\n|---|---|---|---|\n";
+  std::set<std::string> cpus;
+  std::set<std::string> dates;
+  std::vector<double> loads;
+  std::map<std::string, json> records;
+  for (const auto& n : notes) {
+    for (const char* key : {"row", "record", "benchmark", "command", "target"}) {
+      if (!n[key]) throw io::input_error(notes_path + ": an entry has no '" + key + "'");
+    }
+    const auto row = n["row"].as<std::string>();
+    const auto name = n["record"].as<std::string>();
+    if (!renderers().contains(row)) {
+      throw io::input_error(notes_path + ": no renderer for row '" + row + "'");
+    }
+    if (!records.contains(name)) {
+      records[name] = read_record((std::filesystem::path(results_dir) / (name + ".json")).string());
+    }
+    results runs;
+    for (const auto& run : records[name]["runs"]) {
+      runs.push_back(run["result"]);
+      const auto& m = run["machine"];
+      cpus.insert(fmt::format("{} ({} cores, {:.0f} GiB, {}, {} build)",
+                              m["cpu"].get<std::string>(), m["cores"].get<int>(),
+                              m["memory_bytes"].get<double>() / (1ULL << 30),
+                              m["os"].get<std::string>(), m.value("build", "unrecorded")));
+      dates.insert(run["date"].get<std::string>().substr(0, 10));
+      loads.push_back(num(m, "load_average"));
+    }
+    if (runs.empty()) throw io::input_error(results_dir + "/" + name + ".json: no runs");
+    std::string result = renderers().at(row)(runs);
+    if (n["note"]) result += ". " + n["note"].as<std::string>();
+    table += fmt::format("| {} | `{}` | {} | {} |\n",
+                         io::markdown_cell(n["benchmark"].as<std::string>()),
+                         n["command"].as<std::string>(), io::markdown_cell(result),
+                         io::markdown_cell(n["target"].as<std::string>()));
+  }
+  std::string machines;
+  for (const auto& c : cpus) machines += (machines.empty() ? "" : "; ") + c;
+  return fmt::format(
+      "Recorded with `moesim bench NAME --record tools/bench/results/NAME.json` "
+      "(`tools/bench/record.sh NAME RUNS`) on {}, {} to {}; load average at the "
+      "start of the runs {} (the machine is shared: wall times vary between runs).\n\n{}",
+      machines, *dates.begin(), *dates.rbegin(), span(loads, "{:.1f}"), table);
+}
+
+}  // namespace moesim::bench

@@ -1,0 +1,112 @@
+// `moesim accuracy`: the validation table (sim/io/calibration.hpp), printed, as JSON, or checked
+// against a stored baseline (sim/io/accuracy_check.hpp).
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "sim/io/accuracy_check.hpp"
+#include "sim/io/calibration.hpp"
+#include "sim/io/error.hpp"
+#include "sim/io/metrics.hpp"
+#include "tools/moesim/commands.hpp"
+
+namespace moesim::cli {
+
+namespace {
+
+io::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw io::input_error(path + ": cannot open the accuracy baseline");
+  try {
+    return io::json::parse(in);
+  } catch (const io::json::parse_error& e) {
+    throw io::input_error(path + ": not JSON: " + e.what());
+  }
+}
+
+void print_table(const std::vector<io::calibration_result>& results) {
+  fmt::print(std::cout, "{:<40} {:>9} {:>10} {:<8} {:>7} {:>5}  {}\n", "case", "measured",
+             "simulated", "unit", "error", "tol", "result");
+  int predictions = 0;
+  int predictions_passing = 0;
+  int passing = 0;
+  int gaps = 0;
+  int failing = 0;
+  for (const auto& r : results) {
+    const auto& row = *r.row;
+    const auto status = io::status_of(r);
+    passing += r.pass ? 1 : 0;
+    gaps += status == "known gap" ? 1 : 0;
+    failing += status == "FAIL" ? 1 : 0;
+    if (row.sets_factor.empty()) {
+      ++predictions;
+      predictions_passing += r.pass ? 1 : 0;
+    }
+    fmt::print(std::cout, "{:<40} {:>9} {:>10} {:<8} {:>7} {:>5}  {:<9}  {}\n", row.id,
+               io::format_figure(row.measured), io::format_figure(r.simulated), row.unit,
+               io::format_error(r.error), io::format_tolerance(row.tolerance), status,
+               row.sets_factor.empty() ? "prediction" : "sets " + row.sets_factor);
+    fmt::print(std::cout, "    {}\n", row.title);
+    if (!r.pass && !row.gap.empty()) fmt::print(std::cout, "    gap: {}\n", row.gap);
+  }
+  fmt::print(std::cout,
+             "{} rows: {} predictions (not setting a factor), {} set a preset factor; {} pass, {} "
+             "known gaps, {} FAIL; predictions passing: {} of {}\n",
+             results.size(), predictions, results.size() - static_cast<std::size_t>(predictions),
+             passing, gaps, failing, predictions_passing, predictions);
+  fmt::print(std::cout, "(sources and commands: moesim accuracy --json)\n");
+}
+
+}  // namespace
+
+void add_accuracy_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand(
+      "accuracy", "Simulate every validation row and compare with the published measurement");
+  struct state {
+    bool json = false;
+    std::string baseline;
+    std::string write_baseline;
+  };
+  auto st = std::make_shared<state>();
+  sub->add_flag("--json", st->json,
+                "Print {\"rows\": [...]}: case, source, scenario, measured, simulated, unit, "
+                "error, tolerance, pass, sets_factor, ...");
+  sub->add_option("--baseline", st->baseline,
+                  "Check against this stored JSON (tests/accuracy/baseline.json): exit 1 on a "
+                  "regression or any change of what the README shows");
+  sub->add_option("--write-baseline", st->write_baseline, "Write the JSON to this file");
+  sub->callback([&cmds, st] {
+    cmds.run = [st] {
+      // Read the baseline first: a bad path is bad input before a few seconds of simulation.
+      const io::json baseline = st->baseline.empty() ? io::json() : read_json_file(st->baseline);
+      std::vector<io::calibration_result> results;
+      for (const auto& row : io::calibration_rows()) results.push_back(io::evaluate(row));
+      const io::json doc = io::accuracy_json(results);
+      if (st->json) {
+        std::cout << io::dump(doc);
+      } else {
+        print_table(results);
+      }
+      if (!st->write_baseline.empty()) {
+        std::ofstream out(st->write_baseline);
+        if (!out) throw io::input_error(st->write_baseline + ": cannot write");
+        out << io::dump(doc);
+      }
+      int failed = 0;
+      for (const auto& r : results) failed += io::status_of(r) == "FAIL" ? 1 : 0;
+      if (st->baseline.empty()) return failed == 0 ? 0 : 1;
+      const auto check = io::check_accuracy(doc, baseline);
+      auto& log = st->json ? std::cerr : std::cout;
+      for (const auto& n : check.notices) fmt::print(log, "notice: {}\n", n);
+      for (const auto& f : check.failures) fmt::print(log, "baseline: {}\n", f);
+      fmt::print(log, "baseline {}: {} failure(s), {} notice(s)\n", st->baseline,
+                 check.failures.size(), check.notices.size());
+      return check.failures.empty() ? 0 : 1;
+    };
+  });
+}
+
+}  // namespace moesim::cli

@@ -1,0 +1,165 @@
+// `moesim report`: the README's generated sections (sim/io/readme_report.hpp).
+//   report readme [--root DIR] [--check]   rewrite (or check) README.md's generated sections
+//   report scenarios METRICS... --out FILE summarise `moesim run --metrics` files for the
+//                                          flagship table
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "sim/io/error.hpp"
+#include "sim/io/metrics.hpp"
+#include "sim/io/readme_report.hpp"
+#include "tools/bench/record.hpp"
+#include "tools/moesim/commands.hpp"
+
+namespace moesim::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) throw io::input_error(p.string() + ": cannot open");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+io::json read_json(const fs::path& p) {
+  try {
+    return io::json::parse(read_text(p));
+  } catch (const io::json::parse_error& e) {
+    throw io::input_error(p.string() + ": not JSON: " + e.what());
+  }
+}
+
+// Every generated section of the README, from the stored inputs under `root`.
+std::vector<std::pair<std::string, std::string>> sections(const fs::path& root) {
+  return {{"validation", io::validation_table(read_json(root / "tests/accuracy/baseline.json"))},
+          {"flagship",
+           io::flagship_table(
+               read_json(root / "tools/readme/scenarios.json"),
+               io::load_scenario_notes((root / "tools/readme/scenario-notes.yaml").string()))},
+          {"performance",
+           bench::performance_section((root / "tools/bench/results").string(),
+                                      (root / "tools/readme/benchmarks.yaml").string())}};
+}
+
+// The first line where `a` and `b` differ, for the check's message.
+std::string first_difference(const std::string& want, const std::string& have) {
+  std::istringstream a(want);
+  std::istringstream b(have);
+  std::string la;
+  std::string lb;
+  for (int line = 1;; ++line) {
+    const bool ga = static_cast<bool>(std::getline(a, la));
+    const bool gb = static_cast<bool>(std::getline(b, lb));
+    if (!ga && !gb) return "";
+    if (!ga || !gb || la != lb) {
+      return fmt::format("line {} of the section:\n  generated: {}\n  README:    {}", line,
+                         ga ? la : "(end)", gb ? lb : "(end)");
+    }
+  }
+}
+
+// The stored summaries of scenarios whose golden test runs them as shipped (no .set file) must
+// equal the summary of the golden metrics: the flagship table then moves with the goldens.
+std::vector<std::string> check_summaries_against_goldens(const fs::path& root) {
+  std::vector<std::string> problems;
+  const auto stored = read_json(root / "tools/readme/scenarios.json");
+  for (const auto& s : stored["scenarios"]) {
+    const auto name = s["scenario"].get<std::string>();
+    const auto golden = root / "tests/golden" / (name + ".metrics.json");
+    if (!fs::exists(golden) || fs::exists(root / "tests/golden" / (name + ".set"))) continue;
+    if (io::scenario_summary(read_json(golden)) != s) {
+      problems.push_back(fmt::format(
+          "tools/readme/scenarios.json: {} differs from tests/golden/{}.metrics.json: run "
+          "tools/update-readme.sh --scenarios",
+          name, name));
+    }
+  }
+  return problems;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, commands& cmds) {
+  auto* sub = app.add_subcommand("report", "Generate the README's tables from stored results");
+  sub->require_subcommand(1);
+  struct state {
+    std::string root = ".";
+    bool check = false;
+    std::vector<std::string> metrics;
+    std::string out;
+  };
+  auto st = std::make_shared<state>();
+  auto* readme = sub->add_subcommand(
+      "readme", "Rewrite README.md's generated sections (validation, flagship, performance)");
+  readme->add_option("--root", st->root, "Repository root (default: .)");
+  readme->add_flag("--check", st->check,
+                   "Change nothing; exit 1 when a section differs from what would be generated");
+  readme->callback([&cmds, st] {
+    cmds.run = [st] {
+      const fs::path root = st->root;
+      const auto path = root / "README.md";
+      const std::string original = read_text(path);
+      std::string text = original;
+      int stale = 0;
+      for (const auto& [name, content] : sections(root)) {
+        if (st->check) {
+          const auto have = io::generated_section(text, name);
+          if (!have) {
+            fmt::print(std::cout, "README.md: no section '{}' ({})\n", name,
+                       io::generated_marker(name));
+            ++stale;
+          } else if (*have != content) {
+            fmt::print(std::cout,
+                       "README.md: section '{}' is not what the generator writes; run "
+                       "tools/update-readme.sh\n{}\n",
+                       name, first_difference(content, *have));
+            ++stale;
+          }
+          continue;
+        }
+        text = io::replace_generated_section(text, name, content);
+      }
+      if (st->check) {
+        for (const auto& p : check_summaries_against_goldens(root)) {
+          fmt::print(std::cout, "{}\n", p);
+          ++stale;
+        }
+        if (stale == 0) fmt::print(std::cout, "README.md: generated sections up to date\n");
+        return stale == 0 ? 0 : 1;
+      }
+      if (text != original) std::ofstream(path) << text;
+      fmt::print(std::cout, "README.md: generated sections {}\n",
+                 text != original ? "rewritten" : "already up to date");
+      return 0;
+    };
+  });
+  auto* scen = sub->add_subcommand(
+      "scenarios", "Summarise `moesim run --metrics` files for the README's flagship table");
+  scen->add_option("metrics", st->metrics, "Metrics files")->required();
+  scen->add_option("--out", st->out, "Write here (default: standard output)");
+  scen->callback([&cmds, st] {
+    cmds.run = [st] {
+      io::json list = io::json::array();
+      for (const auto& m : st->metrics) list.push_back(io::scenario_summary(read_json(m)));
+      const io::json doc{{"generated_by", "tools/update-readme.sh --scenarios"},
+                         {"scenarios", list}};
+      if (st->out.empty()) {
+        std::cout << io::dump(doc);
+      } else {
+        std::ofstream(st->out) << io::dump(doc);
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace moesim::cli
