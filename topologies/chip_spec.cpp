@@ -35,6 +35,17 @@ void require_fraction(const chip_spec& chip, std::string_view field,
   if (value && !(*value > 0 && *value <= 1)) fail(chip, field, "in (0, 1]", *value);
 }
 
+void validate_costs(const chip_spec& chip, const std::string& block, const protocol_costs& c) {
+  require_non_negative(chip, block + ".launch_overhead_ps",
+                       static_cast<double>(c.launch_overhead_ps));
+  require_non_negative(chip, block + ".scale_up_step_latency_ps",
+                       static_cast<double>(c.scale_up_step_latency_ps));
+  require_non_negative(chip, block + ".scale_out_step_latency_ps",
+                       static_cast<double>(c.scale_out_step_latency_ps));
+  if (c.max_bus_bytes_per_s)
+    require_positive(chip, block + ".max_bus_bytes_per_s", *c.max_bus_bytes_per_s);
+}
+
 }  // namespace
 
 std::optional<double> efficiency_factor(const efficiency_factors& e, std::string_view name) {
@@ -115,8 +126,17 @@ void validate(const chip_spec& chip) {
                          static_cast<double>(c->scale_up_step_latency_ps));
     require_non_negative(chip, "collective.scale_out_step_latency_ps",
                          static_cast<double>(c->scale_out_step_latency_ps));
+    if (c->ll) validate_costs(chip, "collective.ll", *c->ll);
+    if (c->ll128) validate_costs(chip, "collective.ll128", *c->ll128);
     if (!(c->nvls_efficiency >= 0 && c->nvls_efficiency <= 1))
       fail(chip, "collective.nvls_efficiency", "in [0, 1]", c->nvls_efficiency);
+    require_non_negative(chip, "collective.nvls_latency_ps",
+                         static_cast<double>(c->nvls_latency_ps));
+    if (!(c->ring_plateau_factor >= 1))
+      fail(chip, "collective.ring_plateau_factor", ">= 1", c->ring_plateau_factor);
+    if (c->ep_low_latency_kernel_ps)
+      require_non_negative(chip, "collective.ep_low_latency_kernel_ps",
+                           static_cast<double>(*c->ep_low_latency_kernel_ps));
     require_fraction(chip, "collective.ep_link_efficiency", c->ep_link_efficiency);
     if (c->ep_link_efficiency && chip.scale_up.links_per_chip == 0)
       fail(chip, "collective.ep_link_efficiency", "absent when there are no scale-up links",

@@ -13,18 +13,23 @@
 //   name: h100                       # chip_spec::name
 //   source: "..."                    # chip_spec::source (where the numbers come from)
 //   kind: gpu                        # chip_spec::kind: gpu | tpu
-//   peak_flops_per_s: {bf16: .., fp16: .., fp8: .., int8: ..}     # dense, 0 where the format is
-//   absent hbm_bytes: ..                    # device memory capacity (HBM, or GDDR on L4/T4/RTX
-//   4090) hbm_bytes_per_s: ..              # device memory bandwidth efficiency: {compute: ..,
-//   compute_fp8: .., hbm: .., attention: .., link: .., nic: .., siblings: [{chip: .., factors:
-//   [..]}]} # each optional, fraction in (0, 1] scale_up: {links_per_chip: .., link_bytes_per_s:
-//   .., hop_latency_ps: ..} host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5, bytes_per_s: ..,
-//   latency_ps: ..} nic: {model: "ConnectX-7", chips_per_nic: 1, bytes_per_s: .., latency_ps: ..}
-//   # optional price_usd_per_hour: ..           # optional: on-demand list price per device-hour
-//   price_source: "..."              # required when price_usd_per_hour is given collective:
-//   {ll_efficiency: .., ll128_efficiency: .., launch_overhead_ps: ..,
-//                scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..,
-//                nvls_efficiency: .., ep_link_efficiency: ..}   # optional block
+//   peak_flops_per_s: {bf16: .., fp16: .., fp8: .., int8: ..}  # dense, 0 where absent
+//   hbm_bytes: ..                    # device memory capacity (HBM, or GDDR on L4/T4/RTX 4090)
+//   hbm_bytes_per_s: ..              # device memory bandwidth
+//   efficiency: {compute: .., compute_fp8: .., hbm: .., attention: .., link: .., nic: ..,
+//                siblings: [{chip: .., factors: [..]}]}  # each optional, fraction in (0, 1]
+//   scale_up: {links_per_chip: .., link_bytes_per_s: .., hop_latency_ps: ..}
+//   host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5, bytes_per_s: .., latency_ps: ..}
+//   nic: {model: "ConnectX-7", chips_per_nic: 1, bytes_per_s: .., latency_ps: ..}  # optional
+//   price_usd_per_hour: ..           # optional: on-demand list price per device-hour
+//   price_source: "..."              # required when price_usd_per_hour is given
+//   collective:                      # optional block
+//     {ll_efficiency: .., ll128_efficiency: .., launch_overhead_ps: ..,
+//      scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..,
+//      ll: {launch_overhead_ps: .., scale_up_step_latency_ps: .., scale_out_step_latency_ps: ..,
+//           max_bus_bytes_per_s: ..}, ll128: {...the same keys},
+//      nvls_efficiency: .., nvls_latency_ps: .., ring_plateau_factor: ..,
+//      ep_link_efficiency: .., ep_low_latency_kernel_ps: ..}
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -106,21 +111,48 @@ struct nic_spec {
   std::int64_t latency_ps = 0;  // YAML latency_ps: device <-> NIC leg, one way
 };
 
+/// Fixed costs of one protocol of the collective library (NCCL's tuning model, src/graph/tuning.cc:
+/// baseLat per call, hwLat per algorithm step over NVLink and over the network).
+struct protocol_costs {
+  std::int64_t launch_overhead_ps = 0;         // YAML launch_overhead_ps: per collective call
+  std::int64_t scale_up_step_latency_ps = 0;   // YAML scale_up_step_latency_ps: per ring step
+  std::int64_t scale_out_step_latency_ps = 0;  // YAML scale_out_step_latency_ps: per ring step
+  /// YAML max_bus_bytes_per_s: the protocol's bus-bandwidth ceiling inside one scale-up domain
+  /// (NCCL's llMaxBws, one node); absent: no ceiling beyond the payload fraction.
+  std::optional<double> max_bus_bytes_per_s;
+};
+
 /// Named protocol parameters of the collective library (NCCL on GPUs). They feed the network
-/// layer's collective timing; nothing in topologies/ uses them.
+/// layer's collective timing; nothing in topologies/ uses them. The flat latency keys are the
+/// Simple protocol's; `ll` and `ll128` hold those of the low-latency protocols.
 struct collective_protocol {
   double ll_efficiency = 0;                    // YAML ll_efficiency: payload fraction, LL
   double ll128_efficiency = 0;                 // YAML ll128_efficiency: payload fraction, LL128
   std::int64_t launch_overhead_ps = 0;         // YAML launch_overhead_ps: per collective call
   std::int64_t scale_up_step_latency_ps = 0;   // YAML scale_up_step_latency_ps: per ring step
   std::int64_t scale_out_step_latency_ps = 0;  // YAML scale_out_step_latency_ps: per ring step
+  /// YAML ll: LL's own fixed costs and bandwidth ceiling. Absent: LL pays the Simple launch
+  /// overhead and only the wire per step, with no ceiling.
+  std::optional<protocol_costs> ll;
+  /// YAML ll128: LL128's fixed costs. Absent: LL128 is not used (NCCL enables it only where it
+  /// is known to be safe); it also needs scale-up links (NVLink), as in NCCL.
+  std::optional<protocol_costs> ll128;
   /// YAML nvls_efficiency: throughput of NVLink SHARP in-switch reduction relative to the ring
   /// bandwidth of the same ports (NCCL's nvlsEfficiency); 0 = the switch cannot reduce.
   double nvls_efficiency = 0;
+  /// YAML nvls_latency_ps: fixed cost of one NVLS all-reduce, replacing the launch overhead and
+  /// step latencies (NCCL's NVLS latency has no base part); 0 = those of Simple.
+  std::int64_t nvls_latency_ps = 0;
+  /// YAML ring_plateau_factor: multiplies the Simple ring all-reduce's fixed costs when it spans
+  /// several nodes (NCCL's "plateau effect of ring"); 1 = none.
+  double ring_plateau_factor = 1.0;
   /// YAML ep_link_efficiency: fraction of the scale-up line rate that expert-parallel dispatch/
   /// combine kernels storing straight from the SMs into peers' buffers (DeepEP) sustain; they
   /// are not NCCL, so efficiency.link (NCCL's busbw) does not describe them. Absent: unmeasured.
   std::optional<double> ep_link_efficiency;
+  /// YAML ep_low_latency_kernel_ps: fixed cost of one DeepEP low-latency dispatch or combine
+  /// kernel (launch and the ranks' signalling), on top of its transfers. Absent: unmeasured.
+  std::optional<std::int64_t> ep_low_latency_kernel_ps;
 };
 
 struct chip_spec {

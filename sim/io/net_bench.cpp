@@ -228,6 +228,18 @@ dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& 
   }
   params.scale_up_efficiency = params.ep_scale_up_efficiency.value_or(params.scale_up_efficiency);
   f.link_efficiency = params.scale_up_efficiency;
+  if (o.mode == ep_mode::low_latency) {
+    // One DeepEP low-latency kernel: its own fixed cost, then its copies; no NCCL step latency.
+    params.launch_overhead_ps = params.ep_low_latency_kernel_ps.value_or(0);
+    params.scale_up_step_latency_ps = 0;
+    params.scale_out_step_latency_ps = 0;
+    f.fixed_cost_from = params.ep_low_latency_kernel_ps
+                            ? "collective.ep_low_latency_kernel_ps"
+                            : "none (the chip preset has no ep_low_latency_kernel_ps)";
+  } else {
+    f.fixed_cost_from = "collective.launch_overhead_ps and step latencies (NCCL Simple)";
+  }
+  f.fixed_cost_s = sim::seconds(params.launch_overhead_ps);
   try {
     for (bool combine : {false, true}) {
       const auto plan = sim::net::plan_expert_exchange(c.topo, traffic, o.mode,

@@ -86,6 +86,8 @@ struct dispatch_figures {
   std::string accounting;            ///< which of DeepEP's byte counts is used
   double link_efficiency = 1;        ///< scale-up line-rate fraction the kernels were timed at
   std::string link_efficiency_from;  ///< the preset key it came from
+  double fixed_cost_s = 0;           ///< per kernel, before its transfers (step latencies aside)
+  std::string fixed_cost_from;       ///< the preset key(s) it came from
 };
 
 /// Routes |N(0,1)|+1 scores (models::uniform_logits, stream "dispatch.scores" of `seed`) of every
@@ -93,7 +95,10 @@ struct dispatch_figures {
 /// topk_groups = node_groups when node_groups > 0), then times dispatch and combine. Experts are
 /// spread evenly, experts/ranks per rank. Scale-up links run at the chip's
 /// collective.ep_link_efficiency (DeepEP's kernels are not NCCL), or at efficiency.link when the
-/// preset has no such figure; the figures name which. O(ranks · tokens · experts) for the routing.
+/// preset has no such figure; the figures name which. A low-latency kernel pays the chip's
+/// collective.ep_low_latency_kernel_ps (none when absent) and no NCCL step latency; normal
+/// kernels pay NCCL Simple's launch and step latencies. O(ranks · tokens · experts) for the
+/// routing.
 [[nodiscard]] dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& o);
 
 /// The per-rank traffic of such a routing (exposed for tests).

@@ -112,22 +112,52 @@ const object_type<topo::nic_spec>& nic_type() {
   return t;
 }
 
-const object_type<topo::collective_protocol>& collective_type() {
+const object_type<topo::protocol_costs>& protocol_costs_type() {
   static const auto t = [] {
-    using c = topo::collective_protocol;
-    object_type<c> o("collective", "Collective-library protocol parameters");
-    o.required("ll_efficiency", &c::ll_efficiency, fraction, "payload fraction, LL protocol")
-        .required("ll128_efficiency", &c::ll128_efficiency, fraction,
-                  "payload fraction, LL128 protocol")
-        .optional("launch_overhead_ps", &c::launch_overhead_ps, latency, "per collective call")
+    using c = topo::protocol_costs;
+    object_type<c> o("protocol", "Fixed costs of one collective protocol (NCCL's baseLat / hwLat)");
+    o.optional("launch_overhead_ps", &c::launch_overhead_ps, latency, "per collective call")
         .optional("scale_up_step_latency_ps", &c::scale_up_step_latency_ps, latency,
                   "per algorithm step inside the scale-up domain")
         .optional("scale_out_step_latency_ps", &c::scale_out_step_latency_ps, latency,
                   "per algorithm step across the scale-out network")
+        .optional("max_bus_bytes_per_s", &c::max_bus_bytes_per_s,
+                  optional_spec<double, quantity_spec>{bandwidth},
+                  "bus-bandwidth ceiling inside one scale-up domain");
+    return o;
+  }();
+  return t;
+}
+
+const object_type<topo::collective_protocol>& collective_type() {
+  static const auto t = [] {
+    using c = topo::collective_protocol;
+    using costs = optional_spec<topo::protocol_costs, object_spec<topo::protocol_costs>>;
+    object_type<c> o("collective", "Collective-library protocol parameters");
+    o.required("ll_efficiency", &c::ll_efficiency, fraction, "payload fraction, LL protocol")
+        .required("ll128_efficiency", &c::ll128_efficiency, fraction,
+                  "payload fraction, LL128 protocol")
+        .optional("launch_overhead_ps", &c::launch_overhead_ps, latency,
+                  "per collective call (Simple protocol)")
+        .optional("scale_up_step_latency_ps", &c::scale_up_step_latency_ps, latency,
+                  "per algorithm step inside the scale-up domain (Simple)")
+        .optional("scale_out_step_latency_ps", &c::scale_out_step_latency_ps, latency,
+                  "per algorithm step across the scale-out network (Simple)")
+        .optional("ll", &c::ll, costs{nested(protocol_costs_type())},
+                  "LL's fixed costs and bandwidth ceiling")
+        .optional("ll128", &c::ll128, costs{nested(protocol_costs_type())},
+                  "LL128's fixed costs (absent: LL128 unused)")
         .optional("nvls_efficiency", &c::nvls_efficiency, number_spec{0, 1},
                   "NVLink SHARP reduction throughput / ring bandwidth (0: none)")
+        .optional("nvls_latency_ps", &c::nvls_latency_ps, latency,
+                  "fixed cost of one NVLS all-reduce (0: Simple's)")
+        .optional("ring_plateau_factor", &c::ring_plateau_factor, number_spec{1, 100},
+                  "Simple ring all-reduce fixed costs across nodes x this")
         .optional("ep_link_efficiency", &c::ep_link_efficiency, opt<double>{fraction},
-                  "scale-up line-rate fraction of DeepEP-style expert dispatch/combine kernels");
+                  "scale-up line-rate fraction of DeepEP-style expert dispatch/combine kernels")
+        .optional("ep_low_latency_kernel_ps", &c::ep_low_latency_kernel_ps,
+                  optional_spec<sim::time_ps, duration_spec>{latency},
+                  "fixed cost of one DeepEP low-latency dispatch or combine kernel");
     return o;
   }();
   return t;

@@ -119,6 +119,10 @@ void plan_ring(collective_plan& plan, const topo::topology& topo, const group_li
   for (const auto& g : groups) {
     const int n = static_cast<int>(g.size());
     const group_list orders = ring_orders(topo, g);
+    const int nodes = static_cast<int>(by_node(topo, g).size());
+    if (nodes > 1) {
+      plan.inter_node_steps = std::max(plan.inter_node_steps, ring_step_count(spec.op, nodes));
+    }
     ring_steps(plan, orders, ring_step_count(spec.op, n),
                spec.bytes / (n * static_cast<double>(orders.size())), 0);
   }
@@ -486,6 +490,7 @@ collective_plan plan_with(const topo::topology& topo, const collective_params& p
   plan.algorithm = a;
   plan.groups = static_cast<int>(rg.groups.size());
   plan.ranks_per_group = static_cast<int>(rg.groups.front().size());
+  plan.all_reduce = spec.op == collective_op::all_reduce;
   const bool a2a = spec.op == collective_op::all_to_all;
   switch (a) {
     case collective_algorithm::ring:
@@ -527,60 +532,6 @@ collective_plan plan_with(const topo::topology& topo, const collective_params& p
   return plan;
 }
 
-struct run_state {
-  network& net;
-  simulation& sim;
-  std::shared_ptr<const collective_plan> plan;
-  collective_params params;
-  protocol proto;
-  std::function<void(time_ps)> done;
-  time_ps start = 0;
-  std::size_t next = 0;
-  std::size_t outstanding = 0;
-  std::vector<flow_request> buffer;
-};
-
-void next_phase(const std::shared_ptr<run_state>& st);
-
-void launch_phase(const std::shared_ptr<run_state>& st, const collective_phase& ph, double scale) {
-  if (!ph.exchange_ranks.empty()) {
-    st->net.start_all_to_all(ph.exchange_ranks, ph.exchange_bytes * scale,
-                             [st] { next_phase(st); });
-    return;
-  }
-  st->outstanding = st->buffer.size();
-  st->net.start_batch(st->buffer, [st](std::size_t) {
-    if (--st->outstanding == 0) next_phase(st);
-  });
-}
-
-void next_phase(const std::shared_ptr<run_state>& st) {
-  const auto& phases = st->plan->phases;
-  while (st->next < phases.size() && phases[st->next].flows.empty() &&
-         phases[st->next].exchange_ranks.empty())
-    ++st->next;
-  if (st->next == phases.size()) {
-    st->done(st->sim.now() - st->start);
-    return;
-  }
-  const collective_phase& ph = phases[st->next++];
-  time_ps delay = 0;
-  const double scale = st->proto == protocol::ll ? 1.0 / st->params.ll_efficiency : 1.0;
-  if (st->proto == protocol::simple) {
-    const time_ps step =
-        ph.scale_out ? st->params.scale_out_step_latency_ps : st->params.scale_up_step_latency_ps;
-    delay = std::max<time_ps>(0, ph.steps * step - ph.wire_latency_ps);
-  }
-  delay += (ph.hops - 1) * ph.wire_latency_ps;
-  st->buffer.assign(ph.flows.begin(), ph.flows.end());
-  for (auto& f : st->buffer) f.bytes *= scale;
-  if (delay == 0) {
-    launch_phase(st, ph, scale);
-  } else {
-    st->sim.schedule_in(delay, [st, &ph, scale] { launch_phase(st, ph, scale); });
-  }
-}
-
 }  // namespace
 
 std::string_view to_string(collective_op op) noexcept {
@@ -588,9 +539,6 @@ std::string_view to_string(collective_op op) noexcept {
 }
 std::string_view to_string(collective_algorithm a) noexcept {
   return algorithm_names[static_cast<std::size_t>(a)];
-}
-std::string_view to_string(protocol p) noexcept {
-  return p == protocol::ll ? "LL" : "Simple";
 }
 
 collective_op parse_collective_op(std::string_view text) {
@@ -613,29 +561,6 @@ double bus_bandwidth_factor(collective_op op, int ranks) noexcept {
   if (ranks < 2) return 0;
   const double n = ranks;
   return op == collective_op::all_reduce ? 2 * (n - 1) / n : (n - 1) / n;
-}
-
-collective_params collective_params_for(const topo::chip_spec& chip) {
-  collective_params p;
-  if (chip.collective) {
-    p.ll_efficiency = chip.collective->ll_efficiency;
-    p.nvls_efficiency = chip.collective->nvls_efficiency;
-    p.launch_overhead_ps = chip.collective->launch_overhead_ps;
-    p.scale_up_step_latency_ps = chip.collective->scale_up_step_latency_ps;
-    p.scale_out_step_latency_ps = chip.collective->scale_out_step_latency_ps;
-    p.ep_scale_up_efficiency = chip.collective->ep_link_efficiency;
-  }
-  p.scale_up_efficiency = chip.efficiency.link.value_or(1.0);
-  p.scale_out_efficiency = chip.efficiency.nic.value_or(1.0);
-  return p;
-}
-
-network_params network_params_for(const collective_params& p, timing_model model) {
-  network_params n;
-  n.model = model;
-  n.scale_up_efficiency = p.scale_up_efficiency;
-  n.scale_out_efficiency = p.scale_out_efficiency;
-  return n;
 }
 
 void finalize(collective_plan& plan, const topo::topology& topo) {
@@ -814,48 +739,6 @@ collective_plan plan_expert_exchange(const topo::topology& topo, const expert_tr
   }
   finalize(plan, topo);
   return plan;
-}
-
-void run_collective(network& net, simulation& sim, std::shared_ptr<const collective_plan> plan,
-                    const collective_params& params, protocol proto,
-                    std::function<void(time_ps elapsed)> on_done) {
-  if (proto == protocol::ll && !(params.ll_efficiency > 0))
-    bad("the LL protocol needs the chip's collective.ll_efficiency");
-  auto st = std::make_shared<run_state>(
-      run_state{net, sim, std::move(plan), params, proto, std::move(on_done), sim.now(), 0, 0, {}});
-  if (params.launch_overhead_ps > 0) {
-    sim.schedule_in(params.launch_overhead_ps, [st] { next_phase(st); });
-  } else {
-    next_phase(st);
-  }
-}
-
-collective_timing time_collective(const topo::topology& topo, const collective_params& params,
-                                  const collective_plan& plan, timing_model model,
-                                  std::optional<protocol> proto, double resolve_quantum) {
-  collective_timing out;
-  out.algorithm = plan.algorithm;
-  out.proto = proto ? *proto : choose_protocol(topo, params, plan);
-  simulation sim;
-  network_params np = network_params_for(params, model);
-  np.resolve_quantum = resolve_quantum;
-  network net(sim, topo, np);
-  // The caller keeps `plan` alive for this whole call: alias it without copying.
-  std::shared_ptr<const collective_plan> view(std::shared_ptr<const collective_plan>{}, &plan);
-  run_collective(net, sim, view, params, out.proto, [&](time_ps t) { out.elapsed_ps = t; });
-  sim.run();
-  out.stats = net.stats();
-  return out;
-}
-
-protocol choose_protocol(const topo::topology& topo, const collective_params& params,
-                         const collective_plan& plan) {
-  if (!(params.ll_efficiency > 0)) return protocol::simple;
-  const auto simple =
-      time_collective(topo, params, plan, timing_model::analytical, protocol::simple).elapsed_ps;
-  const auto ll =
-      time_collective(topo, params, plan, timing_model::analytical, protocol::ll).elapsed_ps;
-  return ll < simple ? protocol::ll : protocol::simple;
 }
 
 }  // namespace moesim::sim::net

@@ -11,17 +11,21 @@
 // *output* of all-gather, the per-rank *input* of reduce-scatter and the per-rank send buffer of
 // all-to-all (S / n to every rank, itself included). bus_bandwidth_factor() gives busbw.
 //
-// Time of one run = launch overhead + sum over phases of
-//     [simple protocol] max(0, steps * step latency - wire latency of the phase) + flow time,
-//     [ll protocol]     flow time with every flow's bytes divided by ll_efficiency,
-// where "flow time" is what the network model gives (bottleneck sharing plus path latency) and
-// the step latency is the preset's scale-up or scale-out figure (scale-out when a flow of the
-// phase crosses an InfiniBand or DCN link). The presets' step latencies are NCCL's per-step
-// latencies of the Simple protocol, which include the wire; the wire part is already in the
-// flows, hence the subtraction. LL's per-step latency is the wire's own (the presets' link
-// latencies are NCCL's LL figures). LL128 is not selectable: the presets give it no step latency
-// of its own (its ll128_efficiency is not used). Every parameter comes from the chip preset
-// (collective_params_for); none is a constant here.
+// Time of one run under protocol P (protocol.hpp: NCCL's Simple, LL, LL128) =
+//     P's launch overhead + sum over phases of
+//     max(0, steps * P's step latency - wire latency of the phase) + flow time,
+// with every flow's bytes divided by P's payload fraction, where "flow time" is what the network
+// model gives (bottleneck sharing plus path latency) and the step latency is P's scale-up or
+// scale-out figure (scale-out when a flow of the phase crosses an InfiniBand or DCN link). The
+// presets' step latencies are NCCL's per-step latencies (tuning.cc hwLat), which include the
+// wire; the wire part is already in the flows, hence the subtraction. NCCL's refinements apply
+// (its tuning model, src/graph/tuning.cc): an NVLS all-reduce pays the preset's nvls_latency_ps
+// in place of launch and step latencies; a ring spanning N nodes pays the scale-out step latency
+// on its 2(N-1) (all-reduce) or N-1 inter-node steps only and the scale-up one on the others,
+// whichever phases its flows cross (its chunks pipeline through the ring, so a chunk's latency
+// is the sum over its hops); a Simple ring all-reduce across nodes pays all its fixed costs
+// times ring_plateau_factor. Every parameter comes from the chip preset (collective_params_for);
+// none is a constant here.
 //
 // Algorithms (collective_algorithm):
 //  - ring: NCCL rings. On NVSwitch clusters spanning several nodes, one ring per NIC of a node
@@ -77,6 +81,7 @@
 
 #include "sim/engine/simulation.hpp"
 #include "sim/net/network.hpp"
+#include "sim/net/protocol.hpp"
 #include "topologies/chip_spec.hpp"
 #include "topologies/topology.hpp"
 
@@ -92,13 +97,11 @@ enum class collective_algorithm : std::uint8_t {
   hierarchical,
   torus
 };
-enum class protocol : std::uint8_t { simple, ll };
 
 /// "all-reduce", "all-gather", "reduce-scatter", "all-to-all".
 [[nodiscard]] std::string_view to_string(collective_op op) noexcept;
 /// "auto", "ring", "tree", "nvls", "direct", "hierarchical", "torus".
 [[nodiscard]] std::string_view to_string(collective_algorithm a) noexcept;
-[[nodiscard]] std::string_view to_string(protocol p) noexcept;
 /// Inverse of to_string; throws std::invalid_argument listing the accepted names.
 [[nodiscard]] collective_op parse_collective_op(std::string_view text);
 [[nodiscard]] collective_algorithm parse_collective_algorithm(std::string_view text);
@@ -106,25 +109,6 @@ enum class protocol : std::uint8_t { simple, ll };
 /// nccl-tests busbw / algbw: 2(n-1)/n for all-reduce, (n-1)/n otherwise (1 for n = 1 is not
 /// meaningful: returns 0).
 [[nodiscard]] double bus_bandwidth_factor(collective_op op, int ranks) noexcept;
-
-/// The chip preset's collective parameters, in the units the executor uses.
-struct collective_params {
-  double ll_efficiency = 0;    ///< payload fraction of LL; 0: LL unavailable
-  double nvls_efficiency = 0;  ///< 0: no in-switch reduction
-  time_ps launch_overhead_ps = 0;
-  time_ps scale_up_step_latency_ps = 0;
-  time_ps scale_out_step_latency_ps = 0;
-  double scale_up_efficiency = 1.0;   ///< efficiency.link (1 when the preset has none)
-  double scale_out_efficiency = 1.0;  ///< efficiency.nic (1 when the preset has none)
-  /// collective.ep_link_efficiency: scale-up efficiency of DeepEP-style expert dispatch/combine
-  /// kernels (absent when the preset has no measurement for them).
-  std::optional<double> ep_scale_up_efficiency;
-};
-/// Reads chip.collective and chip.efficiency; a chip without a collective block gets no launch
-/// overhead, no step latency, no LL and no NVLS (TPU runtimes publish none of these).
-[[nodiscard]] collective_params collective_params_for(const topo::chip_spec& chip);
-/// Network parameters for `model` with the chip's link and NIC efficiencies.
-[[nodiscard]] network_params network_params_for(const collective_params& p, timing_model model);
 
 /// One bulk-synchronous step: flows that run together. Bytes are payload.
 struct collective_phase {
@@ -149,6 +133,10 @@ struct collective_plan {
   std::vector<collective_phase> phases;
   int groups = 0;           ///< independent groups running the collective at once
   int ranks_per_group = 0;  ///< n of the busbw factor
+  bool all_reduce = false;  ///< an all-reduce (NCCL's ring plateau concerns these)
+  /// Ring: steps that cross nodes, 2(N-1) for all-reduce or N-1 over N nodes (the most of any
+  /// group); 0 inside one node or for other algorithms.
+  int inter_node_steps = 0;
 };
 
 /// What to run. Groups: with `groups`, exactly those (equal sizes, any devices, e.g. the data-
@@ -211,8 +199,9 @@ enum class ep_mode : std::uint8_t { normal, low_latency };
 /// functions call it; call it again after editing a plan's flows. O(flows · path).
 void finalize(collective_plan& plan, const topo::topology& topo);
 
-/// Plays `plan` on `net` from sim.now() under protocol `proto` (ll needs ll_efficiency > 0,
-/// else std::invalid_argument); on_done(elapsed) runs as an event when its last flow arrived.
+/// Plays `plan` on `net` from sim.now() under protocol `proto` (LL / LL128 need their payload
+/// fraction, else std::invalid_argument); on_done(elapsed) runs as an event when its last flow
+/// arrived.
 void run_collective(network& net, simulation& sim, std::shared_ptr<const collective_plan> plan,
                     const collective_params& params, protocol proto,
                     std::function<void(time_ps elapsed)> on_done);
@@ -226,16 +215,16 @@ struct collective_timing {
 };
 
 /// Runs `plan` alone on a fresh simulation and network (`model`; the flow model with the named
-/// re-solve quantum `resolve_quantum`, 0 = exact), under `proto`, or under the faster protocol
-/// by the analytical model when proto is empty. O(network cost of the flows).
+/// re-solve quantum `resolve_quantum`, 0 = exact), under `proto`, or under the protocol
+/// choose_protocol picks when proto is empty. O(network cost of the flows).
 [[nodiscard]] collective_timing time_collective(const topo::topology& topo,
                                                 const collective_params& params,
                                                 const collective_plan& plan, timing_model model,
                                                 std::optional<protocol> proto = std::nullopt,
                                                 double resolve_quantum = 0.0);
 
-/// The protocol NCCL would take: the faster of simple and ll (when available) by the analytical
-/// model. Cost: one or two analytical runs of the plan.
+/// The protocol NCCL would take: the fastest of those available by the analytical model (NVLS
+/// runs Simple only, as in NCCL). Cost: one analytical run of the plan per available protocol.
 [[nodiscard]] protocol choose_protocol(const topo::topology& topo, const collective_params& params,
                                        const collective_plan& plan);
 

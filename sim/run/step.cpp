@@ -55,6 +55,19 @@ double ep_nvlink_charge(const scenario& s) {
   return s.chip.efficiency.link.value_or(1.0) / *s.chip.collective->ep_link_efficiency;
 }
 
+/// Fixed cost of each dispatch and combine kernel: a decode pass's per_copy exchange on a chip
+/// with collective.ep_low_latency_kernel_ps is DeepEP's low-latency kernels (one copy per token
+/// and expert, as decode engines run them: SGLang's --deepep-mode auto takes low_latency for
+/// decode), which pay it before their copies; any other exchange pays none, and an EP group of
+/// one rank exchanges nothing.
+time_ps ep_kernel_fixed_cost(const scenario& s) {
+  if (s.moe.exchange != exchange_kind::per_copy || s.workload.kind != workload_kind::decode ||
+      s.parallelism.ep < 2 || !s.chip.collective) {
+    return 0;
+  }
+  return s.chip.collective->ep_low_latency_kernel_ps.value_or(0);
+}
+
 /// The legs of an EP group's exchange, in connection order. per_copy / per_rank: every (source,
 /// destination) pair, source-major. hierarchical: those pairs inside a node, then each source
 /// to the rank at its own position on every other node, then each such rank forwarding to the
@@ -208,6 +221,7 @@ class step_run {
         nodes_(s.moe.exchange == exchange_kind::hierarchical ? ep_nodes_of(s, layout_)
                                                              : ep_nodes{}),
         ep_nvlink_charge_(ep_nvlink_charge(s)),
+        ep_kernel_ps_(ep_kernel_fixed_cost(s)),
         legs_(exchange_legs(s.moe.exchange, ep_, nodes_)),
         sampler_(s, ep_, static_cast<std::int64_t>(shape_.tokens), opt.threads, nodes_.node),
         prefetch_(sampler_, routing_keys(), opt.threads - 1, prefetch_window()),
@@ -791,6 +805,7 @@ class step_run {
               dispatch_bytes_ += conn.src == conn.dst ? 0 : bytes[i];
             }
           }
+          if (ep_kernel_ps_ > 0) co_await until{start + ep_kernel_ps_};
           auto arrived =
               std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
           auto cd = std::make_shared<countdown>(sim_, ep_);
@@ -1223,6 +1238,12 @@ class step_run {
           fmt::format("flow network re-solved at most every {} x busy time after finishes",
                       s_.network.resolve_quantum));
     }
+    if (ep_kernel_ps_ > 0) {
+      r.approximations.push_back(fmt::format(
+          "decode per_copy exchanges run as DeepEP low-latency kernels: {} us fixed per dispatch "
+          "or combine (collective.ep_low_latency_kernel_ps)",
+          static_cast<double>(ep_kernel_ps_) / ps_per_us));
+    }
     r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
                                            static_cast<double>(launch_overhead_ps) / ps_per_us));
     const auto absent = cluster::absent_efficiencies(s_.chip, format_of(s_.model.dtype));
@@ -1280,6 +1301,7 @@ class step_run {
   cluster::recompute_mode recompute_;
   ep_nodes nodes_;               ///< hierarchical exchange: where an EP group's ranks sit
   double ep_nvlink_charge_ = 1;  ///< see exchange_plan::charge
+  time_ps ep_kernel_ps_ = 0;     ///< see ep_kernel_fixed_cost
   std::vector<leg> legs_;  ///< the dispatch direction's rank-to-rank legs, in connection order
   routing_sampler sampler_;
   routing_prefetch prefetch_;  ///< after sampler_: its workers use it

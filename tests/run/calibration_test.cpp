@@ -220,3 +220,22 @@ TEST_CASE("size sweeps use nccl-tests binary units") {
   CHECK_THROWS_AS(io::parse_size_sweep("8:64:x1"), io::input_error);
   CHECK_THROWS_AS(io::parse_size_sweep("8:64"), io::input_error);
 }
+
+TEST_CASE("DeepEP low-latency kernels pay the chip's fixed cost, normal ones NCCL's launch") {
+  auto c = io::load_bench_cluster("dgx-h800", 2, "");
+  io::dispatch_options o;
+  o.ranks = 16;
+  o.tokens = 128;
+  o.mode = sim::net::ep_mode::low_latency;
+  const auto ll = io::bench_dispatch(c, o);
+  CHECK(ll.fixed_cost_s == Approx(19.5e-6));  // h800 collective.ep_low_latency_kernel_ps
+  CHECK(ll.fixed_cost_from == "collective.ep_low_latency_kernel_ps");
+  c.params.ep_low_latency_kernel_ps.reset();
+  const auto bare = io::bench_dispatch(c, o);
+  CHECK(bare.fixed_cost_s == 0);
+  // The kernel cost is paid once before the copies; NCCL's step latencies are not paid.
+  CHECK((ll.dispatch_time_s - bare.dispatch_time_s) * 1e6 == Approx(19.5).epsilon(1e-6));
+  CHECK((ll.combine_time_s - bare.combine_time_s) * 1e6 == Approx(19.5).epsilon(1e-6));
+  o.mode = sim::net::ep_mode::normal;
+  CHECK(io::bench_dispatch(c, o).fixed_cost_s == Approx(8.4e-6));  // NCCL Simple's baseLat
+}

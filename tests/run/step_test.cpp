@@ -201,3 +201,21 @@ TEST_CASE("the trace carries the busy links of every batch of flows as counters"
   // EP groups span both nodes: every exchange loads the rails too.
   CHECK(counters("dp-ep-tp-pp", "ib ") > dp_only);
 }
+
+TEST_CASE("decode exchanges run as DeepEP low-latency kernels with their fixed cost") {
+  const std::string body = R"(
+cluster: {preset: dgx-h100}
+parallelism: {ep: 8}
+workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 2}
+)";
+  const auto ll = run(body);  // h100: collective.ep_low_latency_kernel_ps 19.5 us
+  const auto none = run(body, {"chip.collective.ep_low_latency_kernel_ps=0 us"});
+  // 8 MoE layers, one dispatch and one combine kernel each per step, on the critical path.
+  CHECK((part(ll, "dispatch") - part(none, "dispatch")) * 1e6 == Approx(8 * 19.5).epsilon(1e-3));
+  CHECK((part(ll, "combine") - part(none, "combine")) * 1e6 == Approx(8 * 19.5).epsilon(1e-3));
+  // Per-rank exchanges (DeepEP's normal kernels) and training pay none.
+  const auto per_rank = run(body, {"moe.exchange=per_rank"});
+  const auto per_rank_none =
+      run(body, {"moe.exchange=per_rank", "chip.collective.ep_low_latency_kernel_ps=0 us"});
+  CHECK(part(per_rank, "dispatch") == part(per_rank_none, "dispatch"));
+}

@@ -138,6 +138,15 @@ TEST_CASE("chip validation", "[chip]") {
   CHECK_NOTHROW(validate(c));
   c.collective->ep_link_efficiency = 1.5;
   CHECK_THROWS_WITH(validate(c), Catch::Contains("collective.ep_link_efficiency"));
+  c.collective->ep_link_efficiency = 0.713;
+  c.collective->ring_plateau_factor = 0.5;
+  CHECK_THROWS_WITH(validate(c), Catch::Contains("collective.ring_plateau_factor"));
+  c.collective->ring_plateau_factor = 1.4;
+  c.collective->ll = protocol_costs{6'600'000, 600'000, 2'700'000, 0.0};
+  CHECK_THROWS_WITH(validate(c), Catch::Contains("collective.ll.max_bus_bytes_per_s"));
+  c.collective->ll->max_bus_bytes_per_s = 141e9;
+  c.collective->ep_low_latency_kernel_ps = -1;
+  CHECK_THROWS_WITH(validate(c), Catch::Contains("collective.ep_low_latency_kernel_ps"));
   CHECK(parse_chip_kind("tpu") == chip_kind::tpu);
   CHECK_THROWS_AS(parse_chip_kind("npu"), std::invalid_argument);
   CHECK(parse_wrap_rule_kind("full_axis") == wrap_rule_kind::full_axis);

@@ -210,6 +210,8 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
         j.update(io::json{{"accounting", f.accounting},
                           {"scale_up_efficiency", f.link_efficiency},
                           {"scale_up_efficiency_from", f.link_efficiency_from},
+                          {"kernel_fixed_cost_s", f.fixed_cost_s},
+                          {"kernel_fixed_cost_from", f.fixed_cost_from},
                           {"dispatch_bytes_per_rank", f.dispatch_bytes},
                           {"combine_bytes_per_rank", f.combine_bytes},
                           {"dispatch_time_s", f.dispatch_time_s},
@@ -226,6 +228,8 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
       fmt::print(std::cout, "  bytes: {}\n", f.accounting);
       fmt::print(std::cout, "  scale-up links at {:.3g} of line rate ({})\n", f.link_efficiency,
                  f.link_efficiency_from);
+      fmt::print(std::cout, "  fixed cost per kernel {:.3g} us ({})\n", f.fixed_cost_s * 1e6,
+                 f.fixed_cost_from);
       fmt::print(std::cout, "  dispatch ({}): {:>10.2f} us  {:>8.2f} GB/s  ({} per rank)\n",
                  st->dispatch_dtype, f.dispatch_time_s * 1e6, f.dispatch_GBps,
                  io::format_bytes(f.dispatch_bytes));
