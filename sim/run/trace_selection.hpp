@@ -9,12 +9,12 @@
 // rank 0's ops; with folding.dp_replicas only replica 0 is simulated). Of those it traces
 //  - the requested devices (trace_selection::devices; requested devices that are not recorded
 //    are listed as untraced), or by default
-//  - all of them when there are at most device_budget (128) or no budget, else
+//  - all of them when there are at most device_budget (64) or no budget, else
 //  - EP ranks 0 .. k-1 of data-parallel replica 0 on every pipeline stage, k = budget / pp
 //    (at least 1, at most ep): every stage shows the pipeline's schedule and bubbles, and the
-//    first EP ranks (one node's worth under the usual tp-ep-dp-pp order) the all-to-alls on
-//    NVLink and InfiniBand from both ends. 128 devices keep DeepSeek-V3's training trace
-//    under 100 MB.
+//    first EP ranks (the first GPUs of a node under the usual tp-ep-dp-pp order) the all-to-alls on
+//    NVLink and InfiniBand from both ends. 64 devices keep DeepSeek-V3's training trace
+//    near 60 MB (its hierarchical exchange: 128 came to 113 MB).
 // Links (their GB/s counters): with every recorded device traced, all links; otherwise the
 // links with an end at a traced device or at a traced device's NIC, and the links between
 // switches (leaf, spine, core, DCN), which carry everyone's traffic. PCIe links never have
@@ -31,7 +31,7 @@
 namespace moesim::sim::run {
 
 struct trace_selection {
-  static constexpr int default_device_budget = 128;
+  static constexpr int default_device_budget = 64;
 
   std::vector<topo::device_id> devices;  ///< ascending, unique; empty: the default subset
   time_ps from = 0;

@@ -219,3 +219,30 @@ workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 2}
       run(body, {"moe.exchange=per_rank", "chip.collective.ep_low_latency_kernel_ps=0 us"});
   CHECK(part(per_rank, "dispatch") == part(per_rank_none, "dispatch"));
 }
+
+TEST_CASE("precision sets the exchanged and cached formats; fp8 tokens carry their scales") {
+  // Two nodes, EP8 x DP2 across them: the exchange is bandwidth-bound at 2048 tokens.
+  const std::string body = R"(
+cluster: {preset: dgx-h100, nodes: 2}
+network: {model: analytical}
+parallelism: {ep: 8, dp: 2, order: tp-dp-ep-pp}
+workload: {kind: prefill, batch_per_device: 1, context: 2048, steps: 1}
+)";
+  const auto bf16 = run(body);
+  const auto mixed = run(body, {"precision.dispatch=fp8", "precision.combine=bf16"});
+  // The combine is unchanged; the dispatch carries 1 + 4/128 bytes per value instead of 2.
+  CHECK(part(mixed, "combine") == Approx(part(bf16, "combine")).epsilon(0.01));
+  CHECK(mixed.dispatch_bytes_per_step / bf16.dispatch_bytes_per_step ==
+        Approx((1 + 4.0 / 128) / 2).epsilon(1e-9));
+  CHECK(part(mixed, "dispatch") < 0.6 * part(bf16, "dispatch"));
+  // A bf16 KV cache of an fp8 model: twice the cached bytes the attention reads in decode.
+  const std::string decode = R"(
+cluster: {preset: dgx-h100}
+parallelism: {ep: 8}
+workload: {kind: decode, batch_per_device: 64, context: 8192, steps: 1}
+)";
+  const auto fp8 = run(decode, {"model.dtype=fp8"});
+  const auto kv16 = run(decode, {"model.dtype=fp8", "precision.kv_cache=bf16"});
+  CHECK(part(kv16, "attention") > 1.6 * part(fp8, "attention"));
+  CHECK(kv16.peak_hbm_bytes > fp8.peak_hbm_bytes);
+}

@@ -99,7 +99,7 @@ void add_run_command(CLI::App& app, commands& cmds) {
       sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
   sub->add_option("--trace-devices", st->trace_devices,
                   "Devices to trace: ids and ranges (0-7,64,128-135) or all. Default: every "
-                  "recorded device up to 128, else EP ranks 0..k-1 of DP replica 0 on every "
+                  "recorded device up to 64, else EP ranks 0..k-1 of DP replica 0 on every "
                   "pipeline stage (k = 128 / pp); the trace's otherData.selection says what was "
                   "left out")
       ->needs(trace_opt);
