@@ -1,3 +1,9 @@
+// Over 600 lines (about 750): this file turns every collective and the expert exchanges into
+// flow plans, and they all build on the same private helpers (groups by node, ring orders, phase
+// and flow bookkeeping); the protocol cost model and the timing of a plan already live apart
+// (protocol.cpp, collective_run.cpp). The next split, if it grows: the expert exchanges
+// (plan_all_to_all_v, plan_expert_exchange and their two-stage helpers) into their own file over
+// a detail header of those helpers.
 #include "sim/net/collectives.hpp"
 
 #include <algorithm>
