@@ -2,8 +2,8 @@
 
 #include <cmath>
 
+#include "sim/run/drivers.hpp"
 #include "sim/run/feasibility.hpp"
-#include "sim/run/step.hpp"
 
 namespace moesim::sim::run {
 
@@ -27,7 +27,8 @@ std::vector<memory_breakdown> memory_of(const scenario& s) {
 }  // namespace
 
 run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
-  run_result r = simulate_steps(s, trace, opt);
+  run_result r = s.workload.kind == workload_kind::train ? simulate_training(s, trace, opt)
+                                                         : simulate_fixed_batch(s, trace, opt);
   r.memory = memory_of(s);
   return r;
 }

@@ -233,7 +233,7 @@ TEST_CASE("profile: the example H100 profile is the roofline it says it is") {
   const models::model_spec m = io::load_model("mixtral-8x7b");
   const auto chip = io::load_cluster("dgx-h100").chip;
   REQUIRE(chip.name == "h100");
-  // 2 us: the launch overhead sim/run/step.cpp adds to every roofline op.
+  // 2 us: the launch overhead sim/run/machine.hpp adds to every roofline op.
   const auto rates =
       sim::cluster::rates_for(chip, sim::cluster::number_format::bf16, 2 * ps_per_us);
   for (const double tokens : {1.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0}) {

@@ -1,0 +1,261 @@
+#include "sim/run/executor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "models/capacity.hpp"
+#include "models/model_params.hpp"
+#include "sim/run/layout.hpp"
+
+namespace moesim::sim::run {
+
+pass_executor::pass_executor(machine& m, expert_exchange& x, routing_source& routing,
+                             const scenario& s, const model_chunks& chunks)
+    : m_(m),
+      x_(x),
+      routing_(routing),
+      s_(s),
+      chunks_(chunks),
+      tp_(s.parallelism.tp),
+      ep_(s.parallelism.ep),
+      recompute_(s.workload.training.value_or(training_config{}).recompute) {}
+
+std::int64_t pass_executor::padded_slots(const pass_shape& shape) const {
+  if (!s_.moe.padded || !s_.model.moe) return 0;
+  return models::expert_capacity(static_cast<std::int64_t>(shape.tokens), s_.model.moe->experts,
+                                 s_.model.moe->top_k, s_.moe.capacity_factor);
+}
+
+task pass_executor::run(pass_request r, op_id* end) {
+  const bool fwd = r.kind == pass_kind::forward;
+  const bool last_chunk = r.model_chunk == chunks_.chunks - 1;
+  const pass_shape& shape = r.shape;
+  op_id cur = r.after;
+  std::vector<int> layers = chunks_.layers(r.model_chunk);
+  if (!fwd) std::reverse(layers.begin(), layers.end());
+  if (!fwd && last_chunk) {
+    auto [head_end, op] = head(r, cur);
+    cur = op;
+    co_await until{head_end};
+  }
+  for (const int layer : layers) {
+    const std::string tag = fmt::format("{} L{} mb{}", fwd ? "fwd" : "bwd", layer, r.pass);
+    const bool moe = chunks_.is_moe(layer);
+    if (fwd) {
+      const attention_kernels attn = attention_cost(s_.model, shape);
+      const cluster::op_cost kernels[] = {attn.projections, attn.core};
+      auto [at, op] =
+          m_.group_compute(r.rep, r.stage, category::attention, "attention " + tag, m_.sim().now(),
+                           kernels, cur, {"attention", shape.tokens, shape.keys});
+      std::tie(at, cur) = m_.group_compute(r.rep, r.stage, category::attention, "norms " + tag, at,
+                                           attention_elementwise_cost(s_.model, shape), op,
+                                           {"norms", shape.tokens});
+      if (moe) {
+        std::tie(at, cur) =
+            m_.group_compute(r.rep, r.stage, category::router, "router " + tag, at,
+                             router_cost(s_.model, shape), cur, {"router", shape.tokens});
+      }
+      co_await until{at};
+      co_await tp_all_reduce(r, &cur);
+    }
+    if (moe) {
+      co_await layer_moe(r, layer, tag, &cur);
+    } else {
+      co_await layer_dense(r, tag, &cur);
+    }
+    co_await tp_all_reduce(r, &cur);
+    if (!fwd) {
+      const attention_kernels attn = attention_cost(s_.model, shape);
+      const cluster::op_cost kernels[] = {backward_cost(attn.projections, 0, recompute_),
+                                          backward_cost(attn.core, attn.core.flops, recompute_)};
+      auto [at, op] =
+          m_.group_compute(r.rep, r.stage, category::attention, "attention " + tag, m_.sim().now(),
+                           kernels, cur, {"attention", shape.tokens, shape.keys, true});
+      std::tie(at, cur) = m_.group_compute(
+          r.rep, r.stage, category::attention, "norms " + tag, at,
+          backward_cost(attention_elementwise_cost(s_.model, shape), 0, recompute_), op,
+          {"norms", shape.tokens, 0, true});
+      co_await until{at};
+      co_await tp_all_reduce(r, &cur);
+    }
+  }
+  if (fwd && last_chunk) {
+    auto [head_end, op] = head(r, cur);
+    cur = op;
+    co_await until{head_end};
+  }
+  *end = cur;
+}
+
+/// Forward: dispatch to the experts, experts, combine back. Backward: the combine's gradient to
+/// the experts, experts backward, the dispatch's gradient back; then the router's backward.
+task pass_executor::layer_moe(const pass_request& r, int layer, const std::string& tag,
+                              op_id* cur) {
+  const bool fwd = r.kind == pass_kind::forward;
+  simulation& sim = m_.sim();
+  const auto lr = routing_.routing(r.rep, r.pass, layer, fwd);
+  // Both directions carry the same copies between the same pairs.
+  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(r.shape));
+  for (int phase = 0; phase < 2; ++phase) {
+    const bool to_experts = phase == 0;
+    const category c = to_experts == fwd ? category::dispatch : category::combine;
+    const time_ps start = sim.now();
+    const expert_exchange::plan& plan = x_.routes(r.rep, r.stage, to_experts);
+    std::vector<double> bytes = tokens;
+    for (double& b : bytes) b *= x_.token_bytes(c);
+    if (fwd && to_experts) {
+      for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const auto& conn = plan.routes.at(i);
+        dispatch_bytes_ += conn.src == conn.dst ? 0 : bytes[i];
+      }
+    }
+    if (x_.kernel_ps() > 0) co_await until{start + x_.kernel_ps()};
+    auto arrived = std::make_shared<std::vector<time_ps>>(static_cast<std::size_t>(ep_), start);
+    auto cd = std::make_shared<countdown>(sim, ep_);
+    std::vector<double> charged;
+    if (!plan.charge.empty()) {
+      charged.resize(bytes.size());
+      for (std::size_t i = 0; i < bytes.size(); ++i) charged[i] = bytes[i] * plan.charge[i];
+    }
+    m_.network().start_groups(plan.routes, plan.charge.empty() ? bytes : charged, plan.receiver,
+                              static_cast<std::size_t>(ep_), [&sim, arrived, cd](std::size_t e) {
+                                (*arrived)[e] = sim.now();
+                                cd->one();
+                              });
+    co_await cd->done;
+    m_.note_network(r.rep, r.stage, c, tag, start, *arrived);
+    if (!to_experts) {
+      *cur = m_.network_op(c, start, *cur, r.stage);
+      continue;
+    }
+    // Each rank's experts start when its own tokens are in; the slowest rank's exchange and
+    // experts are the group's critical path.
+    expert_op critical;
+    int critical_rank = 0;
+    for (int e = 0; e < ep_; ++e) {
+      const expert_op x = run_experts(r, e, *lr, (*arrived)[static_cast<std::size_t>(e)], tag);
+      if (x.end > critical.end) {
+        critical = x;
+        critical_rank = e;
+      }
+    }
+    const time_ps arrival = (*arrived)[static_cast<std::size_t>(critical_rank)];
+    const op_id a_deps[] = {*cur};
+    const op_id a = m_.ops().add(c, start, arrival, a_deps, r.stage);
+    const op_id x_deps[] = {a, critical.stream_previous};
+    *cur = m_.ops().add(critical.cat, critical.start, critical.end, x_deps, r.stage);
+    m_.mark_compute(r.rep, r.stage, *cur);
+    co_await until{std::max(critical.end, sim.now())};
+  }
+  if (!fwd) {
+    auto [at, op] = m_.group_compute(r.rep, r.stage, category::router, "router " + tag, sim.now(),
+                                     backward_cost(router_cost(s_.model, r.shape), 0, recompute_),
+                                     *cur, {"router", r.shape.tokens, 0, true});
+    *cur = op;
+    co_await until{at};
+  }
+}
+
+task pass_executor::layer_dense(const pass_request& r, const std::string& tag, op_id* cur) {
+  const bool fwd = r.kind == pass_kind::forward;
+  const pass_shape& shape = r.shape;
+  const cluster::op_cost ffn = dense_ffn_cost(s_.model, shape);
+  const cluster::op_cost act =
+      ffn_elementwise_cost(s_.model, shape, shape.tokens, s_.model.dense_ffn_hidden, 0);
+  auto [at, op] = m_.group_compute(r.rep, r.stage, category::dense_ffn, "dense ffn " + tag,
+                                   m_.sim().now(), fwd ? ffn : backward_cost(ffn, 0, recompute_),
+                                   *cur, {"dense_ffn", shape.tokens, 0, !fwd});
+  std::tie(at, *cur) = m_.group_compute(r.rep, r.stage, category::dense_ffn, "activation " + tag,
+                                        at, fwd ? act : backward_cost(act, 0, recompute_), op,
+                                        {"activation", shape.tokens, 0, !fwd});
+  co_await until{at};
+}
+
+/// The TP all-reduce of the pass's activations over every TP group of (rep, stage), when tp > 1.
+task pass_executor::tp_all_reduce(const pass_request& r, op_id* cur) {
+  if (tp_ <= 1) co_return;
+  auto& plan = tp_plans_[{r.rep, r.stage, r.shape.tokens}];
+  if (!plan) {
+    net::collective_spec spec;
+    spec.op = net::collective_op::all_reduce;
+    spec.bytes = r.shape.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+    for (int e = 0; e < ep_; ++e) spec.groups.push_back(m_.layout().tp_group(e, r.rep, r.stage));
+    plan = std::make_shared<net::collective_plan>(
+        net::plan_collective(m_.topology(), m_.collective_params(), spec));
+  }
+  const time_ps start = m_.sim().now();
+  co_await m_.collective(plan)->done;
+  *cur = m_.network_op(category::tp_collective, start, *cur, r.stage);
+}
+
+/// Expert work of EP rank `e` for one layer pass, enqueued at `at` on its compute stream.
+pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e,
+                                                    const layer_routing& lr, time_ps at,
+                                                    const std::string& tag) {
+  const bool fwd = r.kind == pass_kind::forward;
+  const pass_shape& shape = r.shape;
+  const int per_rank = lr.experts / ep_;
+  double copies = 0;
+  int active = 0;
+  for (int x = e * per_rank; x < (e + 1) * per_rank; ++x) {
+    std::int64_t n = 0;
+    for (int src = 0; src < ep_; ++src)
+      n += lr.copies[static_cast<std::size_t>(src) * lr.experts + x];
+    copies += static_cast<double>(n);
+    active += n > 0 ? 1 : 0;
+  }
+  // Static shapes: every local expert computes over its full capacity from every source.
+  const double computed =
+      s_.moe.padded ? static_cast<double>(padded_slots(shape)) * per_rank * ep_ : copies;
+  const int loaded = s_.moe.padded ? per_rank : active;
+  const cluster::op_cost f = expert_cost(s_.model, shape, computed, loaded);
+  const cluster::op_cost cost = fwd ? f : backward_cost(f, 0, recompute_);
+  const category c = cluster::memory_bound(m_.rates(), cost) ? category::expert_weight_load
+                                                             : category::expert_compute;
+  const topo::device_id d = m_.device(r.rep, r.stage, e);
+  device_state& st = m_.dev(d);
+  const cluster::stream_slot gemm =
+      m_.compute(d, c, fmt::format("experts {} ({} active)", tag, active), at, cost,
+                 {"experts", computed, 0, !fwd});
+  const double shared_tokens = s_.model.moe->shared_experts > 0 ? shape.tokens : 0;
+  const cluster::op_cost act =
+      ffn_elementwise_cost(s_.model, shape, computed + shared_tokens * s_.model.moe->shared_experts,
+                           s_.model.moe->expert_ffn_hidden, computed);
+  const time_ps end =
+      m_.compute(d, category::expert_compute, "expert activation " + tag, gemm.end,
+                 fwd ? act : backward_cost(act, 0, recompute_), {"activation", computed, 0, !fwd})
+          .end;
+  // The weight stream on the HBM track: the part of the op spent reading expert weights.
+  const double weight_bytes =
+      f.bytes - 2.0 * computed * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+  const time_ps weights_ps =
+      ps_from_seconds(std::max(0.0, weight_bytes) / m_.rates().hbm_bytes_per_s);
+  const auto w = st.hbm.enqueue(gemm.start, weights_ps, -1);
+  trace_recorder& trace = m_.trace();
+  if (trace.records(st.trace_hbm)) {
+    trace.span(st.trace_hbm, "expert weights " + tag, "expert_weight_load", w.start, weights_ps,
+               {{"bytes", fmt::format("{:.6g}", weight_bytes), true},
+                {"active_experts", std::to_string(active), true}});
+  }
+  if (fwd) st.tokens_in += copies;
+  return {end, gemm.start, gemm.previous_op, c};
+}
+
+/// The output head (and the loss) on the last chunk: forward after the last layer, backward
+/// before it.
+std::pair<time_ps, op_id> pass_executor::head(const pass_request& r, op_id dep) {
+  const bool fwd = r.kind == pass_kind::forward;
+  const double positions = chunks_.training ? r.shape.tokens : r.shape.sequences;
+  cluster::op_cost c = lm_head_cost(s_.model, positions, tp_);
+  if (chunks_.training) {
+    // The multi-token-prediction modules have heads of their own (DeepSeek-V3 s2.2).
+    c.flops *= 1 + s_.model.mtp_modules;
+    c.bytes *= 1 + s_.model.mtp_modules;
+  }
+  return m_.group_compute(r.rep, r.stage, category::lm_head, fwd ? "lm head" : "lm head bwd",
+                          m_.sim().now(), fwd ? c : backward_cost(c, 0, recompute_), dep,
+                          {"lm_head", positions, 0, !fwd});
+}
+
+}  // namespace moesim::sim::run

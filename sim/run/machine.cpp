@@ -1,0 +1,176 @@
+#include "sim/run/machine.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/cluster/profile_table.hpp"
+#include "topologies/cluster.hpp"
+
+namespace moesim::sim::run {
+
+namespace {
+
+net::network_params network_params_of(const scenario& s) {
+  net::network_params p = net::network_params_for(net::collective_params_for(s.chip),
+                                                  s.network.model == network_model::flow
+                                                      ? net::timing_model::flow
+                                                      : net::timing_model::analytical);
+  p.resolve_quantum = s.network.resolve_quantum;
+  return p;
+}
+
+}  // namespace
+
+cluster::number_format format_of(models::weight_dtype d) {
+  switch (d) {
+    case models::weight_dtype::fp8:
+      return cluster::number_format::fp8;
+    case models::weight_dtype::int8:
+    case models::weight_dtype::int4:
+      return cluster::number_format::int8;
+    default:
+      return cluster::number_format::bf16;
+  }
+}
+
+const char* format_name(cluster::number_format f) {
+  switch (f) {
+    case cluster::number_format::fp8:
+      return "fp8";
+    case cluster::number_format::int8:
+      return "int8";
+    default:
+      return "bf16";
+  }
+}
+
+machine::machine(const scenario& s, trace_recorder& trace, const trace_selection& sel)
+    : s_(s),
+      trace_(trace),
+      topo_(topo::build_cluster(s.cluster, s.chip)),
+      sim_(s.seed),
+      net_(sim_, topo_, network_params_of(s)),
+      cparams_(net::collective_params_for(s.chip)),
+      rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps,
+                                format_of(s.precision.attention_or(s.model.dtype)))),
+      layout_(s.parallelism),
+      dtype_name_(format_name(format_of(s.model.dtype))),
+      dev_(static_cast<std::size_t>(layout_.devices())) {
+  if (!trace_.enabled()) return;
+  trace_plan plan = plan_trace(s, topo_, sel, trace_);
+  for (const topo::device_id d : plan.devices) {
+    auto& ds = dev_[static_cast<std::size_t>(d)];
+    const std::string name = fmt::format("device {}", d);
+    ds.trace_compute = trace_.track(name, "compute");
+    ds.trace_hbm = trace_.track(name, "hbm");
+    ds.trace_net = trace_.track(name, "network");
+  }
+  trace_links_ = std::move(plan.links);
+  net_.observe_traffic(
+      [this](time_ps start, time_ps end, std::span<const net::network::link_traffic> links) {
+        trace_link_traffic(start, end, links);
+      });
+}
+
+cluster::stream_slot machine::compute(topo::device_id d, category c, const std::string& name,
+                                      time_ps at, std::span<const cluster::op_cost> kernels,
+                                      const profile_key& key) {
+  device_state& st = dev(d);
+  const time_ps dur = duration(kernels, key);
+  const auto slot = st.compute.enqueue(at, dur, st.compute_op);
+  if (trace_.records(st.trace_compute)) {
+    double flops = 0;
+    double bytes = 0;
+    for (const auto& k : kernels) {
+      flops += k.flops;
+      bytes += k.bytes;
+    }
+    trace_.span(st.trace_compute, name, std::string(to_string(c)), slot.start, dur,
+                {{"flops", fmt::format("{:.6g}", flops), true},
+                 {"hbm_bytes", fmt::format("{:.6g}", bytes), true}});
+  }
+  return slot;
+}
+
+time_ps machine::duration(std::span<const cluster::op_cost> kernels, const profile_key& key) const {
+  if (s_.profile && key.op != nullptr) {
+    const std::string op = std::string(key.op) + (key.backward ? "_backward" : "");
+    if (const auto t = s_.profile->lookup(op, dtype_name_, key.tokens, key.context)) return *t;
+  }
+  return cluster::op_time(rates_, kernels);
+}
+
+void machine::mark_compute(int rep, int stage, op_id op) {
+  for (int e = 0; e < layout_.config().ep; ++e) dev(device(rep, stage, e)).compute_op = op;
+}
+
+std::pair<time_ps, op_id> machine::group_compute(int rep, int stage, category c,
+                                                 const std::string& name, time_ps at,
+                                                 std::span<const cluster::op_cost> kernels,
+                                                 op_id dep, const profile_key& key) {
+  cluster::stream_slot slowest{at, at, -1};
+  for (int e = 0; e < layout_.config().ep; ++e) {
+    const auto slot = compute(device(rep, stage, e), c, name, at, kernels, key);
+    if (slot.end > slowest.end) slowest = slot;
+  }
+  const op_id deps[] = {dep, slowest.previous_op};
+  const op_id op = ops_.add(c, slowest.start, slowest.end, deps, stage);
+  mark_compute(rep, stage, op);
+  return {slowest.end, op};
+}
+
+std::shared_ptr<countdown> machine::collective(
+    const std::shared_ptr<const net::collective_plan>& plan) {
+  auto cd = std::make_shared<countdown>(sim_, 1);
+  net::run_collective(net_, sim_, plan, cparams_, net::protocol::simple,
+                      [cd](time_ps) { cd->one(); });
+  return cd;
+}
+
+op_id machine::network_op(category c, time_ps start, op_id dep, int owner) {
+  const op_id deps[] = {dep};
+  return ops_.add(c, start, sim_.now(), deps, owner);
+}
+
+void machine::note_network(int rep, int stage, category c, const std::string& tag, time_ps start,
+                           const std::vector<time_ps>& arrived) {
+  for (int e = 0; e < layout_.config().ep; ++e) {
+    device_state& st = dev(device(rep, stage, e));
+    const time_ps end = arrived[static_cast<std::size_t>(e)];
+    st.network_busy += end - start;
+    if (trace_.records(st.trace_net) && end > start) {
+      trace_.span(st.trace_net, std::string(to_string(c)) + " " + tag, std::string(to_string(c)),
+                  start, end - start);
+    }
+  }
+}
+
+op_id machine::latest(op_id a, op_id b) const {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return ops_.end_of(a) >= ops_.end_of(b) ? a : b;
+}
+
+/// Trace counters of the links a batch of flows (an expert exchange, a pipeline send, one phase
+/// of a TP or DP collective) kept at least half busy: its average rate over the batch, from its
+/// start to its last byte, for InfiniBand, DCN and ICI links (NVLink and PCIe legs are the
+/// devices' own network tracks; quieter links would swell a large run's trace). A later batch
+/// on the same link overwrites the value.
+void machine::trace_link_traffic(time_ps start, time_ps end,
+                                 std::span<const net::network::link_traffic> links) {
+  if (end <= start) return;
+  const double span_s = seconds(end - start);
+  for (const auto& [link, b] : links) {
+    const auto l = static_cast<topo::link_id>(link);
+    if (!trace_links_[static_cast<std::size_t>(l)]) continue;  // not selected
+    if (b / span_s < 0.5 * net_.capacity_bytes_per_s(l)) continue;
+    const auto& info = topo_.link(l);
+    if (info.kind == topo::link_kind::pcie) continue;
+    const std::string name = fmt::format("{} {}->{} GB/s", to_string(info.kind),
+                                         topo_.name(info.src), topo_.name(info.dst));
+    trace_.counter_interval("links", name, start, end, b / span_s / 1e9);
+  }
+}
+
+}  // namespace moesim::sim::run

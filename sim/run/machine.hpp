@@ -1,0 +1,159 @@
+#pragma once
+// The simulated cluster of one run and the bookkeeping every driver shares: the topology, the
+// event engine, the network, each device's compute and HBM streams, the op log the critical
+// path is read from, and the trace's tracks. Drivers (training, fixed-batch inference, serving)
+// and the pass executor record work through it; it knows nothing of pipelines or requests.
+//
+// Ownership: a machine owns its simulation and network and is neither copied nor moved (the
+// network's traffic observer points back at it). Devices are addressed by layout coordinates
+// (replica, stage, EP rank, TP rank); "group" operations act on every EP rank of (replica,
+// stage), whose TP peers run the same work in lockstep.
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/cluster/roofline.hpp"
+#include "sim/cluster/stream.hpp"
+#include "sim/engine/process.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/engine/trace.hpp"
+#include "sim/net/collectives.hpp"
+#include "sim/net/network.hpp"
+#include "sim/run/critical_path.hpp"
+#include "sim/run/layout.hpp"
+#include "sim/run/scenario.hpp"
+#include "sim/run/trace_selection.hpp"
+#include "topologies/topology.hpp"
+
+namespace moesim::sim::run {
+
+using op_id = op_log::op_id;
+
+// Per-kernel launch overhead on GPUs and TPUs alike (CUDA kernel launch ~2-5 us; we take the
+// lower end since production runs use CUDA graphs / XLA fusion).
+constexpr time_ps launch_overhead_ps = 2 * ps_per_us;
+
+[[nodiscard]] cluster::number_format format_of(models::weight_dtype d);
+[[nodiscard]] const char* format_name(cluster::number_format f);
+
+/// Which row of a measured op profile (cluster::profile_table) times an op; op == nullptr: none.
+struct profile_key {
+  const char* op = nullptr;  ///< profile op name, without "_backward"
+  double tokens = 0;
+  double context = 0;
+  bool backward = false;
+};
+
+/// Counts outstanding pieces of work; the flag is set when the last one is done.
+struct countdown {
+  explicit countdown(simulation& sim, int n) : done(sim), left(n) {
+    if (left == 0) done.set();
+  }
+  void one() {
+    if (--left == 0) done.set();
+  }
+  flag done;
+  int left;
+};
+
+struct device_state {
+  cluster::stream compute;
+  cluster::stream hbm;
+  time_ps network_busy = 0;
+  double tokens_in = 0;   ///< routed token copies received by its experts
+  op_id compute_op = -1;  ///< op log id of the last recorded op on the compute stream
+  std::uint32_t trace_compute = trace_recorder::no_track;
+  std::uint32_t trace_hbm = trace_recorder::no_track;
+  std::uint32_t trace_net = trace_recorder::no_track;
+};
+
+class machine {
+ public:
+  /// Builds the cluster of `s` and, when `trace` records, the tracks `sel` keeps.
+  machine(const scenario& s, trace_recorder& trace, const trace_selection& sel);
+  machine(const machine&) = delete;
+  machine& operator=(const machine&) = delete;
+
+  [[nodiscard]] simulation& sim() noexcept { return sim_; }
+  [[nodiscard]] const simulation& sim() const noexcept { return sim_; }
+  [[nodiscard]] net::network& network() noexcept { return net_; }
+  [[nodiscard]] const topo::topology& topology() const noexcept { return topo_; }
+  [[nodiscard]] const net::collective_params& collective_params() const noexcept {
+    return cparams_;
+  }
+  [[nodiscard]] const cluster::device_rates& rates() const noexcept { return rates_; }
+  [[nodiscard]] const run::layout& layout() const noexcept { return layout_; }
+  [[nodiscard]] op_log& ops() noexcept { return ops_; }
+  [[nodiscard]] const op_log& ops() const noexcept { return ops_; }
+  [[nodiscard]] trace_recorder& trace() noexcept { return trace_; }
+
+  [[nodiscard]] topo::device_id device(int rep, int stage, int ep_rank, int tp_rank = 0) const {
+    return layout_.device({tp_rank, ep_rank, rep, stage});
+  }
+  [[nodiscard]] device_state& dev(topo::device_id d) { return dev_[static_cast<std::size_t>(d)]; }
+  [[nodiscard]] const device_state& dev(topo::device_id d) const {
+    return dev_[static_cast<std::size_t>(d)];
+  }
+
+  /// Enqueues an op of back-to-back kernels on device d's compute stream at `at` (its TP peers
+  /// run the same); timed by the scenario's op profile when it has `key`, else the roofline.
+  cluster::stream_slot compute(topo::device_id d, category c, const std::string& name, time_ps at,
+                               std::span<const cluster::op_cost> kernels,
+                               const profile_key& key = {});
+  cluster::stream_slot compute(topo::device_id d, category c, const std::string& name, time_ps at,
+                               const cluster::op_cost& cost, const profile_key& key = {}) {
+    return compute(d, c, name, at, std::span(&cost, 1), key);
+  }
+
+  /// The same op on every EP rank of (rep, stage) at `at`, recorded on the critical path as the
+  /// slowest rank's op after `dep`; returns (end, op id).
+  std::pair<time_ps, op_id> group_compute(int rep, int stage, category c, const std::string& name,
+                                          time_ps at, std::span<const cluster::op_cost> kernels,
+                                          op_id dep, const profile_key& key = {});
+  std::pair<time_ps, op_id> group_compute(int rep, int stage, category c, const std::string& name,
+                                          time_ps at, const cluster::op_cost& cost, op_id dep,
+                                          const profile_key& key = {}) {
+    return group_compute(rep, stage, c, name, at, std::span(&cost, 1), dep, key);
+  }
+
+  /// After recording `op` for the ranks of (rep, stage): each rank's compute stream now ends
+  /// with it, so an op queued behind it next names it as its stream predecessor (the other
+  /// task's work, when two overlap).
+  void mark_compute(int rep, int stage, op_id op);
+
+  /// Plays a planned collective now; returns a countdown to await.
+  std::shared_ptr<countdown> collective(const std::shared_ptr<const net::collective_plan>& plan);
+
+  /// Records network work of `c` from `start` to now, after `dep`.
+  op_id network_op(category c, time_ps start, op_id dep, int owner);
+
+  /// Each EP rank of (rep, stage) busy on the network from `start` until its `arrived` time.
+  void note_network(int rep, int stage, category c, const std::string& tag, time_ps start,
+                    const std::vector<time_ps>& arrived);
+
+  /// Of two ops, the one that ends later (-1 ids ignored).
+  [[nodiscard]] op_id latest(op_id a, op_id b) const;
+
+ private:
+  [[nodiscard]] time_ps duration(std::span<const cluster::op_cost> kernels,
+                                 const profile_key& key) const;
+  void trace_link_traffic(time_ps start, time_ps end,
+                          std::span<const net::network::link_traffic> links);
+
+  const scenario& s_;
+  trace_recorder& trace_;
+  std::vector<bool> trace_links_;  ///< [link id]: whether the trace keeps its counters
+  topo::topology topo_;
+  simulation sim_;
+  net::network net_;
+  net::collective_params cparams_;
+  cluster::device_rates rates_;
+  run::layout layout_;
+  std::string dtype_name_;  ///< the op profile's dtype column for the model's number format
+  std::vector<device_state> dev_;
+  op_log ops_;
+};
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,64 @@
+#include "sim/run/routing_tally.hpp"
+
+#include <algorithm>
+
+namespace moesim::sim::run {
+
+routing_tally::routing_tally(int experts, int ep)
+    : ep_(ep), experts_(static_cast<std::size_t>(experts)) {}
+
+void routing_tally::record(int layer, const layer_routing& lr) {
+  ++routed_layers_;
+  layer_stats& ls = layer_sums_[layer];
+  ls.layer = layer;
+  ls.drop_rate += lr.drop_rate;
+  ls.unique_experts += lr.unique_experts;
+  unique_sum_ += lr.unique_experts;
+  drop_sum_ += lr.drop_rate;
+  scaled_ = scaled_ || lr.scaled;
+  std::vector<double> per_rank(static_cast<std::size_t>(ep_), 0.0);
+  const int per = lr.experts / ep_;
+  for (int src = 0; src < lr.sources; ++src) {
+    for (int e = 0; e < lr.experts; ++e) {
+      const auto n = static_cast<double>(lr.copies[static_cast<std::size_t>(src) * lr.experts + e]);
+      per_rank[static_cast<std::size_t>(e / per)] += n;
+      experts_[static_cast<std::size_t>(e)].tokens += n;
+    }
+  }
+  for (int e = 0; e < lr.experts; ++e) {
+    experts_[static_cast<std::size_t>(e)].dropped +=
+        static_cast<double>(lr.dropped_per_expert[static_cast<std::size_t>(e)]);
+  }
+  double mx = 0;
+  double sum = 0;
+  for (double v : per_rank) {
+    mx = std::max(mx, v);
+    sum += v;
+  }
+  if (sum > 0) {
+    imbalance_sum_ += mx / (sum / ep_);
+    ls.load_max_over_mean += mx / (sum / ep_);
+  }
+}
+
+void routing_tally::fill(run_result& r, double passes_per_layer, double steps_x_replicas) const {
+  if (routed_layers_ == 0) return;
+  const double n = routed_layers_;
+  r.load_max_over_mean = imbalance_sum_ / n;
+  r.unique_experts = unique_sum_ / n;
+  r.drop_rate = drop_sum_ / n;
+  r.experts = experts_;
+  for (auto [layer, ls] : layer_sums_) {
+    ls.drop_rate /= passes_per_layer;
+    ls.unique_experts /= passes_per_layer;
+    ls.load_max_over_mean /= passes_per_layer;
+    r.layers.push_back(ls);
+  }
+  const double per_step_layer = n / steps_x_replicas;
+  for (auto& e : r.experts) {
+    e.tokens /= per_step_layer;
+    e.dropped /= per_step_layer;
+  }
+}
+
+}  // namespace moesim::sim::run
