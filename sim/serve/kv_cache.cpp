@@ -29,7 +29,6 @@ std::int64_t kv_cache::extra_blocks(const kv_sequence& seq, std::int64_t tokens)
 }
 
 bool kv_cache::grow(kv_sequence& seq, std::int64_t tokens) {
-  assert(seq.pool_ == nullptr || seq.pool_ == this);
   if (tokens < seq.tokens_) {
     throw std::invalid_argument(fmt::format(
         "KV sequence cannot shrink from {} to {} tokens; release it instead", seq.tokens_, tokens));
@@ -39,12 +38,10 @@ bool kv_cache::grow(kv_sequence& seq, std::int64_t tokens) {
   used_blocks_ += extra;
   seq.blocks_ += extra;
   seq.tokens_ = tokens;
-  seq.pool_ = this;
   return true;
 }
 
 void kv_cache::release(kv_sequence& seq) {
-  assert(seq.pool_ == nullptr || seq.pool_ == this);
   used_blocks_ -= seq.blocks_;
   assert(used_blocks_ >= 0);
   seq = kv_sequence{};

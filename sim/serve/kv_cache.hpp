@@ -22,7 +22,6 @@ class kv_sequence {
   friend class kv_cache;
   std::int64_t tokens_ = 0;
   std::int64_t blocks_ = 0;
-  const kv_cache* pool_ = nullptr;  // the pool holding its blocks (checked by assert)
 };
 
 /// The block pool. Every call is O(1): the pool keeps only the number of blocks in use, each

@@ -34,6 +34,12 @@ const scheduler_limits& checked(const scheduler_limits& l) {
         fmt::format("scheduler needs max_running >= 1 and token_budget >= 1, got {} and {}",
                     l.max_running, l.token_budget));
   }
+  if (l.token_budget < static_cast<std::int64_t>(l.max_running)) {
+    // Otherwise a full batch of decodes could not all run in one iteration (vLLM refuses it
+    // too: vllm/config/scheduler.py, SchedulerConfig._verify_args).
+    throw std::invalid_argument(fmt::format(
+        "scheduler needs token_budget >= max_running, got {} < {}", l.token_budget, l.max_running));
+  }
   if (l.kv_blocks < 1 || l.block_tokens < 1) {
     throw std::invalid_argument(
         fmt::format("scheduler needs a KV pool of at least one block of at least one token, got "
@@ -173,7 +179,7 @@ iteration scheduler::next() {
 
 std::vector<finished_request> scheduler::complete(const iteration& it, sim::time_ps end) {
   std::vector<finished_request> done;
-  if (it.seqs.empty()) return done;
+  if (it.seqs.empty() && pending_.empty()) return done;
   const bool same = it.seqs.size() == pending_.size() &&
                     std::equal(it.seqs.begin(), it.seqs.end(), pending_.begin(),
                                [](const seq_work& a, const seq_work& b) {

@@ -111,8 +111,8 @@ struct sequence {
 class scheduler {
  public:
   /// Throws std::invalid_argument (naming the numbers) unless max_running >= 1,
-  /// token_budget >= 1, kv_blocks >= 1, block_tokens >= 1, chunk_tokens >= 0, and
-  /// chunk_tokens == 0 when chunked_prefill is off.
+  /// token_budget >= max_running (as vLLM requires), kv_blocks >= 1, block_tokens >= 1,
+  /// chunk_tokens >= 0, and chunk_tokens == 0 when chunked_prefill is off.
   explicit scheduler(const scheduler_limits& limits);
 
   /// Throws std::invalid_argument naming the request and the numbers when it could never run:

@@ -270,6 +270,8 @@ TEST_CASE("scheduler: impossible limits and requests are refused with their numb
                     "0 blocks of 16 tokens");
   CHECK_THROWS_AS(scheduler(limits(0, 100, 10)), std::invalid_argument);
   CHECK_THROWS_AS(scheduler(limits(8, 0, 10)), std::invalid_argument);
+  CHECK_THROWS_WITH(scheduler(limits(8, 7, 10)),
+                    "scheduler needs token_budget >= max_running, got 7 < 8");
   auto l = limits(8, 100, 10, 16, false);
   l.chunk_tokens = 50;
   CHECK_THROWS_AS(scheduler(l), std::invalid_argument);
@@ -302,6 +304,7 @@ TEST_CASE("scheduler: next and complete must alternate") {
   iteration other = it;
   other.seqs[0].new_tokens = 3;
   CHECK_THROWS_AS(s.complete(other, 5), std::logic_error);
+  CHECK_THROWS_AS(s.complete(iteration{}, 5), std::logic_error);
   s.complete(it, 5);
   CHECK_THROWS_AS(s.complete(s.next(), 4), std::logic_error);  // time going back
 }
