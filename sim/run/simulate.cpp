@@ -1,6 +1,7 @@
 #include "sim/run/simulate.hpp"
 
 #include <cmath>
+#include <stdexcept>
 
 #include "sim/run/feasibility.hpp"
 #include "sim/run/step.hpp"
@@ -27,6 +28,9 @@ std::vector<memory_breakdown> memory_of(const scenario& s) {
 }  // namespace
 
 run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
+  if (s.workload.kind == workload_kind::serve) {
+    throw std::invalid_argument("workload kind serve: the serving loop is not built yet");
+  }
   run_result r = simulate_steps(s, trace, opt);
   r.memory = memory_of(s);
   return r;
