@@ -9,6 +9,8 @@
 #include <system_error>
 #include <tuple>
 
+#include "sim/engine/csv_text.hpp"
+
 namespace moesim::sim::cluster {
 
 namespace detail {
@@ -88,32 +90,6 @@ std::string nearest_op(std::string_view op) {
   return best;
 }
 
-struct field {
-  std::string_view text;  ///< trimmed of spaces and tabs
-  int column = 1;         ///< 1-based column of its first non-blank character
-};
-
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t");
-  return s.substr(first, last - first + 1);
-}
-
-std::vector<field> split_fields(std::string_view line) {
-  std::vector<field> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto comma = line.find(',', start);
-    const std::size_t end = comma == std::string_view::npos ? line.size() : comma;
-    const std::string_view raw = line.substr(start, end - start);
-    const auto lead = std::min(raw.find_first_not_of(" \t"), raw.size());
-    out.push_back({trim(raw), static_cast<int>(start + lead + 1)});
-    if (comma == std::string_view::npos) return out;
-    start = comma + 1;
-  }
-}
-
 /// Throws "<origin>:<line>:<column>: <expected>, got '<got>'<tail>".
 [[noreturn]] void fail(const std::string& origin, int line, int column, const std::string& expected,
                        std::string_view got, const std::string& tail = {}) {
@@ -164,18 +140,9 @@ profile_table parse_profile_csv(std::string_view text, const std::string& origin
   // (series, tokens, context) -> line of its first row: repeats are reported in file order.
   std::map<std::tuple<std::size_t, std::uint64_t, std::uint64_t>, int> first_line;
   bool header = false;
-  int line_no = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const auto newline = text.find('\n', pos);
-    std::string_view line = text.substr(
-        pos, newline == std::string_view::npos ? std::string_view::npos : newline - pos);
-    pos = newline == std::string_view::npos ? text.size() : newline + 1;
-    ++line_no;
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    const std::string_view content = detail::trim(line);
-    if (content.empty() || content.front() == '#') continue;
-    const auto fields = detail::split_fields(line);
+  const int lines = sim::csv::for_each_content_line(text, [&](std::string_view line, int line_no) {
+    const std::string_view content = sim::csv::trim(line);
+    const auto fields = sim::csv::split_fields(line);
     const int end_column = static_cast<int>(line.size()) + 1;
 
     if (!header) {
@@ -192,7 +159,7 @@ profile_table parse_profile_csv(std::string_view text, const std::string& origin
              "expected the header " + header_text, content);
       }
       header = true;
-      continue;
+      return;
     }
 
     if (fields.size() != detail::header_fields.size()) {
@@ -244,13 +211,13 @@ profile_table parse_profile_csv(std::string_view text, const std::string& origin
            content);
     }
     rows.push_back({series, *tokens, *context, *time_us});
-  }
+  });
   if (!header) {
-    throw std::invalid_argument(origin + ":" + std::to_string(line_no + 1) +
+    throw std::invalid_argument(origin + ":" + std::to_string(lines + 1) +
                                 ":1: expected the header " + header_text + ", got end of file");
   }
   if (rows.empty()) {
-    throw std::invalid_argument(origin + ":" + std::to_string(line_no + 1) +
+    throw std::invalid_argument(origin + ":" + std::to_string(lines + 1) +
                                 ":1: expected at least one row after the header, got end of file");
   }
 

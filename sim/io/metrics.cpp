@@ -24,6 +24,32 @@ const char* objective_key(sim::run::objective_kind o) {
   }
 }
 
+json summary_json(const moesim::serve::summary& x) {
+  return {{"mean", x.mean}, {"p50", x.p50}, {"p90", x.p90}, {"p99", x.p99}, {"count", x.count}};
+}
+
+/// The serving object: key names are relied on by scripts (issue 12).
+json serving_json(const moesim::serve::serving_report& x, int devices) {
+  return {{"requests", x.requests},
+          {"ttft_s", summary_json(x.ttft_s)},
+          {"tpot_s", summary_json(x.tpot_s)},
+          {"itl_s", summary_json(x.itl_s)},
+          {"e2e_s", summary_json(x.e2e_s)},
+          {"window_s", x.window_s},
+          {"input_tokens_per_s", x.input_tokens_per_s},
+          {"output_tokens_per_s", x.output_tokens_per_s},
+          {"input_tokens_per_s_per_device", x.input_tokens_per_s / devices},
+          {"output_tokens_per_s_per_device", x.output_tokens_per_s / devices},
+          {"requests_per_s", x.requests_per_s},
+          {"goodput_requests_per_s", x.goodput_requests_per_s},
+          {"preemptions", x.preemptions},
+          {"kv_utilisation", {{"mean", x.kv_utilisation_mean}, {"max", x.kv_utilisation_max}}},
+          {"batch_sequences", {{"mean", x.batch_seqs_mean}, {"max", x.batch_seqs_max}}},
+          {"batch_tokens", {{"mean", x.batch_tokens_mean}, {"max", x.batch_tokens_max}}},
+          {"queue_length", {{"mean", x.queue_length_mean}, {"max", x.queue_length_max}}},
+          {"iterations", x.iterations}};
+}
+
 json result_json(const sim::run::run_result& r) {
   json summary{{"simulated_time_s", r.simulated_time_s},
                {"step_time_s", r.step_time_s},
@@ -75,11 +101,13 @@ json result_json(const sim::run::run_result& r) {
     experts.push_back(
         {{"expert", e}, {"tokens", r.experts[e].tokens}, {"dropped", r.experts[e].dropped}});
   }
-  return {{"workload", r.workload}, {"network_model", r.network_model},
-          {"summary", summary},     {"breakdown_s", breakdown},
-          {"routing", routing},     {"devices", devices},
-          {"memory", memory},       {"experts", experts},
-          {"layout", r.layout},     {"approximations", r.approximations}};
+  json out{{"workload", r.workload}, {"network_model", r.network_model},
+           {"summary", summary},     {"breakdown_s", breakdown},
+           {"routing", routing},     {"devices", devices},
+           {"memory", memory},       {"experts", experts},
+           {"layout", r.layout},     {"approximations", r.approximations}};
+  if (r.serving) out["serving"] = serving_json(*r.serving, r.devices);
+  return out;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "sim/io/embedded.hpp"
 #include "sim/io/overrides.hpp"
 #include "sim/io/presets.hpp"
+#include "sim/io/serve_schema.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "sim/io/strategy_errors.hpp"
@@ -210,15 +211,19 @@ const object_type<training_config>& training_type() {
   return t;
 }
 
+const enum_spec<workload_kind>& workload_kinds() {
+  static const enum_spec<workload_kind> kinds{{{"decode", workload_kind::decode},
+                                               {"prefill", workload_kind::prefill},
+                                               {"train", workload_kind::train},
+                                               {"serve", workload_kind::serve}}};
+  return kinds;
+}
+
 const object_type<workload_config>& workload_type() {
   static const auto t = [] {
     const integer_spec<std::uint32_t> positive{1, 1U << 30};
     object_type<workload_config> o("workload", "What the cluster runs");
-    o.required("kind", &workload_config::kind,
-               enum_spec<workload_kind>{{{"decode", workload_kind::decode},
-                                         {"prefill", workload_kind::prefill},
-                                         {"train", workload_kind::train}}},
-               "decode, prefill or train")
+    o.required("kind", &workload_config::kind, workload_kinds(), "decode, prefill, train or serve")
         .optional("batch_per_device", &workload_config::batch_per_device, positive,
                   "sequences per device (train: micro-batch size of one data-parallel rank)")
         .optional("context", &workload_config::context, integer_spec<std::uint32_t>{0, 1U << 24},
@@ -235,13 +240,18 @@ const object_type<workload_config>& workload_type() {
             "training", &workload_config::training,
             optional_spec<training_config, object_spec<training_config>>{nested(training_type())},
             "kind train only: recomputation, ZeRO stage, optimizer, gradient dtype")
+        .optional(
+            "serve", &workload_config::serve,
+            optional_spec<serve::serve_spec, object_spec<serve::serve_spec>>{nested(serve_type())},
+            "kind serve only (and required): request arrivals and lengths, scheduler, SLOs")
         .check([](const workload_config& w, const doc::node& n, const std::string& path) {
+          const std::string kind = workload_kinds().to_json(w.kind).get<std::string>();
           const doc::node* training = n.find("training");
           if (training != nullptr && w.training && w.kind != workload_kind::train) {
             detail::fail(*training, detail::join_path(path, "training"),
-                         "applies to kind train only; this workload is " +
-                             std::string(w.kind == workload_kind::decode ? "decode" : "prefill"));
+                         "applies to kind train only; this workload is " + kind);
           }
+          check_serve_workload(w, kind, n, path);
         });
     return o;
   }();
@@ -444,6 +454,7 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   }
   load_routing_trace(s, without, base);
   load_op_profile(s, without, base);
+  load_request_trace(s, without, base);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -537,7 +548,8 @@ json scenario_json_schema() {
 json scenario_to_json(const sim::run::scenario& s) {
   json j = scenario_type().to_json(s);
   j.erase("strategies");
-  if (s.op_profile.empty()) j.erase("op_profile");  // absent, as before the key existed
+  if (s.op_profile.empty()) j.erase("op_profile");      // absent, as before the key existed
+  if (!s.workload.serve) j["workload"].erase("serve");  // likewise
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }

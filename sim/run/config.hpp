@@ -13,6 +13,7 @@
 #include "models/routing_trace.hpp"
 #include "models/token_source.hpp"
 #include "sim/cluster/memory.hpp"
+#include "sim/serve/request_spec.hpp"
 
 namespace moesim::sim::run {
 
@@ -124,7 +125,8 @@ struct sampling_config {
   std::shared_ptr<const models::routing_trace> trace;  ///< the file's contents, when given
 };
 
-enum class workload_kind { decode, prefill, train };
+/// serve: a stream of requests through a continuous-batching scheduler (workload.serve).
+enum class workload_kind { decode, prefill, train, serve };
 
 /// What `strategies:` are ranked by: shortest step, most tokens per second, or lowest cost per
 /// million tokens (strategies that change the batch are compared fairly by the last two).
@@ -154,7 +156,8 @@ struct training_config {
 /// (decode) or prompt length (prefill). train: batch_per_device is the micro-batch of one
 /// data-parallel rank (Megatron's micro-batch size; a rank spans tp * pp devices), context the
 /// sequence length, micro_batches per step (global batch = batch_per_device * micro_batches *
-/// ep * dp sequences).
+/// ep * dp sequences). serve: the request stream and scheduler of `serve` decide batches and
+/// lengths; batch_per_device, context and steps are not used (the loader refuses them).
 struct workload_config {
   workload_kind kind = workload_kind::decode;
   std::uint32_t batch_per_device = 1;  ///< sequences per device (decode: one token each)
@@ -166,6 +169,8 @@ struct workload_config {
   /// other's compute.
   bool overlap = false;
   std::optional<training_config> training;  ///< `workload.training`, only with kind train
+  std::optional<moesim::serve::serve_spec>
+      serve;  ///< `workload.serve`, only and always with kind serve
 };
 
 }  // namespace moesim::sim::run

@@ -27,7 +27,7 @@ std::int64_t pass_executor::padded_slots(const pass_shape& shape) const {
                                  s_.model.moe->top_k, s_.moe.capacity_factor);
 }
 
-task pass_executor::run(pass_request r, op_id* end) {
+task pass_executor::run(const pass_request& r, op_id* end) {
   const bool fwd = r.kind == pass_kind::forward;
   const bool last_chunk = r.model_chunk == chunks_.chunks - 1;
   const pass_shape& shape = r.shape;

@@ -62,8 +62,10 @@ class pass_executor {
   pass_executor(machine& m, expert_exchange& x, routing_source& routing, const scenario& s,
                 const model_chunks& chunks);
 
-  /// Runs request `r` from now; when it returns, `*end` is the pass's last op.
-  task run(pass_request r, op_id* end);
+  /// Runs request `r` from now; when it returns, `*end` is the pass's last op. The caller keeps
+  /// `r` alive until then (a named local of the awaiting coroutine: GCC 12 may destroy a
+  /// temporary argument of a co_await expression twice).
+  task run(const pass_request& r, op_id* end);
 
   /// Token bytes the forward dispatches sent between devices, so far.
   [[nodiscard]] double dispatch_bytes() const noexcept { return dispatch_bytes_; }

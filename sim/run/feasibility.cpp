@@ -73,6 +73,19 @@ cluster::model_memory_shape memory_shape(const models::model_spec& m,
 
 cluster::memory_workload memory_workload_of(const scenario& s) {
   const workload_config& w = s.workload;
+  if (w.kind == workload_kind::serve) {
+    // Weights and the buffers of one iteration at the scheduler's limits; the KV cache is the
+    // paged pool given what is left (serve_kv_pool_of).
+    const moesim::serve::scheduler_spec& sched = w.serve->scheduler;
+    cluster::memory_workload x;
+    x.sequences = 0;
+    x.pass_sequences = sched.max_running;
+    x.tokens_per_pass = sched.token_budget;
+    x.micro_batches = 1;
+    x.capacity_factor = s.moe.capacity_factor;
+    x.sequence_tokens = sched.token_budget;
+    return x;
+  }
   const batch_shape b = batch_of(s);  // the one definition of the batch, as the step runs it
   cluster::memory_workload x;
   x.training = w.kind == workload_kind::train;
@@ -147,6 +160,21 @@ void check_tp_domains(const scenario& s, const layout& l) {
   }
 }
 
+// The serving loop runs one pipeline stage and sizes its KV pool from the HBM left over.
+void check_serve_layout(const scenario& s) {
+  if (s.parallelism.pp != 1) {
+    throw std::invalid_argument(fmt::format(
+        "parallelism: serving runs pp 1 (got pp {}); pipeline-parallel serving is not built",
+        s.parallelism.pp));
+  }
+  if (s.parallelism.dp != 1) {
+    throw std::invalid_argument(fmt::format(
+        "parallelism: serving simulates one data-parallel replica (got dp {}); run one replica "
+        "with its share of the request rate",
+        s.parallelism.dp));
+  }
+}
+
 }  // namespace
 
 ep_nodes ep_nodes_of(const scenario& s, const layout& l) {
@@ -205,6 +233,19 @@ int pipeline_stage_of(const parallel_config& p, long long device) {
   return layout(p).of(static_cast<topo::device_id>(device)).pp;
 }
 
+serve_kv_pool serve_kv_pool_of(const scenario& s, double other_bytes) {
+  const moesim::serve::scheduler_spec& sched = s.workload.serve->scheduler;
+  const models::model_spec& m = s.model;
+  const double kv_split = m.attention.kind == models::attention_kind::mla
+                              ? 1.0
+                              : std::min<double>(s.parallelism.tp, m.attention.kv_heads);
+  serve_kv_pool pool;
+  pool.bytes_per_token = models::kv_cache_bytes_per_token(m, s.precision.kv_or(m.dtype)) / kv_split;
+  pool.bytes = std::max(0.0, s.chip.hbm_bytes - other_bytes) * sched.kv_memory_fraction;
+  pool.blocks = static_cast<std::int64_t>(pool.bytes / (pool.bytes_per_token * sched.block_tokens));
+  return pool;
+}
+
 std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
   const parallel_config& p = s.parallelism;
   const cluster::model_memory_shape shape = memory_shape(s.model, s.precision);
@@ -226,6 +267,13 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
     cluster::memory_plan plan =
         cluster::plan_device_memory(shape, layout, stages[static_cast<std::size_t>(k)], work);
     plan.device = run::layout(p).device({0, 0, 0, k});
+    if (s.workload.kind == workload_kind::serve) {
+      const double pool = serve_kv_pool_of(s, plan.total_bytes).bytes;
+      if (pool > 0) {
+        plan.items.push_back({"KV cache pool", pool});
+        plan.total_bytes += pool;
+      }
+    }
     plans.push_back(std::move(plan));
   }
   return plans;
@@ -304,6 +352,7 @@ void check_feasible(const scenario& s) {
         fmt::format("sampling: math_hidden {} exceeds the model's hidden size {}",
                     s.sampling.math_hidden, s.model.hidden));
   }
+  if (s.workload.kind == workload_kind::serve) check_serve_layout(s);
   // Memory last: its plan assumes the layout above holds. The fullest stage is reported.
   const std::vector<cluster::memory_plan> plans = stage_memory_plans(s);
   const auto fullest =

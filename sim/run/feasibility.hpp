@@ -39,8 +39,20 @@ struct ep_nodes {
 /// name tp, ep, dp and pp once each (check_feasible refuses others); O(1).
 [[nodiscard]] int pipeline_stage_of(const parallel_config& p, long long device);
 
+/// The paged KV cache of a serving device: what is left of its HBM after `other_bytes`
+/// (weights and buffers), times scheduler.kv_memory_fraction, in blocks of
+/// scheduler.block_tokens tokens. bytes_per_token: one token's KV over every layer on the
+/// device (TP splits KV heads, never MLA's latent). Kind serve only.
+struct serve_kv_pool {
+  double bytes = 0;
+  double bytes_per_token = 0;
+  std::int64_t blocks = 0;
+};
+[[nodiscard]] serve_kv_pool serve_kv_pool_of(const scenario& s, double other_bytes);
+
 /// The memory plan of each pipeline stage (index = stage), every device of a stage holding the
-/// same; plan.device is the stage's lowest device index. The layout must have passed the layout
+/// same; plan.device is the stage's lowest device index. Serving plans end with the "KV cache
+/// pool" the HBM left over gives (serve_kv_pool_of). The layout must have passed the layout
 /// checks of check_feasible. O(layers + pp).
 [[nodiscard]] std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s);
 

@@ -21,21 +21,61 @@ double qk_plus_v(const models::model_spec& m, const pass_shape& p) {
 
 }  // namespace
 
-double attention_core_flops(const models::model_spec& m, const pass_shape& p) {
+namespace {
+
+/// The core of uniform sequences (p.slices empty).
+double core_flops_uniform(const models::model_spec& m, const pass_shape& p) {
   return 2.0 * m.attention.heads * qk_plus_v(m, p) * p.keys * p.tokens / p.tp;
+}
+
+/// One slice as a uniform pass of one sequence.
+pass_shape slice_shape(const pass_shape& p, const seq_slice& x) {
+  pass_shape one;
+  one.tp = p.tp;
+  one.kv_dtype = p.kv_dtype;
+  one.sequences = 1;
+  one.tokens = x.new_tokens;
+  one.keys = x.context + (x.new_tokens + 1) / 2;
+  one.kv_read_tokens = x.context;
+  one.decode = x.new_tokens == 1 && x.context > 0;
+  return one;
+}
+
+double kv_split(const models::model_spec& m, const pass_shape& p) {
+  return m.attention.kind == models::attention_kind::mla
+             ? 1.0
+             : std::min<double>(p.tp, m.attention.kv_heads);
+}
+
+/// Bytes of KV cache the core reads and writes.
+double core_bytes_uniform(const models::model_spec& m, const pass_shape& p) {
+  const double kv_per_token_layer = models::kv_cache_bytes_per_token(m, p.kv_dtype) / m.layers;
+  const double kv_read = p.sequences * p.kv_read_tokens * kv_per_token_layer / kv_split(m, p);
+  const double kv_write = p.tokens * kv_per_token_layer / kv_split(m, p);
+  return kv_read + kv_write;
+}
+
+}  // namespace
+
+double attention_core_flops(const models::model_spec& m, const pass_shape& p) {
+  if (p.slices.empty()) return core_flops_uniform(m, p);
+  double flops = 0;
+  for (const seq_slice& x : p.slices) flops += core_flops_uniform(m, slice_shape(p, x));
+  return flops * p.slice_share;
 }
 
 attention_kernels attention_cost(const models::model_spec& m, const pass_shape& p) {
   const double params = static_cast<double>(models::attention_params(m));
-  const double kv_per_token_layer = models::kv_cache_bytes_per_token(m, p.kv_dtype) / m.layers;
-  const double kv_split = m.attention.kind == models::attention_kind::mla
-                              ? 1.0
-                              : std::min<double>(p.tp, m.attention.kv_heads);
-  const double kv_read = p.sequences * p.kv_read_tokens * kv_per_token_layer / kv_split;
-  const double kv_write = p.tokens * kv_per_token_layer / kv_split;
+  double core_bytes = 0;
+  if (p.slices.empty()) {
+    core_bytes = core_bytes_uniform(m, p);
+  } else {
+    for (const seq_slice& x : p.slices) core_bytes += core_bytes_uniform(m, slice_shape(p, x));
+    core_bytes *= p.slice_share;
+  }
   const double act = 2.0 * p.tokens * m.hidden * bpp(m);
   return {{2.0 * params * p.tokens / p.tp, params * bpp(m) / p.tp + act},
-          {attention_core_flops(m, p), kv_read + kv_write, cluster::kernel_class::attention}};
+          {attention_core_flops(m, p), core_bytes, cluster::kernel_class::attention}};
 }
 
 cluster::op_cost router_cost(const models::model_spec& m, const pass_shape& p) {

@@ -25,11 +25,22 @@
 //    write h, twice) with the experts; dense FFNs have the activation only;
 //  - backward: 2x the forward FLOPs and bytes (input and weight gradients); recomputation adds
 //    a forward (full) or the attention core (selective), Korthikanti et al. 2022.
+#include <vector>
+
 #include "models/model_spec.hpp"
 #include "sim/cluster/memory.hpp"
 #include "sim/cluster/roofline.hpp"
 
 namespace moesim::sim::run {
+
+/// One sequence's part of a pass whose sequences differ (serving): `new_tokens` computed now
+/// after `context` tokens already in its KV cache. Its queries attend to the cached tokens and
+/// causally to each other, context + (new_tokens + 1) / 2 keys each; it reads its cached KV and
+/// writes its new tokens'. A one-token slice with context is a decode (MLA absorbed).
+struct seq_slice {
+  double new_tokens = 0;
+  double context = 0;
+};
 
 /// What one pass of one micro-batch puts on a device.
 struct pass_shape {
@@ -40,6 +51,12 @@ struct pass_shape {
   int tp = 1;
   bool decode = false;                                         ///< one new token per sequence
   models::weight_dtype kv_dtype = models::weight_dtype::bf16;  ///< KV cache format
+  /// Sequences that differ (serving): each one's slice; the attention core sums them, scaled by
+  /// `slice_share` (the fraction of them each device runs, when attention-DP ranks split a
+  /// batch evenly). Empty: every sequence alike, as the fields above say. `tokens` and
+  /// `sequences` stay the per-device totals every other op uses.
+  std::vector<seq_slice> slices;
+  double slice_share = 1;
 };
 
 /// The two kernels of one attention block (see the file comment).

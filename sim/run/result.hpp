@@ -2,9 +2,12 @@
 // What a simulated run measured. Everything here is simulated (no wall-clock figures), so it
 // is a pure function of the scenario and seed; sim/io writes it as metrics JSON and a table.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sim/serve/latency.hpp"
 
 namespace moesim::sim::run {
 
@@ -45,7 +48,7 @@ struct run_result {
   std::string scenario;
   std::string variant;
   std::uint64_t seed = 0;
-  std::string workload;  ///< decode | prefill | train
+  std::string workload;  ///< decode | prefill | train | serve
   std::string network_model;
   int devices = 0;
   std::uint32_t steps = 0;
@@ -74,6 +77,9 @@ struct run_result {
   std::vector<layer_stats> layers;  ///< MoE layers only, in layer order
   std::vector<device_usage> per_device;
   std::vector<memory_breakdown> memory;  ///< per pipeline stage, in stage order
+
+  /// Serving runs: latency percentiles, throughput, goodput, scheduler figures.
+  std::optional<serve::serving_report> serving;
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

@@ -58,7 +58,10 @@ class routing_sampler {
   /// share the maths of this one call. O(sample * math_hidden * experts).
   ///
   /// Thread safety: when independent() is true, calls for different keys may run concurrently.
-  layer_routing route(int group, int pass, int layer, int threads = 0);
+  /// `tokens_per_source` > 0: this pass's tokens per source instead of the constructor's (a
+  /// serving iteration's; at most the constructor's, which sized the sample).
+  layer_routing route(int group, int pass, int layer, int threads = 0,
+                      std::int64_t tokens_per_source = 0);
   /// True when routings do not depend on one another (no bias balancing).
   [[nodiscard]] bool independent() const noexcept;
 

@@ -27,8 +27,9 @@ std::vector<memory_breakdown> memory_of(const scenario& s) {
 }  // namespace
 
 run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
-  run_result r = s.workload.kind == workload_kind::train ? simulate_training(s, trace, opt)
-                                                         : simulate_fixed_batch(s, trace, opt);
+  run_result r = s.workload.kind == workload_kind::train   ? simulate_training(s, trace, opt)
+                 : s.workload.kind == workload_kind::serve ? simulate_serving(s, trace, opt)
+                                                           : simulate_fixed_batch(s, trace, opt);
   r.memory = memory_of(s);
   return r;
 }

@@ -84,7 +84,7 @@ TEST_CASE("a key with no plausible match lists the keys") {
 
 TEST_CASE("missing required keys name the key and what it is") {
   CHECK(error_of(replace(base, "  kind: decode\n", "")) ==
-        "s.yaml:11:3: workload: missing required key 'kind' (decode, prefill or train)");
+        "s.yaml:11:3: workload: missing required key 'kind' (decode, prefill, train or serve)");
 }
 
 TEST_CASE("wrong types are reported with what was expected") {
@@ -173,7 +173,7 @@ TEST_CASE("unknown presets get a suggestion") {
 TEST_CASE("enums suggest the closest name") {
   CHECK(error_of(replace(base, "kind: decode", "kind: decod")) ==
         "s.yaml:11:9: workload.kind: unknown value 'decod'; did you mean 'decode'? (expected one "
-        "of: decode, prefill, train)");
+        "of: decode, prefill, train, serve)");
 }
 
 TEST_CASE("command-line --set overrides are checked like the file and named in errors") {

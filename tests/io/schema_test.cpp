@@ -26,7 +26,7 @@ TEST_CASE("ranges, units, enums and defaults reach the schema") {
   CHECK(steps["minimum"] == 1);
   CHECK(steps["default"] == 1);
   const auto& kind = s["properties"]["workload"]["properties"]["kind"];
-  CHECK(kind["enum"] == moesim::io::json::array({"decode", "prefill", "train"}));
+  CHECK(kind["enum"] == moesim::io::json::array({"decode", "prefill", "train", "serve"}));
   const auto& seed = s["properties"]["seed"];
   CHECK(seed["maximum"] == 18446744073709551615ULL);
   // Presets are offered by name, and a section with a preset needs no other key.
