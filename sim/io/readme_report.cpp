@@ -7,7 +7,6 @@
 #include <cmath>
 #include <utility>
 
-#include "sim/io/accuracy_check.hpp"
 #include "sim/io/error.hpp"
 #include "sim/io/units.hpp"
 
@@ -251,6 +250,16 @@ std::string flagship_table(const json& summaries, const std::vector<scenario_not
                        number_of(s, "devices"), top, markdown_cell(note.why));
   }
   return out;
+}
+
+std::string format_figure(double v) {
+  return fmt::format("{:.4g}", v);
+}
+std::string format_error(double relative) {
+  return fmt::format("{:+.1f}%", relative * 100);
+}
+std::string format_tolerance(double relative) {
+  return fmt::format("{:.3g}%", relative * 100);
 }
 
 std::string format_count(double v) {

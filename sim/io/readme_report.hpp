@@ -58,6 +58,13 @@ struct scenario_note {
 [[nodiscard]] std::string flagship_table(const json& summaries,
                                          const std::vector<scenario_note>& notes);
 
+/// A figure as the Validation table (and `moesim accuracy`) prints it: 4 significant digits
+/// ("369.4", "1.781", "0.5"). The accuracy baseline guard compares rows in this form.
+[[nodiscard]] std::string format_figure(double v);
+/// A relative error as the table prints it: "+2.4%", "-47.6%", "+0.0%".
+[[nodiscard]] std::string format_error(double relative);
+/// A relative tolerance: "10%", "2%", "0%".
+[[nodiscard]] std::string format_tolerance(double relative);
 /// A count with a k/M/G suffix, 3 significant digits: "457k", "33.4k", "702M".
 [[nodiscard]] std::string format_count(double v);
 

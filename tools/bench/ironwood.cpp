@@ -15,9 +15,9 @@
 #include <ostream>
 #include <string>
 
-#include "sim/io/net_bench.hpp"
 #include "sim/net/all_to_all_load.hpp"
 #include "sim/net/network.hpp"
+#include "sim/validate/net_bench.hpp"
 #include "tools/bench/bench.hpp"
 
 namespace moesim::bench {
@@ -42,7 +42,7 @@ struct check_result {
 // Both ways of all_to_all_load.hpp on one slice, with the preset's link efficiency applied as
 // the network would.
 check_result cross_check(const std::string& shape, double bytes) {
-  const auto c = io::load_bench_cluster("tpu-ironwood", 0, shape);
+  const auto c = validate::load_bench_cluster("tpu-ironwood", 0, shape);
   const auto p = sim::net::network_params_for(c.params, sim::net::timing_model::analytical);
   sim::simulation sim;
   const sim::net::network net(sim, c.topo, p);
@@ -80,13 +80,13 @@ int ironwood(const options& opt, std::ostream& out) {
   const std::string shape = "16x24x24";
   const double bytes = 1024.0 * 1024 * 1024;
   const auto t0 = clock_type::now();
-  const auto c = io::load_bench_cluster("tpu-ironwood", 0, shape);
+  const auto c = validate::load_bench_cluster("tpu-ironwood", 0, shape);
   const double build_s = since(t0);
   sim::net::collective_spec spec;
   spec.op = sim::net::collective_op::all_to_all;
   spec.bytes = bytes;
   const auto t1 = clock_type::now();
-  const auto f = io::bench_collective(c, spec, sim::net::timing_model::analytical);
+  const auto f = validate::bench_collective(c, spec, sim::net::timing_model::analytical);
   const double collective_s = since(t1);
   const double wall_s = since(t0);
   const double rss = peak_rss_bytes();

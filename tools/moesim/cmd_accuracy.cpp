@@ -1,5 +1,5 @@
-// `moesim accuracy`: the validation table (sim/io/calibration.hpp), printed, as JSON, or checked
-// against a stored baseline (sim/io/accuracy_check.hpp).
+// `moesim accuracy`: the validation table (sim/validate/calibration.hpp), printed, as JSON, or
+// checked against a stored baseline (sim/validate/accuracy_check.hpp).
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -7,10 +7,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "sim/io/accuracy_check.hpp"
-#include "sim/io/calibration.hpp"
 #include "sim/io/error.hpp"
 #include "sim/io/metrics.hpp"
+#include "sim/io/readme_report.hpp"
+#include "sim/validate/accuracy_check.hpp"
+#include "sim/validate/calibration.hpp"
 #include "tools/moesim/commands.hpp"
 
 namespace moesim::cli {
@@ -27,7 +28,7 @@ io::json read_json_file(const std::string& path) {
   }
 }
 
-void print_table(const std::vector<io::calibration_result>& results) {
+void print_table(const std::vector<validate::calibration_result>& results) {
   fmt::print(std::cout, "{:<40} {:>9} {:>10} {:<8} {:>7} {:>5}  {}\n", "case", "measured",
              "simulated", "unit", "error", "tol", "result");
   int predictions = 0;
@@ -37,7 +38,7 @@ void print_table(const std::vector<io::calibration_result>& results) {
   int failing = 0;
   for (const auto& r : results) {
     const auto& row = *r.row;
-    const auto status = io::status_of(r);
+    const auto status = validate::status_of(r);
     passing += r.pass ? 1 : 0;
     gaps += status == "known gap" ? 1 : 0;
     failing += status == "FAIL" ? 1 : 0;
@@ -82,9 +83,10 @@ void add_accuracy_command(CLI::App& app, commands& cmds) {
     cmds.run = [st] {
       // Read the baseline first: a bad path is bad input before a few seconds of simulation.
       const io::json baseline = st->baseline.empty() ? io::json() : read_json_file(st->baseline);
-      std::vector<io::calibration_result> results;
-      for (const auto& row : io::calibration_rows()) results.push_back(io::evaluate(row));
-      const io::json doc = io::accuracy_json(results);
+      std::vector<validate::calibration_result> results;
+      for (const auto& row : validate::calibration_rows())
+        results.push_back(validate::evaluate(row));
+      const io::json doc = validate::accuracy_json(results);
       if (st->json) {
         std::cout << io::dump(doc);
       } else {
@@ -96,9 +98,9 @@ void add_accuracy_command(CLI::App& app, commands& cmds) {
         out << io::dump(doc);
       }
       int failed = 0;
-      for (const auto& r : results) failed += io::status_of(r) == "FAIL" ? 1 : 0;
+      for (const auto& r : results) failed += validate::status_of(r) == "FAIL" ? 1 : 0;
       if (st->baseline.empty()) return failed == 0 ? 0 : 1;
-      const auto check = io::check_accuracy(doc, baseline);
+      const auto check = validate::check_accuracy(doc, baseline);
       auto& log = st->json ? std::cerr : std::cout;
       for (const auto& n : check.notices) fmt::print(log, "notice: {}\n", n);
       for (const auto& f : check.failures) fmt::print(log, "baseline: {}\n", f);

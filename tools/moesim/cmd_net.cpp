@@ -6,8 +6,8 @@
 
 #include "sim/io/error.hpp"
 #include "sim/io/metrics.hpp"
-#include "sim/io/net_bench.hpp"
 #include "sim/io/units.hpp"
+#include "sim/validate/net_bench.hpp"
 #include "tools/moesim/commands.hpp"
 
 namespace moesim::cli {
@@ -123,12 +123,12 @@ void add_collective_command(CLI::App& app, commands& cmds) {
       spec.ranks = st->ranks;
       if (!st->axes.empty()) spec.axes = parse_axes(st->axes);
       const auto model = timing_of(st->network.model);
-      const auto sizes = io::parse_size_sweep(st->bytes);
-      const auto c = io::load_bench_cluster(st->cluster, st->nodes, st->shape);
-      std::vector<io::collective_figures> rows;
+      const auto sizes = validate::parse_size_sweep(st->bytes);
+      const auto c = validate::load_bench_cluster(st->cluster, st->nodes, st->shape);
+      std::vector<validate::collective_figures> rows;
       for (double s : sizes) {
         spec.bytes = s;
-        rows.push_back(io::bench_collective(c, spec, model, st->network.resolve_quantum));
+        rows.push_back(validate::bench_collective(c, spec, model, st->network.resolve_quantum));
       }
       if (st->json) {
         io::json out = io::json::array();
@@ -166,7 +166,7 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
   struct state {
     std::string cluster;
     int nodes = 0;
-    io::dispatch_options o;
+    validate::dispatch_options o;
     std::string dispatch_dtype = "fp8";
     std::string combine_dtype = "bf16";
     std::string mode = "normal";
@@ -190,9 +190,9 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
   sub->add_flag("--json", st->json, "Print JSON");
   sub->callback([&cmds, st] {
     cmds.run = [st] {
-      io::dispatch_options o = st->o;
-      o.dispatch = io::parse_wire_dtype(st->dispatch_dtype);
-      o.combine = io::parse_wire_dtype(st->combine_dtype);
+      validate::dispatch_options o = st->o;
+      o.dispatch = validate::parse_wire_dtype(st->dispatch_dtype);
+      o.combine = validate::parse_wire_dtype(st->combine_dtype);
       if (st->mode == "normal") {
         o.mode = sim::net::ep_mode::normal;
       } else if (st->mode == "low-latency") {
@@ -202,8 +202,8 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
       }
       o.model = timing_of(st->network.model);
       o.resolve_quantum = st->network.resolve_quantum;
-      const auto c = io::load_bench_cluster(st->cluster, st->nodes, "");
-      const auto f = io::bench_dispatch(c, o);
+      const auto c = validate::load_bench_cluster(st->cluster, st->nodes, "");
+      const auto f = validate::bench_dispatch(c, o);
       if (st->json) {
         io::json j{{"cluster", c.topo.label}, {"ranks", o.ranks}, {"mode", st->mode}};
         st->network.add_to(j);

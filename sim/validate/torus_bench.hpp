@@ -7,7 +7,7 @@
 // book's closed forms for the others).
 //
 // Cost: one plan and one flow-model run of a 32- or 64-chip slice each (milliseconds).
-namespace moesim::io {
+namespace moesim::validate {
 
 /// AllGather over y of a v5e 8x4 mesh (no wraparound on y: v5e wraps only 16-chip axes), 32 MiB
 /// gathered per chip: the book's Pop Quiz 2 (E = 2048, F = 8192, bf16), 8 groups of 4 at once.
@@ -22,4 +22,4 @@ namespace moesim::io {
 /// AllToAll of 1 GiB per chip on the x rings of a v5p 4x4x4 cube (16 bidirectional rings of 4).
 [[nodiscard]] double torus_alltoall_v5p_ring_us();
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

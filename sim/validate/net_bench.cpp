@@ -1,4 +1,4 @@
-#include "sim/io/net_bench.hpp"
+#include "sim/validate/net_bench.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -10,7 +10,12 @@
 #include "sim/io/units.hpp"
 #include "topologies/cluster.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
+
+using io::input_error;
+using io::load_cluster;
+using io::parse_binary_size;
+using io::parse_number;
 
 namespace {
 
@@ -256,4 +261,4 @@ dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& 
   return f;
 }
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

@@ -19,7 +19,7 @@
 
 #include "sim/io/schema.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
 
 struct calibration_row {
   std::string id;           ///< citable case id, e.g. "nccl-h100-ring-allreduce"
@@ -62,6 +62,6 @@ struct calibration_result {
 /// `moesim accuracy --json`: {"rows": [{"case", "title", "source", "scenario", "measured",
 /// "simulated", "unit", "error", "tolerance", "pass", "status", "sets_factor", "note", "gap"}]}.
 /// Numbers are JSON numbers; error and tolerance are relative.
-[[nodiscard]] json accuracy_json(const std::vector<calibration_result>& results);
+[[nodiscard]] io::json accuracy_json(const std::vector<calibration_result>& results);
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

@@ -7,7 +7,7 @@
 //
 // Units: sizes in bytes, times in seconds, bandwidths in GB/s = 1e9 B/s (nccl-tests, DeepEP).
 // Bad values (unknown names, sizes that do not divide, ranks beyond the cluster) throw
-// input_error with the numbers that disagree.
+// io::input_error with the numbers that disagree.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,7 +17,7 @@
 #include "topologies/cluster_spec.hpp"
 #include "topologies/topology.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
 
 /// A cluster ready to simulate on. Owns its topology.
 struct bench_cluster {
@@ -58,7 +58,7 @@ struct collective_figures {
 [[nodiscard]] std::vector<double> parse_size_sweep(const std::string& text);
 
 enum class wire_dtype { fp8, bf16 };
-/// "fp8" / "bf16"; anything else throws input_error.
+/// "fp8" / "bf16"; anything else throws io::input_error.
 [[nodiscard]] wire_dtype parse_wire_dtype(const std::string& text);
 
 struct dispatch_options {
@@ -105,4 +105,4 @@ struct dispatch_figures {
 [[nodiscard]] sim::net::expert_traffic dispatch_traffic(const bench_cluster& c,
                                                         const dispatch_options& o);
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

@@ -1,11 +1,11 @@
-#include "sim/io/torus_bench.hpp"
+#include "sim/validate/torus_bench.hpp"
 
 #include <string>
 #include <vector>
 
-#include "sim/io/net_bench.hpp"
+#include "sim/validate/net_bench.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
 
 namespace {
 
@@ -41,4 +41,4 @@ double torus_alltoall_v5p_ring_us() {
   return time_us("tpu-v5p", "4x4x4", collective_op::all_to_all, GiB, {0});
 }
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

@@ -1,12 +1,19 @@
-#include "sim/io/accuracy_check.hpp"
+#include "sim/validate/accuracy_check.hpp"
 
 #include <fmt/format.h>
 
 #include <map>
 
 #include "sim/io/error.hpp"
+#include "sim/io/readme_report.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
+
+using io::format_error;
+using io::format_figure;
+using io::format_tolerance;
+using io::input_error;
+using io::json;
 
 namespace {
 
@@ -73,16 +80,6 @@ std::string join(const std::vector<std::string>& parts) {
 
 }  // namespace
 
-std::string format_figure(double v) {
-  return fmt::format("{:.4g}", v);
-}
-std::string format_error(double relative) {
-  return fmt::format("{:+.1f}%", relative * 100);
-}
-std::string format_tolerance(double relative) {
-  return fmt::format("{:.3g}%", relative * 100);
-}
-
 accuracy_check check_accuracy(const json& current, const json& baseline) {
   const auto now = by_case(current, "moesim accuracy");
   const auto before = by_case(baseline, "the accuracy baseline");
@@ -103,14 +100,14 @@ accuracy_check check_accuracy(const json& current, const json& baseline) {
     if (status == "FAIL") {
       out.failures.push_back(
           fmt::format("{}: fails with {} and states no gap: fix the model, or "
-                      "state in sim/io/calibration.cpp why it misses and what "
+                      "state in sim/validate/calibration.cpp why it misses and what "
                       "would fix it",
                       id, figures));
     }
     if (passes(row) && !text(row, "gap").empty()) {
       out.failures.push_back(
           fmt::format("{}: passes with {} but states a known gap: remove the "
-                      "gap in sim/io/calibration.cpp",
+                      "gap in sim/validate/calibration.cpp",
                       id, figures));
     }
     const auto found = before.find(id);
@@ -137,4 +134,4 @@ accuracy_check check_accuracy(const json& current, const json& baseline) {
   return out;
 }
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

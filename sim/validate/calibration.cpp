@@ -1,4 +1,4 @@
-#include "sim/io/calibration.hpp"
+#include "sim/validate/calibration.hpp"
 
 #include <fmt/format.h>
 
@@ -11,13 +11,19 @@
 #include "models/routing_stats.hpp"
 #include "models/token_source.hpp"
 #include "sim/io/error.hpp"
-#include "sim/io/net_bench.hpp"
 #include "sim/io/scenario_loader.hpp"
 #include "sim/io/spec_loader.hpp"
-#include "sim/io/torus_bench.hpp"
 #include "sim/run/simulate.hpp"
+#include "sim/validate/net_bench.hpp"
+#include "sim/validate/torus_bench.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
+
+using io::input_error;
+using io::json;
+using io::load_cluster;
+using io::load_model;
+using io::load_shipped_scenario;
 
 namespace {
 
@@ -130,7 +136,7 @@ double mean_unique_experts(const std::string& model, int tokens, int batches) {
 // scores are i.i.d.), tokens are independent, so by linearity of expectation the mean number of
 // distinct experts is E (1 - (1 - k/E)^T). 4096 batches: the sample mean's standard error is
 // 0.06% of the mean for DeepSeek-V3 (T = 4 and 16) and 0.25% for Mixtral (T = 4), measured
-// (tests/run/calibration_test.cpp), so the 2% tolerance is 8-35 standard errors: the row fails
+// (tests/validate/calibration_test.cpp), so the 2% tolerance is 8-35 standard errors: the row fails
 // only if the router's selection is biased, never by chance.
 calibration_row unique_experts_row(std::string id, const std::string& model, int tokens) {
   constexpr int batches = 4096;
@@ -489,7 +495,7 @@ std::vector<calibration_row> make_rows() {
           "deepseek-v3-decode-h100-sglang",
           [](const sim::run::run_result& r) { return r.tokens_per_s_per_device * 8; }),
   });
-  // Torus collectives (sim/io/torus_bench.hpp). The book: Austin et al., "How to Scale Your
+  // Torus collectives (sim/validate/torus_bench.hpp). The book: Austin et al., "How to Scale Your
   // Model" (jax-ml/scaling-book), sharding.md; W its bidirectional per-link bandwidth, V the
   // array's bytes. The formula rows take W at the preset's achievable rate: 2 x 90 GB/s x
   // efficiency.link on v5p.
@@ -631,4 +637,4 @@ json accuracy_json(const std::vector<calibration_result>& results) {
   return json{{"rows", std::move(rows)}};
 }
 
-}  // namespace moesim::io
+}  // namespace moesim::validate

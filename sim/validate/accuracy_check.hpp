@@ -10,14 +10,14 @@
 // - a row fails with no stated gap ("FAIL");
 // - a row states a gap but passes (the gap text is stale: remove it);
 // - a row is new, gone, or shows different figures or text than the baseline (as the README
-//   prints them: 4 significant digits, errors to 0.1%).
+//   prints them, io::format_figure and friends: 4 significant digits, errors to 0.1%).
 // Notices (printed, not failures on their own): a row passes now that did not in the baseline.
 #include <string>
 #include <vector>
 
 #include "sim/io/schema.hpp"
 
-namespace moesim::io {
+namespace moesim::validate {
 
 struct accuracy_check {
   std::vector<std::string> failures;
@@ -25,14 +25,7 @@ struct accuracy_check {
 };
 
 /// Compares two `accuracy_json` documents ({"rows": [...]}) row by row, keyed by "case".
-/// Throws input_error when either is not of that shape. O(rows log rows).
-[[nodiscard]] accuracy_check check_accuracy(const json& current, const json& baseline);
+/// Throws io::input_error when either is not of that shape. O(rows log rows).
+[[nodiscard]] accuracy_check check_accuracy(const io::json& current, const io::json& baseline);
 
-/// A figure as the accuracy table prints it: 4 significant digits ("369.4", "1.781", "0.5").
-[[nodiscard]] std::string format_figure(double v);
-/// A relative error as the table prints it: "+2.4%", "-47.6%", "+0.0%".
-[[nodiscard]] std::string format_error(double relative);
-/// A relative tolerance: "10%", "2%", "0%".
-[[nodiscard]] std::string format_tolerance(double relative);
-
-}  // namespace moesim::io
+}  // namespace moesim::validate
