@@ -1,3 +1,7 @@
+// Over 600 lines: this file is the table of validation rows, one entry per published
+// measurement with its source, tolerance and the moesim command that reproduces it; the table
+// reads best in one place. The machinery that runs and compares the rows lives apart
+// (accuracy_check.cpp, net_bench.cpp, torus_bench.cpp).
 #include "sim/validate/calibration.hpp"
 
 #include <fmt/format.h>

@@ -76,7 +76,7 @@ TEST_CASE("DeepSeek-V3 MTP module is about 14B", "[models][params]") {
 TEST_CASE("exact component formulas for Mixtral 8x7B", "[models][params]") {
   const model_spec s = mixtral_8x7b();
   CHECK(expert_params(s) == 3LL * 4096 * 14336);
-  CHECK(expert_weight_bytes(s) == Approx(3.0 * 4096 * 14336 * 2));  // 352 MB (calibration §6)
+  CHECK(expert_weight_bytes(s) == Approx(3.0 * 4096 * 14336 * 2));  // 352 MB: 3 x 4096 x 14336 bf16
   CHECK(attention_params(s) == 4096LL * 4096 * 2 + 4096LL * 1024 * 2);
   CHECK(router_params(s) == 4096LL * 8);
   CHECK(embedding_params(s) == 32000LL * 4096);
