@@ -19,6 +19,8 @@ const char* objective_key(sim::run::objective_kind o) {
       return "tokens_per_s";
     case sim::run::objective_kind::cost:
       return "cost_usd_per_million_tokens";
+    case sim::run::objective_kind::goodput:
+      return "goodput_requests_per_s";
     default:
       return "step_time_s";
   }
@@ -147,12 +149,47 @@ std::string dump(const json& j) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+void print_serving(const moesim::serve::serving_report& x, std::ostream& out) {
+  fmt::print(out, "  serving: {} requests finished in {} ({} iterations)\n", x.requests,
+             format_seconds(x.window_s), x.iterations);
+  fmt::print(out, "    {:<26} {:>12} {:>12} {:>12} {:>12}\n", "latency", "mean", "p50", "p90",
+             "p99");
+  const auto row = [&](const char* name, const moesim::serve::summary& v) {
+    fmt::print(out, "    {:<26} {:>12} {:>12} {:>12} {:>12}\n", name, format_seconds(v.mean),
+               format_seconds(v.p50), format_seconds(v.p90), format_seconds(v.p99));
+  };
+  row("TTFT", x.ttft_s);
+  row("TPOT", x.tpot_s);
+  row("ITL", x.itl_s);
+  row("end to end", x.e2e_s);
+  fmt::print(out, "    {:<26} {:>12.4g}\n", "input tokens/s", x.input_tokens_per_s);
+  fmt::print(out, "    {:<26} {:>12.4g}\n", "output tokens/s", x.output_tokens_per_s);
+  fmt::print(out, "    {:<26} {:>12.4g}\n", "requests/s", x.requests_per_s);
+  fmt::print(out, "    {:<26} {:>12.4g}\n", "goodput (requests/s in SLO)",
+             x.goodput_requests_per_s);
+  fmt::print(out, "    {:<26} {:>12}\n", "preemptions", x.preemptions);
+  fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "batch sequences mean, max",
+             x.batch_seqs_mean, x.batch_seqs_max);
+  fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "batch tokens mean, max", x.batch_tokens_mean,
+             x.batch_tokens_max);
+  fmt::print(out, "    {:<26} {:>11.1f}% {:>11.1f}%\n", "KV cache used mean, max",
+             100 * x.kv_utilisation_mean, 100 * x.kv_utilisation_max);
+  fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "queue mean, max", x.queue_length_mean,
+             x.queue_length_max);
+}
+
+}  // namespace
+
 void print_summary(const sim::run::run_result& r, std::ostream& out) {
   fmt::print(out, "moesim: {}{}  (seed {}, {} devices, {}, network {})\n", r.scenario,
              r.variant.empty() ? "" : " / " + r.variant, r.seed, r.devices, r.workload,
              r.network_model);
-  fmt::print(out, "  {:<28} {:>14}\n", "step time", format_seconds(r.step_time_s));
-  fmt::print(out, "  {:<28} {:>14}\n", "steps simulated", r.steps);
+  const bool serving = r.serving.has_value();
+  fmt::print(out, "  {:<28} {:>14}\n", serving ? "iteration time (mean)" : "step time",
+             format_seconds(r.step_time_s));
+  fmt::print(out, "  {:<28} {:>14}\n", serving ? "iterations" : "steps simulated", r.steps);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens per step", r.tokens_per_step);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s", r.tokens_per_s);
   fmt::print(out, "  {:<28} {:>14.4g}\n", "tokens/s per device", r.tokens_per_s_per_device);
@@ -190,6 +227,7 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
                r.memory.size() > 1 ? fmt::format(" (stage {})", m.stage) : "", text,
                format_bytes(static_cast<double>(m.hbm_bytes)));
   }
+  if (r.serving) print_serving(*r.serving, out);
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
   fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);
@@ -213,6 +251,8 @@ std::vector<std::size_t> rank(const std::vector<sim::run::run_result>& results,
         return -r.tokens_per_s;
       case sim::run::objective_kind::cost:
         return r.cost_usd_per_million_tokens;
+      case sim::run::objective_kind::goodput:
+        return r.serving ? -r.serving->goodput_requests_per_s : 0.0;
       default:
         return r.step_time_s;
     }
@@ -238,8 +278,12 @@ void print_comparison(const std::vector<sim::run::run_result>& results,
   }
   fmt::print(out, "\nstrategies ranked by {} (critical path per step):\n",
              objective_key(objective));
+  const bool serving = results.front().serving.has_value();
   fmt::print(out, "  {:>4} {:<20} {:>10} {:>10} {:>7}", "rank", "strategy", "step", "tokens/s",
              "dropped");
+  if (serving) {
+    fmt::print(out, " {:>10} {:>10} {:>10}", "goodput", "TTFT p99", "TPOT p99");
+  }
   for (std::size_t c : cols) {
     const std::string& k = results.front().breakdown_s[c].first;
     fmt::print(out, " {:>10}", k.size() > 10 ? k.substr(0, 10) : k);
@@ -251,6 +295,10 @@ void print_comparison(const std::vector<sim::run::run_result>& results,
     fmt::print(out, "  {:>4} {:<20} {:>10} {:>10.4g} {:>6.2f}%", rank++,
                r.variant.empty() ? "as written" : r.variant, format_seconds(r.step_time_s),
                r.tokens_per_s, 100 * r.drop_rate);
+    if (serving && r.serving) {
+      fmt::print(out, " {:>10.4g} {:>10} {:>10}", r.serving->goodput_requests_per_s,
+                 format_seconds(r.serving->ttft_s.p99), format_seconds(r.serving->tpot_s.p99));
+    }
     for (std::size_t c : cols) fmt::print(out, " {:>10}", format_seconds(r.breakdown_s[c].second));
     fmt::print(out, "\n");
   }

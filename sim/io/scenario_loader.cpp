@@ -355,9 +355,11 @@ const object_type<scenario>& scenario_type() {
         .optional("objective", &scenario::objective,
                   enum_spec<objective_kind>{{{"step_time", objective_kind::step_time},
                                              {"tokens_per_s", objective_kind::tokens_per_s},
-                                             {"cost", objective_kind::cost}}},
-                  "how strategies are ranked: step_time (shortest), tokens_per_s (most) or cost "
-                  "(lowest USD per million tokens)");
+                                             {"cost", objective_kind::cost},
+                                             {"goodput", objective_kind::goodput}}},
+                  "how strategies are ranked: step_time (shortest), tokens_per_s (most), cost "
+                  "(lowest USD per million tokens) or goodput (serving: most requests per second "
+                  "within the SLO)");
     add_sections(o);
     o.passthrough("strategies",
                   list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.schema(),

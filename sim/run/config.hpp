@@ -128,9 +128,10 @@ struct sampling_config {
 /// serve: a stream of requests through a continuous-batching scheduler (workload.serve).
 enum class workload_kind { decode, prefill, train, serve };
 
-/// What `strategies:` are ranked by: shortest step, most tokens per second, or lowest cost per
-/// million tokens (strategies that change the batch are compared fairly by the last two).
-enum class objective_kind { step_time, tokens_per_s, cost };
+/// What `strategies:` are ranked by: shortest step, most tokens per second, lowest cost per
+/// million tokens (strategies that change the batch are compared fairly by these two), or (serving)
+/// most requests per second meeting the SLO.
+enum class objective_kind { step_time, tokens_per_s, cost, goodput };
 
 /// Provably identical work simulated once and replicated (named in the metrics).
 struct folding_config {

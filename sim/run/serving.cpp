@@ -18,12 +18,14 @@
 #include <cmath>
 #include <optional>
 
+#include "models/model_params.hpp"
 #include "sim/run/drivers.hpp"
 #include "sim/run/exchange.hpp"
 #include "sim/run/executor.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/model_chunks.hpp"
+#include "sim/run/request_spans.hpp"
 #include "sim/run/routing_sampler.hpp"
 #include "sim/run/routing_tally.hpp"
 #include "sim/serve/latency.hpp"
@@ -74,9 +76,7 @@ class serving_loop {
         requests_(spec_.requests, s.seed),
         stats_(serve::slo{spec_.slo.ttft_s, spec_.slo.tpot_s}),
         progress_(opt.progress) {
-    if (trace.enabled()) {
-      counters_ = true;
-    }
+    if (trace.enabled()) spans_.emplace(trace, max_request_lanes);
   }
 
   run_result run() {
@@ -122,10 +122,7 @@ class serving_loop {
     }
   }
 
-  void add(const serve::request& r) {
-    scheduler_.add(r);
-    input_tokens_ += static_cast<double>(r.prompt_tokens);
-  }
+  void add(const serve::request& r) { scheduler_.add(r); }
 
   /// The iteration's batch on each device of the group.
   [[nodiscard]] pass_shape shape_of(const serve::iteration& it) const {
@@ -170,17 +167,24 @@ class serving_loop {
       const std::size_t queued = scheduler_.waiting();
       const double kv = scheduler_.kv_utilisation();
       routing_.set_tokens_per_source(std::max<std::int64_t>(1, (it.tokens() + ep_ - 1) / ep_));
+      const pass_shape shape = shape_of(it);
+      model_flops_ += models::forward_flops_per_token(
+                          s_.model, static_cast<std::int64_t>(std::llround(shape.keys))) *
+                      static_cast<double>(it.tokens());
       const time_ps start = sim.now();
-      const pass_request request{0, 0, 0, pass_kind::forward, iteration, shape_of(it), last};
+      if (spans_) {
+        for (const serve::seq_work& w : it.seqs) spans_->started(w.request, start);
+      }
+      const pass_request request{0, 0, 0, pass_kind::forward, iteration, shape, last};
       co_await executor_.run(request, &last);
       for (const serve::finished_request& f : scheduler_.complete(it, sim.now())) {
         stats_.add(f);
-        output_tokens_ += static_cast<double>(f.req.output_tokens);
+        if (spans_) spans_->finished(f);
         if (closed && requests_.can_issue(sim.now())) add(requests_.next_closed(sim.now()));
       }
       stats_.add(
           serve::iteration_sample{start, sim.now(), it.seqs.size(), it.tokens(), kv, queued});
-      if (counters_) {
+      if (spans_) {
         trace_recorder& t = m_.trace();
         t.counter("serving", "running sequences", start, static_cast<double>(it.seqs.size()));
         t.counter("serving", "waiting requests", start, static_cast<double>(queued));
@@ -191,6 +195,11 @@ class serving_loop {
     }
     iterations_ = iteration;
     end_time_ = sim.now();
+    if (spans_ && spans_->skipped() > 0) {
+      m_.trace().note("requests_not_drawn",
+                      fmt::format("{} requests (more than {} lanes of requests in flight)",
+                                  spans_->skipped(), max_request_lanes));
+    }
   }
 
   [[nodiscard]] run_result result() const {
@@ -213,6 +222,13 @@ class serving_loop {
       r.cost_usd_per_million_tokens =
           *s_.chip.price_usd_per_hour * r.devices / 3600.0 / r.tokens_per_s * 1e6;
     }
+    // Model FLOPs: each iteration's tokens at its mean attention span (the forward's count).
+    const double flops_per_s_per_device =
+        r.simulated_time_s > 0 ? model_flops_ / r.simulated_time_s / r.devices : 0;
+    r.model_tflops_per_device = flops_per_s_per_device / 1e12;
+    const double peak = cluster::rates_for(s_.chip, format_of(s_.model.dtype), 0).flops_per_s /
+                        s_.chip.efficiency.compute.value_or(1.0);
+    r.mfu = peak > 0 ? flops_per_s_per_device / peak : 0;
     r.breakdown_s = m_.ops().critical_path();
     for (auto& [k, v] : r.breakdown_s) v /= std::max(iterations_, 1);
     if (tally_.routed_layers() > 0) {
@@ -273,9 +289,10 @@ class serving_loop {
   serve::request_source requests_;
   serve::serving_stats stats_;
   progress_fn progress_;
-  bool counters_ = false;
-  double input_tokens_ = 0;
-  double output_tokens_ = 0;
+  /// Lanes of request spans on the trace (a few hundred keep Perfetto responsive).
+  static constexpr std::size_t max_request_lanes = 256;
+  std::optional<request_spans> spans_;  ///< when a trace is recorded
+  double model_flops_ = 0;              ///< the forward's model FLOPs of every iteration
   int iterations_ = 0;
   time_ps end_time_ = 0;
 };
