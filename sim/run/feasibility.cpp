@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -157,6 +158,67 @@ void check_tp_domains(const scenario& s, const layout& l) {
           "stay inside one (put tp first in the order, with tp <= {})",
           members, group.size() > 8 ? ",..." : "", spanned, what, s.parallelism.order, domain));
     }
+  }
+}
+
+/// The largest a length distribution draws, when bounded.
+std::optional<std::int64_t> longest(const moesim::serve::length_dist& d) {
+  using kind = moesim::serve::length_dist::kind;
+  switch (d.shape) {
+    case kind::fixed:
+      return static_cast<std::int64_t>(d.value);
+    case kind::uniform:
+      return static_cast<std::int64_t>(d.max);
+    case kind::lognormal:
+      if (d.max > 0) return static_cast<std::int64_t>(d.max);
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+// A serving device needs KV-cache blocks, and the longest request the stream can send (prompt +
+// output - 1 tokens of KV, when its lengths are bounded) must fit one EP group's pool and, without
+// chunked prefill, one iteration's budget; unbounded lengths are checked as requests arrive.
+void check_serve_memory(const scenario& s, double other_bytes) {
+  const moesim::serve::serve_spec& spec = *s.workload.serve;
+  const moesim::serve::scheduler_spec& sched = spec.scheduler;
+  const serve_kv_pool pool = serve_kv_pool_of(s, other_bytes);
+  if (pool.blocks < 1) {
+    throw std::invalid_argument(fmt::format(
+        "workload: serve: no HBM is left for the KV cache: {} of KV pool per device holds no "
+        "block of {} tokens ({} per token)",
+        cluster::format_memory_bytes(pool.bytes), sched.block_tokens,
+        cluster::format_memory_bytes(pool.bytes_per_token)));
+  }
+  const auto& r = spec.requests;
+  std::optional<std::int64_t> need;
+  std::string what;
+  if (r.arrivals == moesim::serve::arrival_kind::trace) {
+    std::int64_t most = 0;
+    for (const auto& q : r.trace) most = std::max(most, q.prompt_tokens + q.output_tokens - 1);
+    need = most;
+    what = "the trace's longest prompt + output - 1";
+  } else if (const auto p = longest(r.prompt), o = longest(r.output); p && o) {
+    need = *p + *o - 1;
+    what = fmt::format("prompt up to {} + output up to {} - 1", *p, *o);
+  }
+  if (!need) return;
+  const std::int64_t ep = s.parallelism.ep;
+  const std::int64_t pool_tokens = pool.blocks * ep * sched.block_tokens;
+  if (*need > pool_tokens) {
+    throw std::invalid_argument(fmt::format(
+        "workload: serve: the longest request needs {} tokens of KV cache ({}), but one EP "
+        "group's pool holds {} ({} blocks of {} tokens on each of {} devices, {} of HBM each)",
+        *need, what, pool_tokens, pool.blocks, sched.block_tokens, ep,
+        cluster::format_memory_bytes(pool.bytes)));
+  }
+  const std::int64_t budget = static_cast<std::int64_t>(sched.token_budget) * ep;
+  if (!sched.chunked_prefill && *need > budget) {
+    throw std::invalid_argument(fmt::format(
+        "workload: serve: the longest request needs {} tokens recomputed in one iteration "
+        "after a preemption ({}), but without chunked prefill one iteration computes at most "
+        "{} (token_budget {} x ep {})",
+        *need, what, budget, sched.token_budget, ep));
   }
 }
 
@@ -360,6 +422,11 @@ void check_feasible(const scenario& s) {
                        [](const auto& a, const auto& b) { return a.total_bytes < b.total_bytes; });
   if (fullest->total_bytes > s.chip.hbm_bytes) {
     throw std::invalid_argument(describe_overflow(*fullest, s));
+  }
+  if (s.workload.kind == workload_kind::serve) {
+    double pool = 0;
+    for (const auto& item : fullest->items) pool += item.name == "KV cache pool" ? item.bytes : 0;
+    check_serve_memory(s, fullest->total_bytes - pool);
   }
 }
 

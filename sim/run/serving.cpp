@@ -16,7 +16,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <map>
 #include <optional>
+#include <thread>
+#include <vector>
 
 #include "models/model_params.hpp"
 #include "sim/run/drivers.hpp"
@@ -37,17 +41,47 @@ namespace moesim::sim::run {
 namespace {
 
 /// Routing of each iteration, drawn for its own token count (routing_sampler's per-call size).
+/// With a second thread and independent routings (no bias balancing), an iteration's MoE layers
+/// are routed ahead, two at a time, before its pass runs; the results are the same pure
+/// functions of (iteration, layer, tokens) either way, so the outputs do not depend on it.
 class serving_routing final : public routing_source {
  public:
   serving_routing(const scenario& s, std::int64_t max_tokens_per_source, const ep_nodes& nodes,
-                  routing_tally& tally, int threads)
-      : tally_(tally), sampler_(s, s.parallelism.ep, max_tokens_per_source, threads, nodes.node) {}
+                  routing_tally& tally, int threads, std::vector<int> moe_layers)
+      : tally_(tally),
+        sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node),
+        ahead_(threads > 1 && sampler_.independent()),
+        layers_(std::move(moe_layers)) {}
 
-  /// The next iteration's tokens on each EP rank.
-  void set_tokens_per_source(std::int64_t n) { tokens_ = n; }
+  /// The next iteration `pass`, with `tokens_per_source` tokens on each EP rank.
+  void begin_iteration(int pass, std::int64_t tokens_per_source) {
+    tokens_ = tokens_per_source;
+    ready_.clear();
+    if (!ahead_ || layers_.size() < 2) return;
+    std::vector<layer_routing> out(layers_.size());
+    auto route_every_other = [&](std::size_t first) {
+      for (std::size_t i = first; i < layers_.size(); i += 2) {
+        out[i] = sampler_.route(0, pass, layers_[i], 1, tokens_);
+      }
+    };
+    std::exception_ptr failure;
+    std::thread worker([&] {
+      try {
+        route_every_other(1);
+      } catch (...) {
+        failure = std::current_exception();
+      }
+    });
+    route_every_other(0);
+    worker.join();
+    if (failure) std::rethrow_exception(failure);
+    for (std::size_t i = 0; i < layers_.size(); ++i) ready_.emplace(layers_[i], std::move(out[i]));
+  }
 
   std::shared_ptr<const layer_routing> routing(int, int pass, int layer, bool) override {
-    auto lr = std::make_shared<const layer_routing>(sampler_.route(0, pass, layer, 0, tokens_));
+    auto it = ready_.find(layer);
+    auto lr = std::make_shared<const layer_routing>(
+        it != ready_.end() ? std::move(it->second) : sampler_.route(0, pass, layer, 1, tokens_));
     tally_.record(layer, *lr);
     return lr;
   }
@@ -56,8 +90,20 @@ class serving_routing final : public routing_source {
  private:
   routing_tally& tally_;
   routing_sampler sampler_;
+  bool ahead_;
+  std::vector<int> layers_;  ///< the MoE layers, in order
   std::int64_t tokens_ = 1;
+  std::map<int, layer_routing> ready_;  ///< this iteration's routings computed ahead
 };
+
+/// The MoE layers of a one-stage model.
+std::vector<int> moe_layers(const model_chunks& chunks) {
+  std::vector<int> out;
+  for (const int l : chunks.layers(0)) {
+    if (chunks.is_moe(l)) out.push_back(l);
+  }
+  return out;
+}
 
 class serving_loop {
  public:
@@ -70,7 +116,8 @@ class serving_loop {
         m_(s, trace, opt.trace),
         x_(m_, s),
         tally_(s.model.moe ? s.model.moe->experts : 0, ep_),
-        routing_(s, spec_.scheduler.token_budget, x_.nodes(), tally_, opt.threads),
+        routing_(s, spec_.scheduler.token_budget, x_.nodes(), tally_, opt.threads,
+                 moe_layers(chunks_)),
         executor_(m_, x_, routing_, s, chunks_),
         scheduler_(limits()),
         requests_(spec_.requests, s.seed),
@@ -96,12 +143,6 @@ class serving_loop {
     l.chunked_prefill = sc.chunked_prefill;
     l.block_tokens = sc.block_tokens;
     l.kv_blocks = pool_.blocks * ep_;
-    if (l.kv_blocks < 1) {
-      throw std::invalid_argument(fmt::format(
-          "workload: serve: no HBM is left for the KV cache: {:.3g} GiB of KV pool per device "
-          "holds no block of {} tokens ({:.3g} KiB per token)",
-          pool_.bytes / 1073741824.0, sc.block_tokens, pool_.bytes_per_token / 1024));
-    }
     return l;
   }
 
@@ -166,7 +207,7 @@ class serving_loop {
       const serve::iteration it = scheduler_.next();
       const std::size_t queued = scheduler_.waiting();
       const double kv = scheduler_.kv_utilisation();
-      routing_.set_tokens_per_source(std::max<std::int64_t>(1, (it.tokens() + ep_ - 1) / ep_));
+      routing_.begin_iteration(iteration, std::max<std::int64_t>(1, (it.tokens() + ep_ - 1) / ep_));
       const pass_shape shape = shape_of(it);
       model_flops_ += models::forward_flops_per_token(
                           s_.model, static_cast<std::int64_t>(std::llround(shape.keys))) *

@@ -35,6 +35,10 @@ int ironwood(const options& opt, std::ostream& out);
 /// (issue 5): training <= 1x, decode <= 10x, and the Ironwood pod's peak memory.
 int steps(const options& opt, std::ostream& out);
 
+/// Serving speed: a 10-minute Poisson trace of Mixtral 8x7B on 8xH100 against real time
+/// (issue 12: at least 10x faster).
+int serve(const options& opt, std::ostream& out);
+
 /// Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is not available.
 double peak_rss_bytes();
 

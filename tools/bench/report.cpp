@@ -214,6 +214,22 @@ std::string steps(const results& runs) {
   return out + fmt::format(" ({:.0f} threads)", num(runs.front().front(), "threads"));
 }
 
+std::string serve(const results& runs) {
+  const auto& r0 = runs.front();
+  return fmt::format(
+      "{}: Mixtral 8x7B EP8, {:.0f} requests/s for {:.0f} s ({:.0f} requests, {:.0f} iterations, "
+      "{:.1f} sequences per GPU in flight): **{} s** wall for {:.1f} s simulated, **{}x** real "
+      "time, {} us per iteration ({:.0f} threads)",
+      runs_note(runs), num(r0, "rate_per_s"), num(r0, "arrivals_s"), num(r0, "requests"),
+      num(r0, "iterations"), num(r0, "in_flight_per_device"),
+      span(collect(runs, [](const json& r) { return num(r, "wall_s"); }), "{:.3g}"),
+      num(r0, "simulated_s"),
+      span(collect(runs, [](const json& r) { return num(r, "simulated_over_wall"); }), "{:.2g}"),
+      span(collect(runs, [](const json& r) { return num(r, "wall_per_iteration_s"); }), "{:.0f}",
+           1e6),
+      num(r0, "threads"));
+}
+
 const std::map<std::string, std::function<std::string(const results&)>>& renderers() {
   static const std::map<std::string, std::function<std::string(const results&)>> r{
       {"phold", phold},
@@ -224,7 +240,8 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"alltoall-scaling", alltoall_scaling},
       {"alltoall-exact", alltoall_exact},
       {"ironwood", ironwood},
-      {"steps", steps}};
+      {"steps", steps},
+      {"serve", serve}};
   return r;
 }
 

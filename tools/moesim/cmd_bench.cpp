@@ -23,7 +23,8 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"alltoall", &bench::alltoall},
       {"alltoall-exact", &bench::alltoall_exact},
       {"ironwood", &bench::ironwood},
-      {"steps", &bench::steps}};
+      {"steps", &bench::steps},
+      {"serve", &bench::serve}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
