@@ -50,6 +50,26 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
           {"iterations", x.iterations}};
 }
 
+json serving_role_json(const sim::run::disaggregation_report::role& x) {
+  const moesim::serve::serving_report& i = x.iterations;
+  return {{"instances", x.instances},
+          {"devices_per_instance", x.devices_per_instance},
+          {"kv_utilisation", {{"mean", i.kv_utilisation_mean}, {"max", i.kv_utilisation_max}}},
+          {"batch_sequences", {{"mean", i.batch_seqs_mean}, {"max", i.batch_seqs_max}}},
+          {"batch_tokens", {{"mean", i.batch_tokens_mean}, {"max", i.batch_tokens_max}}},
+          {"queue_length", {{"mean", i.queue_length_mean}, {"max", i.queue_length_max}}},
+          {"iterations", i.iterations}};
+}
+
+json disaggregation_json(const sim::run::disaggregation_report& x) {
+  return {{"prefill", serving_role_json(x.prefill)},
+          {"decode", serving_role_json(x.decode)},
+          {"kv_transfer",
+           {{"transfers", x.transfers},
+            {"bytes", summary_json(x.transfer_bytes)},
+            {"time_s", summary_json(x.transfer_s)}}}};
+}
+
 json result_json(const sim::run::run_result& r) {
   json summary{{"simulated_time_s", r.simulated_time_s},
                {"step_time_s", r.step_time_s},
@@ -107,6 +127,9 @@ json result_json(const sim::run::run_result& r) {
            {"memory", memory},       {"experts", experts},
            {"layout", r.layout},     {"approximations", r.approximations}};
   if (r.serving) out["serving"] = serving_json(*r.serving, r.devices);
+  if (r.serving && r.disaggregation) {
+    out["serving"]["disaggregation"] = disaggregation_json(*r.disaggregation);
+  }
   return out;
 }
 
