@@ -404,7 +404,14 @@ void resolve_disaggregation(sim::run::scenario& s, const doc::node& root) {
   try {
     places = sim::run::place_instances(s);
   } catch (const std::invalid_argument& e) {
-    detail::fail(node, path, strip_section(e.what()));
+    const std::string what = strip_section(e.what());
+    for (const char* name : {"prefill", "decode"}) {
+      const std::string role = std::string("workload: serve.disaggregation.") + name + ": ";
+      if (what.starts_with(role)) {
+        detail::fail(*node.find(name), path + "." + name, what.substr(role.size()));
+      }
+    }
+    detail::fail(node, path, what);
   }
   for (const auto& p : places) {
     if (p.index > 0) continue;  // a role's instances are alike
