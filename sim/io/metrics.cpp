@@ -210,8 +210,8 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
                           format_bytes(static_cast<double>(rest)));
     }
     fmt::print(out, "  memory of device {}{}: {} (of {} HBM)\n", m.device,
-               r.memory.size() > 1 ? fmt::format(" (stage {})", m.stage) : "", text,
-               format_bytes(static_cast<double>(m.hbm_bytes)));
+               r.memory.size() > 1 && !r.disaggregation ? fmt::format(" (stage {})", m.stage) : "",
+               text, format_bytes(static_cast<double>(m.hbm_bytes)));
   }
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
