@@ -52,6 +52,26 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
           {"iterations", x.iterations}};
 }
 
+json serving_role_json(const sim::run::disaggregation_report::role& x) {
+  const moesim::serve::serving_report& i = x.iterations;
+  return {{"instances", x.instances},
+          {"devices_per_instance", x.devices_per_instance},
+          {"kv_utilisation", {{"mean", i.kv_utilisation_mean}, {"max", i.kv_utilisation_max}}},
+          {"batch_sequences", {{"mean", i.batch_seqs_mean}, {"max", i.batch_seqs_max}}},
+          {"batch_tokens", {{"mean", i.batch_tokens_mean}, {"max", i.batch_tokens_max}}},
+          {"queue_length", {{"mean", i.queue_length_mean}, {"max", i.queue_length_max}}},
+          {"iterations", i.iterations}};
+}
+
+json disaggregation_json(const sim::run::disaggregation_report& x) {
+  return {{"prefill", serving_role_json(x.prefill)},
+          {"decode", serving_role_json(x.decode)},
+          {"kv_transfer",
+           {{"transfers", x.transfers},
+            {"bytes", summary_json(x.transfer_bytes)},
+            {"time_s", summary_json(x.transfer_s)}}}};
+}
+
 json result_json(const sim::run::run_result& r) {
   json summary{{"simulated_time_s", r.simulated_time_s},
                {"step_time_s", r.step_time_s},
@@ -109,6 +129,9 @@ json result_json(const sim::run::run_result& r) {
            {"memory", memory},       {"experts", experts},
            {"layout", r.layout},     {"approximations", r.approximations}};
   if (r.serving) out["serving"] = serving_json(*r.serving, r.devices);
+  if (r.serving && r.disaggregation) {
+    out["serving"]["disaggregation"] = disaggregation_json(*r.disaggregation);
+  }
   return out;
 }
 
@@ -224,8 +247,8 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
                           format_bytes(static_cast<double>(rest)));
     }
     fmt::print(out, "  memory of device {}{}: {} (of {} HBM)\n", m.device,
-               r.memory.size() > 1 ? fmt::format(" (stage {})", m.stage) : "", text,
-               format_bytes(static_cast<double>(m.hbm_bytes)));
+               r.memory.size() > 1 && !r.disaggregation ? fmt::format(" (stage {})", m.stage) : "",
+               text, format_bytes(static_cast<double>(m.hbm_bytes)));
   }
   if (r.serving) print_serving(*r.serving, out);
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);

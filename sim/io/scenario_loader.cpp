@@ -457,6 +457,7 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   load_routing_trace(s, without, base);
   load_op_profile(s, without, base);
   load_request_trace(s, without, base);
+  resolve_disaggregation(s, without);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -552,6 +553,9 @@ json scenario_to_json(const sim::run::scenario& s) {
   j.erase("strategies");
   if (s.op_profile.empty()) j.erase("op_profile");      // absent, as before the key existed
   if (!s.workload.serve) j["workload"].erase("serve");  // likewise
+  if (s.workload.serve && !s.workload.serve->disaggregation) {
+    j["workload"]["serve"].erase("disaggregation");  // likewise
+  }
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }

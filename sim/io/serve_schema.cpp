@@ -7,11 +7,19 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/run/feasibility.hpp"
+#include "sim/run/serve_instances.hpp"
 #include "sim/serve/request_trace.hpp"
 
 namespace moesim::io {
 
 namespace {
+
+/// "workload: serve.disaggregation: what" -> "what" (the error's location says where).
+std::string strip_section(const std::string& what) {
+  const std::string_view prefix = "workload: serve.disaggregation: ";
+  return what.starts_with(prefix) ? what.substr(prefix.size()) : what;
+}
 
 using serve::arrival_kind;
 using serve::length_dist;
@@ -235,6 +243,56 @@ const object_type<serve::slo_spec>& slo_type() {
   return t;
 }
 
+const object_type<serve::instance_layout>& role_parallel_type() {
+  static const auto t = [] {
+    using serve::instance_layout;
+    object_type<instance_layout> o(
+        "parallelism",
+        "One instance's layout: tp x ep devices, attention data-parallel "
+        "over ep, experts sharded over ep (pp 1, dp 1)");
+    o.optional("tp", &instance_layout::tp, integer_spec<int>{1, 1 << 16}, "tensor-parallel degree")
+        .optional("ep", &instance_layout::ep, integer_spec<int>{1, 1 << 16},
+                  "expert-parallel (and attention data-parallel) degree");
+    return o;
+  }();
+  return t;
+}
+
+const object_type<serve::serve_role>& role_type(const char* role) {
+  using serve::serve_role;
+  const auto make = [](const char* name) {
+    object_type<serve_role> o(name, std::string("The ") + name + " instances");
+    o.optional("instances", &serve_role::instances, integer_spec<std::uint32_t>{1, 4096},
+               "how many instances of this role")
+        .required("parallelism", &serve_role::parallelism, nested(role_parallel_type()),
+                  "{tp, ep}: each instance's layout")
+        .optional("scheduler", &serve_role::scheduler,
+                  optional_spec<serve::scheduler_spec, object_spec<serve::scheduler_spec>>{
+                      nested(scheduler_type())},
+                  "this role's scheduler keys, over workload.serve.scheduler");
+    return o;
+  };
+  static const auto prefill = make("prefill");
+  static const auto decode = make("decode");
+  return std::string_view(role) == "prefill" ? prefill : decode;
+}
+
+const object_type<serve::disaggregation_spec>& disaggregation_type() {
+  static const auto t = [] {
+    using serve::disaggregation_spec;
+    object_type<disaggregation_spec> o(
+        "disaggregation",
+        "Prefill and decode on separate instances, the KV cache sent between them; prefill "
+        "instances take the cluster's first devices, decode instances the rest");
+    o.required("prefill", &disaggregation_spec::prefill, nested(role_type("prefill")),
+               "{instances, parallelism, scheduler}: the instances that run prompts")
+        .required("decode", &disaggregation_spec::decode, nested(role_type("decode")),
+                  "{instances, parallelism, scheduler}: the instances that generate");
+    return o;
+  }();
+  return t;
+}
+
 }  // namespace
 
 const object_type<serve_spec>& serve_type() {
@@ -265,6 +323,11 @@ const object_type<serve_spec>& serve_type() {
         .optional("scheduler", &serve_spec::scheduler, nested(scheduler_type()),
                   "continuous-batching limits and the paged KV cache")
         .optional("slo", &serve_spec::slo, nested(slo_type()), "latency targets")
+        .optional(
+            "disaggregation", &serve_spec::disaggregation,
+            optional_spec<serve::disaggregation_spec, object_spec<serve::disaggregation_spec>>{
+                nested(disaggregation_type())},
+            "{prefill, decode}: prefill/decode disaggregation (README: Serving)")
         .check([](const serve_spec& s, const doc::node& n, const std::string& path) {
           if (s.requests.arrivals == arrival_kind::trace) {
             for (const char* key : {"prompt", "output", "prefix_cache"}) {
@@ -321,6 +384,42 @@ void check_serve_workload(const sim::run::workload_config& w, std::string_view k
     if (const doc::node* v = n.find(key)) {
       detail::fail(*v, detail::join_path(path, key),
                    std::string("not used by kind serve: ") + instead);
+    }
+  }
+}
+
+void resolve_disaggregation(sim::run::scenario& s, const doc::node& root) {
+  if (!s.workload.serve || !s.workload.serve->disaggregation) return;
+  const doc::node& node = *root.find("workload")->find("serve")->find("disaggregation");
+  const std::string path = "workload.serve.disaggregation";
+  auto& d = *s.workload.serve->disaggregation;
+  for (auto [name, role] : {std::pair{"prefill", &d.prefill}, std::pair{"decode", &d.decode}}) {
+    // The role's scheduler keys over the shared ones: read them again onto a copy of those.
+    if (const doc::node* sched = node.find(name)->find("scheduler")) {
+      role->scheduler = s.workload.serve->scheduler;
+      scheduler_type().read(*sched, *role->scheduler, path + "." + name + ".scheduler");
+    }
+  }
+  std::vector<sim::run::instance_placement> places;
+  try {
+    places = sim::run::place_instances(s);
+  } catch (const std::invalid_argument& e) {
+    const std::string what = strip_section(e.what());
+    for (const char* name : {"prefill", "decode"}) {
+      const std::string role = std::string("workload: serve.disaggregation.") + name + ": ";
+      if (what.starts_with(role)) {
+        detail::fail(*node.find(name), path + "." + name, what.substr(role.size()));
+      }
+    }
+    detail::fail(node, path, what);
+  }
+  for (const auto& p : places) {
+    if (p.index > 0) continue;  // a role's instances are alike
+    try {
+      sim::run::check_feasible(sim::run::instance_scenario(s, p));
+    } catch (const std::invalid_argument& e) {
+      const char* name = sim::run::to_string(p.role);
+      detail::fail(*node.find(name), path + "." + name, e.what());
     }
   }
 }

@@ -21,6 +21,11 @@ const object_type<serve::serve_spec>& serve_type();
 void check_serve_workload(const sim::run::workload_config& w, std::string_view kind_name,
                           const doc::node& n, const std::string& path);
 
+/// With workload.serve.disaggregation: merges each role's scheduler keys over
+/// workload.serve.scheduler, then checks the instances' placement and each role's layout
+/// (check_feasible of its instance scenario), failing at the disaggregation or role key.
+void resolve_disaggregation(sim::run::scenario& s, const doc::node& root);
+
 /// With arrivals from a trace: reads workload.serve.arrivals.file, relative to `base` (the
 /// scenario's folder), into the spec's trace rows. An unreadable file or bad extension is an
 /// input_error at the key's value; a bad row one at the trace's own file:line:col.

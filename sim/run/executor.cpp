@@ -180,7 +180,7 @@ task pass_executor::tp_all_reduce(const pass_request& r, op_id* cur) {
     net::collective_spec spec;
     spec.op = net::collective_op::all_reduce;
     spec.bytes = r.shape.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
-    for (int e = 0; e < ep_; ++e) spec.groups.push_back(m_.layout().tp_group(e, r.rep, r.stage));
+    for (int e = 0; e < ep_; ++e) spec.groups.push_back(m_.tp_group(e, r.rep, r.stage));
     plan = std::make_shared<net::collective_plan>(
         net::plan_collective(m_.topology(), m_.collective_params(), spec));
   }

@@ -12,6 +12,7 @@
 #include "models/model_params.hpp"
 #include "sim/run/batch.hpp"
 #include "sim/run/layout.hpp"
+#include "sim/run/serve_instances.hpp"
 
 namespace moesim::sim::run {
 
@@ -351,6 +352,10 @@ long long cluster_devices(const topo::cluster_spec& c) noexcept {
 }
 
 void check_feasible(const scenario& s) {
+  if (s.workload.serve && s.workload.serve->disaggregation) {
+    check_disaggregation(s);  // each instance's layout, checked as a scenario of its own
+    return;
+  }
   const auto& p = s.parallelism;
   const long long devices = cluster_devices(s.cluster);
   if (p.devices() != devices) {

@@ -19,7 +19,8 @@ namespace moesim::sim::run {
 /// Devices of the cluster as the scenario describes it (before building any graph).
 [[nodiscard]] long long cluster_devices(const topo::cluster_spec& c) noexcept;
 
-/// Layout checks (device count, ep | experts, tp | heads, pp*vp | layers, order), then memory.
+/// Layout checks (device count, ep | experts, tp | heads, pp*vp | layers, order), then memory;
+/// a disaggregated serving scenario: check_disaggregation (serve_instances.hpp).
 void check_feasible(const scenario& s);
 
 /// Where the ranks of an EP group sit for a hierarchical exchange: node[r] is EP rank r's node

@@ -45,32 +45,68 @@ const char* format_name(cluster::number_format f) {
   }
 }
 
-machine::machine(const scenario& s, trace_recorder& trace, const trace_selection& sel)
-    : s_(s),
-      trace_(trace),
+cluster_fabric::cluster_fabric(const scenario& s, trace_recorder& trace, const trace_selection& sel)
+    : trace_(trace),
       topo_(topo::build_cluster(s.cluster, s.chip)),
       sim_(s.seed),
       net_(sim_, topo_, network_params_of(s)),
-      cparams_(net::collective_params_for(s.chip)),
-      rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps,
-                                format_of(s.precision.attention_or(s.model.dtype)))),
-      layout_(s.parallelism),
-      dtype_name_(format_name(format_of(s.model.dtype))),
-      dev_(static_cast<std::size_t>(layout_.devices())) {
+      cparams_(net::collective_params_for(s.chip)) {
   if (!trace_.enabled()) return;
   trace_plan plan = plan_trace(s, topo_, sel, trace_);
-  for (const topo::device_id d : plan.devices) {
-    auto& ds = dev_[static_cast<std::size_t>(d)];
-    const std::string name = fmt::format("device {}", d);
-    ds.trace_compute = trace_.track(name, "compute");
-    ds.trace_hbm = trace_.track(name, "hbm");
-    ds.trace_net = trace_.track(name, "network");
-  }
+  traced_ = std::move(plan.devices);
   trace_links_ = std::move(plan.links);
   net_.observe_traffic(
       [this](time_ps start, time_ps end, std::span<const net::network::link_traffic> links) {
         trace_link_traffic(start, end, links);
       });
+}
+
+machine::machine(const scenario& s, trace_recorder& trace, const trace_selection& sel)
+    : own_(std::make_unique<cluster_fabric>(s, trace, sel)),
+      f_(*own_),
+      s_(s),
+      trace_(trace),
+      rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps,
+                                format_of(s.precision.attention_or(s.model.dtype)))),
+      layout_(s.parallelism),
+      dtype_name_(format_name(format_of(s.model.dtype))),
+      dev_(static_cast<std::size_t>(layout_.devices())) {
+  add_tracks();
+}
+
+machine::machine(cluster_fabric& fabric, const scenario& s, topo::device_id first_device)
+    : f_(fabric),
+      first_(first_device),
+      s_(s),
+      trace_(fabric.trace()),
+      rates_(cluster::rates_for(s.chip, format_of(s.model.dtype), launch_overhead_ps,
+                                format_of(s.precision.attention_or(s.model.dtype)))),
+      layout_(s.parallelism),
+      dtype_name_(format_name(format_of(s.model.dtype))),
+      dev_(static_cast<std::size_t>(layout_.devices())) {
+  if (first_ < 0 || first_ + layout_.devices() > f_.topology().device_count()) {
+    throw std::invalid_argument(
+        fmt::format("a machine of {} devices from device {} does not fit the cluster's {} devices",
+                    layout_.devices(), first_, f_.topology().device_count()));
+  }
+  add_tracks();
+}
+
+void machine::add_tracks() {
+  for (const topo::device_id d : f_.traced_devices()) {
+    if (d < first_ || d >= first_ + layout_.devices()) continue;
+    auto& ds = dev(d);
+    const std::string name = fmt::format("device {}", d);
+    ds.trace_compute = trace_.track(name, "compute");
+    ds.trace_hbm = trace_.track(name, "hbm");
+    ds.trace_net = trace_.track(name, "network");
+  }
+}
+
+std::vector<topo::device_id> machine::tp_group(int ep_rank, int rep, int stage) const {
+  std::vector<topo::device_id> g = layout_.tp_group(ep_rank, rep, stage);
+  for (auto& d : g) d += first_;
+  return g;
 }
 
 cluster::stream_slot machine::compute(topo::device_id d, category c, const std::string& name,
@@ -122,15 +158,15 @@ std::pair<time_ps, op_id> machine::group_compute(int rep, int stage, category c,
 
 std::shared_ptr<countdown> machine::collective(
     const std::shared_ptr<const net::collective_plan>& plan) {
-  auto cd = std::make_shared<countdown>(sim_, 1);
-  net::run_collective(net_, sim_, plan, cparams_, net::protocol::simple,
+  auto cd = std::make_shared<countdown>(sim(), 1);
+  net::run_collective(network(), sim(), plan, collective_params(), net::protocol::simple,
                       [cd](time_ps) { cd->one(); });
   return cd;
 }
 
 op_id machine::network_op(category c, time_ps start, op_id dep, int owner) {
   const op_id deps[] = {dep};
-  return ops_.add(c, start, sim_.now(), deps, owner);
+  return ops_.add(c, start, sim().now(), deps, owner);
 }
 
 void machine::note_network(int rep, int stage, category c, const std::string& tag, time_ps start,
@@ -157,8 +193,8 @@ op_id machine::latest(op_id a, op_id b) const {
 /// start to its last byte, for InfiniBand, DCN and ICI links (NVLink and PCIe legs are the
 /// devices' own network tracks; quieter links would swell a large run's trace). A later batch
 /// on the same link overwrites the value.
-void machine::trace_link_traffic(time_ps start, time_ps end,
-                                 std::span<const net::network::link_traffic> links) {
+void cluster_fabric::trace_link_traffic(time_ps start, time_ps end,
+                                        std::span<const net::network::link_traffic> links) {
   if (end <= start) return;
   const double span_s = seconds(end - start);
   for (const auto& [link, b] : links) {

@@ -4,10 +4,18 @@
 // path is read from, and the trace's tracks. Drivers (training, fixed-batch inference, serving)
 // and the pass executor record work through it; it knows nothing of pipelines or requests.
 //
-// Ownership: a machine owns its simulation and network and is neither copied nor moved (the
-// network's traffic observer points back at it). Devices are addressed by layout coordinates
-// (replica, stage, EP rank, TP rank); "group" operations act on every EP rank of (replica,
-// stage), whose TP peers run the same work in lockstep.
+// The cluster itself (topology, simulation, network, the trace's link counters) is a
+// cluster_fabric; a machine either owns one (one layout over every device, as training,
+// fixed-batch inference and aggregated serving run) or is a view of a shared one: a serving
+// instance of a disaggregated run lays out its own scenario's parallelism on the devices
+// [first_device, first_device + its layout's devices) of the shared cluster, with its own device
+// streams and op log.
+//
+// Ownership: neither is copied nor moved (the network's traffic observer points back at the
+// fabric; views hold it by reference and must not outlive it). Devices are addressed by layout
+// coordinates (replica, stage, EP rank, TP rank) and come back as cluster device ids (the
+// layout's id plus the view's first device); "group" operations act on every EP rank of
+// (replica, stage), whose TP peers run the same work in lockstep.
 #include <memory>
 #include <span>
 #include <string>
@@ -69,12 +77,13 @@ struct device_state {
   std::uint32_t trace_net = trace_recorder::no_track;
 };
 
-class machine {
+/// The cluster of one run, shared by its machines: topology, event engine, network, and the
+/// trace plan (which devices get tracks, which links counters) made from `s`'s layout.
+class cluster_fabric {
  public:
-  /// Builds the cluster of `s` and, when `trace` records, the tracks `sel` keeps.
-  machine(const scenario& s, trace_recorder& trace, const trace_selection& sel);
-  machine(const machine&) = delete;
-  machine& operator=(const machine&) = delete;
+  cluster_fabric(const scenario& s, trace_recorder& trace, const trace_selection& sel);
+  cluster_fabric(const cluster_fabric&) = delete;
+  cluster_fabric& operator=(const cluster_fabric&) = delete;
 
   [[nodiscard]] simulation& sim() noexcept { return sim_; }
   [[nodiscard]] const simulation& sim() const noexcept { return sim_; }
@@ -83,18 +92,65 @@ class machine {
   [[nodiscard]] const net::collective_params& collective_params() const noexcept {
     return cparams_;
   }
+  [[nodiscard]] trace_recorder& trace() noexcept { return trace_; }
+  /// Devices the trace keeps tracks for (cluster ids, ascending); empty when it records nothing.
+  [[nodiscard]] const std::vector<topo::device_id>& traced_devices() const noexcept {
+    return traced_;
+  }
+
+ private:
+  void trace_link_traffic(time_ps start, time_ps end,
+                          std::span<const net::network::link_traffic> links);
+
+  trace_recorder& trace_;
+  std::vector<bool> trace_links_;  ///< [link id]: whether the trace keeps its counters
+  std::vector<topo::device_id> traced_;
+  topo::topology topo_;
+  simulation sim_;
+  net::network net_;
+  net::collective_params cparams_;
+};
+
+class machine {
+ public:
+  /// Builds the cluster of `s` and, when `trace` records, the tracks `sel` keeps.
+  machine(const scenario& s, trace_recorder& trace, const trace_selection& sel);
+  /// A view of `fabric`: `s`'s layout on the devices from `first_device` on, which must lie
+  /// inside the cluster. Tracks for the traced devices in that range.
+  machine(cluster_fabric& fabric, const scenario& s, topo::device_id first_device);
+  machine(const machine&) = delete;
+  machine& operator=(const machine&) = delete;
+
+  [[nodiscard]] simulation& sim() noexcept { return f_.sim(); }
+  [[nodiscard]] const simulation& sim() const noexcept {
+    return static_cast<const cluster_fabric&>(f_).sim();
+  }
+  [[nodiscard]] net::network& network() noexcept { return f_.network(); }
+  [[nodiscard]] const topo::topology& topology() const noexcept { return f_.topology(); }
+  [[nodiscard]] const net::collective_params& collective_params() const noexcept {
+    return f_.collective_params();
+  }
+  [[nodiscard]] cluster_fabric& fabric() noexcept { return f_; }
+  /// The cluster id of this machine's layout device 0.
+  [[nodiscard]] topo::device_id first_device() const noexcept { return first_; }
   [[nodiscard]] const cluster::device_rates& rates() const noexcept { return rates_; }
   [[nodiscard]] const run::layout& layout() const noexcept { return layout_; }
   [[nodiscard]] op_log& ops() noexcept { return ops_; }
   [[nodiscard]] const op_log& ops() const noexcept { return ops_; }
-  [[nodiscard]] trace_recorder& trace() noexcept { return trace_; }
+  [[nodiscard]] trace_recorder& trace() noexcept { return f_.trace(); }
 
+  /// Cluster device id of layout coordinates.
   [[nodiscard]] topo::device_id device(int rep, int stage, int ep_rank, int tp_rank = 0) const {
-    return layout_.device({tp_rank, ep_rank, rep, stage});
+    return first_ + layout_.device({tp_rank, ep_rank, rep, stage});
   }
-  [[nodiscard]] device_state& dev(topo::device_id d) { return dev_[static_cast<std::size_t>(d)]; }
+  /// The TP group of (ep rank, rep, stage), as cluster device ids.
+  [[nodiscard]] std::vector<topo::device_id> tp_group(int ep_rank, int rep, int stage) const;
+  /// State of cluster device d, which must be one of this machine's.
+  [[nodiscard]] device_state& dev(topo::device_id d) {
+    return dev_[static_cast<std::size_t>(d - first_)];
+  }
   [[nodiscard]] const device_state& dev(topo::device_id d) const {
-    return dev_[static_cast<std::size_t>(d)];
+    return dev_[static_cast<std::size_t>(d - first_)];
   }
 
   /// Enqueues an op of back-to-back kernels on device d's compute stream at `at` (its TP peers
@@ -139,16 +195,13 @@ class machine {
  private:
   [[nodiscard]] time_ps duration(std::span<const cluster::op_cost> kernels,
                                  const profile_key& key) const;
-  void trace_link_traffic(time_ps start, time_ps end,
-                          std::span<const net::network::link_traffic> links);
+  void add_tracks();
 
+  std::unique_ptr<cluster_fabric> own_;  ///< set when this machine owns its cluster
+  cluster_fabric& f_;
+  topo::device_id first_ = 0;
   const scenario& s_;
   trace_recorder& trace_;
-  std::vector<bool> trace_links_;  ///< [link id]: whether the trace keeps its counters
-  topo::topology topo_;
-  simulation sim_;
-  net::network net_;
-  net::collective_params cparams_;
   cluster::device_rates rates_;
   run::layout layout_;
   std::string dtype_name_;  ///< the op profile's dtype column for the model's number format

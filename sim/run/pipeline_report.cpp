@@ -78,7 +78,7 @@ run_result pipeline_run::result() const {
   const std::vector<cluster::memory_plan> memory = stage_memory_plans(s_);
   for (int d = 0; d < r.devices; ++d) {
     const coords c = lay.of(d);
-    const device_state& st = m_.dev(lay.device({0, c.ep, replicas_ == 1 ? 0 : c.dp, c.pp}));
+    const device_state& st = m_.dev(m_.device(replicas_ == 1 ? 0 : c.dp, c.pp, c.ep));
     const double memory_bytes = memory[static_cast<std::size_t>(c.pp)].total_bytes;
     // Per step, the folded micro-batches included.
     const double per_step =
@@ -101,7 +101,7 @@ int pipeline_run::busiest_stage() const {
   time_ps most = -1;
   for (int st = 0; st < chunks_.pp; ++st) {
     for (int e = 0; e < s_.parallelism.ep; ++e) {
-      const time_ps busy = m_.dev(m_.layout().device({0, e, 0, st})).compute.busy_ps();
+      const time_ps busy = m_.dev(m_.device(0, st, e)).compute.busy_ps();
       if (busy > most) {
         most = busy;
         best = st;

@@ -44,6 +44,22 @@ struct layer_stats {
   double load_max_over_mean = 0;  ///< per-device received copies, max / mean
 };
 
+/// A disaggregated serving run's figures beyond `serving`: each role's iterations (batch sizes,
+/// KV utilisation, queue, over all its instances: serving_report's iteration fields) and the
+/// KV transfers from prefill to decode instances.
+struct disaggregation_report {
+  struct role {
+    int instances = 0;
+    int devices_per_instance = 0;
+    serve::serving_report iterations;  ///< only the iteration fields are set
+  };
+  role prefill;
+  role decode;
+  std::size_t transfers = 0;
+  serve::summary transfer_bytes;  ///< per request
+  serve::summary transfer_s;      ///< prefill end to the KV's last byte at the decode instance
+};
+
 struct run_result {
   std::string scenario;
   std::string variant;
@@ -80,6 +96,7 @@ struct run_result {
 
   /// Serving runs: latency percentiles, throughput, goodput, scheduler figures.
   std::optional<serve::serving_report> serving;
+  std::optional<disaggregation_report> disaggregation;  ///< disaggregated serving only
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

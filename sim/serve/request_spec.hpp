@@ -4,6 +4,7 @@
 // range-checks them there with file:line:col errors); request_source checks them again for
 // callers that build them in code.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,10 +69,34 @@ struct scheduler_spec {
   double kv_memory_fraction = 0.9;
 };
 
+/// The instances of one role of a disaggregated deployment. Each instance is tp x ep devices
+/// with attention data-parallel over its ep ranks and the experts sharded over them (pp 1,
+/// dp 1), laid out tp innermost.
+struct instance_layout {
+  int tp = 1;
+  int ep = 1;
+};
+struct serve_role {
+  std::uint32_t instances = 1;
+  instance_layout parallelism;
+  /// This role's scheduler: serve_spec::scheduler with the keys the role overrides (the loader
+  /// merges them); unset: serve_spec::scheduler.
+  std::optional<scheduler_spec> scheduler;
+};
+
+/// Prefill/decode disaggregation: prompts run on prefill instances (output one token), their
+/// KV cache moves to a decode instance over the network, which generates the rest. Prefill
+/// instances take the cluster's first devices, decode instances the rest, in order.
+struct disaggregation_spec {
+  serve_role prefill;
+  serve_role decode;
+};
+
 struct serve_spec {
   request_spec requests;
   scheduler_spec scheduler;
   slo_spec slo;
+  std::optional<disaggregation_spec> disaggregation;
 };
 
 }  // namespace moesim::serve

@@ -100,6 +100,20 @@ void scheduler::add(const request& r) {
   waiting_.push_back(std::move(s));
 }
 
+void scheduler::add_with_kv(const request& r, std::int64_t computed) {
+  check(r);
+  if (computed < 0 || computed >= r.prompt_tokens) {
+    throw std::invalid_argument(
+        fmt::format("request {}: expected 0 <= tokens with KV < prompt {}, got {}", r.id,
+                    r.prompt_tokens, computed));
+  }
+  detail::sequence s;
+  s.req = r;
+  s.computed = computed;
+  s.prefilling = computed + 1 < r.prompt_tokens;  // only the last prompt token left: a decode
+  waiting_.push_back(std::move(s));
+}
+
 std::int64_t scheduler::prefill_cap(std::int64_t remaining, std::int64_t budget) const {
   std::int64_t n = std::min(remaining, budget);
   if (limits_.chunk_tokens > 0) n = std::min(n, limits_.chunk_tokens);
@@ -154,7 +168,8 @@ void scheduler::admit_waiting(iteration& it, std::int64_t& budget) {
       break;
     }
     if (!kv_.grow(s.kv, s.computed + n)) break;
-    it.seqs.push_back({s.req.id, n, s.computed, true, s.computed + n == s.target()});
+    // Waiting sequences prefill, except one whose prompt's KV came from a prefill instance.
+    it.seqs.push_back({s.req.id, n, s.computed, s.prefilling, s.computed + n == s.target()});
     scheduled_.push_back(running_.size());
     budget -= n;
     running_.push_back(std::move(s));

@@ -124,6 +124,13 @@ class scheduler {
   /// check(r), then queues it at the back of the waiting queue (FCFS).
   void add(const request& r);
 
+  /// As add(r), for a request whose first `computed` prompt tokens already have their KV (sent
+  /// by a disaggregated prefill instance): they count as computed exactly, not in whole blocks
+  /// as a prefix-cache hit does; on admission the pool must hold them. A preemption drops them
+  /// like any computed tokens (recomputed here). Throws std::invalid_argument as check(r) does,
+  /// or unless 0 <= computed < prompt_tokens.
+  void add_with_kv(const request& r, std::int64_t computed);
+
   /// Forms the next iteration (see the policy above) and reserves its KV blocks. Empty only
   /// when nothing is waiting or running. Throws std::logic_error if the previous non-empty
   /// iteration has not been completed.

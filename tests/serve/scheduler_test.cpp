@@ -366,3 +366,27 @@ TEST_CASE("scheduler: deterministic, and every request finishes under KV pressur
   const auto c = run_random(12);
   CHECK(c.finished != a.finished);
 }
+
+TEST_CASE("add_with_kv: a request whose prompt's KV came from elsewhere starts decoding",
+          "[scheduler]") {
+  scheduler_limits l;
+  l.max_running = 4;
+  l.token_budget = 64;
+  l.kv_blocks = 100;
+  l.block_tokens = 16;
+  scheduler s(l);
+  request r;
+  r.id = 9;
+  r.prompt_tokens = 101;  // 100 prompt tokens with KV + the first output token
+  r.output_tokens = 3;
+  s.add_with_kv(r, 100);
+  const iteration it = s.next();
+  REQUIRE(it.seqs.size() == 1);
+  CHECK(it.seqs[0].new_tokens == 1);
+  CHECK(it.seqs[0].context == 100);  // exactly, not rounded down to whole blocks
+  CHECK(!it.seqs[0].prefill);
+  CHECK(it.seqs[0].emits_token);
+  CHECK(it.prefill_tokens() == 0);
+  CHECK(s.kv_blocks_used() == 7);  // 101 tokens in blocks of 16
+  CHECK_THROWS_AS(s.add_with_kv(r, 101), std::invalid_argument);
+}

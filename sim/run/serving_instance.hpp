@@ -1,0 +1,138 @@
+#pragma once
+// One serving instance: an EP group's devices running one continuous-batching scheduler
+// (serve::scheduler, vLLM v1's policy) whose iterations the pass executor times through the
+// model with every sequence's own new tokens and cached context. Aggregated serving runs one
+// instance over the whole cluster; a disaggregated run (disaggregation.hpp) runs prefill and
+// decode instances side by side on disjoint devices of one shared cluster.
+//
+// The instance's loop is one process: admit what the driver has for it, form a batch, time it,
+// retire it (finished requests go back to the driver), repeat; when nothing can run it asks the
+// driver how to wait (until a time, or until wake()). The driver supplies those decisions
+// through `serving_driver`; the loop itself is the same for every driver.
+//
+// One scheduler serves an EP group: its ep attention-DP ranks share it with ep x the per-rank
+// limits and split each iteration's sequences evenly, so every rank runs the same shape in
+// lockstep, as the group's all-to-alls require. One data-parallel replica (check_feasible
+// refuses dp > 1 for serving).
+//
+// Ownership: the instance keeps `s` and `m` by reference (the caller keeps them alive); it owns
+// its exchange, routing, executor, scheduler and statistics.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sim/engine/process.hpp"
+#include "sim/run/exchange.hpp"
+#include "sim/run/executor.hpp"
+#include "sim/run/feasibility.hpp"
+#include "sim/run/machine.hpp"
+#include "sim/run/model_chunks.hpp"
+#include "sim/run/request_spans.hpp"
+#include "sim/run/result.hpp"
+#include "sim/run/routing_tally.hpp"
+#include "sim/serve/latency.hpp"
+#include "sim/serve/scheduler.hpp"
+
+namespace moesim::sim::run {
+
+class serving_instance;
+
+/// What an instance's loop asks of its driver.
+class serving_driver {
+ public:
+  virtual ~serving_driver() = default;
+  /// Before each batch is formed: hand the instance what has arrived for it by `now`.
+  virtual void admit(serving_instance& in, time_ps now) = 0;
+  /// The instance is idle at `now`: the time to look again, or nullopt to wait for wake() (or
+  /// for ever, when stopped() says no work will come).
+  virtual std::optional<time_ps> idle_until(serving_instance& in, time_ps now) = 0;
+  /// Whether no more work will ever come to `in` (its loop then ends when idle).
+  virtual bool stopped(const serving_instance& in) const = 0;
+  /// A request finished on `in` at `now` (the end of its last iteration).
+  virtual void finished(serving_instance& in, const serve::finished_request& f, time_ps now) = 0;
+  /// After each iteration, with its sample (progress reports, role figures).
+  virtual void iterated(serving_instance&, const serve::iteration_sample&) {}
+};
+
+class serving_instance {
+ public:
+  /// `name` labels the trace counters ("serving" for an aggregated run).
+  serving_instance(const scenario& s, machine& m, routing_tally& tally, serving_driver& driver,
+                   int threads, std::string name);
+  ~serving_instance();
+  serving_instance(const serving_instance&) = delete;
+  serving_instance& operator=(const serving_instance&) = delete;
+
+  /// The loop, to spawn on the machine's simulation.
+  process loop();
+
+  /// Queues a request (FCFS) and wakes the loop if it sleeps.
+  void add(const serve::request& r);
+  /// Queues a request whose first `computed` prompt tokens already have their KV here (sent
+  /// from a prefill instance), and wakes the loop if it sleeps.
+  void add_with_kv(const serve::request& r, std::int64_t computed);
+  /// Wakes the loop if it waits for work (no-op otherwise).
+  void wake();
+
+  [[nodiscard]] const scenario& scenario_of() const noexcept { return s_; }
+  [[nodiscard]] machine& machine_of() noexcept { return m_; }
+  [[nodiscard]] const machine& machine_of() const noexcept { return m_; }
+  [[nodiscard]] const serve::scheduler& scheduler_of() const noexcept { return scheduler_; }
+  [[nodiscard]] const serve::serving_stats& stats() const noexcept { return stats_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] int iterations() const noexcept { return iterations_; }
+  [[nodiscard]] time_ps last_end() const noexcept { return end_time_; }
+  [[nodiscard]] double dispatch_bytes() const noexcept { return executor_.dispatch_bytes(); }
+  /// Model FLOPs of every iteration so far: its tokens at its mean attention span (the
+  /// forward's count, models::forward_flops_per_token).
+  [[nodiscard]] double model_flops() const noexcept { return model_flops_; }
+  [[nodiscard]] const routing_sampler& sampler() const noexcept;
+  [[nodiscard]] time_ps exchange_kernel_ps() const noexcept { return x_.kernel_ps(); }
+  /// Per device of the instance, in layout order: busy seconds per iteration, the memory plan.
+  void fill_devices(run_result& r) const;
+
+ private:
+  class iteration_routing;
+  [[nodiscard]] serve::scheduler_limits limits() const;
+  [[nodiscard]] pass_shape shape_of(const serve::iteration& it) const;
+
+  const scenario& s_;
+  machine& m_;
+  serving_driver& driver_;
+  std::string name_;
+  int ep_;
+  serve_kv_pool pool_;
+  model_chunks chunks_;
+  expert_exchange x_;
+  std::unique_ptr<iteration_routing> routing_;
+  pass_executor executor_;
+  serve::scheduler scheduler_;
+  serve::serving_stats stats_;
+  flag wake_;
+  bool counters_ = false;
+  std::optional<request_spans> spans_;  ///< each request on the trace, when one is recorded
+  double model_flops_ = 0;              ///< the forward's model FLOPs of every iteration
+  int iterations_ = 0;
+  time_ps end_time_ = 0;
+};
+
+/// HBM a serving device of `s` holds besides its KV pool (weights and buffers; the fullest
+/// stage). O(layers).
+[[nodiscard]] double serving_weights_and_buffers(const scenario& s);
+
+/// A serving run's result as far as the scenario, the device count and the serving figures
+/// say: names, `serving`, output token rates and cost. O(1).
+[[nodiscard]] run_result serving_result(const scenario& s, int devices,
+                                        serve::serving_report report);
+
+/// model_tflops_per_device and mfu of `r` (its simulated time and devices set) from the model
+/// FLOPs its instances computed. O(1).
+void serving_model_flops(run_result& r, const scenario& s, double model_flops);
+
+/// The approximations a serving run with instance `in` names (routing maths, attention-DP
+/// ranks sharing a scheduler, roofline op times, DeepEP kernels), appended to r.approximations.
+void serving_approximations(run_result& r, const serving_instance& in);
+
+}  // namespace moesim::sim::run
