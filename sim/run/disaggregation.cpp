@@ -14,8 +14,8 @@
 //     its prefill (the first gap spans the transfer and the decode queue).
 // Each instance is a serving_instance (the same loop as aggregated serving) on a machine view
 // of its devices over one shared cluster_fabric: one simulation, one network, so transfers and
-// every instance's expert exchanges share links. Within an instance, a request's attention-DP
-// (EP) rank is taken round-robin, on both sides.
+// every instance's expert exchanges share links. A prompt runs on the prefill rank its
+// instance assigns (serving_instance.hpp) and its KV goes to decode ranks round-robin.
 #include "sim/run/disaggregation.hpp"
 
 #include <fmt/format.h>
@@ -162,13 +162,13 @@ class disaggregated_loop final : public serving_driver {
     const pending& p = pending_.at(id);
     const double bytes =
         kv_transfer_bytes(s_.model, s_.precision.kv_or(s_.model.dtype), p.req.prompt_tokens);
-    const int from_rank = rank(i);
+    const int from_rank = instances_[i].rank_of(id);
     const int to_rank = rank(j);
     const std::vector<net::flow_request> flows =
         kv_transfer_flows(s_.model, machines_[i], from_rank, machines_[j], to_rank, bytes, kv_tag);
     auto left = std::make_shared<std::size_t>(flows.size());
-    fabric_.network().start_batch(flows, [this, left, id, j, now, bytes](std::size_t) {
-      if (--*left == 0) arrived(id, j, now, bytes);
+    fabric_.network().start_batch(flows, [this, left, id, j, to_rank, now, bytes](std::size_t) {
+      if (--*left == 0) arrived(id, j, to_rank, now, bytes);
     });
   }
 
@@ -180,7 +180,7 @@ class disaggregated_loop final : public serving_driver {
     return r;
   }
 
-  void arrived(std::uint64_t id, std::size_t j, time_ps sent, double bytes) {
+  void arrived(std::uint64_t id, std::size_t j, int rank, time_ps sent, double bytes) {
     const time_ps now = fabric_.sim().now();
     transfer_bytes_.push_back(bytes);
     transfer_s_.push_back(seconds(now - sent));
@@ -189,7 +189,7 @@ class disaggregated_loop final : public serving_driver {
     rest.prompt_tokens = r.prompt_tokens + 1;  // the prompt and the first output token
     rest.output_tokens = r.output_tokens - 1;
     rest.cached_prompt_tokens = 0;
-    instances_[j].add_with_kv(rest, r.prompt_tokens);
+    instances_[j].add_with_kv(rest, r.prompt_tokens, rank);
   }
 
   void done(const serve::finished_request& f, time_ps now) {
@@ -297,8 +297,8 @@ run_result disaggregated_loop::result() const {
   r.approximations.push_back(
       "disaggregation: a prompt's KV cache leaves when its prefill's last iteration ends (no "
       "layer-by-layer overlap with the prefill) and the decode instance holds its own copy; "
-      "prefill instances are chosen round-robin, decode instances least-loaded, attention-DP "
-      "ranks round-robin inside an instance");
+      "prefill instances are chosen round-robin, decode instances least-loaded, a prompt's KV "
+      "to the decode instance's attention-DP ranks round-robin");
   r.approximations.push_back(
       "disaggregation: expert loads and routing figures are decode instance 0's; the breakdown "
       "sums every instance's critical path per iteration of all instances");

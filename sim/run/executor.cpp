@@ -21,6 +21,38 @@ pass_executor::pass_executor(machine& m, expert_exchange& x, routing_source& rou
       ep_(s.parallelism.ep),
       recompute_(s.workload.training.value_or(training_config{}).recompute) {}
 
+/// One rank's op: its kernels (one or two) and the profile row that times it.
+struct pass_executor::rank_op {
+  cluster::op_cost kernels[2];
+  std::size_t n = 1;
+  profile_key key;
+};
+
+const pass_shape& pass_executor::shape_of(const pass_request& r, int e) {
+  return r.ranks.empty() ? r.shape : r.ranks[static_cast<std::size_t>(e)];
+}
+
+const pass_shape& pass_executor::widest(const pass_request& r) {
+  if (r.ranks.empty()) return r.shape;
+  return *std::max_element(r.ranks.begin(), r.ranks.end(),
+                           [](const auto& a, const auto& b) { return a.tokens < b.tokens; });
+}
+
+/// The op `op_of(shape)` on every rank of r's group at `at`, each with its own shape.
+template <class Op>
+std::pair<time_ps, op_id> pass_executor::on_ranks(const pass_request& r, category c,
+                                                  const std::string& name, time_ps at,
+                                                  op_id dep, Op&& op_of) {
+  if (r.ranks.empty()) {
+    const rank_op o = op_of(r.shape);
+    return m_.group_compute(r.rep, r.stage, c, name, at, std::span(o.kernels, o.n), dep, o.key);
+  }
+  return m_.group_compute_each(r.rep, r.stage, c, at, dep, [&](int e, topo::device_id d) {
+    const rank_op o = op_of(shape_of(r, e));
+    return m_.compute(d, c, name, at, std::span(o.kernels, o.n), o.key);
+  });
+}
+
 std::int64_t pass_executor::padded_slots(const pass_shape& shape) const {
   if (!s_.moe.padded || !s_.model.moe) return 0;
   return models::expert_capacity(static_cast<std::int64_t>(shape.tokens), s_.model.moe->experts,
@@ -30,7 +62,6 @@ std::int64_t pass_executor::padded_slots(const pass_shape& shape) const {
 task pass_executor::run(const pass_request& r, op_id* end) {
   const bool fwd = r.kind == pass_kind::forward;
   const bool last_chunk = r.model_chunk == chunks_.chunks - 1;
-  const pass_shape& shape = r.shape;
   op_id cur = r.after;
   std::vector<int> layers = chunks_.layers(r.model_chunk);
   if (!fwd) std::reverse(layers.begin(), layers.end());
@@ -43,18 +74,22 @@ task pass_executor::run(const pass_request& r, op_id* end) {
     const std::string tag = fmt::format("{} L{} mb{}", fwd ? "fwd" : "bwd", layer, r.pass);
     const bool moe = chunks_.is_moe(layer);
     if (fwd) {
-      const attention_kernels attn = attention_cost(s_.model, shape);
-      const cluster::op_cost kernels[] = {attn.projections, attn.core};
-      auto [at, op] =
-          m_.group_compute(r.rep, r.stage, category::attention, "attention " + tag, m_.sim().now(),
-                           kernels, cur, {"attention", shape.tokens, shape.keys});
-      std::tie(at, cur) = m_.group_compute(r.rep, r.stage, category::attention, "norms " + tag, at,
-                                           attention_elementwise_cost(s_.model, shape), op,
-                                           {"norms", shape.tokens});
+      auto [at, op] = on_ranks(r, category::attention, "attention " + tag, m_.sim().now(), cur,
+                               [&](const pass_shape& shape) {
+                                 const attention_kernels attn = attention_cost(s_.model, shape);
+                                 return rank_op{{attn.projections, attn.core},
+                                                2,
+                                                {"attention", shape.tokens, shape.keys}};
+                               });
+      std::tie(at, cur) =
+          on_ranks(r, category::attention, "norms " + tag, at, op, [&](const pass_shape& shape) {
+            return rank_op{{attention_elementwise_cost(s_.model, shape)}, 1, {"norms", shape.tokens}};
+          });
       if (moe) {
         std::tie(at, cur) =
-            m_.group_compute(r.rep, r.stage, category::router, "router " + tag, at,
-                             router_cost(s_.model, shape), cur, {"router", shape.tokens});
+            on_ranks(r, category::router, "router " + tag, at, cur, [&](const pass_shape& shape) {
+              return rank_op{{router_cost(s_.model, shape)}, 1, {"router", shape.tokens}};
+            });
       }
       co_await until{at};
       co_await tp_all_reduce(r, &cur);
@@ -66,16 +101,22 @@ task pass_executor::run(const pass_request& r, op_id* end) {
     }
     co_await tp_all_reduce(r, &cur);
     if (!fwd) {
-      const attention_kernels attn = attention_cost(s_.model, shape);
-      const cluster::op_cost kernels[] = {backward_cost(attn.projections, 0, recompute_),
-                                          backward_cost(attn.core, attn.core.flops, recompute_)};
-      auto [at, op] =
-          m_.group_compute(r.rep, r.stage, category::attention, "attention " + tag, m_.sim().now(),
-                           kernels, cur, {"attention", shape.tokens, shape.keys, true});
-      std::tie(at, cur) = m_.group_compute(
-          r.rep, r.stage, category::attention, "norms " + tag, at,
-          backward_cost(attention_elementwise_cost(s_.model, shape), 0, recompute_), op,
-          {"norms", shape.tokens, 0, true});
+      auto [at, op] = on_ranks(
+          r, category::attention, "attention " + tag, m_.sim().now(), cur,
+          [&](const pass_shape& shape) {
+            const attention_kernels attn = attention_cost(s_.model, shape);
+            return rank_op{{backward_cost(attn.projections, 0, recompute_),
+                            backward_cost(attn.core, attn.core.flops, recompute_)},
+                           2,
+                           {"attention", shape.tokens, shape.keys, true}};
+          });
+      std::tie(at, cur) =
+          on_ranks(r, category::attention, "norms " + tag, at, op, [&](const pass_shape& shape) {
+            return rank_op{
+                {backward_cost(attention_elementwise_cost(s_.model, shape), 0, recompute_)},
+                1,
+                {"norms", shape.tokens, 0, true}};
+          });
       co_await until{at};
       co_await tp_all_reduce(r, &cur);
     }
@@ -96,7 +137,7 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
   simulation& sim = m_.sim();
   const auto lr = routing_.routing(r.rep, r.pass, layer, fwd);
   // Both directions carry the same copies between the same pairs.
-  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(r.shape));
+  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)));
   for (int phase = 0; phase < 2; ++phase) {
     const bool to_experts = phase == 0;
     const category c = to_experts == fwd ? category::dispatch : category::combine;
@@ -149,9 +190,11 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
     co_await until{std::max(critical.end, sim.now())};
   }
   if (!fwd) {
-    auto [at, op] = m_.group_compute(r.rep, r.stage, category::router, "router " + tag, sim.now(),
-                                     backward_cost(router_cost(s_.model, r.shape), 0, recompute_),
-                                     *cur, {"router", r.shape.tokens, 0, true});
+    auto [at, op] =
+        on_ranks(r, category::router, "router " + tag, sim.now(), *cur, [&](const pass_shape& sh) {
+          return rank_op{
+              {backward_cost(router_cost(s_.model, sh), 0, recompute_)}, 1, {"router", sh.tokens, 0, true}};
+        });
     *cur = op;
     co_await until{at};
   }
@@ -159,33 +202,48 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
 
 task pass_executor::layer_dense(const pass_request& r, const std::string& tag, op_id* cur) {
   const bool fwd = r.kind == pass_kind::forward;
-  const pass_shape& shape = r.shape;
-  const cluster::op_cost ffn = dense_ffn_cost(s_.model, shape);
-  const cluster::op_cost act =
-      ffn_elementwise_cost(s_.model, shape, shape.tokens, s_.model.dense_ffn_hidden, 0);
-  auto [at, op] = m_.group_compute(r.rep, r.stage, category::dense_ffn, "dense ffn " + tag,
-                                   m_.sim().now(), fwd ? ffn : backward_cost(ffn, 0, recompute_),
-                                   *cur, {"dense_ffn", shape.tokens, 0, !fwd});
-  std::tie(at, *cur) = m_.group_compute(r.rep, r.stage, category::dense_ffn, "activation " + tag,
-                                        at, fwd ? act : backward_cost(act, 0, recompute_), op,
-                                        {"activation", shape.tokens, 0, !fwd});
+  auto [at, op] = on_ranks(r, category::dense_ffn, "dense ffn " + tag, m_.sim().now(), *cur,
+                           [&](const pass_shape& shape) {
+                             const cluster::op_cost ffn = dense_ffn_cost(s_.model, shape);
+                             return rank_op{{fwd ? ffn : backward_cost(ffn, 0, recompute_)},
+                                            1,
+                                            {"dense_ffn", shape.tokens, 0, !fwd}};
+                           });
+  std::tie(at, *cur) =
+      on_ranks(r, category::dense_ffn, "activation " + tag, at, op, [&](const pass_shape& shape) {
+        const cluster::op_cost act =
+            ffn_elementwise_cost(s_.model, shape, shape.tokens, s_.model.dense_ffn_hidden, 0);
+        return rank_op{{fwd ? act : backward_cost(act, 0, recompute_)},
+                       1,
+                       {"activation", shape.tokens, 0, !fwd}};
+      });
   co_await until{at};
 }
 
 /// The TP all-reduce of the pass's activations over every TP group of (rep, stage), when tp > 1.
 task pass_executor::tp_all_reduce(const pass_request& r, op_id* cur) {
   if (tp_ <= 1) co_return;
-  auto& plan = tp_plans_[{r.rep, r.stage, r.shape.tokens}];
-  if (!plan) {
-    net::collective_spec spec;
-    spec.op = net::collective_op::all_reduce;
-    spec.bytes = r.shape.tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
-    for (int e = 0; e < ep_; ++e) spec.groups.push_back(m_.tp_group(e, r.rep, r.stage));
-    plan = std::make_shared<net::collective_plan>(
-        net::plan_collective(m_.topology(), m_.collective_params(), spec));
-  }
   const time_ps start = m_.sim().now();
-  co_await m_.collective(plan)->done;
+  // Every TP group of the stage at once; with per-rank shapes each group reduces its own
+  // rank's activations (one plan per group and size), and a rank without tokens has none.
+  std::vector<std::shared_ptr<countdown>> running;
+  for (int g = 0; g < (r.ranks.empty() ? 1 : ep_); ++g) {
+    const double tokens = r.ranks.empty() ? r.shape.tokens : shape_of(r, g).tokens;
+    if (!r.ranks.empty() && tokens <= 0) continue;
+    auto& plan = tp_plans_[{r.rep, r.stage, r.ranks.empty() ? -1 : g, tokens}];
+    if (!plan) {
+      net::collective_spec spec;
+      spec.op = net::collective_op::all_reduce;
+      spec.bytes = tokens * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
+      for (int e = 0; e < ep_; ++e) {
+        if (r.ranks.empty() || e == g) spec.groups.push_back(m_.tp_group(e, r.rep, r.stage));
+      }
+      plan = std::make_shared<net::collective_plan>(
+          net::plan_collective(m_.topology(), m_.collective_params(), spec));
+    }
+    running.push_back(m_.collective(plan));
+  }
+  for (const auto& cd : running) co_await cd->done;
   *cur = m_.network_op(category::tp_collective, start, *cur, r.stage);
 }
 
@@ -194,7 +252,7 @@ pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e
                                                     const layer_routing& lr, time_ps at,
                                                     const std::string& tag) {
   const bool fwd = r.kind == pass_kind::forward;
-  const pass_shape& shape = r.shape;
+  const pass_shape& shape = shape_of(r, e);
   const int per_rank = lr.experts / ep_;
   double copies = 0;
   int active = 0;
@@ -207,7 +265,7 @@ pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e
   }
   // Static shapes: every local expert computes over its full capacity from every source.
   const double computed =
-      s_.moe.padded ? static_cast<double>(padded_slots(shape)) * per_rank * ep_ : copies;
+      s_.moe.padded ? static_cast<double>(padded_slots(widest(r))) * per_rank * ep_ : copies;
   const int loaded = s_.moe.padded ? per_rank : active;
   const cluster::op_cost f = expert_cost(s_.model, shape, computed, loaded);
   const cluster::op_cost cost = fwd ? f : backward_cost(f, 0, recompute_);
@@ -246,16 +304,20 @@ pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e
 /// before it.
 std::pair<time_ps, op_id> pass_executor::head(const pass_request& r, op_id dep) {
   const bool fwd = r.kind == pass_kind::forward;
-  const double positions = chunks_.training ? r.shape.tokens : r.shape.sequences;
-  cluster::op_cost c = lm_head_cost(s_.model, positions, tp_);
-  if (chunks_.training) {
-    // The multi-token-prediction modules have heads of their own (DeepSeek-V3 s2.2).
-    c.flops *= 1 + s_.model.mtp_modules;
-    c.bytes *= 1 + s_.model.mtp_modules;
-  }
-  return m_.group_compute(r.rep, r.stage, category::lm_head, fwd ? "lm head" : "lm head bwd",
-                          m_.sim().now(), fwd ? c : backward_cost(c, 0, recompute_), dep,
-                          {"lm_head", positions, 0, !fwd});
+  return on_ranks(r, category::lm_head, fwd ? "lm head" : "lm head bwd", m_.sim().now(), dep,
+                  [&](const pass_shape& shape) {
+                    const double positions = chunks_.training ? shape.tokens : shape.sequences;
+                    cluster::op_cost c = lm_head_cost(s_.model, positions, tp_);
+                    if (chunks_.training) {
+                      // The multi-token-prediction modules have heads of their own
+                      // (DeepSeek-V3 s2.2).
+                      c.flops *= 1 + s_.model.mtp_modules;
+                      c.bytes *= 1 + s_.model.mtp_modules;
+                    }
+                    return rank_op{{fwd ? c : backward_cost(c, 0, recompute_)},
+                                   1,
+                                   {"lm_head", positions, 0, !fwd}};
+                  });
 }
 
 }  // namespace moesim::sim::run

@@ -53,6 +53,13 @@ struct pass_request {
   int pass = 0;      ///< the routing source's key for this pass
   pass_shape shape;  ///< the batch on each device
   op_id after = -1;  ///< the op the pass follows on the critical path
+  /// Attention-DP serving: each EP rank's own batch (index = EP rank; its TP peers run the
+  /// same), which then replaces `shape` everywhere: each rank's attention, norms, router, dense
+  /// FFN, shared experts, TP all-reduces and head run its own tokens, and the routing source
+  /// routes each source rank's own tokens. A rank without tokens still runs every op (its
+  /// kernels launch and read their weights) and joins the all-to-alls, as SGLang's idle batch
+  /// and TensorRT-LLM's dummy requests do. Empty: `shape` on every rank.
+  std::vector<pass_shape> ranks;
 };
 
 class pass_executor {
@@ -78,6 +85,14 @@ class pass_executor {
     category cat = category::expert_compute;
   };
 
+  struct rank_op;
+  template <class Op>
+  std::pair<time_ps, op_id> on_ranks(const pass_request& r, category c, const std::string& name,
+                                     time_ps at, op_id dep, Op&& op_of);
+  /// EP rank e's batch: its own, or the pass's shape.
+  [[nodiscard]] static const pass_shape& shape_of(const pass_request& r, int e);
+  /// The batch with the most tokens on one rank (sizes padded expert buffers).
+  [[nodiscard]] static const pass_shape& widest(const pass_request& r);
   task layer_moe(const pass_request& r, int layer, const std::string& tag, op_id* cur);
   task layer_dense(const pass_request& r, const std::string& tag, op_id* cur);
   task tp_all_reduce(const pass_request& r, op_id* cur);
@@ -95,7 +110,9 @@ class pass_executor {
   int ep_;
   cluster::recompute_mode recompute_;
   double dispatch_bytes_ = 0;
-  std::map<std::tuple<int, int, double>, std::shared_ptr<const net::collective_plan>> tp_plans_;
+  /// TP all-reduce plans by (rep, stage, TP group or -1 for all, tokens).
+  std::map<std::tuple<int, int, int, double>, std::shared_ptr<const net::collective_plan>>
+      tp_plans_;
 };
 
 }  // namespace moesim::sim::run

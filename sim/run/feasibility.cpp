@@ -204,22 +204,22 @@ void check_serve_memory(const scenario& s, double other_bytes) {
     what = fmt::format("prompt up to {} + output up to {} - 1", *p, *o);
   }
   if (!need) return;
-  const std::int64_t ep = s.parallelism.ep;
-  const std::int64_t pool_tokens = pool.blocks * ep * sched.block_tokens;
+  // A request runs on one attention-DP rank: its KV pool and its token budget.
+  const std::int64_t pool_tokens = pool.blocks * sched.block_tokens;
   if (*need > pool_tokens) {
     throw std::invalid_argument(fmt::format(
-        "workload: serve: the longest request needs {} tokens of KV cache ({}), but one EP "
-        "group's pool holds {} ({} blocks of {} tokens on each of {} devices, {} of HBM each)",
-        *need, what, pool_tokens, pool.blocks, sched.block_tokens, ep,
+        "workload: serve: the longest request needs {} tokens of KV cache ({}), but one "
+        "attention-DP rank's pool holds {} ({} blocks of {} tokens, {} of HBM)",
+        *need, what, pool_tokens, pool.blocks, sched.block_tokens,
         cluster::format_memory_bytes(pool.bytes)));
   }
-  const std::int64_t budget = static_cast<std::int64_t>(sched.token_budget) * ep;
+  const std::int64_t budget = sched.token_budget;
   if (!sched.chunked_prefill && *need > budget) {
     throw std::invalid_argument(fmt::format(
         "workload: serve: the longest request needs {} tokens recomputed in one iteration "
-        "after a preemption ({}), but without chunked prefill one iteration computes at most "
-        "{} (token_budget {} x ep {})",
-        *need, what, budget, sched.token_budget, ep));
+        "after a preemption ({}), but without chunked prefill one rank's iteration computes at "
+        "most token_budget {}",
+        *need, what, budget));
   }
 }
 
@@ -342,6 +342,16 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
   return plans;
 }
 
+double serving_weights_and_buffers(const scenario& s) {
+  double most = 0;
+  for (const auto& plan : stage_memory_plans(s)) {
+    double other = plan.total_bytes;
+    for (const auto& item : plan.items) other -= item.name == "KV cache pool" ? item.bytes : 0;
+    most = std::max(most, other);
+  }
+  return most;
+}
+
 long long cluster_devices(const topo::cluster_spec& c) noexcept {
   if (c.fabric == topo::fabric_kind::nvswitch) {
     return static_cast<long long>(c.nodes) * c.gpus_per_node;
@@ -428,11 +438,7 @@ void check_feasible(const scenario& s) {
   if (fullest->total_bytes > s.chip.hbm_bytes) {
     throw std::invalid_argument(describe_overflow(*fullest, s));
   }
-  if (s.workload.kind == workload_kind::serve) {
-    double pool = 0;
-    for (const auto& item : fullest->items) pool += item.name == "KV cache pool" ? item.bytes : 0;
-    check_serve_memory(s, fullest->total_bytes - pool);
-  }
+  if (s.workload.kind == workload_kind::serve) check_serve_memory(s, serving_weights_and_buffers(s));
 }
 
 }  // namespace moesim::sim::run

@@ -51,6 +51,11 @@ struct serve_kv_pool {
 };
 [[nodiscard]] serve_kv_pool serve_kv_pool_of(const scenario& s, double other_bytes);
 
+/// HBM a serving device of `s` holds besides its KV pool: weights and buffers of the fullest
+/// stage (stage_memory_plans without the "KV cache pool"). The layout must have passed the
+/// layout checks of check_feasible. O(layers + pp).
+[[nodiscard]] double serving_weights_and_buffers(const scenario& s);
+
 /// The memory plan of each pipeline stage (index = stage), every device of a stage holding the
 /// same; plan.device is the stage's lowest device index. Serving plans end with the "KV cache
 /// pool" the HBM left over gives (serve_kv_pool_of). The layout must have passed the layout

@@ -145,11 +145,13 @@ std::pair<time_ps, op_id> machine::group_compute(int rep, int stage, category c,
                                                  const std::string& name, time_ps at,
                                                  std::span<const cluster::op_cost> kernels,
                                                  op_id dep, const profile_key& key) {
-  cluster::stream_slot slowest{at, at, -1};
-  for (int e = 0; e < layout_.config().ep; ++e) {
-    const auto slot = compute(device(rep, stage, e), c, name, at, kernels, key);
-    if (slot.end > slowest.end) slowest = slot;
-  }
+  return group_compute_each(rep, stage, c, at, dep, [&](int, topo::device_id d) {
+    return compute(d, c, name, at, kernels, key);
+  });
+}
+
+std::pair<time_ps, op_id> machine::record_group(int rep, int stage, category c,
+                                                const cluster::stream_slot& slowest, op_id dep) {
   const op_id deps[] = {dep, slowest.previous_op};
   const op_id op = ops_.add(c, slowest.start, slowest.end, deps, stage);
   mark_compute(rep, stage, op);

@@ -174,6 +174,19 @@ class machine {
     return group_compute(rep, stage, c, name, at, std::span(&cost, 1), dep, key);
   }
 
+  /// As group_compute, each rank with its own op: `enqueue(e, d)` enqueues EP rank e's op on
+  /// its device d (through compute(), at `at` or later) and returns the slot.
+  template <class Enqueue>
+  std::pair<time_ps, op_id> group_compute_each(int rep, int stage, category c, time_ps at,
+                                               op_id dep, Enqueue&& enqueue) {
+    cluster::stream_slot slowest{at, at, -1};
+    for (int e = 0; e < layout_.config().ep; ++e) {
+      const cluster::stream_slot slot = enqueue(e, device(rep, stage, e));
+      if (slot.end > slowest.end) slowest = slot;
+    }
+    return record_group(rep, stage, c, slowest, dep);
+  }
+
   /// After recording `op` for the ranks of (rep, stage): each rank's compute stream now ends
   /// with it, so an op queued behind it next names it as its stream predecessor (the other
   /// task's work, when two overlap).
@@ -196,6 +209,9 @@ class machine {
   [[nodiscard]] time_ps duration(std::span<const cluster::op_cost> kernels,
                                  const profile_key& key) const;
   void add_tracks();
+  /// The critical-path op of a group operation whose slowest rank ran `slowest`, after `dep`.
+  std::pair<time_ps, op_id> record_group(int rep, int stage, category c,
+                                         const cluster::stream_slot& slowest, op_id dep);
 
   std::unique_ptr<cluster_fabric> own_;  ///< set when this machine owns its cluster
   cluster_fabric& f_;

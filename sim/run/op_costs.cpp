@@ -61,7 +61,7 @@ double attention_core_flops(const models::model_spec& m, const pass_shape& p) {
   if (p.slices.empty()) return core_flops_uniform(m, p);
   double flops = 0;
   for (const seq_slice& x : p.slices) flops += core_flops_uniform(m, slice_shape(p, x));
-  return flops * p.slice_share;
+  return flops;
 }
 
 attention_kernels attention_cost(const models::model_spec& m, const pass_shape& p) {
@@ -71,7 +71,6 @@ attention_kernels attention_cost(const models::model_spec& m, const pass_shape& 
     core_bytes = core_bytes_uniform(m, p);
   } else {
     for (const seq_slice& x : p.slices) core_bytes += core_bytes_uniform(m, slice_shape(p, x));
-    core_bytes *= p.slice_share;
   }
   const double act = 2.0 * p.tokens * m.hidden * bpp(m);
   return {{2.0 * params * p.tokens / p.tp, params * bpp(m) / p.tp + act},

@@ -51,12 +51,10 @@ struct pass_shape {
   int tp = 1;
   bool decode = false;                                         ///< one new token per sequence
   models::weight_dtype kv_dtype = models::weight_dtype::bf16;  ///< KV cache format
-  /// Sequences that differ (serving): each one's slice; the attention core sums them, scaled by
-  /// `slice_share` (the fraction of them each device runs, when attention-DP ranks split a
-  /// batch evenly). Empty: every sequence alike, as the fields above say. `tokens` and
-  /// `sequences` stay the per-device totals every other op uses.
+  /// Sequences that differ (serving): each one's slice on this device; the attention core sums
+  /// them. Empty: every sequence alike, as the fields above say. `tokens` and `sequences` stay
+  /// the device's totals every other op uses.
   std::vector<seq_slice> slices;
-  double slice_share = 1;
 };
 
 /// The two kernels of one attention block (see the file comment).

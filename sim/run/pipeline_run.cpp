@@ -178,7 +178,7 @@ process pipeline_run::run_task(int rep, int stage, int step, pipeline_task t, op
     cur = m_.ops().add(category::idle, sim.now(), sim.now(), deps, stage);
   }
   // 2. The pass through the chunk's layers.
-  const pass_request request{rep, stage, model_chunk, t.kind, pass, shape_, cur};
+  const pass_request request{rep, stage, model_chunk, t.kind, pass, shape_, cur, {}};
   co_await executor_.run(request, &cur);
   // 3. Hand the output on: to the next chunk's stage (forward), the previous chunk's
   //    (backward), this stage's own backward (last chunk), or the next decode step.

@@ -1,6 +1,9 @@
 #include "sim/run/routing_sampler.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 #include "models/batch_scaling.hpp"
@@ -146,20 +149,44 @@ bool routing_sampler::independent() const noexcept {
 
 layer_routing routing_sampler::route(int group, int step, int layer, int threads,
                                      std::int64_t tokens_per_source) {
+  const std::vector<std::int64_t> per_source(
+      static_cast<std::size_t>(sources_),
+      tokens_per_source > 0 ? tokens_per_source : tokens_per_source_);
+  return route_counts(group, step, layer, threads, per_source, tokens_per_source > 0);
+}
+
+layer_routing routing_sampler::route(int group, int step, int layer, int threads,
+                                     std::span<const std::int64_t> tokens_per_source) {
+  if (tokens_per_source.size() != static_cast<std::size_t>(sources_)) {
+    throw std::invalid_argument(fmt::format("routing_sampler: {} token counts for {} sources",
+                                            tokens_per_source.size(), sources_));
+  }
+  std::int64_t total = 0;
+  for (const std::int64_t n : tokens_per_source) {
+    if (n < 0 || n > tokens_per_source_) {
+      throw std::invalid_argument(fmt::format(
+          "routing_sampler: {} tokens on a source, outside [0, {}]", n, tokens_per_source_));
+    }
+    total += n;
+  }
+  if (total == 0) throw std::invalid_argument("routing_sampler: a pass without tokens");
+  return route_counts(group, step, layer, threads, tokens_per_source, true);
+}
+
+layer_routing routing_sampler::route_counts(int group, int step, int layer, int threads,
+                                            std::span<const std::int64_t> per_source,
+                                            bool own_size) {
   if (threads <= 0) threads = threads_;
-  const std::int64_t per_source_tokens =
-      tokens_per_source > 0 ? tokens_per_source : tokens_per_source_;
   const auto index =
       (static_cast<std::uint64_t>(group) * s_.workload.steps * s_.workload.micro_batches +
        static_cast<std::uint64_t>(step)) *
           static_cast<std::uint64_t>(s_.model.layers) +
       static_cast<std::uint64_t>(layer);
   rng gen = rng::stream(s_.seed, "routing").fork(index);
+  const std::int64_t total = std::accumulate(per_source.begin(), per_source.end(), std::int64_t{0});
   // A smaller pass than the constructor's samples no more tokens than it has.
-  const int sample =
-      static_cast<int>(tokens_per_source > 0 && !s_.sampling.trace
-                           ? std::min<std::int64_t>(sample_, per_source_tokens * sources_)
-                           : sample_);
+  const int sample = static_cast<int>(
+      own_size && !s_.sampling.trace ? std::min<std::int64_t>(sample_, total) : sample_);
   const bool balance = s_.moe.balance == balance_mode::bias && !s_.sampling.trace;
   auto& bias = bias_[static_cast<std::size_t>(layer)];
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
@@ -181,8 +208,6 @@ layer_routing routing_sampler::route(int group, int step, int layer, int threads
                                           s_.moe.drop);
 
   // 3. Per-source counts of the full batch: exact when it fits in the sample, else scaled.
-  const std::vector<std::int64_t> per_source(static_cast<std::size_t>(sources_), per_source_tokens);
-  const std::int64_t total = per_source_tokens * sources_;
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
   // per_rank exchange: also the tokens that need each EP rank at least once (DeepEP's count).

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -62,6 +63,11 @@ class routing_sampler {
   /// serving iteration's; at most the constructor's, which sized the sample).
   layer_routing route(int group, int pass, int layer, int threads = 0,
                       std::int64_t tokens_per_source = 0);
+  /// As route(), with each source's own token count this pass (a serving iteration whose
+  /// attention-DP ranks run batches of their own); one count per source, each at most the
+  /// constructor's, not all zero. The sample is the smaller of the constructor's and their sum.
+  layer_routing route(int group, int pass, int layer, int threads,
+                      std::span<const std::int64_t> tokens_per_source);
   /// True when routings do not depend on one another (no bias balancing).
   [[nodiscard]] bool independent() const noexcept;
 
@@ -69,6 +75,9 @@ class routing_sampler {
   [[nodiscard]] std::int64_t sample_tokens() const noexcept { return sample_; }
 
  private:
+  /// route() for these per-source counts; `own_size`: the sample is cut to the pass's tokens.
+  layer_routing route_counts(int group, int pass, int layer, int threads,
+                             std::span<const std::int64_t> per_source, bool own_size);
   const models::row_matrix& gate(int layer);
   /// The sampled hidden states of (group, pass). Thread-safe; recent ones are kept (evicted
   /// ones are drawn again, identically: their stream depends only on the key).

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <exception>
 #include <map>
+#include <numeric>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "models/model_params.hpp"
@@ -28,9 +30,9 @@ class serving_instance::iteration_routing final : public routing_source {
         ahead_(threads > 1 && sampler_.independent()),
         layers_(std::move(moe_layers)) {}
 
-  /// The next iteration `pass`, with `tokens_per_source` tokens on each EP rank.
-  void begin_iteration(int pass, std::int64_t tokens_per_source) {
-    tokens_ = tokens_per_source;
+  /// The next iteration `pass`, with tokens_per_source[e] tokens on EP rank e.
+  void begin_iteration(int pass, std::vector<std::int64_t> tokens_per_source) {
+    tokens_ = std::move(tokens_per_source);
     ready_.clear();
     if (!ahead_ || layers_.size() < 2) return;
     std::vector<layer_routing> out(layers_.size());
@@ -67,7 +69,7 @@ class serving_instance::iteration_routing final : public routing_source {
   routing_sampler sampler_;
   bool ahead_;
   std::vector<int> layers_;  ///< the MoE layers, in order
-  std::int64_t tokens_ = 1;
+  std::vector<std::int64_t> tokens_;  ///< this iteration's tokens on each source rank
   std::map<int, layer_routing> ready_;  ///< this iteration's routings computed ahead
 };
 
@@ -87,16 +89,6 @@ constexpr std::size_t max_request_lanes = 256;
 
 }  // namespace
 
-double serving_weights_and_buffers(const scenario& s) {
-  double most = 0;
-  for (const auto& plan : stage_memory_plans(s)) {
-    double other = plan.total_bytes;
-    for (const auto& item : plan.items) other -= item.name == "KV cache pool" ? item.bytes : 0;
-    most = std::max(most, other);
-  }
-  return most;
-}
-
 serving_instance::serving_instance(const scenario& s, machine& m, routing_tally& tally,
                                    serving_driver& driver, int threads, std::string name)
     : s_(s),
@@ -111,10 +103,12 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
                                                    x_.nodes(), tally, threads,
                                                    moe_layers(chunks_))),
       executor_(m_, x_, *routing_, s, chunks_),
-      scheduler_(limits()),
+      load_(static_cast<std::size_t>(ep_)),
       stats_(serve::slo{s.workload.serve->slo.ttft_s, s.workload.serve->slo.tpot_s}),
       wake_(m.sim()),
       counters_(m.trace().enabled()) {
+  ranks_.reserve(static_cast<std::size_t>(ep_));
+  for (int e = 0; e < ep_; ++e) ranks_.emplace_back(limits());
   if (counters_) spans_.emplace(m.trace(), max_request_lanes);
 }
 
@@ -124,32 +118,64 @@ const routing_sampler& serving_instance::sampler() const noexcept {
   return routing_->sampler();
 }
 
-/// The group's scheduler: ep attention-DP ranks' limits, and their KV pools.
+/// One attention-DP rank's scheduler: the scenario's limits and the device's KV pool
+/// (check_feasible refuses a pool without a block before any instance is built).
 serve::scheduler_limits serving_instance::limits() const {
   const auto& sc = s_.workload.serve->scheduler;
   serve::scheduler_limits l;
-  l.max_running = sc.max_running * static_cast<std::uint32_t>(ep_);
-  l.token_budget = static_cast<std::int64_t>(sc.token_budget) * ep_;
+  l.max_running = sc.max_running;
+  l.token_budget = sc.token_budget;
   l.chunk_tokens = sc.chunk_tokens;
   l.chunked_prefill = sc.chunked_prefill;
   l.block_tokens = sc.block_tokens;
-  l.kv_blocks = pool_.blocks * ep_;
-  if (l.kv_blocks < 1) {
-    throw std::invalid_argument(fmt::format(
-        "workload: serve: no HBM is left for the KV cache: {:.3g} GiB of KV pool per device "
-        "holds no block of {} tokens ({:.3g} KiB per token)",
-        pool_.bytes / 1073741824.0, sc.block_tokens, pool_.bytes_per_token / 1024));
-  }
+  l.kv_blocks = pool_.blocks;
   return l;
 }
 
+bool serving_instance::idle() const noexcept {
+  return std::all_of(ranks_.begin(), ranks_.end(),
+                     [](const serve::scheduler& sc) { return sc.idle(); });
+}
+
+/// The assignment policy (see the header): fewest prompt tokens held, then fewest requests,
+/// then the lowest rank.
+int serving_instance::pick_rank() const {
+  int best = 0;
+  for (int e = 1; e < ep_; ++e) {
+    const rank_load& a = load_[static_cast<std::size_t>(e)];
+    const rank_load& b = load_[static_cast<std::size_t>(best)];
+    if (std::tie(a.prompt_tokens, a.requests) < std::tie(b.prompt_tokens, b.requests)) best = e;
+  }
+  return best;
+}
+
+void serving_instance::assign(const serve::request& r, int rank) {
+  rank_load& l = load_[static_cast<std::size_t>(rank)];
+  l.prompt_tokens += r.prompt_tokens;
+  ++l.requests;
+  rank_of_[r.id] = rank;
+}
+
+void serving_instance::release(const serve::request& r) {
+  rank_load& l = load_[static_cast<std::size_t>(rank_of_.at(r.id))];
+  l.prompt_tokens -= r.prompt_tokens;
+  --l.requests;
+}
+
 void serving_instance::add(const serve::request& r) {
-  scheduler_.add(r);
+  const int rank = pick_rank();
+  ranks_[static_cast<std::size_t>(rank)].add(r);
+  assign(r, rank);
   wake_.set();
 }
 
-void serving_instance::add_with_kv(const serve::request& r, std::int64_t computed) {
-  scheduler_.add_with_kv(r, computed);
+void serving_instance::add_with_kv(const serve::request& r, std::int64_t computed, int rank) {
+  if (rank < 0 || rank >= ep_) {
+    throw std::invalid_argument(fmt::format("serving instance {}: request {} sent to rank {} of {}",
+                                            name_, r.id, rank, ep_));
+  }
+  ranks_[static_cast<std::size_t>(rank)].add_with_kv(r, computed);
+  assign(r, rank);
   wake_.set();
 }
 
@@ -157,12 +183,11 @@ void serving_instance::wake() {
   wake_.set();
 }
 
-/// The iteration's batch on each device of the group.
+/// One rank's batch, on each device of its TP group.
 pass_shape serving_instance::shape_of(const serve::iteration& it) const {
   pass_shape p;
   p.tp = s_.parallelism.tp;
   p.kv_dtype = s_.precision.kv_or(s_.model.dtype);
-  p.slice_share = 1.0 / ep_;
   double emitting = 0;
   double key_tokens = 0;
   for (const serve::seq_work& w : it.seqs) {
@@ -171,8 +196,8 @@ pass_shape serving_instance::shape_of(const serve::iteration& it) const {
     emitting += w.emits_token ? 1 : 0;
     key_tokens += n * (static_cast<double>(w.context) + (n + 1) / 2);
   }
-  p.tokens = static_cast<double>(it.tokens()) / ep_;
-  p.sequences = emitting / ep_;
+  p.tokens = static_cast<double>(it.tokens());
+  p.sequences = emitting;
   p.keys = it.tokens() > 0 ? key_tokens / static_cast<double>(it.tokens()) : 0;
   p.decode = it.prefill_tokens() == 0;
   return p;
@@ -183,7 +208,7 @@ process serving_instance::loop() {
   op_id last = -1;
   while (true) {
     driver_.admit(*this, sim.now());
-    if (scheduler_.idle()) {
+    if (idle()) {
       if (const auto next = driver_.idle_until(*this, sim.now())) {
         co_await until{*next};
         continue;
@@ -193,31 +218,53 @@ process serving_instance::loop() {
       co_await wake_;
       continue;
     }
-    const serve::iteration it = scheduler_.next();
-    const std::size_t queued = scheduler_.waiting();
-    const double kv = scheduler_.kv_utilisation();
-    routing_->begin_iteration(iterations_,
-                              std::max<std::int64_t>(1, (it.tokens() + ep_ - 1) / ep_));
-    const pass_shape shape = shape_of(it);
-    model_flops_ += models::forward_flops_per_token(
-                        s_.model, static_cast<std::int64_t>(std::llround(shape.keys))) *
-                    static_cast<double>(it.tokens());
+    // Every rank forms its own batch; the figures of the iteration are sums over the ranks
+    // (sequences, tokens, queue) and the mean of their KV pools' use.
+    std::vector<serve::iteration> its;
+    its.reserve(ranks_.size());
+    std::vector<std::int64_t> tokens;
+    pass_request request{0, 0, 0, pass_kind::forward, iterations_, {}, last, {}};
+    std::size_t queued = 0;
+    std::size_t seqs = 0;
+    double kv = 0;
+    double key_tokens = 0;
+    for (serve::scheduler& sc : ranks_) {
+      const serve::iteration& it = its.emplace_back(sc.next());
+      queued += sc.waiting();
+      kv += sc.kv_utilisation() / ep_;
+      seqs += it.seqs.size();
+      tokens.push_back(it.tokens());
+      request.ranks.push_back(shape_of(it));
+      key_tokens += request.ranks.back().keys * static_cast<double>(it.tokens());
+    }
+    const std::int64_t all_tokens = std::accumulate(tokens.begin(), tokens.end(), std::int64_t{0});
+    routing_->begin_iteration(iterations_, std::move(tokens));
+    // The forward's FLOPs at the iteration's mean attention span over every rank's tokens.
+    const double keys = key_tokens / static_cast<double>(all_tokens);
+    model_flops_ +=
+        models::forward_flops_per_token(s_.model, static_cast<std::int64_t>(std::llround(keys))) *
+        static_cast<double>(all_tokens);
     const time_ps start = sim.now();
     if (spans_) {
-      for (const serve::seq_work& w : it.seqs) spans_->started(w.request, start);
+      for (const serve::iteration& it : its) {
+        for (const serve::seq_work& w : it.seqs) spans_->started(w.request, start);
+      }
     }
-    const pass_request request{0, 0, 0, pass_kind::forward, iterations_, shape, last};
     co_await executor_.run(request, &last);
-    for (const serve::finished_request& f : scheduler_.complete(it, sim.now())) {
-      stats_.add(f);
-      if (spans_) spans_->finished(f);
-      driver_.finished(*this, f, sim.now());
+    for (std::size_t e = 0; e < ranks_.size(); ++e) {
+      for (const serve::finished_request& f : ranks_[e].complete(its[e], sim.now())) {
+        stats_.add(f);
+        if (spans_) spans_->finished(f);
+        release(f.req);  // before the driver may add the next request
+        driver_.finished(*this, f, sim.now());
+        rank_of_.erase(f.req.id);
+      }
     }
-    const serve::iteration_sample sample{start, sim.now(), it.seqs.size(), it.tokens(), kv, queued};
+    const serve::iteration_sample sample{start, sim.now(), seqs, all_tokens, kv, queued};
     stats_.add(sample);
     if (counters_) {
       trace_recorder& t = m_.trace();
-      t.counter(name_, "running sequences", start, static_cast<double>(it.seqs.size()));
+      t.counter(name_, "running sequences", start, static_cast<double>(seqs));
       t.counter(name_, "waiting requests", start, static_cast<double>(queued));
       t.counter(name_, "KV cache used", start, kv);
     }
@@ -275,18 +322,18 @@ void serving_model_flops(run_result& r, const scenario& s, double model_flops) {
 
 void serving_approximations(run_result& r, const serving_instance& in) {
   const scenario& s = in.scenario_of();
-  const int ep = s.parallelism.ep;
   if (s.model.moe) {
     r.approximations.push_back(fmt::format(
         "routing maths on at most {} sampled tokens per layer and iteration at hidden size {} "
         "(model: {}); a sequence's successive tokens are drawn afresh each iteration",
         in.sampler().sample_tokens(), in.sampler().math_hidden(), s.model.hidden));
   }
-  if (ep > 1) {
+  if (in.ranks() > 1) {
     r.approximations.push_back(fmt::format(
-        "serving: the {} attention-DP ranks of an EP group share one scheduler ({} x the "
-        "per-rank limits and KV pool) and split each iteration's sequences evenly",
-        ep, ep));
+        "serving: each of the {} attention-DP ranks schedules its own requests (assigned on "
+        "arrival to the rank holding the fewest prompt tokens, TensorRT-LLM's key) and the ranks "
+        "step in lockstep; a rank's host-side scheduling time is not modelled",
+        in.ranks()));
   }
   r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
                                          static_cast<double>(launch_overhead_ps) / ps_per_us));

@@ -1,19 +1,33 @@
 #pragma once
-// One serving instance: an EP group's devices running one continuous-batching scheduler
-// (serve::scheduler, vLLM v1's policy) whose iterations the pass executor times through the
-// model with every sequence's own new tokens and cached context. Aggregated serving runs one
-// instance over the whole cluster; a disaggregated run (disaggregation.hpp) runs prefill and
-// decode instances side by side on disjoint devices of one shared cluster.
+// One serving instance: an EP group's devices, each attention-DP rank (EP rank with its TP
+// peers) running its own continuous-batching scheduler (serve::scheduler, vLLM v1's policy)
+// with its own limits and KV pool, all ranks stepping in lockstep; the pass executor times each
+// iteration through the model with every rank's own sequences (new tokens and cached context).
+// Aggregated serving runs one instance over the whole cluster; a disaggregated run
+// (disaggregation.hpp) runs prefill and decode instances side by side on disjoint devices of
+// one shared cluster.
 //
 // The instance's loop is one process: admit what the driver has for it, form a batch, time it,
 // retire it (finished requests go back to the driver), repeat; when nothing can run it asks the
 // driver how to wait (until a time, or until wake()). The driver supplies those decisions
 // through `serving_driver`; the loop itself is the same for every driver.
 //
-// One scheduler serves an EP group: its ep attention-DP ranks share it with ep x the per-rank
-// limits and split each iteration's sequences evenly, so every rank runs the same shape in
-// lockstep, as the group's all-to-alls require. One data-parallel replica (check_feasible
-// refuses dp > 1 for serving).
+// Attention-DP, as TensorRT-LLM (enable_attention_dp) and SGLang (--enable-dp-attention) serve:
+//  - a request joins one rank when it is added and stays there (its KV cache lives there):
+//    the rank holding the fewest prompt tokens of unfinished requests, then the fewest such
+//    requests, then the lowest rank. This is TensorRT-LLM's key (NVIDIA/TensorRT-LLM,
+//    tensorrt_llm/_torch/pyexecutor/executor_request_queue.py, _balance_requests_across_ranks:
+//    a heap on (active prompt tokens, active requests, rank)), applied on arrival as SGLang's
+//    DP controller dispatches (sgl-project/sglang, python/sglang/srt/managers/
+//    data_parallel_controller.py; its default is round-robin, which this equals for requests
+//    of one length). TensorRT-LLM assigns when it activates a request from a global queue and
+//    caps each rank's share; here a rank queues what it was given.
+//  - each iteration every rank forms its own batch under its own max_running, token_budget and
+//    KV pool (preemption is per rank); the iteration is one forward pass of the whole group,
+//    each rank with its own shape (pass_request::ranks), ending when the slowest rank is done,
+//    since the MoE all-to-alls are collective. A rank with nothing to run joins with an empty
+//    batch (SGLang's idle batch, TensorRT-LLM's dummy request).
+// One data-parallel replica (check_feasible refuses dp > 1 for serving).
 //
 // Ownership: the instance keeps `s` and `m` by reference (the caller keeps them alive); it owns
 // its exchange, routing, executor, scheduler and statistics.
@@ -22,6 +36,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "sim/engine/process.hpp"
 #include "sim/run/exchange.hpp"
@@ -68,18 +84,28 @@ class serving_instance {
   /// The loop, to spawn on the machine's simulation.
   process loop();
 
-  /// Queues a request (FCFS) and wakes the loop if it sleeps.
+  /// Queues a request (FCFS) on the rank the assignment policy picks, and wakes the loop if it
+  /// sleeps. O(ranks).
   void add(const serve::request& r);
-  /// Queues a request whose first `computed` prompt tokens already have their KV here (sent
-  /// from a prefill instance), and wakes the loop if it sleeps.
-  void add_with_kv(const serve::request& r, std::int64_t computed);
+  /// Queues a request whose first `computed` prompt tokens already have their KV on attention-DP
+  /// rank `rank` (sent there from a prefill instance), and wakes the loop if it sleeps.
+  void add_with_kv(const serve::request& r, std::int64_t computed, int rank);
   /// Wakes the loop if it waits for work (no-op otherwise).
   void wake();
 
   [[nodiscard]] const scenario& scenario_of() const noexcept { return s_; }
   [[nodiscard]] machine& machine_of() noexcept { return m_; }
   [[nodiscard]] const machine& machine_of() const noexcept { return m_; }
-  [[nodiscard]] const serve::scheduler& scheduler_of() const noexcept { return scheduler_; }
+  /// Attention-DP ranks (the EP degree), each with its scheduler.
+  [[nodiscard]] int ranks() const noexcept { return ep_; }
+  [[nodiscard]] const serve::scheduler& scheduler_of(int rank) const {
+    return ranks_.at(static_cast<std::size_t>(rank));
+  }
+  /// The rank a request was given, from its add() until its finished() call to the driver
+  /// returns. Throws std::out_of_range for a request the instance does not hold.
+  [[nodiscard]] int rank_of(std::uint64_t request) const { return rank_of_.at(request); }
+  /// Whether no rank has work waiting or running.
+  [[nodiscard]] bool idle() const noexcept;
   [[nodiscard]] const serve::serving_stats& stats() const noexcept { return stats_; }
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   [[nodiscard]] int iterations() const noexcept { return iterations_; }
@@ -95,8 +121,17 @@ class serving_instance {
 
  private:
   class iteration_routing;
+  /// A rank's work so far not finished: the assignment policy's key.
+  struct rank_load {
+    std::int64_t prompt_tokens = 0;
+    std::int64_t requests = 0;
+  };
   [[nodiscard]] serve::scheduler_limits limits() const;
   [[nodiscard]] pass_shape shape_of(const serve::iteration& it) const;
+  [[nodiscard]] int pick_rank() const;
+  void assign(const serve::request& r, int rank);
+  /// Takes finished request r off its rank's load (rank_of stays until the driver has seen it).
+  void release(const serve::request& r);
 
   const scenario& s_;
   machine& m_;
@@ -108,7 +143,9 @@ class serving_instance {
   expert_exchange x_;
   std::unique_ptr<iteration_routing> routing_;
   pass_executor executor_;
-  serve::scheduler scheduler_;
+  std::vector<serve::scheduler> ranks_;  ///< index = attention-DP (EP) rank
+  std::vector<rank_load> load_;          ///< index = rank
+  std::unordered_map<std::uint64_t, int> rank_of_;
   serve::serving_stats stats_;
   flag wake_;
   bool counters_ = false;
@@ -117,10 +154,6 @@ class serving_instance {
   int iterations_ = 0;
   time_ps end_time_ = 0;
 };
-
-/// HBM a serving device of `s` holds besides its KV pool (weights and buffers; the fullest
-/// stage). O(layers).
-[[nodiscard]] double serving_weights_and_buffers(const scenario& s);
 
 /// A serving run's result as far as the scenario, the device count and the serving figures
 /// say: names, `serving`, output token rates and cost. O(1).
@@ -131,8 +164,8 @@ class serving_instance {
 /// FLOPs its instances computed. O(1).
 void serving_model_flops(run_result& r, const scenario& s, double model_flops);
 
-/// The approximations a serving run with instance `in` names (routing maths, attention-DP
-/// ranks sharing a scheduler, roofline op times, DeepEP kernels), appended to r.approximations.
+/// The approximations a serving run with instance `in` names (routing maths, roofline op
+/// times, DeepEP kernels), appended to r.approximations.
 void serving_approximations(run_result& r, const serving_instance& in);
 
 }  // namespace moesim::sim::run
