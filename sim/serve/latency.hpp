@@ -43,7 +43,10 @@ struct slo {
 
 /// What one iteration looked like, sampled by the caller. Queue length is the waiting queue
 /// left after the batch was formed (scheduler::waiting() after next()); KV utilisation the pool
-/// in use for the batch (scheduler::kv_utilisation() after next()).
+/// in use for the batch (scheduler::kv_utilisation() after next()). When several schedulers
+/// step together (the attention-DP ranks of a serving instance, sim/run/serving_instance.hpp),
+/// one sample covers them all: batch sequences, batch tokens and queue length are sums over
+/// the schedulers, KV utilisation the mean of their pools' (each pool the same size).
 struct iteration_sample {
   sim::time_ps start = 0;
   sim::time_ps end = 0;  ///< >= start
