@@ -41,8 +41,8 @@ const pass_shape& pass_executor::widest(const pass_request& r) {
 /// The op `op_of(shape)` on every rank of r's group at `at`, each with its own shape.
 template <class Op>
 std::pair<time_ps, op_id> pass_executor::on_ranks(const pass_request& r, category c,
-                                                  const std::string& name, time_ps at,
-                                                  op_id dep, Op&& op_of) {
+                                                  const std::string& name, time_ps at, op_id dep,
+                                                  Op&& op_of) {
   if (r.ranks.empty()) {
     const rank_op o = op_of(r.shape);
     return m_.group_compute(r.rep, r.stage, c, name, at, std::span(o.kernels, o.n), dep, o.key);
@@ -74,16 +74,17 @@ task pass_executor::run(const pass_request& r, op_id* end) {
     const std::string tag = fmt::format("{} L{} mb{}", fwd ? "fwd" : "bwd", layer, r.pass);
     const bool moe = chunks_.is_moe(layer);
     if (fwd) {
-      auto [at, op] = on_ranks(r, category::attention, "attention " + tag, m_.sim().now(), cur,
-                               [&](const pass_shape& shape) {
-                                 const attention_kernels attn = attention_cost(s_.model, shape);
-                                 return rank_op{{attn.projections, attn.core},
-                                                2,
-                                                {"attention", shape.tokens, shape.keys}};
-                               });
+      auto [at, op] =
+          on_ranks(r, category::attention, "attention " + tag, m_.sim().now(), cur,
+                   [&](const pass_shape& shape) {
+                     const attention_kernels attn = attention_cost(s_.model, shape);
+                     return rank_op{
+                         {attn.projections, attn.core}, 2, {"attention", shape.tokens, shape.keys}};
+                   });
       std::tie(at, cur) =
           on_ranks(r, category::attention, "norms " + tag, at, op, [&](const pass_shape& shape) {
-            return rank_op{{attention_elementwise_cost(s_.model, shape)}, 1, {"norms", shape.tokens}};
+            return rank_op{
+                {attention_elementwise_cost(s_.model, shape)}, 1, {"norms", shape.tokens}};
           });
       if (moe) {
         std::tie(at, cur) =
@@ -101,15 +102,15 @@ task pass_executor::run(const pass_request& r, op_id* end) {
     }
     co_await tp_all_reduce(r, &cur);
     if (!fwd) {
-      auto [at, op] = on_ranks(
-          r, category::attention, "attention " + tag, m_.sim().now(), cur,
-          [&](const pass_shape& shape) {
-            const attention_kernels attn = attention_cost(s_.model, shape);
-            return rank_op{{backward_cost(attn.projections, 0, recompute_),
-                            backward_cost(attn.core, attn.core.flops, recompute_)},
-                           2,
-                           {"attention", shape.tokens, shape.keys, true}};
-          });
+      auto [at, op] =
+          on_ranks(r, category::attention, "attention " + tag, m_.sim().now(), cur,
+                   [&](const pass_shape& shape) {
+                     const attention_kernels attn = attention_cost(s_.model, shape);
+                     return rank_op{{backward_cost(attn.projections, 0, recompute_),
+                                     backward_cost(attn.core, attn.core.flops, recompute_)},
+                                    2,
+                                    {"attention", shape.tokens, shape.keys, true}};
+                   });
       std::tie(at, cur) =
           on_ranks(r, category::attention, "norms " + tag, at, op, [&](const pass_shape& shape) {
             return rank_op{
@@ -192,8 +193,9 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
   if (!fwd) {
     auto [at, op] =
         on_ranks(r, category::router, "router " + tag, sim.now(), *cur, [&](const pass_shape& sh) {
-          return rank_op{
-              {backward_cost(router_cost(s_.model, sh), 0, recompute_)}, 1, {"router", sh.tokens, 0, true}};
+          return rank_op{{backward_cost(router_cost(s_.model, sh), 0, recompute_)},
+                         1,
+                         {"router", sh.tokens, 0, true}};
         });
     *cur = op;
     co_await until{at};

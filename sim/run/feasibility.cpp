@@ -438,7 +438,8 @@ void check_feasible(const scenario& s) {
   if (fullest->total_bytes > s.chip.hbm_bytes) {
     throw std::invalid_argument(describe_overflow(*fullest, s));
   }
-  if (s.workload.kind == workload_kind::serve) check_serve_memory(s, serving_weights_and_buffers(s));
+  if (s.workload.kind == workload_kind::serve)
+    check_serve_memory(s, serving_weights_and_buffers(s));
 }
 
 }  // namespace moesim::sim::run

@@ -68,8 +68,8 @@ class serving_instance::iteration_routing final : public routing_source {
   routing_tally& tally_;
   routing_sampler sampler_;
   bool ahead_;
-  std::vector<int> layers_;  ///< the MoE layers, in order
-  std::vector<std::int64_t> tokens_;  ///< this iteration's tokens on each source rank
+  std::vector<int> layers_;             ///< the MoE layers, in order
+  std::vector<std::int64_t> tokens_;    ///< this iteration's tokens on each source rank
   std::map<int, layer_routing> ready_;  ///< this iteration's routings computed ahead
 };
 

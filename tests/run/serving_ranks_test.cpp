@@ -127,8 +127,7 @@ TEST_CASE("requests go to the rank holding the fewest prompt tokens, then reques
   CHECK_THROWS_AS(b.in.add_with_kv(request(8, 10, 1), 0, 2), std::invalid_argument);
 }
 
-TEST_CASE("ranks step in lockstep: a long prefill on one holds the other's decode",
-          "[serving]") {
+TEST_CASE("ranks step in lockstep: a long prefill on one holds the other's decode", "[serving]") {
   bench b(two_ranks("{max_running: 8, token_budget: 2048}"));
   // Rank 0 decodes one token after a 16-token prompt whose KV is in place; rank 1 runs a whole
   // 1,024-token prompt in the same iteration. Both emit their only output token in it.
