@@ -17,7 +17,8 @@
 //
 // Drivers (training, fixed-batch inference, serving) decide which passes run when; the executor
 // knows no schedule. What a pass carries is its request: which devices (replica, stage), which
-// chunk, which routing (the routing source's key) and the batch's shape on each device. A pass
+// chunk, which routing (the routing source's key) and the batch's shape on each device (one
+// for all, or each EP rank's own under attention-DP serving). A pass
 // is a sim::task: the driver's process awaits it inline, so it adds no events of its own.
 #include <map>
 #include <memory>
@@ -56,9 +57,10 @@ struct pass_request {
   /// Attention-DP serving: each EP rank's own batch (index = EP rank; its TP peers run the
   /// same), which then replaces `shape` everywhere: each rank's attention, norms, router, dense
   /// FFN, shared experts, TP all-reduces and head run its own tokens, and the routing source
-  /// routes each source rank's own tokens. A rank without tokens still runs every op (its
-  /// kernels launch and read their weights) and joins the all-to-alls, as SGLang's idle batch
-  /// and TensorRT-LLM's dummy requests do. Empty: `shape` on every rank.
+  /// routes each source rank's own tokens. A rank without tokens still runs every compute op
+  /// (its kernels launch and read their weights; its TP all-reduce has nothing to reduce) and
+  /// joins the all-to-alls, as SGLang's idle batch and TensorRT-LLM's dummy request
+  /// (py_executor.py, _pad_attention_dp_dummy_request) do. Empty: `shape` on every rank.
   std::vector<pass_shape> ranks;
 };
 
