@@ -75,6 +75,7 @@ scenario instance_scenario(const scenario& s, const instance_placement& p) {
   out.parallelism = par;
   auto& serve = *out.workload.serve;
   if (role.scheduler) serve.scheduler = *role.scheduler;
+  if (role.exchange) out.moe.exchange = *role.exchange;
   serve.disaggregation.reset();
   if (p.devices >= s.cluster.gpus_per_node) {
     out.cluster.nodes = p.devices / s.cluster.gpus_per_node;
