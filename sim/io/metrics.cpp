@@ -240,19 +240,17 @@ void print_disaggregation(const sim::run::disaggregation_report& d,
       fmt::format("{} x {}", q.instances, q.devices_per_instance));
   row("tokens/s per device", num(role_tokens_per_s_per_device(p, s.window_s)),
       num(role_tokens_per_s_per_device(q, s.window_s)));
-  row("  while busy", num(p.busy_tokens_per_s_per_device()),
-      num(q.busy_tokens_per_s_per_device()));
+  row("  while busy", num(p.busy_tokens_per_s_per_device()), num(q.busy_tokens_per_s_per_device()));
   row("busy (of the window)",
-      fmt::format("{:.1f}%", s.window_s > 0 ? 100 * p.iterations.busy_s / p.instances / s.window_s
-                                            : 0.0),
-      fmt::format("{:.1f}%", s.window_s > 0 ? 100 * q.iterations.busy_s / q.instances / s.window_s
-                                            : 0.0));
+      fmt::format("{:.1f}%",
+                  s.window_s > 0 ? 100 * p.iterations.busy_s / p.instances / s.window_s : 0.0),
+      fmt::format("{:.1f}%",
+                  s.window_s > 0 ? 100 * q.iterations.busy_s / q.instances / s.window_s : 0.0));
   row("iterations", num(static_cast<double>(p.iterations.iterations)),
       num(static_cast<double>(q.iterations.iterations)));
   row("batch sequences mean, max", pair(p.iterations.batch_seqs_mean, p.iterations.batch_seqs_max),
       pair(q.iterations.batch_seqs_mean, q.iterations.batch_seqs_max));
-  row("batch tokens mean, max",
-      pair(p.iterations.batch_tokens_mean, p.iterations.batch_tokens_max),
+  row("batch tokens mean, max", pair(p.iterations.batch_tokens_mean, p.iterations.batch_tokens_max),
       pair(q.iterations.batch_tokens_mean, q.iterations.batch_tokens_max));
   row("KV cache used mean, max",
       fmt::format("{:.1f}%, {:.1f}%", 100 * p.iterations.kv_utilisation_mean,

@@ -281,11 +281,11 @@ const object_type<serve::serve_role>& role_type(const char* role) {
                   optional_spec<serve::scheduler_spec, object_spec<serve::scheduler_spec>>{
                       nested(scheduler_type())},
                   "this role's scheduler keys, over workload.serve.scheduler")
-        .optional("exchange", &serve_role::exchange,
-                  optional_spec<sim::run::exchange_kind, enum_spec<sim::run::exchange_kind>>{
-                      exchange_kind_spec()},
-                  std::string("this role's expert exchange, over moe.exchange; ") +
-                      exchange_kind_doc);
+        .optional(
+            "exchange", &serve_role::exchange,
+            optional_spec<sim::run::exchange_kind, enum_spec<sim::run::exchange_kind>>{
+                exchange_kind_spec()},
+            std::string("this role's expert exchange, over moe.exchange; ") + exchange_kind_doc);
     return o;
   };
   static const auto prefill = make("prefill");

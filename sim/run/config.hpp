@@ -49,7 +49,6 @@ enum class balance_mode { none, bias };
 /// expert takes its capacity of best tokens), or hash routing (Roller et al. 2021).
 enum class routing_policy { top_k, expert_choice, hash };
 
-
 struct moe_config {
   double capacity_factor = 0;  ///< 0 = dropless
   models::drop_policy drop = models::drop_policy::lowest_score;

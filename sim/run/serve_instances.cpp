@@ -94,6 +94,13 @@ scenario instance_scenario(const scenario& s, const instance_placement& p) {
   return out;
 }
 
+scenario whole_cluster(const scenario& s) {
+  scenario out = s;
+  out.parallelism = parallel_config{};
+  out.parallelism.ep = static_cast<int>(cluster_devices(s.cluster));
+  return out;
+}
+
 void check_disaggregation(const scenario& s) {
   const parallel_config& p = s.parallelism;
   if (p.tp != 1 || p.ep != 1 || p.dp != 1 || p.pp != 1 || p.vp != 1) {

@@ -564,14 +564,14 @@ std::vector<calibration_row> make_rows() {
               "(exchange hierarchical) in prefill; 8,192 tokens per GPU per iteration (the "
               "scenario's budget; the blog's tokens per GPU at 2K are not published). Not "
               "modelled: two-batch overlap in prefill, EPLB's redundant experts",
-      .simulate = scenario_figure(
-          "serve-deepseek-v3-pd",
-          [](const sim::run::run_result& r) {
-            return r.disaggregation->prefill.busy_tokens_per_s_per_device() * 8;
-          },
-          "",
-          {"workload.serve.arrivals={process: closed, concurrency: 256}",
-           "workload.serve.requests=1024", "workload.serve.output.tokens=2"}),
+      .simulate =
+          scenario_figure("serve-deepseek-v3-pd",
+                          [](const sim::run::run_result& r) {
+                            return r.disaggregation->prefill.busy_tokens_per_s_per_device() * 8;
+                          },
+                          "",
+                          {"workload.serve.arrivals={process: closed, concurrency: 256}",
+                           "workload.serve.requests=1024", "workload.serve.output.tokens=2"}),
   });
   rows.push_back({
       .id = "trtllm-qwen3-235b-h100-dep8",
