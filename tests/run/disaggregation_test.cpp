@@ -208,7 +208,7 @@ TEST_CASE("a role's exchange overrides moe.exchange for its instances", "[disagg
   CHECK(sim::run::instance_scenario(s, p[1]).moe.exchange == s.moe.exchange);
 }
 
-TEST_CASE("--trace-devices names cluster devices of a disaggregated run", "[disaggregation]") {
+TEST_CASE("trace devices of a disaggregated run are cluster devices", "[disaggregation]") {
   const auto s = pd("mixtral-8x7b", 2, "{parallelism: {ep: 8}}", "{parallelism: {ep: 8}}");
   CHECK_NOTHROW(sim::run::check_trace_devices(s, {0, 9, 15}));
   CHECK_THROWS_WITH(sim::run::check_trace_devices(s, {16}),
