@@ -132,6 +132,15 @@ std::function<double()> scenario_figure(std::string name,
   };
 }
 
+// A disaggregated run's role throughput per node of 8 GPUs: tokens per second of the role's
+// busy time, per device, x 8 (prompt tokens in prefill, output tokens in decode).
+double prefill_per_node(const sim::run::run_result& r) {
+  return r.disaggregation->prefill.busy_tokens_per_s_per_device() * 8;
+}
+double decode_per_node(const sim::run::run_result& r) {
+  return r.disaggregation->decode.busy_tokens_per_s_per_device() * 8;
+}
+
 double mean_unique_experts(const std::string& model, int tokens, int batches) {
   const auto counts = unique_experts_samples(model, tokens, batches);
   double sum = 0;
@@ -566,11 +575,7 @@ std::vector<calibration_row> make_rows() {
               "scenario's budget; the blog's tokens per GPU at 2K are not published). Not "
               "modelled: two-batch overlap in prefill, EPLB's redundant experts",
       .simulate =
-          scenario_figure("serve-deepseek-v3-pd",
-                          [](const sim::run::run_result& r) {
-                            return r.disaggregation->prefill.busy_tokens_per_s_per_device() * 8;
-                          },
-                          "",
+          scenario_figure("serve-deepseek-v3-pd", prefill_per_node, "",
                           {"workload.serve.arrivals={process: closed, concurrency: 256}",
                            "workload.serve.requests=1024", "workload.serve.output.tokens=2"}),
   });
@@ -601,11 +606,7 @@ std::vector<calibration_row> make_rows() {
               "and its routing maths samples 256 tokens per layer and iteration. About a "
               "minute of wall time",
       .simulate =
-          scenario_figure("serve-deepseek-v3-pd",
-                          [](const sim::run::run_result& r) {
-                            return r.disaggregation->decode.busy_tokens_per_s_per_device() * 8;
-                          },
-                          "",
+          scenario_figure("serve-deepseek-v3-pd", decode_per_node, "",
                           {"workload.serve.arrivals={process: closed, concurrency: 16384}",
                            "workload.serve.requests=16384", "workload.serve.output.tokens=100",
                            "workload.serve.prefix_cache={hit_rate: 1, tokens: 1999}"}),
