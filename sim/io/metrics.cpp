@@ -52,10 +52,22 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
           {"iterations", x.iterations}};
 }
 
-json serving_role_json(const sim::run::disaggregation_report::role& x) {
+/// Tokens the role computed per second of the run's window, per device of the role (prompt
+/// tokens in prefill, output tokens in decode).
+double role_tokens_per_s_per_device(const sim::run::disaggregation_report::role& x,
+                                    double window_s) {
+  return window_s > 0 && x.devices() > 0 ? x.iterations.batch_tokens_total / window_s / x.devices()
+                                         : 0.0;
+}
+
+json serving_role_json(const sim::run::disaggregation_report::role& x, double window_s) {
   const moesim::serve::serving_report& i = x.iterations;
   return {{"instances", x.instances},
           {"devices_per_instance", x.devices_per_instance},
+          {"tokens", i.batch_tokens_total},
+          {"tokens_per_s_per_device", role_tokens_per_s_per_device(x, window_s)},
+          {"busy_s", i.busy_s},
+          {"busy_tokens_per_s_per_device", x.busy_tokens_per_s_per_device()},
           {"kv_utilisation", {{"mean", i.kv_utilisation_mean}, {"max", i.kv_utilisation_max}}},
           {"batch_sequences", {{"mean", i.batch_seqs_mean}, {"max", i.batch_seqs_max}}},
           {"batch_tokens", {{"mean", i.batch_tokens_mean}, {"max", i.batch_tokens_max}}},
@@ -63,9 +75,9 @@ json serving_role_json(const sim::run::disaggregation_report::role& x) {
           {"iterations", i.iterations}};
 }
 
-json disaggregation_json(const sim::run::disaggregation_report& x) {
-  return {{"prefill", serving_role_json(x.prefill)},
-          {"decode", serving_role_json(x.decode)},
+json disaggregation_json(const sim::run::disaggregation_report& x, double window_s) {
+  return {{"prefill", serving_role_json(x.prefill, window_s)},
+          {"decode", serving_role_json(x.decode, window_s)},
           {"kv_transfer",
            {{"transfers", x.transfers},
             {"bytes", summary_json(x.transfer_bytes)},
@@ -130,7 +142,7 @@ json result_json(const sim::run::run_result& r) {
            {"layout", r.layout},     {"approximations", r.approximations}};
   if (r.serving) out["serving"] = serving_json(*r.serving, r.devices);
   if (r.serving && r.disaggregation) {
-    out["serving"]["disaggregation"] = disaggregation_json(*r.disaggregation);
+    out["serving"]["disaggregation"] = disaggregation_json(*r.disaggregation, r.serving->window_s);
   }
   return out;
 }
@@ -174,9 +186,16 @@ std::string dump(const json& j) {
 
 namespace {
 
-void print_serving(const moesim::serve::serving_report& x, std::ostream& out) {
-  fmt::print(out, "  serving: {} requests finished in {} ({} iterations)\n", x.requests,
-             format_seconds(x.window_s), x.iterations);
+/// `iterations`: whether x's iteration fields are the run's (aggregated serving); a
+/// disaggregated run has them per role (print_disaggregation).
+void print_serving(const moesim::serve::serving_report& x, bool iterations, std::ostream& out) {
+  if (iterations) {
+    fmt::print(out, "  serving: {} requests finished in {} ({} iterations)\n", x.requests,
+               format_seconds(x.window_s), x.iterations);
+  } else {
+    fmt::print(out, "  serving: {} requests finished in {}\n", x.requests,
+               format_seconds(x.window_s));
+  }
   fmt::print(out, "    {:<26} {:>12} {:>12} {:>12} {:>12}\n", "latency", "mean", "p50", "p90",
              "p99");
   const auto row = [&](const char* name, const moesim::serve::summary& v) {
@@ -193,6 +212,7 @@ void print_serving(const moesim::serve::serving_report& x, std::ostream& out) {
   fmt::print(out, "    {:<26} {:>12.4g}\n", "goodput (requests/s in SLO)",
              x.goodput_requests_per_s);
   fmt::print(out, "    {:<26} {:>12}\n", "preemptions", x.preemptions);
+  if (!iterations) return;
   fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "batch sequences mean, max",
              x.batch_seqs_mean, x.batch_seqs_max);
   fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "batch tokens mean, max", x.batch_tokens_mean,
@@ -201,6 +221,50 @@ void print_serving(const moesim::serve::serving_report& x, std::ostream& out) {
              100 * x.kv_utilisation_mean, 100 * x.kv_utilisation_max);
   fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "queue mean, max", x.queue_length_mean,
              x.queue_length_max);
+}
+
+/// Per role: instances, devices, the role's tokens per device (over the window and while
+/// busy), its batches, and the latency it decides (TTFT ends in prefill, TPOT is decode's);
+/// then the KV transfers between them.
+void print_disaggregation(const sim::run::disaggregation_report& d,
+                          const moesim::serve::serving_report& s, std::ostream& out) {
+  fmt::print(out, "  disaggregation:              {:>20} {:>20}\n", "prefill", "decode");
+  const auto row = [&](const char* name, const std::string& p, const std::string& q) {
+    fmt::print(out, "    {:<26} {:>20} {:>20}\n", name, p, q);
+  };
+  const auto num = [](double v) { return fmt::format("{:.4g}", v); };
+  const auto pair = [](double a, double b) { return fmt::format("{:.4g}, {:.4g}", a, b); };
+  const auto& p = d.prefill;
+  const auto& q = d.decode;
+  row("instances x devices", fmt::format("{} x {}", p.instances, p.devices_per_instance),
+      fmt::format("{} x {}", q.instances, q.devices_per_instance));
+  row("tokens/s per device", num(role_tokens_per_s_per_device(p, s.window_s)),
+      num(role_tokens_per_s_per_device(q, s.window_s)));
+  row("  while busy", num(p.busy_tokens_per_s_per_device()), num(q.busy_tokens_per_s_per_device()));
+  row("busy (of the window)",
+      fmt::format("{:.1f}%",
+                  s.window_s > 0 ? 100 * p.iterations.busy_s / p.instances / s.window_s : 0.0),
+      fmt::format("{:.1f}%",
+                  s.window_s > 0 ? 100 * q.iterations.busy_s / q.instances / s.window_s : 0.0));
+  row("iterations", num(static_cast<double>(p.iterations.iterations)),
+      num(static_cast<double>(q.iterations.iterations)));
+  row("batch sequences mean, max", pair(p.iterations.batch_seqs_mean, p.iterations.batch_seqs_max),
+      pair(q.iterations.batch_seqs_mean, q.iterations.batch_seqs_max));
+  row("batch tokens mean, max", pair(p.iterations.batch_tokens_mean, p.iterations.batch_tokens_max),
+      pair(q.iterations.batch_tokens_mean, q.iterations.batch_tokens_max));
+  row("KV cache used mean, max",
+      fmt::format("{:.1f}%, {:.1f}%", 100 * p.iterations.kv_utilisation_mean,
+                  100 * p.iterations.kv_utilisation_max),
+      fmt::format("{:.1f}%, {:.1f}%", 100 * q.iterations.kv_utilisation_mean,
+                  100 * q.iterations.kv_utilisation_max));
+  row("queue mean, max", pair(p.iterations.queue_length_mean, p.iterations.queue_length_max),
+      pair(q.iterations.queue_length_mean, q.iterations.queue_length_max));
+  // TTFT ends with the prefill's iteration; TPOT is the decode instances' pace.
+  row("TTFT p50, p99", format_seconds(s.ttft_s.p50) + ", " + format_seconds(s.ttft_s.p99), "");
+  row("TPOT p50, p99", "", format_seconds(s.tpot_s.p50) + ", " + format_seconds(s.tpot_s.p99));
+  fmt::print(out, "    KV transfers {}: {} each (mean), time mean {}, p99 {}\n", d.transfers,
+             format_bytes(d.transfer_bytes.mean), format_seconds(d.transfer_s.mean),
+             format_seconds(d.transfer_s.p99));
 }
 
 }  // namespace
@@ -250,7 +314,8 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
                r.memory.size() > 1 && !r.disaggregation ? fmt::format(" (stage {})", m.stage) : "",
                text, format_bytes(static_cast<double>(m.hbm_bytes)));
   }
-  if (r.serving) print_serving(*r.serving, out);
+  if (r.serving) print_serving(*r.serving, !r.disaggregation, out);
+  if (r.serving && r.disaggregation) print_disaggregation(*r.disaggregation, *r.serving, out);
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
   fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);

@@ -84,13 +84,7 @@ const object_type<moe_config>& moe_config_type() {
         .optional("padded", &moe_config::padded, bool_spec{},
                   "static-shape dispatch as on TPUs: every expert gets its full capacity of "
                   "slots from every source, filled or not (needs capacity_factor > 0)")
-        .optional("exchange", &moe_config::exchange,
-                  enum_spec<exchange_kind>{{{"per_copy", exchange_kind::per_copy},
-                                            {"per_rank", exchange_kind::per_rank},
-                                            {"hierarchical", exchange_kind::hierarchical}}},
-                  "per_copy: one copy per (token, expert) each way (all-to-all dispatchers); "
-                  "per_rank: one per (token, destination EP rank); hierarchical: per_rank in a "
-                  "node, once per (token, node) across nodes then forwarded (DeepEP)");
+        .optional("exchange", &moe_config::exchange, exchange_kind_spec(), exchange_kind_doc);
     return o;
   }();
   return t;
@@ -475,6 +469,35 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   return s;
 }
 
+/// workload.serve.disaggregation of a scenario tree, or nullptr.
+doc::node* disaggregation_of(doc::node& root) {
+  doc::node* w = root.find("workload");
+  doc::node* serve = w != nullptr && w->is_map() ? w->find("serve") : nullptr;
+  return serve != nullptr && serve->is_map() ? serve->find("disaggregation") : nullptr;
+}
+
+/// A serving strategy is aggregated or disaggregated whatever the scenario as written is: one
+/// that gives `parallelism` runs it as one aggregated instance (the base's
+/// workload.serve.disaggregation is dropped), one that gives workload.serve.disaggregation
+/// runs those roles (the base's parallelism is dropped; the roles merge key by key over the
+/// base's). Giving both contradicts: refused at the strategy's disaggregation key.
+void choose_serving_layout(doc::node& variant, doc::node& changes) {
+  doc::node* given = disaggregation_of(changes);
+  const bool disaggregated = given != nullptr && !given->is_null();
+  if (changes.find("parallelism") != nullptr) {
+    if (disaggregated) {
+      detail::fail(*given, "workload.serve.disaggregation",
+                   "a strategy is aggregated (its parallelism) or disaggregated (its "
+                   "workload.serve.disaggregation, each role with its own parallelism), not "
+                   "both: remove one");
+    }
+    if (disaggregation_of(variant) != nullptr) {
+      variant.find("workload")->find("serve")->erase("disaggregation");
+    }
+  }
+  if (disaggregated) variant.erase("parallelism");
+}
+
 sim::run::scenario_set load(doc::node root, const load_options& opt,
                             const std::filesystem::path& base) {
   if (!root.is_map()) {
@@ -503,9 +526,10 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
       doc::node variant = base_doc;
       doc::node changes = item;
       changes.erase("name");
-      doc::merge(variant, changes);
       // The base read cleanly, so whatever fails now stems from this strategy's changes.
       try {
+        choose_serving_layout(variant, changes);
+        doc::merge(variant, changes);
         scenario s = read_resolved(std::move(variant), base);
         s.variant = strategy_name;
         out.strategies.push_back(std::move(s));

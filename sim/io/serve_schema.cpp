@@ -258,6 +258,17 @@ const object_type<serve::instance_layout>& role_parallel_type() {
   return t;
 }
 
+}  // namespace
+
+enum_spec<sim::run::exchange_kind> exchange_kind_spec() {
+  using sim::run::exchange_kind;
+  return {{{"per_copy", exchange_kind::per_copy},
+           {"per_rank", exchange_kind::per_rank},
+           {"hierarchical", exchange_kind::hierarchical}}};
+}
+
+namespace {
+
 const object_type<serve::serve_role>& role_type(const char* role) {
   using serve::serve_role;
   const auto make = [](const char* name) {
@@ -269,7 +280,12 @@ const object_type<serve::serve_role>& role_type(const char* role) {
         .optional("scheduler", &serve_role::scheduler,
                   optional_spec<serve::scheduler_spec, object_spec<serve::scheduler_spec>>{
                       nested(scheduler_type())},
-                  "this role's scheduler keys, over workload.serve.scheduler");
+                  "this role's scheduler keys, over workload.serve.scheduler")
+        .optional(
+            "exchange", &serve_role::exchange,
+            optional_spec<sim::run::exchange_kind, enum_spec<sim::run::exchange_kind>>{
+                exchange_kind_spec()},
+            std::string("this role's expert exchange, over moe.exchange; ") + exchange_kind_doc);
     return o;
   };
   static const auto prefill = make("prefill");
@@ -285,9 +301,9 @@ const object_type<serve::disaggregation_spec>& disaggregation_type() {
         "Prefill and decode on separate instances, the KV cache sent between them; prefill "
         "instances take the cluster's first devices, decode instances the rest");
     o.required("prefill", &disaggregation_spec::prefill, nested(role_type("prefill")),
-               "{instances, parallelism, scheduler}: the instances that run prompts")
+               "{instances, parallelism, scheduler, exchange}: the instances that run prompts")
         .required("decode", &disaggregation_spec::decode, nested(role_type("decode")),
-                  "{instances, parallelism, scheduler}: the instances that generate");
+                  "{instances, parallelism, scheduler, exchange}: the instances that generate");
     return o;
   }();
   return t;

@@ -11,6 +11,13 @@
 
 namespace moesim::io {
 
+/// The names of the expert exchange's kinds (moe.exchange and a serving role's exchange).
+enum_spec<sim::run::exchange_kind> exchange_kind_spec();
+inline constexpr const char* exchange_kind_doc =
+    "per_copy: one copy per (token, expert) each way (all-to-all dispatchers); per_rank: one per "
+    "(token, destination EP rank); hierarchical: per_rank in a node, once per (token, node) "
+    "across nodes then forwarded (DeepEP)";
+
 /// The `serve:` mapping, read into a serve_spec.
 const object_type<serve::serve_spec>& serve_type();
 

@@ -13,6 +13,7 @@
 #include "models/routing_trace.hpp"
 #include "models/token_source.hpp"
 #include "sim/cluster/memory.hpp"
+#include "sim/run/exchange_kind.hpp"
 #include "sim/serve/request_spec.hpp"
 
 namespace moesim::sim::run {
@@ -47,23 +48,6 @@ enum class balance_mode { none, bias };
 /// How tokens pick experts: the model's top-k router, expert choice (Zhou et al. 2022: each
 /// expert takes its capacity of best tokens), or hash routing (Roller et al. 2021).
 enum class routing_policy { top_k, expert_choice, hash };
-
-/// What the expert exchange (dispatch to the experts, combine back) carries per token.
-enum class exchange_kind : std::uint8_t {
-  /// One copy per (token, expert) each way: all-to-all dispatchers (Megatron-Core's alltoall
-  /// token dispatcher, GShard, Tutel).
-  per_copy,
-  /// One copy per (token, EP rank hosting at least one of its experts); the rank sums its
-  /// experts' weighted outputs and sends one vector back: DeepEP's normal kernels (Megatron-
-  /// Core's flex dispatcher) inside one node; across nodes a token still travels once per
-  /// destination rank.
-  per_rank,
-  /// per_rank inside a node; to another node once over the scale-out network (to the rank at
-  /// the same position there), which forwards it over NVLink once per rank that needs it, and
-  /// the reverse for the combine (DeepEP's normal kernels across nodes, DeepSeek-V3 s3.2.2).
-  /// Both stages run at once, as DeepEP pipelines them in chunks. GPU clusters only.
-  hierarchical
-};
 
 struct moe_config {
   double capacity_factor = 0;  ///< 0 = dropless

@@ -38,14 +38,6 @@ namespace moesim::sim::run {
 
 namespace {
 
-/// The run's scenario as the trace plan sees it: one layout over every device of the cluster.
-scenario whole_cluster(const scenario& s) {
-  scenario out = s;
-  out.parallelism = parallel_config{};
-  out.parallelism.ep = static_cast<int>(cluster_devices(s.cluster));
-  return out;
-}
-
 /// ECMP tag of KV transfer flows: one connection per (prefill, decode) device pair, reused by
 /// every request (as the expert exchange's connections are), kept apart from those by the tag.
 constexpr std::uint64_t kv_tag = 1;

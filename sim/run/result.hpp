@@ -52,6 +52,15 @@ struct disaggregation_report {
     int instances = 0;
     int devices_per_instance = 0;
     serve::serving_report iterations;  ///< only the iteration fields are set
+    [[nodiscard]] int devices() const noexcept { return instances * devices_per_instance; }
+    /// Tokens the role's batches computed (prompt tokens in prefill, output tokens in decode)
+    /// per second of its instances' busy time, per device: what a saturated instance sustains
+    /// (as the lm-sys large-EP blog measured each role); 0 without iterations.
+    [[nodiscard]] double busy_tokens_per_s_per_device() const noexcept {
+      return iterations.busy_s > 0 && devices_per_instance > 0
+                 ? iterations.batch_tokens_total / iterations.busy_s / devices_per_instance
+                 : 0.0;
+    }
   };
   role prefill;
   role decode;

@@ -75,6 +75,7 @@ scenario instance_scenario(const scenario& s, const instance_placement& p) {
   out.parallelism = par;
   auto& serve = *out.workload.serve;
   if (role.scheduler) serve.scheduler = *role.scheduler;
+  if (role.exchange) out.moe.exchange = *role.exchange;
   serve.disaggregation.reset();
   if (p.devices >= s.cluster.gpus_per_node) {
     out.cluster.nodes = p.devices / s.cluster.gpus_per_node;
@@ -90,6 +91,13 @@ scenario instance_scenario(const scenario& s, const instance_placement& p) {
       (p.role == serve_role_kind::decode ? s.workload.serve->disaggregation->prefill.instances
                                          : 0U);
   out.seed = s.seed + (k + 1) * 0x9E3779B97F4A7C15ULL;
+  return out;
+}
+
+scenario whole_cluster(const scenario& s) {
+  scenario out = s;
+  out.parallelism = parallel_config{};
+  out.parallelism.ep = static_cast<int>(cluster_devices(s.cluster));
   return out;
 }
 

@@ -36,6 +36,10 @@ struct instance_placement {
 /// and a seed of its own (so instances draw different routings). O(size of s).
 [[nodiscard]] scenario instance_scenario(const scenario& s, const instance_placement& p);
 
+/// A disaggregated run's scenario as the shared fabric and the trace plan see it: s with one
+/// layout (ep) over every device of the cluster, so cluster device ids are its devices.
+[[nodiscard]] scenario whole_cluster(const scenario& s);
+
 /// The checks of a disaggregated serving scenario: place_instances, the top-level parallelism
 /// left at its default (each role has its own), and check_feasible of every role's instance
 /// scenario (errors prefixed with "workload: serve.disaggregation.<role>: ").

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "sim/run/layout.hpp"
+#include "sim/run/serve_instances.hpp"
 
 namespace moesim::sim::run {
 
@@ -62,7 +63,10 @@ std::vector<topo::device_id> recordable_devices(const scenario& s) {
   return out;
 }
 
-void check_trace_devices(const scenario& s, const std::vector<topo::device_id>& devices) {
+void check_trace_devices(const scenario& written, const std::vector<topo::device_id>& devices) {
+  // A disaggregated run traces cluster devices: its instances' layouts side by side.
+  const bool disaggregated = written.workload.serve && written.workload.serve->disaggregation;
+  const scenario s = disaggregated ? whole_cluster(written) : written;
   const long long n = s.parallelism.devices();
   for (const topo::device_id d : devices) {
     if (d < 0 || d >= n) {
@@ -156,10 +160,11 @@ trace_plan plan_trace(const scenario& s, const topo::topology& t, const trace_se
     trace.note("unrecorded_devices", why);
   }
   trace.note("window",
-             sel.from <= 0 && sel.to == time_max
-                 ? "whole run"
-                 : fmt::format("{} to {}: events overlapping it, kept whole", micros(sel.from),
-                               sel.to == time_max ? "the end" : micros(sel.to)));
+             (sel.from <= 0 && sel.to == time_max
+                  ? std::string("whole run")
+                  : fmt::format("{} to {}: events overlapping it, kept whole", micros(sel.from),
+                                sel.to == time_max ? "the end" : micros(sel.to))) +
+                 (sel.window_rule.empty() ? "" : " (" + sel.window_rule + ")"));
   trace.note(
       "links",
       all ? fmt::format("counters of all {} non-PCIe links (those at least half busy)", eligible)
@@ -168,6 +173,12 @@ trace_plan plan_trace(const scenario& s, const topo::topology& t, const trace_se
                         "links between switches; {} links of untraced devices left out",
                         kept, eligible, eligible - kept));
   return plan;
+}
+
+std::pair<time_ps, time_ps> default_serve_trace_window(const scenario& s) {
+  const double duration = s.workload.serve ? s.workload.serve->requests.duration_s : 0.0;
+  const time_ps from = duration > 0 ? ps_from_seconds(duration / 2) : 0;
+  return {from, from + default_serve_trace_window_ps};
 }
 
 }  // namespace moesim::sim::run

@@ -21,6 +21,7 @@
 // counters.
 // Window: spans and counter intervals that overlap [from, to] are kept whole.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/engine/time.hpp"
@@ -37,7 +38,18 @@ struct trace_selection {
   time_ps from = 0;
   time_ps to = time_max;
   int device_budget = default_device_budget;  ///< <= 0: no budget (every recorded device)
+  std::string window_rule;  ///< why the window is what it is, noted after it ("" = asked for)
 };
+
+/// A serving run traced without a window records this much simulated time: every op of every
+/// iteration is a span, so a whole run's trace grows with its length (the disaggregated
+/// DeepSeek-V3 scenario: ~200 MB per simulated second).
+inline constexpr time_ps default_serve_trace_window_ps = 250 * ps_per_ms;
+
+/// The window a serving run's trace keeps when none is asked for:
+/// default_serve_trace_window_ps from the middle of the arrivals' duration_s (a steady state
+/// rather than the first arrivals), or from 0 when the requests are bounded by count or trace.
+[[nodiscard]] std::pair<time_ps, time_ps> default_serve_trace_window(const scenario& s);
 
 struct trace_plan {
   std::vector<topo::device_id> devices;  ///< traced, ascending
@@ -47,8 +59,9 @@ struct trace_plan {
 /// Devices the executor can record timelines for, ascending. O(devices).
 [[nodiscard]] std::vector<topo::device_id> recordable_devices(const scenario& s);
 
-/// Throws std::invalid_argument unless every device of `devices` exists in s's layout and at
-/// least one of them is recordable, saying which and why. O(devices).
+/// Throws std::invalid_argument unless every device of `devices` exists in s's layout (for a
+/// disaggregated run, the cluster: its instances' devices in order) and at least one of them is
+/// recordable, saying which and why. O(devices).
 void check_trace_devices(const scenario& s, const std::vector<topo::device_id>& devices);
 
 /// Resolves `sel` for a run of `s` on the cluster graph `t`: sets the recorder's window and adds

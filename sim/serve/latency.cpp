@@ -110,6 +110,8 @@ serving_report serving_stats::report() const {
     r.goodput_requests_per_s = static_cast<double>(good_) / r.window_s;
   }
   r.iterations = iterations_;
+  r.busy_s = busy_s_;
+  r.batch_tokens_total = tokens_.plain;
   if (iterations_ > 0) {
     const auto mean = [&](const totals& t) {
       return busy_s_ > 0.0 ? t.weighted / busy_s_ : t.plain / static_cast<double>(iterations_);

@@ -84,6 +84,12 @@ struct serving_report {
   double queue_length_mean = 0.0;
   double queue_length_max = 0.0;
   std::size_t iterations = 0;
+  /// Sum of the iterations' durations (the engine's busy time; summed over engines when one
+  /// serving_stats samples several) and of their batch tokens: batch_tokens_total / busy_s is
+  /// the tokens an engine computes per second while it runs, the saturated throughput when its
+  /// batches are full. 0 without iterations.
+  double busy_s = 0.0;
+  double batch_tokens_total = 0.0;
 };
 
 /// Accumulates finished requests and iteration samples. Memory: a few numbers per request plus

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/run/exchange_kind.hpp"
 #include "sim/serve/request.hpp"
 
 namespace moesim::serve {
@@ -82,6 +83,10 @@ struct serve_role {
   /// This role's scheduler: serve_spec::scheduler with the keys the role overrides (the loader
   /// merges them); unset: serve_spec::scheduler.
   std::optional<scheduler_spec> scheduler;
+  /// The expert exchange this role's instances run; unset: moe.exchange. DeepEP runs its
+  /// normal kernels (hierarchical) in prefill and its low-latency ones (per_copy) in decode
+  /// (lm-sys blog 2025-05-05 "large-scale-ep", section DeepEP).
+  std::optional<sim::run::exchange_kind> exchange;
 };
 
 /// Prefill/decode disaggregation: prompts run on prefill instances (output one token), their

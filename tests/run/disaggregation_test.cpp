@@ -10,6 +10,7 @@
 #include "sim/run/machine.hpp"
 #include "sim/run/serve_instances.hpp"
 #include "sim/run/simulate.hpp"
+#include "sim/run/trace_selection.hpp"
 
 using namespace moesim;
 using sim::run::serve_role_kind;
@@ -191,4 +192,87 @@ TEST_CASE("a disaggregated run finishes every request; TTFT ends at the prefill"
   const double gaps_per_request = sv.itl_s.mean * 4;
   CHECK(sv.e2e_s.mean == Approx(sv.ttft_s.mean + gaps_per_request).epsilon(1e-9));
   CHECK(gaps_per_request == Approx(x.transfer_s.mean + 4 * sv.itl_s.p50).epsilon(0.05));
+  // Busy throughput: the prompt tokens over the prefill's iteration time, per device.
+  CHECK(x.prefill.iterations.batch_tokens_total == 3000);
+  CHECK(x.prefill.iterations.busy_s > 0);
+  CHECK(x.prefill.busy_tokens_per_s_per_device() == Approx(3000 / x.prefill.iterations.busy_s / 8));
+  CHECK(x.decode.iterations.batch_tokens_total == 12);
+  CHECK(x.decode.devices() == 8);
+}
+
+TEST_CASE("a role's exchange overrides moe.exchange for its instances", "[disaggregation]") {
+  const auto s =
+      pd("mixtral-8x7b", 2, "{parallelism: {ep: 8}, exchange: per_rank}", "{parallelism: {ep: 8}}");
+  const auto p = places(s);
+  CHECK(sim::run::instance_scenario(s, p[0]).moe.exchange == sim::run::exchange_kind::per_rank);
+  CHECK(sim::run::instance_scenario(s, p[1]).moe.exchange == s.moe.exchange);
+}
+
+TEST_CASE("trace devices of a disaggregated run are cluster devices", "[disaggregation]") {
+  const auto s = pd("mixtral-8x7b", 2, "{parallelism: {ep: 8}}", "{parallelism: {ep: 8}}");
+  CHECK_NOTHROW(sim::run::check_trace_devices(s, {0, 9, 15}));
+  CHECK_THROWS_WITH(sim::run::check_trace_devices(s, {16}),
+                    Catch::Contains("the layout has 16 devices (0-15)"));
+}
+
+TEST_CASE("a serving run's default trace window: 250 ms from the middle of duration_s",
+          "[disaggregation]") {
+  auto s = pd("mixtral-8x7b", 2, "{parallelism: {ep: 8}}", "{parallelism: {ep: 8}}",
+              "arrivals: {process: poisson, rate: 4}\n    duration_s: 4");
+  auto [from, to] = sim::run::default_serve_trace_window(s);
+  CHECK(from == 2 * sim::ps_per_s);
+  CHECK(to - from == 250 * sim::ps_per_ms);
+  s = pd("mixtral-8x7b", 2, "{parallelism: {ep: 8}}", "{parallelism: {ep: 8}}");
+  std::tie(from, to) = sim::run::default_serve_trace_window(s);  // bounded by count: from 0
+  CHECK(from == 0);
+  CHECK(to == 250 * sim::ps_per_ms);
+}
+
+namespace {
+
+const char* strategies_base = R"(
+name: t
+model: {preset: mixtral-8x7b}
+cluster: {preset: dgx-h100, nodes: 2}
+workload:
+  kind: serve
+  serve:
+    arrivals: {process: poisson, rate: 8}
+    requests: 10
+    prompt: {dist: fixed, tokens: 512}
+    output: {dist: fixed, tokens: 16}
+)";
+
+}  // namespace
+
+TEST_CASE("a strategy is aggregated by its parallelism, disaggregated by its roles",
+          "[disaggregation]") {
+  // Disaggregated as written: a strategy's parallelism drops the roles.
+  const auto set = io::load_scenario_text(std::string(strategies_base) + R"(
+    disaggregation:
+      prefill: {parallelism: {ep: 8}}
+      decode: {parallelism: {ep: 8}}
+strategies:
+  - {name: agg, parallelism: {ep: 8, tp: 2}}
+  - name: two-decode
+    workload: {serve: {disaggregation: {prefill: {parallelism: {ep: 8}}, decode: {parallelism: {ep: 4}, instances: 2}}}}
+)",
+                                          "s.yaml");
+  REQUIRE(set.strategies.size() == 2);
+  CHECK(!set.strategies[0].workload.serve->disaggregation);
+  CHECK(set.strategies[0].parallelism.tp == 2);
+  CHECK(set.strategies[1].workload.serve->disaggregation->decode.instances == 2);
+  CHECK(set.strategies[1].workload.serve->disaggregation->decode.parallelism.ep == 4);
+  // Aggregated as written: a strategy's roles drop the parallelism.
+  const auto agg =
+      io::load_scenario_text(std::string("parallelism: {ep: 8, tp: 2}\n") + strategies_base + R"(
+strategies:
+  - name: pd
+    workload: {serve: {disaggregation: {prefill: {parallelism: {ep: 8}}, decode: {parallelism: {ep: 8}}}}}
+)",
+                             "s.yaml");
+  CHECK(!agg.base.workload.serve->disaggregation);
+  REQUIRE(agg.strategies.size() == 1);
+  CHECK(agg.strategies[0].workload.serve->disaggregation);
+  CHECK(agg.strategies[0].parallelism.devices() == 1);
 }

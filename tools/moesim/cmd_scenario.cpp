@@ -16,6 +16,7 @@
 #include "sim/io/scenario_loader.hpp"
 #include "sim/io/trace_options.hpp"
 #include "sim/io/trace_writer.hpp"
+#include "sim/io/units.hpp"
 #include "sim/run/simulate.hpp"
 #include "sim/run/trace_selection.hpp"
 #include "tools/moesim/commands.hpp"
@@ -103,9 +104,11 @@ void add_run_command(CLI::App& app, commands& cmds) {
                   "pipeline stage (k = 128 / pp); the trace's otherData.selection says what was "
                   "left out")
       ->needs(trace_opt);
-  sub->add_option("--trace-window", st->trace_window,
-                  "Simulated time to trace, START:END with units (0:5ms, 2s:3s, 1ms: to the end); "
-                  "events overlapping it are kept whole. Default: the whole run")
+  sub->add_option(
+         "--trace-window", st->trace_window,
+         "Simulated time to trace, START:END with units (0:5ms, 2s:3s, 1ms: to the end); "
+         "events overlapping it are kept whole. Default: the whole run; a serving run keeps "
+         "250 ms from the middle of its duration_s (0: for the whole run)")
       ->needs(trace_opt);
   sub->add_option("--trace-strategy", st->trace_strategy,
                   "Which strategy the trace shows: its name, or base for the scenario as written "
@@ -151,6 +154,23 @@ void add_run_command(CLI::App& app, commands& cmds) {
         }
       } catch (const std::invalid_argument& e) {
         throw io::input_error(std::string("--trace-devices: ") + e.what());
+      }
+      // A serving run's whole trace is hundreds of MB (every op of every iteration): without
+      // --trace-window it keeps a bounded default window, said here and in the trace's notes.
+      const sim::run::scenario& shown = *scenarios[traced];
+      if (!st->trace.empty() && st->trace_window.empty() && shown.workload.serve) {
+        std::tie(selection.from, selection.to) = sim::run::default_serve_trace_window(shown);
+        selection.window_rule = fmt::format(
+            "default for serving runs: {} of simulated time{}; --trace-window 0: for the whole run",
+            io::format_seconds(sim::seconds(selection.to - selection.from)),
+            selection.from > 0 ? " from the middle of the arrivals' duration_s" : "");
+        if (!st->quiet) {
+          fmt::print(stderr,
+                     "moesim: --trace without --trace-window on a serving run: tracing {} to {} of "
+                     "simulated time ({})\n",
+                     io::format_seconds(sim::seconds(selection.from)),
+                     io::format_seconds(sim::seconds(selection.to)), selection.window_rule);
+        }
       }
       sim::trace_recorder trace(!st->trace.empty());
       if (trace.enabled()) note_strategies(trace, scenarios, traced);
