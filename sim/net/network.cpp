@@ -150,12 +150,16 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
 
 template <class F>
 void network::analytical_finishes(const route_set& routes, std::span<const double> bytes,
-                                  bool skip_empty, F&& at) {
+                                  bool skip_empty, bool count, F&& at) {
   // One pass charges the links of every path; a second times each flow by the busiest link on
   // its path. Only the links the batch touches are visited, so a small batch on a large
   // topology costs O(its paths), not O(links).
   for (const auto l : touched_) batch_bytes_[l] = 0.0;  // the previous batch's, even if it threw
   touched_.clear();
+  // Locals, added in the same order as count_flows would: the members would be reloaded after
+  // every charge.
+  std::size_t flows = 0;
+  double total = stats_.bytes;
   for (std::size_t i = 0; i < routes.size(); ++i) {
     const double b = bytes[i];
     if (!(b >= 0.0 && std::isfinite(b))) {
@@ -163,7 +167,13 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
                                   std::to_string(b));
     }
     if (skip_empty && b == 0.0) continue;  // no flow: charges nothing, timed by nobody
+    ++flows;
+    total += routes.at(i).src == routes.at(i).dst ? 0.0 : b;
     charge(routes.links(i), b);
+  }
+  if (count) {
+    stats_.flows += flows;
+    stats_.bytes = total;
   }
   // A link still carrying an earlier batch's bytes takes this batch's after them (FIFO): its
   // last byte of this batch leaves at max(now, free) + bytes / capacity.
@@ -221,7 +231,8 @@ network::done_fn network::group_countdown(std::vector<std::size_t> left,
 
 void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
   route_requests(flows);
-  analytical_finishes(batch_routes_, batch_sizes_, false, [&](std::size_t i, time_ps after) {
+  analytical_finishes(batch_routes_, batch_sizes_, false, false,
+                      [&](std::size_t i, time_ps after) {
     finish(b, static_cast<std::uint32_t>(i), after);
   });
   if (observer_) batches_[b].traffic = take_charges();
@@ -285,9 +296,8 @@ void network::start_groups_analytical(const route_set& routes, std::span<const d
                                       std::size_t groups,
                                       std::function<void(std::size_t)> on_group_done) {
   auto done = std::make_shared<std::function<void(std::size_t)>>(std::move(on_group_done));
-  count_flows(routes, bytes, skip_empty);
   std::vector<time_ps> last(groups, 0);
-  analytical_finishes(routes, bytes, skip_empty, [&](std::size_t i, time_ps after) {
+  analytical_finishes(routes, bytes, skip_empty, true, [&](std::size_t i, time_ps after) {
     auto& t = last[group_of[i]];
     t = std::max(t, after);
   });

@@ -147,10 +147,11 @@ class network {
   bool add_solver_flow(std::uint32_t b, std::uint32_t index, double bytes,
                        std::span<const link_id> path, time_ps latency);
   /// Analytical model: calls at(i, after) with the completion delay of each connection's flow
-  /// (skipping those with 0 bytes when skip_empty). O(flows · path).
+  /// (skipping those with 0 bytes when skip_empty); `count`: also counts them in stats_ as
+  /// count_flows does. O(flows · path).
   template <class F>
   void analytical_finishes(const route_set& routes, std::span<const double> bytes, bool skip_empty,
-                           F&& at);
+                           bool count, F&& at);
   void finish(std::uint32_t b, std::uint32_t index, time_ps after);
   void request_solve(bool starts);
   void solve_now();

@@ -145,7 +145,8 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
     const time_ps start = sim.now();
     const expert_exchange::plan& plan = x_.routes(r.rep, r.stage, to_experts);
     std::vector<double> bytes = tokens;
-    for (double& b : bytes) b *= x_.token_bytes(c);
+    const double token_bytes = x_.token_bytes(c);
+    for (double& b : bytes) b *= token_bytes;
     if (fwd && to_experts) {
       for (std::size_t i = 0; i < bytes.size(); ++i) {
         const auto& conn = plan.routes.at(i);
@@ -259,9 +260,7 @@ pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e
   double copies = 0;
   int active = 0;
   for (int x = e * per_rank; x < (e + 1) * per_rank; ++x) {
-    std::int64_t n = 0;
-    for (int src = 0; src < ep_; ++src)
-      n += lr.copies[static_cast<std::size_t>(src) * lr.experts + x];
+    const std::int64_t n = lr.expert_load[static_cast<std::size_t>(x)];
     copies += static_cast<double>(n);
     active += n > 0 ? 1 : 0;
   }

@@ -76,10 +76,10 @@ std::shared_ptr<const models::row_matrix> routing_sampler::tokens(int group, int
   std::shared_ptr<token_batch> batch;
   {
     const std::scoped_lock lock(tokens_mutex_);
-    auto& slot = token_batches_[{group, pass}];
+    auto& slot = token_batches_[{group, pass, sample}];
     if (!slot) {
       slot = std::make_shared<token_batch>();
-      token_order_.emplace_back(group, pass);
+      token_order_.emplace_back(group, pass, sample);
       if (token_order_.size() > keep) {
         token_batches_.erase(token_order_.front());
         token_order_.pop_front();
@@ -97,8 +97,8 @@ std::shared_ptr<const models::row_matrix> routing_sampler::tokens(int group, int
   return {batch, &batch->x};
 }
 
-models::routing routing_sampler::decide(int group, int pass, int layer, int sample, rng& gen,
-                                        const models::route_options& opt) {
+models::routing routing_sampler::policy_decisions(int group, int pass, int layer, int sample,
+                                                  rng& gen, const models::route_options& opt) {
   if (s_.sampling.trace) {
     // The recorded layer with this index, else (reuse cyclic) the recorded layers in turn by
     // MoE ordinal.
@@ -147,16 +147,30 @@ bool routing_sampler::independent() const noexcept {
   return s_.moe.balance != balance_mode::bias || s_.sampling.trace;
 }
 
+int routing_sampler::sample_for(std::int64_t total_tokens) const noexcept {
+  // A smaller pass than the constructor's samples no more tokens than it has.
+  if (total_tokens <= 0 || s_.sampling.trace) return static_cast<int>(sample_);
+  return static_cast<int>(std::min<std::int64_t>(sample_, total_tokens));
+}
+
 layer_routing routing_sampler::route(int group, int step, int layer, int threads,
                                      std::int64_t tokens_per_source) {
   const std::vector<std::int64_t> per_source(
       static_cast<std::size_t>(sources_),
       tokens_per_source > 0 ? tokens_per_source : tokens_per_source_);
-  return route_counts(group, step, layer, threads, per_source, tokens_per_source > 0);
+  const int sample = sample_for(tokens_per_source > 0 ? tokens_per_source * sources_ : 0);
+  return count(decide(group, step, layer, sample, threads), per_source, threads);
 }
 
 layer_routing routing_sampler::route(int group, int step, int layer, int threads,
                                      std::span<const std::int64_t> tokens_per_source) {
+  check_counts(tokens_per_source);
+  const std::int64_t total =
+      std::accumulate(tokens_per_source.begin(), tokens_per_source.end(), std::int64_t{0});
+  return count(decide(group, step, layer, sample_for(total), threads), tokens_per_source, threads);
+}
+
+void routing_sampler::check_counts(std::span<const std::int64_t> tokens_per_source) const {
   if (tokens_per_source.size() != static_cast<std::size_t>(sources_)) {
     throw std::invalid_argument(fmt::format("routing_sampler: {} token counts for {} sources",
                                             tokens_per_source.size(), sources_));
@@ -170,23 +184,17 @@ layer_routing routing_sampler::route(int group, int step, int layer, int threads
     total += n;
   }
   if (total == 0) throw std::invalid_argument("routing_sampler: a pass without tokens");
-  return route_counts(group, step, layer, threads, tokens_per_source, true);
 }
 
-layer_routing routing_sampler::route_counts(int group, int step, int layer, int threads,
-                                            std::span<const std::int64_t> per_source,
-                                            bool own_size) {
+sampled_decisions routing_sampler::decide(int group, int pass, int layer, int sample,
+                                          int threads) {
   if (threads <= 0) threads = threads_;
   const auto index =
       (static_cast<std::uint64_t>(group) * s_.workload.steps * s_.workload.micro_batches +
-       static_cast<std::uint64_t>(step)) *
+       static_cast<std::uint64_t>(pass)) *
           static_cast<std::uint64_t>(s_.model.layers) +
       static_cast<std::uint64_t>(layer);
-  rng gen = rng::stream(s_.seed, "routing").fork(index);
-  const std::int64_t total = std::accumulate(per_source.begin(), per_source.end(), std::int64_t{0});
-  // A smaller pass than the constructor's samples no more tokens than it has.
-  const int sample = static_cast<int>(
-      own_size && !s_.sampling.trace ? std::min<std::int64_t>(sample_, total) : sample_);
+  sampled_decisions d{group, pass, layer, sample, {}, rng::stream(s_.seed, "routing").fork(index)};
   const bool balance = s_.moe.balance == balance_mode::bias && !s_.sampling.trace;
   auto& bias = bias_[static_cast<std::size_t>(layer)];
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
@@ -197,17 +205,26 @@ layer_routing routing_sampler::route_counts(int group, int step, int layer, int 
   if (balance) opt.selection_bias = bias;
 
   // 1. Routing decisions for the sample: replayed, or made by the chosen policy.
-  const models::routing decided = decide(group, step, layer, sample, gen, opt);
+  const models::routing decided = policy_decisions(group, pass, layer, sample, d.gen, opt);
 
   // 2. Capacity on the sample: capacity scales with tokens, so the drop fraction carries over.
   //    (Expert choice fills each expert to its capacity by construction: nothing to drop.)
-  const models::capacity_result cap =
-      s_.moe.routing == routing_policy::expert_choice && !s_.sampling.trace
-          ? models::apply_capacity(decided, models::unlimited_capacity, s_.moe.drop)
-          : models::apply_capacity_factor(decided, router_.top_k, s_.moe.capacity_factor,
-                                          s_.moe.drop);
+  d.cap = s_.moe.routing == routing_policy::expert_choice && !s_.sampling.trace
+              ? models::apply_capacity(decided, models::unlimited_capacity, s_.moe.drop)
+              : models::apply_capacity_factor(decided, router_.top_k, s_.moe.capacity_factor,
+                                              s_.moe.drop);
+  if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);
+  return d;
+}
 
+layer_routing routing_sampler::count(const sampled_decisions& d,
+                                     std::span<const std::int64_t> per_source,
+                                     int threads) const {
+  if (threads <= 0) threads = threads_;
+  const models::capacity_result& cap = d.cap;
+  rng gen = d.gen;
   // 3. Per-source counts of the full batch: exact when it fits in the sample, else scaled.
+  const std::int64_t total = std::accumulate(per_source.begin(), per_source.end(), std::int64_t{0});
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
   // per_rank exchange: also the tokens that need each EP rank at least once (DeepEP's count).
@@ -217,21 +234,21 @@ layer_routing routing_sampler::route_counts(int group, int step, int layer, int 
       scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, by_rank, threads)
              : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),
                                    per_source, by_rank);
-  if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);
 
   layer_routing lr;
   lr.sources = sources_;
   lr.experts = router_.experts;
   lr.copies = counts.device_expert;
+  lr.expert_load = counts.expert_load;
   lr.rank_tokens = counts.device_group_tokens;
   lr.node_tokens = counts.device_parent_tokens;
   lr.scaled = scaled;
   lr.drop_rate = cap.drop_rate;
   const double scale = static_cast<double>(total) / static_cast<double>(have);
   lr.dropped_per_expert.reserve(cap.dropped_per_expert.size());
-  for (auto d : cap.dropped_per_expert) {
+  for (auto n : cap.dropped_per_expert) {
     lr.dropped_per_expert.push_back(
-        static_cast<std::int64_t>(static_cast<double>(d) * scale + 0.5));
+        static_cast<std::int64_t>(static_cast<double>(n) * scale + 0.5));
   }
   lr.unique_experts = static_cast<double>(std::count_if(
       counts.expert_load.begin(), counts.expert_load.end(), [](std::int64_t n) { return n > 0; }));

@@ -15,9 +15,11 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "models/capacity.hpp"
 #include "models/router.hpp"
 #include "models/token_source.hpp"
 #include "sim/engine/random.hpp"
@@ -31,6 +33,8 @@ struct layer_routing {
   /// copies[src * experts + e]: (token, expert) assignments from source device src to expert e
   /// in the full batch, after capacity.
   std::vector<std::int64_t> copies;
+  /// expert_load[e]: the copies to expert e summed over the sources.
+  std::vector<std::int64_t> expert_load;
   /// With moe.exchange per_rank or hierarchical: rank_tokens[src * sources + r]: tokens of
   /// source src with at least one expert on EP rank r (experts / sources per rank, in order),
   /// after capacity. Empty otherwise.
@@ -42,6 +46,17 @@ struct layer_routing {
   double unique_experts = 0;                     ///< distinct experts touched by the full batch
   double drop_rate = 0;
   bool scaled = false;  ///< counts were scaled from a smaller sample
+};
+
+/// The router's decisions on one pass's sample of one layer, before they are counted for the
+/// pass's batch: the costly half of routing_sampler::route (gate maths, top-k, capacity).
+struct sampled_decisions {
+  int group = 0;
+  int pass = 0;
+  int layer = 0;
+  int sample = 0;               ///< sampled tokens decided
+  models::capacity_result cap;  ///< the decisions after capacity
+  rng gen{0};                   ///< the pass's stream after the decisions: the counting draws
 };
 
 class routing_sampler {
@@ -68,22 +83,37 @@ class routing_sampler {
   /// constructor's, not all zero. The sample is the smaller of the constructor's and their sum.
   layer_routing route(int group, int pass, int layer, int threads,
                       std::span<const std::int64_t> tokens_per_source);
+
+  /// route() in two halves, so the decisions can be made ahead (on another thread) of knowing
+  /// the batch they are counted for: route(g, p, l, t, counts) == count(decide(g, p, l,
+  /// sample_for(sum of counts), t), counts). decide() depends only on (group, pass, layer,
+  /// sample) (and, balancing by bias, on the order of the calls per layer); count() is
+  /// O(experts x sources) plus the scaling draws, and const.
+  [[nodiscard]] sampled_decisions decide(int group, int pass, int layer, int sample,
+                                         int threads = 0);
+  [[nodiscard]] layer_routing count(const sampled_decisions& d,
+                                    std::span<const std::int64_t> per_source,
+                                    int threads = 0) const;
+  /// Tokens sampled for a pass of `total_tokens` tokens over all sources (0: the
+  /// constructor's size): the full sample, or the whole batch when it is smaller.
+  [[nodiscard]] int sample_for(std::int64_t total_tokens) const noexcept;
+  /// Throws std::invalid_argument unless `tokens_per_source` has one count per source, each in
+  /// [0, the constructor's], not all zero.
+  void check_counts(std::span<const std::int64_t> tokens_per_source) const;
   /// True when routings do not depend on one another (no bias balancing).
   [[nodiscard]] bool independent() const noexcept;
 
+  [[nodiscard]] int sources() const noexcept { return sources_; }
   [[nodiscard]] int math_hidden() const noexcept { return math_hidden_; }
   [[nodiscard]] std::int64_t sample_tokens() const noexcept { return sample_; }
 
  private:
-  /// route() for these per-source counts; `own_size`: the sample is cut to the pass's tokens.
-  layer_routing route_counts(int group, int pass, int layer, int threads,
-                             std::span<const std::int64_t> per_source, bool own_size);
   const models::row_matrix& gate(int layer);
-  /// The sampled hidden states of (group, pass). Thread-safe; recent ones are kept (evicted
-  /// ones are drawn again, identically: their stream depends only on the key).
+  /// The `sample` sampled hidden states of (group, pass). Thread-safe; recent ones are kept
+  /// (evicted ones are drawn again, identically: their stream depends only on the key).
   std::shared_ptr<const models::row_matrix> tokens(int group, int pass, int sample);
-  models::routing decide(int group, int pass, int layer, int sample, rng& gen,
-                         const models::route_options& opt);
+  models::routing policy_decisions(int group, int pass, int layer, int sample, rng& gen,
+                                   const models::route_options& opt);
 
   const scenario& s_;
   int sources_;
@@ -104,8 +134,9 @@ class routing_sampler {
     models::row_matrix x;
   };
   std::mutex tokens_mutex_;
-  std::map<std::pair<int, int>, std::shared_ptr<token_batch>> token_batches_;
-  std::deque<std::pair<int, int>> token_order_;  ///< keys of token_batches_, oldest first
+  using token_key = std::tuple<int, int, int>;  ///< (group, pass, sample)
+  std::map<token_key, std::shared_ptr<token_batch>> token_batches_;
+  std::deque<token_key> token_order_;  ///< keys of token_batches_, oldest first
 };
 
 }  // namespace moesim::sim::run

@@ -16,14 +16,14 @@ void routing_tally::record(int layer, const layer_routing& lr) {
   unique_sum_ += lr.unique_experts;
   drop_sum_ += lr.drop_rate;
   scaled_ = scaled_ || lr.scaled;
+  // Each expert's whole-number total (exact in any order, well under 2^53) gives the same
+  // doubles as adding copy by copy.
   std::vector<double> per_rank(static_cast<std::size_t>(ep_), 0.0);
   const int per = lr.experts / ep_;
-  for (int src = 0; src < lr.sources; ++src) {
-    for (int e = 0; e < lr.experts; ++e) {
-      const auto n = static_cast<double>(lr.copies[static_cast<std::size_t>(src) * lr.experts + e]);
-      per_rank[static_cast<std::size_t>(e / per)] += n;
-      experts_[static_cast<std::size_t>(e)].tokens += n;
-    }
+  for (int e = 0; e < lr.experts; ++e) {
+    const auto n = static_cast<double>(lr.expert_load[static_cast<std::size_t>(e)]);
+    per_rank[static_cast<std::size_t>(e / per)] += n;
+    experts_[static_cast<std::size_t>(e)].tokens += n;
   }
   for (int e = 0; e < lr.experts; ++e) {
     experts_[static_cast<std::size_t>(e)].dropped +=

@@ -4,74 +4,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <map>
 #include <numeric>
 #include <stdexcept>
-#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "models/model_params.hpp"
+#include "sim/run/iteration_routing.hpp"
 #include "sim/run/routing_sampler.hpp"
 
 namespace moesim::sim::run {
-
-/// Routing of each iteration, drawn for its own token count (routing_sampler's per-call size).
-/// With a second thread and independent routings (no bias balancing), an iteration's MoE layers
-/// are routed ahead, two at a time, before its pass runs; the results are the same pure
-/// functions of (iteration, layer, tokens) either way, so the outputs do not depend on it.
-class serving_instance::iteration_routing final : public routing_source {
- public:
-  iteration_routing(const scenario& s, std::int64_t max_tokens_per_source, const ep_nodes& nodes,
-                    routing_tally& tally, int threads, std::vector<int> moe_layers)
-      : tally_(tally),
-        sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node),
-        ahead_(threads > 1 && sampler_.independent()),
-        layers_(std::move(moe_layers)) {}
-
-  /// The next iteration `pass`, with tokens_per_source[e] tokens on EP rank e.
-  void begin_iteration(int pass, std::vector<std::int64_t> tokens_per_source) {
-    tokens_ = std::move(tokens_per_source);
-    ready_.clear();
-    if (!ahead_ || layers_.size() < 2) return;
-    std::vector<layer_routing> out(layers_.size());
-    auto route_every_other = [&](std::size_t first) {
-      for (std::size_t i = first; i < layers_.size(); i += 2) {
-        out[i] = sampler_.route(0, pass, layers_[i], 1, tokens_);
-      }
-    };
-    std::exception_ptr failure;
-    std::thread worker([&] {
-      try {
-        route_every_other(1);
-      } catch (...) {
-        failure = std::current_exception();
-      }
-    });
-    route_every_other(0);
-    worker.join();
-    if (failure) std::rethrow_exception(failure);
-    for (std::size_t i = 0; i < layers_.size(); ++i) ready_.emplace(layers_[i], std::move(out[i]));
-  }
-
-  std::shared_ptr<const layer_routing> routing(int, int pass, int layer, bool) override {
-    auto it = ready_.find(layer);
-    auto lr = std::make_shared<const layer_routing>(
-        it != ready_.end() ? std::move(it->second) : sampler_.route(0, pass, layer, 1, tokens_));
-    tally_.record(layer, *lr);
-    return lr;
-  }
-  [[nodiscard]] const routing_sampler& sampler() const noexcept { return sampler_; }
-
- private:
-  routing_tally& tally_;
-  routing_sampler sampler_;
-  bool ahead_;
-  std::vector<int> layers_;             ///< the MoE layers, in order
-  std::vector<std::int64_t> tokens_;    ///< this iteration's tokens on each source rank
-  std::map<int, layer_routing> ready_;  ///< this iteration's routings computed ahead
-};
 
 namespace {
 

@@ -54,6 +54,7 @@
 namespace moesim::sim::run {
 
 class serving_instance;
+class iteration_routing;
 
 /// What an instance's loop asks of its driver.
 class serving_driver {
@@ -120,7 +121,6 @@ class serving_instance {
   void fill_devices(run_result& r) const;
 
  private:
-  class iteration_routing;
   /// A rank's work so far not finished: the assignment policy's key.
   struct rank_load {
     std::int64_t prompt_tokens = 0;

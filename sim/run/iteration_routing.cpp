@@ -1,0 +1,140 @@
+#include "sim/run/iteration_routing.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+
+namespace moesim::sim::run {
+
+iteration_routing::iteration_routing(const scenario& s, std::int64_t max_tokens_per_source,
+                                     const ep_nodes& nodes, routing_tally& tally, int threads,
+                                     std::vector<int> moe_layers)
+    : tally_(tally),
+      sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node),
+      ahead_(threads > 1 && sampler_.independent() && !moe_layers.empty()),
+      layers_(std::move(moe_layers)) {
+  const int top = layers_.empty() ? 0 : *std::max_element(layers_.begin(), layers_.end());
+  index_of_.assign(static_cast<std::size_t>(top) + 1, -1);
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    index_of_[static_cast<std::size_t>(layers_[i])] = static_cast<int>(i);
+  if (ahead_) worker_ = std::thread([this] { work(); });
+}
+
+iteration_routing::~iteration_routing() {
+  if (!worker_.joinable()) return;
+  {
+    const std::scoped_lock lock(mutex_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+void iteration_routing::work() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    std::size_t index = 0;
+    changed_.wait(lock, [&] { return stop_ || claim(index); });
+    if (stop_) return;
+    run(lock, index);
+  }
+}
+
+bool iteration_routing::claim(std::size_t& index) {
+  for (std::size_t i = 0; i < next_.layers.size(); ++i) {
+    if (next_.layers[i].decide == job_state::free) {
+      next_.layers[i].decide = job_state::claimed;
+      index = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+void iteration_routing::run(std::unique_lock<std::mutex>& lock, std::size_t index) {
+  // The job's inputs stay put while it is claimed: next_ is replaced only when no job of it is.
+  layer_job& j = next_.layers[index];
+  const int layer = layers_[index];
+  const int pass = next_.pass;
+  const int sample = next_.sample;
+  lock.unlock();
+  sampled_decisions decided;
+  std::exception_ptr failure;
+  try {
+    decided = sampler_.decide(0, pass, layer, sample, 1);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  lock.lock();
+  j.failure = failure;
+  j.decisions = std::move(decided);
+  j.decide = job_state::done;
+  changed_.notify_all();
+}
+
+void iteration_routing::wait_unclaimed(std::unique_lock<std::mutex>& lock) {
+  changed_.wait(lock, [&] {
+    return std::none_of(next_.layers.begin(), next_.layers.end(),
+                        [](const layer_job& j) { return j.decide == job_state::claimed; });
+  });
+}
+
+void iteration_routing::decide_all(std::unique_lock<std::mutex>& lock) {
+  for (std::size_t i = 0; i < next_.layers.size(); ++i) {
+    if (next_.layers[i].decide != job_state::free) continue;
+    next_.layers[i].decide = job_state::claimed;
+    run(lock, i);
+  }
+  changed_.wait(lock, [&] {
+    return std::all_of(next_.layers.begin(), next_.layers.end(),
+                       [](const layer_job& j) { return j.decide == job_state::done; });
+  });
+  for (const layer_job& j : next_.layers) {
+    if (j.failure) std::rethrow_exception(j.failure);
+  }
+}
+
+void iteration_routing::begin_iteration(int pass, std::vector<std::int64_t> tokens_per_source) {
+  sampler_.check_counts(tokens_per_source);
+  const int sample = sampler_.sample_for(
+      std::accumulate(tokens_per_source.begin(), tokens_per_source.end(), std::int64_t{0}));
+  const auto fresh = [&](int p) {
+    iteration_jobs it;
+    it.pass = p;
+    it.sample = sample;
+    it.layers.resize(layers_.size());
+    return it;
+  };
+  if (!ahead_) {
+    current_ = fresh(pass);
+    current_.per_source = std::move(tokens_per_source);
+    return;
+  }
+  std::unique_lock lock(mutex_);
+  // 1. This iteration's decisions: the worker's if it guessed the sample, made now where not.
+  wait_unclaimed(lock);
+  if (next_.pass != pass || next_.sample != sample) next_ = fresh(pass);
+  decide_all(lock);
+  // 2. Its counts and the next iteration's decisions are the worker's to start.
+  current_ = std::move(next_);
+  current_.per_source = std::move(tokens_per_source);
+  next_ = fresh(pass + 1);
+  lock.unlock();
+  changed_.notify_all();
+}
+
+std::shared_ptr<const layer_routing> iteration_routing::routing(int, int pass, int layer, bool) {
+  const int index = static_cast<std::size_t>(layer) < index_of_.size()
+                        ? index_of_[static_cast<std::size_t>(layer)]
+                        : -1;
+  // current_'s decisions are all made and no thread writes them until the next iteration.
+  auto lr = std::make_shared<const layer_routing>(sampler_.count(
+      ahead_ && pass == current_.pass && index >= 0
+          ? current_.layers[static_cast<std::size_t>(index)].decisions
+          : sampler_.decide(0, pass, layer, current_.sample, 1),
+      current_.per_source, 1));
+  tally_.record(layer, *lr);
+  return lr;
+}
+
+}  // namespace moesim::sim::run
