@@ -157,6 +157,35 @@ void offer_ranges(top_k_set& best, const float* v, std::span<const id_range> ran
   }
 }
 
+/// The two best of v[0, n) (n >= 2) into ids[0..1], best first, ties to the lower id.
+void top_two_ids(const float* v, int n, std::int32_t* ids) noexcept {
+  float first = v[0];
+  float second = v[1];
+  std::int32_t a = 0;
+  std::int32_t b = 1;
+  if (second > first) {
+    std::swap(first, second);
+    std::swap(a, b);
+  }
+  for (int e = 2; e < n; ++e) {
+    const float x = v[e];
+    if (x > first) {
+      second = first;
+      b = a;
+      first = x;
+      a = e;
+    } else if (x > second) {
+      second = x;
+      b = e;
+    }
+  }
+  ids[0] = a;
+  ids[1] = b;
+}
+
+/// Rows of at most this many experts (ungrouped) are offered whole to the top-k set.
+constexpr int small_row = 16;
+
 /// Routes the rows [begin, end) of `scores` (already scored) into `out`.
 struct row_router {
   const router_config& cfg;
@@ -214,10 +243,21 @@ struct row_router {
       } else {
         ranges.push_back({0, e_count});
       }
-      if (floor == -std::numeric_limits<float>::infinity())
-        floor = top_k_floor(v, ranges, cfg.top_k, floor_vals.data(), floor_ids.data());
       top_k_set best(cfg.top_k, top_vals.data(), ids);
-      offer_ranges(best, v, ranges, floor, kth);
+      if (!grouped && cfg.top_k == 2) {
+        // Top two (Mixtral, GShard) in one scan with no insertion loop: ids come in increasing
+        // order, so a later id wins only by a larger value, as in top_k_set (the same choice,
+        // NaN included: it never displaces, and fills a place only as the first two do).
+        top_two_ids(v, e_count, ids);
+      } else if (!grouped && e_count <= small_row) {
+        // A row this short costs less offered whole than bounded first: the same offers in
+        // the same order, so the same choice.
+        for (int e = 0; e < e_count; ++e) best.offer(v[e], e);
+      } else {
+        if (floor == -std::numeric_limits<float>::infinity())
+          floor = top_k_floor(v, ranges, cfg.top_k, floor_vals.data(), floor_ids.data());
+        offer_ranges(best, v, ranges, floor, kth);
+      }
       float* w = out.weights.data() + slot;
       float* sc = out.scores.data() + slot;
       float sum = 0.0f;

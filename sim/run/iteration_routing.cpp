@@ -33,17 +33,32 @@ iteration_routing::~iteration_routing() {
 void iteration_routing::work() {
   std::unique_lock lock(mutex_);
   for (;;) {
+    job_kind kind = job_kind::count;
     std::size_t index = 0;
-    changed_.wait(lock, [&] { return stop_ || claim(index); });
+    changed_.wait(lock, [&] { return stop_ || claim(kind, index); });
     if (stop_) return;
-    run(lock, index);
+    run(lock, kind, index);
   }
 }
 
-bool iteration_routing::claim(std::size_t& index) {
+bool iteration_routing::claim(job_kind& kind, std::size_t& index) {
+  // The next iteration's decisions first (its pass waits for all of them), then this one's
+  // counts from the last layer down: the pass counts from the first layer up what is still
+  // free when it gets there, so the two meet once per iteration at most.
   for (std::size_t i = 0; i < next_.layers.size(); ++i) {
-    if (next_.layers[i].decide == job_state::free) {
-      next_.layers[i].decide = job_state::claimed;
+    layer_job& j = next_.layers[i];
+    if (j.decide == job_state::free) {
+      j.decide = job_state::claimed;
+      kind = job_kind::decide;
+      index = i;
+      return true;
+    }
+  }
+  for (std::size_t i = current_.layers.size(); i-- > 0;) {
+    layer_job& j = current_.layers[i];
+    if (j.count == job_state::free) {
+      j.count = job_state::claimed;
+      kind = job_kind::count;
       index = i;
       return true;
     }
@@ -51,39 +66,52 @@ bool iteration_routing::claim(std::size_t& index) {
   return false;
 }
 
-void iteration_routing::run(std::unique_lock<std::mutex>& lock, std::size_t index) {
-  // The job's inputs stay put while it is claimed: next_ is replaced only when no job of it is.
-  layer_job& j = next_.layers[index];
+void iteration_routing::run(std::unique_lock<std::mutex>& lock, job_kind kind, std::size_t index) {
+  // The job's inputs stay put while it is claimed: an iteration's jobs are replaced only when
+  // none of them is.
+  iteration_jobs& it = kind == job_kind::count ? current_ : next_;
+  layer_job& j = it.layers[index];
   const int layer = layers_[index];
-  const int pass = next_.pass;
-  const int sample = next_.sample;
   lock.unlock();
+  std::shared_ptr<const layer_routing> counted;
   sampled_decisions decided;
   std::exception_ptr failure;
   try {
-    decided = sampler_.decide(0, pass, layer, sample, 1);
+    if (kind == job_kind::count) {
+      counted =
+          std::make_shared<const layer_routing>(sampler_.count(j.decisions, it.per_source, 1));
+    } else {
+      decided = sampler_.decide(0, it.pass, layer, it.sample, 1);
+    }
   } catch (...) {
     failure = std::current_exception();
   }
   lock.lock();
   j.failure = failure;
-  j.decisions = std::move(decided);
-  j.decide = job_state::done;
+  if (kind == job_kind::count) {
+    j.counted = std::move(counted);
+    j.count = job_state::done;
+  } else {
+    j.decisions = std::move(decided);
+    j.decide = job_state::done;
+  }
   changed_.notify_all();
 }
 
 void iteration_routing::wait_unclaimed(std::unique_lock<std::mutex>& lock) {
-  changed_.wait(lock, [&] {
-    return std::none_of(next_.layers.begin(), next_.layers.end(),
-                        [](const layer_job& j) { return j.decide == job_state::claimed; });
-  });
+  const auto claimed = [](const iteration_jobs& it) {
+    return std::any_of(it.layers.begin(), it.layers.end(), [](const layer_job& j) {
+      return j.decide == job_state::claimed || j.count == job_state::claimed;
+    });
+  };
+  changed_.wait(lock, [&] { return !claimed(current_) && !claimed(next_); });
 }
 
 void iteration_routing::decide_all(std::unique_lock<std::mutex>& lock) {
   for (std::size_t i = 0; i < next_.layers.size(); ++i) {
     if (next_.layers[i].decide != job_state::free) continue;
     next_.layers[i].decide = job_state::claimed;
-    run(lock, i);
+    run(lock, job_kind::decide, i);
   }
   changed_.wait(lock, [&] {
     return std::all_of(next_.layers.begin(), next_.layers.end(),
@@ -114,6 +142,8 @@ void iteration_routing::begin_iteration(int pass, std::vector<std::int64_t> toke
   // 1. This iteration's decisions: the worker's if it guessed the sample, made now where not.
   wait_unclaimed(lock);
   if (next_.pass != pass || next_.sample != sample) next_ = fresh(pass);
+  // (Until next_ is current_, the worker finds no counts to claim.)
+  current_.layers.clear();
   decide_all(lock);
   // 2. Its counts and the next iteration's decisions are the worker's to start.
   current_ = std::move(next_);
@@ -127,12 +157,22 @@ std::shared_ptr<const layer_routing> iteration_routing::routing(int, int pass, i
   const int index = static_cast<std::size_t>(layer) < index_of_.size()
                         ? index_of_[static_cast<std::size_t>(layer)]
                         : -1;
-  // current_'s decisions are all made and no thread writes them until the next iteration.
-  auto lr = std::make_shared<const layer_routing>(sampler_.count(
-      ahead_ && pass == current_.pass && index >= 0
-          ? current_.layers[static_cast<std::size_t>(index)].decisions
-          : sampler_.decide(0, pass, layer, current_.sample, 1),
-      current_.per_source, 1));
+  std::shared_ptr<const layer_routing> lr;
+  if (!ahead_ || pass != current_.pass || index < 0) {
+    lr = std::make_shared<const layer_routing>(sampler_.count(
+        sampler_.decide(0, pass, layer, current_.sample, 1), current_.per_source, 1));
+  } else {
+    const auto at = static_cast<std::size_t>(index);
+    std::unique_lock lock(mutex_);
+    layer_job& j = current_.layers[at];
+    if (j.count == job_state::free) {
+      j.count = job_state::claimed;
+      run(lock, job_kind::count, at);
+    }
+    changed_.wait(lock, [&] { return j.count == job_state::done; });
+    if (j.failure) std::rethrow_exception(j.failure);
+    lr = j.counted;
+  }
   tally_.record(layer, *lr);
   return lr;
 }

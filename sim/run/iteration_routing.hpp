@@ -1,19 +1,25 @@
 #pragma once
 // Routing of a serving instance's iterations, each drawn for its own token counts (the routing
-// sampler's per-call size), with the router's maths (routing_sampler::decide: the gate maths
-// and top-k, most of a serving run's CPU) made one iteration ahead on a worker thread:
-//   - while an iteration's events run on the event loop's thread, the worker makes the next
-//     iteration's decisions layer by layer, guessing it samples as many tokens as this one
-//     (true whenever the batch fills the sample);
+// sampler's per-call size), with the router's maths shared between the event loop's thread and
+// one worker thread:
+//   - while an iteration's events run on the event thread, the worker makes the next
+//     iteration's decisions (routing_sampler::decide: the gate maths and top-k, most of a
+//     serving run's CPU), guessing it samples as many tokens as this one (true whenever the
+//     batch fills the sample);
 //   - when the next iteration begins, the event thread makes the layers the worker has not
 //     claimed yet itself, side by side with it, and waits once for the rest; a wrong guess is
 //     dropped and the decisions made anew the same way;
 //   - each layer's decisions are counted for the batch (routing_sampler::count, the
-//     batch-scaling draws) on the event thread when the pass asks for them: handing each
-//     layer's count to the worker costs a thread wake-up per layer, dearer than the count.
-// Decisions are pure functions of (iteration, layer, sample size) when the sampler is
-// independent() (no bias balancing), so outputs do not depend on which thread made them, on a
-// wrong guess, or on the thread count. With one thread, or with bias balancing, everything is
+//     batch-scaling draws) by the event thread from the first layer up as its pass asks for
+//     them, and by the worker from the last layer down once it has made the next iteration's
+//     decisions: they meet once per iteration at most, so the pass rarely waits on the worker
+//     (a wake-up costs more than a layer's count). Where the decisions are most of the work
+//     (few experts, cheap events) the event thread counts nearly every layer; where the
+//     events are (many devices, large exchanges) the worker counts many.
+// Decisions and counts are pure functions of (iteration, layer, sample size, token counts)
+// when the sampler is independent() (no bias balancing), so outputs do not depend on which
+// thread made them, on a wrong guess, or on the thread count; the tally records layers on the
+// event thread in the pass's order. With one thread, or with bias balancing, everything is
 // computed when asked, in order, on the caller's thread.
 //
 // Ownership: keeps `tally` by reference; owns its sampler and the worker, which the destructor
@@ -55,13 +61,16 @@ class iteration_routing final : public routing_source {
 
  private:
   enum class job_state : unsigned char { free, claimed, done };
-  /// One layer's decisions for one iteration.
+  enum class job_kind : unsigned char { count, decide };
+  /// One MoE layer's work for one iteration: its decisions, then their count for the batch.
   struct layer_job {
     job_state decide = job_state::free;
+    job_state count = job_state::free;
     sampled_decisions decisions;
+    std::shared_ptr<const layer_routing> counted;
     std::exception_ptr failure;
   };
-  /// Every MoE layer's decisions for one iteration at one sample size.
+  /// Every MoE layer's work for one iteration at one sample size.
   struct iteration_jobs {
     int pass = -1;
     int sample = 0;
@@ -69,15 +78,16 @@ class iteration_routing final : public routing_source {
     std::vector<layer_job> layers;         ///< index = position in layers_
   };
 
-  /// The worker: makes next_'s free layers' decisions until stopped.
+  /// The worker: claims and runs jobs until stopped.
   void work();
-  /// Claims next_'s first free layer under the lock; false when none is free.
-  bool claim(std::size_t& index);
-  /// Makes claimed layer `index` of next_ with the lock released, then stores it under it.
-  void run(std::unique_lock<std::mutex>& lock, std::size_t index);
-  /// Makes every free layer of next_ (beside the worker) and waits for the claimed ones.
+  /// Claims a free job under the lock: a decision of next_ (first layer first), else a count
+  /// of current_ (last layer first); false when none is free.
+  bool claim(job_kind& kind, std::size_t& index);
+  /// Runs claimed job (kind, index) with the lock released, then stores it under the lock.
+  void run(std::unique_lock<std::mutex>& lock, job_kind kind, std::size_t index);
+  /// Makes every free decision of next_ (beside the worker) and waits for the claimed ones.
   void decide_all(std::unique_lock<std::mutex>& lock);
-  /// Waits until no layer of next_ is claimed.
+  /// Waits until no job of current_ or next_ is claimed.
   void wait_unclaimed(std::unique_lock<std::mutex>& lock);
 
   routing_tally& tally_;
@@ -86,7 +96,7 @@ class iteration_routing final : public routing_source {
   std::vector<int> layers_;
   std::vector<int> index_of_;  ///< layer -> position in layers_, -1 for a dense layer
   std::mutex mutex_;
-  std::condition_variable changed_;  ///< a layer was decided or new ones are free; or stop
+  std::condition_variable changed_;  ///< a job finished or new ones are free; or stop
   iteration_jobs current_;           ///< the iteration being run (ahead: its decisions made)
   iteration_jobs next_;              ///< the next one's decisions, at a guessed sample size
   bool stop_ = false;
