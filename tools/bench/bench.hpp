@@ -38,6 +38,9 @@ int steps(const options& opt, std::ostream& out);
 /// Serving speed: a 10-minute Poisson trace of Mixtral 8x7B on 8xH100 against real time
 /// (issue 12: at least 10x faster).
 int serve(const options& opt, std::ostream& out);
+/// Serving speed: a 1-minute trace of the disaggregated DeepSeek-V3 scenario against real time
+/// (issue 12: at least as fast).
+int serve_pd(const options& opt, std::ostream& out);
 
 /// Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is not available.
 double peak_rss_bytes();

@@ -217,11 +217,12 @@ std::string steps(const results& runs) {
 std::string serve(const results& runs) {
   const auto& r0 = runs.front();
   return fmt::format(
-      "{}: Mixtral 8x7B EP8, {:.0f} requests/s for {:.0f} s ({:.0f} requests, {:.0f} iterations, "
-      "{:.1f} sequences per GPU in flight): **{} s** wall for {:.1f} s simulated, **{}x** real "
-      "time, {} us per iteration ({:.0f} threads)",
-      runs_note(runs), num(r0, "rate_per_s"), num(r0, "arrivals_s"), num(r0, "requests"),
-      num(r0, "iterations"), num(r0, "in_flight_per_device"),
+      "{}: {}, {:.0f} requests/s for {:.0f} s ({:.0f} requests, {:.0f} iterations, {:.1f} "
+      "sequences per {} in flight): **{} s** wall for {:.1f} s simulated, **{}x** real time, "
+      "{} us per iteration ({:.0f} threads)",
+      runs_note(runs), r0.value("label", "Mixtral 8x7B EP8"), num(r0, "rate_per_s"),
+      num(r0, "arrivals_s"), num(r0, "requests"), num(r0, "iterations"),
+      num(r0, "in_flight_per_device"), r0.value("in_flight_on", "GPU"),
       span(collect(runs, [](const json& r) { return num(r, "wall_s"); }), "{:.3g}"),
       num(r0, "simulated_s"),
       span(collect(runs, [](const json& r) { return num(r, "simulated_over_wall"); }), "{:.2g}"),
@@ -241,7 +242,8 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"alltoall-exact", alltoall_exact},
       {"ironwood", ironwood},
       {"steps", steps},
-      {"serve", serve}};
+      {"serve", serve},
+      {"serve-pd", serve}};
   return r;
 }
 

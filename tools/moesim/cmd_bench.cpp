@@ -24,7 +24,8 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"alltoall-exact", &bench::alltoall_exact},
       {"ironwood", &bench::ironwood},
       {"steps", &bench::steps},
-      {"serve", &bench::serve}};
+      {"serve", &bench::serve},
+      {"serve-pd", &bench::serve_pd}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
