@@ -152,6 +152,11 @@ class network {
   template <class F>
   void analytical_finishes(const route_set& routes, std::span<const double> bytes, bool skip_empty,
                            bool count, F&& at);
+  /// analytical_finishes for an indexed route set, flows of 0 bytes skipped and no observer:
+  /// link by link instead of path by path, with the same results. O(flows · path).
+  template <class F>
+  void indexed_finishes(const route_set& routes, std::span<const double> bytes, bool count,
+                        F&& at);
   void finish(std::uint32_t b, std::uint32_t index, time_ps after);
   void request_solve(bool starts);
   void solve_now();

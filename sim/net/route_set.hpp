@@ -4,7 +4,8 @@
 // once and hands to network::start_groups. Connection i keeps its index, so a caller passes
 // per-connection byte counts in the same order.
 //
-// Memory: O(connections + total path length). Read-only after building; may be shared.
+// Memory: O(connections + total path length), twice that once index_links() has run.
+// Read-only after building (and indexing); may be shared.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -30,6 +31,10 @@ class route_set {
   void add(const topo::topology& topo, const topo::router& router, const connection& c);
   void clear() noexcept;
   void reserve(std::size_t connections, std::size_t links);
+  /// Builds the link-major view below, once the set is complete (add() and clear() drop it):
+  /// the analytical model then sums each link's load in registers rather than scattering every
+  /// path's bytes over its links. O(total path length · log).
+  void index_links();
 
   [[nodiscard]] std::size_t size() const noexcept { return conns_.size(); }
   [[nodiscard]] const connection& at(std::size_t i) const { return conns_[i]; }
@@ -40,12 +45,26 @@ class route_set {
   /// Sum of the per-hop latencies of connection i's path.
   [[nodiscard]] time_ps latency(std::size_t i) const { return latency_[i]; }
 
+  /// Whether index_links() has run since the last change.
+  [[nodiscard]] bool indexed() const noexcept { return indexed_; }
+  /// With indexed(): the distinct links the paths use, the most crossed first (then by id).
+  [[nodiscard]] std::span<const link_id> used_links() const { return used_; }
+  /// With indexed(): the connections whose paths cross used_links()[k], ascending.
+  [[nodiscard]] std::span<const std::uint32_t> crossing(std::size_t k) const {
+    return std::span<const std::uint32_t>(crossing_).subspan(
+        crossing_at_[k], crossing_at_[k + 1] - crossing_at_[k]);
+  }
+
  private:
   std::vector<connection> conns_;
   std::vector<link_id> links_;
   std::vector<std::size_t> offsets_{0};
   std::vector<time_ps> latency_;
   topo::path scratch_;
+  bool indexed_ = false;
+  std::vector<link_id> used_;
+  std::vector<std::size_t> crossing_at_;
+  std::vector<std::uint32_t> crossing_;
 };
 
 }  // namespace moesim::sim::net

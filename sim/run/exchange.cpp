@@ -1,6 +1,7 @@
 #include "sim/run/exchange.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "models/model_params.hpp"
 
@@ -116,23 +117,39 @@ const expert_exchange::plan& expert_exchange::routes(int rep, int stage, bool to
 
 std::vector<double> expert_exchange::tokens(const layer_routing& lr,
                                             std::int64_t padded_slots) const {
+  // 1. Tokens from each source rank to each EP rank (row-major ep x ep): its copies to the
+  //    rank's experts (per_copy), or the tokens needing the rank at least once.
   const int per_rank = lr.experts / ep_;
-  auto tokens = [&](int src, int dst) -> std::int64_t {
-    switch (s_.moe.exchange) {
-      case exchange_kind::per_copy: {
-        if (s_.moe.padded) return padded_slots * per_rank;
-        std::int64_t copies = 0;
-        for (int e = dst * per_rank; e < (dst + 1) * per_rank; ++e) {
-          copies += lr.copies[static_cast<std::size_t>(src) * lr.experts + e];
+  const auto n_ep = static_cast<std::size_t>(ep_);
+  std::vector<std::int64_t> pair(n_ep * n_ep, 0);
+  switch (s_.moe.exchange) {
+    case exchange_kind::per_copy:
+      for (std::size_t src = 0; src < n_ep; ++src) {
+        const std::int64_t* row = lr.copies.data() + src * static_cast<std::size_t>(lr.experts);
+        for (std::size_t dst = 0; dst < n_ep; ++dst) {
+          std::int64_t copies = 0;
+          if (s_.moe.padded) {
+            copies = padded_slots * per_rank;
+          } else {
+            const std::int64_t* e = row + dst * static_cast<std::size_t>(per_rank);
+            for (int x = 0; x < per_rank; ++x) copies += e[x];
+          }
+          pair[src * n_ep + dst] = copies;
         }
-        return copies;
       }
-      case exchange_kind::per_rank:
-      case exchange_kind::hierarchical:
-        return lr.rank_tokens.at(static_cast<std::size_t>(src) * ep_ + dst);
-    }
-    return 0;
+      break;
+    case exchange_kind::per_rank:
+    case exchange_kind::hierarchical:
+      if (lr.rank_tokens.size() != pair.size()) {
+        throw std::logic_error("expert_exchange: routing without per-rank token counts");
+      }
+      pair = lr.rank_tokens;
+      break;
+  }
+  auto tokens = [&](int src, int dst) {
+    return pair[static_cast<std::size_t>(src) * n_ep + static_cast<std::size_t>(dst)];
   };
+  // 2. Each leg's, TP entries per leg.
   std::vector<double> out;
   out.reserve(legs_.size() * static_cast<std::size_t>(tp_));
   for (const leg& g : legs_) {
@@ -149,7 +166,11 @@ std::vector<double> expert_exchange::tokens(const layer_routing& lr,
         for (int src : g.behind) n += tokens(src, g.to);
         break;
     }
-    out.insert(out.end(), static_cast<std::size_t>(tp_), static_cast<double>(n));
+    if (tp_ == 1) {
+      out.push_back(static_cast<double>(n));
+    } else {
+      out.insert(out.end(), static_cast<std::size_t>(tp_), static_cast<double>(n));
+    }
   }
   return out;
 }
