@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
+#include <tuple>
+#include <algorithm>
 
 #include "sim/engine/simulation.hpp"
 #include "tests/topo/specs.hpp"
@@ -206,6 +208,79 @@ TEST_CASE("groups over planned routes time exactly as the same flows would") {
     CHECK(net.stats().flows == flow_count);
     CHECK(net.stats().bytes == flow_bytes);
   }
+}
+
+TEST_CASE("an indexed route set times batches in flight exactly as path by path") {
+  // Three skewed exchanges started 1 us apart on two nodes, so later batches queue behind
+  // earlier ones on shared links: the link-major sums of an indexed set (plan_routes) give the
+  // same group times and counts as charging each path of the same, unindexed, set.
+  const auto t = topo::build_cluster(topo::test::dgx_h100(2), topo::test::h100());
+  const int n = t.device_count();
+  std::vector<sim::net::connection> conns;
+  std::vector<std::uint32_t> receiver;
+  for (int s = 0; s < n; ++s) {
+    for (int d = 0; d < n; ++d) {
+      conns.push_back({s, d, static_cast<std::uint64_t>(s * n + d)});
+      receiver.push_back(static_cast<std::uint32_t>(d));
+    }
+  }
+  rng r = rng::stream(11, "test.indexed");
+  std::vector<std::vector<double>> batches(3);
+  for (auto& b : batches) {
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      b.push_back(r.below(3) == 0 ? 0.0 : 1e5 * static_cast<double>(1 + r.below(50)));
+  }
+  auto run = [&](bool indexed) {
+    sim::simulation sim(1);
+    network_params p;
+    p.model = sim::net::timing_model::analytical;
+    network net(sim, t, p);
+    sim::net::route_set routes = net.plan_routes(conns);
+    REQUIRE(routes.indexed());
+    if (!indexed) {
+      routes.clear();
+      const topo::router router(t);
+      for (const auto& c : conns) routes.add(t, router, c);
+      REQUIRE_FALSE(routes.indexed());
+    }
+    std::vector<sim::time_ps> done;
+    for (std::size_t k = 0; k < batches.size(); ++k) {
+      sim.schedule_at(static_cast<sim::time_ps>(k) * 1'000'000, [&, k] {
+        net.start_groups(routes, batches[k], receiver, static_cast<std::size_t>(n),
+                         [&](std::size_t) { done.push_back(sim.now()); });
+      });
+    }
+    sim.run();
+    return std::tuple{done, net.stats().flows, net.stats().bytes};
+  };
+  CHECK(run(true) == run(false));
+}
+
+TEST_CASE("a route set's link index lists each link's crossings in connection order") {
+  const auto t = topo::build_cluster(topo::test::dgx_h100(1), topo::test::h100());
+  sim::simulation sim(1);
+  network net(sim, t, network_params{});
+  // 0->1, 0->2, 1->2 and a local copy: GPU 0's uplink is crossed by the first two, GPU 2's
+  // downlink by the second and third.
+  const std::vector<sim::net::connection> conns{{0, 1, 0}, {0, 2, 0}, {1, 2, 0}, {3, 3, 0}};
+  const auto routes = net.plan_routes(conns);
+  REQUIRE(routes.indexed());
+  std::size_t hops = 0;
+  for (std::size_t i = 0; i < routes.size(); ++i) hops += routes.links(i).size();
+  std::size_t listed = 0;
+  for (std::size_t k = 0; k < routes.used_links().size(); ++k) {
+    const auto c = routes.crossing(k);
+    listed += c.size();
+    CHECK(std::is_sorted(c.begin(), c.end()));
+    if (k > 0) CHECK(routes.crossing(k - 1).size() >= c.size());  // the most crossed first
+    for (const std::uint32_t f : c) {
+      const auto path = routes.links(f);
+      CHECK(std::find(path.begin(), path.end(), routes.used_links()[k]) != path.end());
+    }
+  }
+  CHECK(listed == hops);
+  CHECK(routes.links(3).empty());
+  CHECK(routes.crossing(0).size() == 2);
 }
 
 TEST_CASE("a traffic observer hears each batch once, with its span and bytes per link") {
