@@ -151,40 +151,29 @@ void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
 template <class F>
 void network::analytical_finishes(const route_set& routes, std::span<const double> bytes,
                                   bool skip_empty, bool count, F&& at) {
-  // One pass charges the links of every path; a second times each flow by the busiest link on
+  // One pass loads the links of every path; a second times each flow by the busiest link on
   // its path. Only the links the batch touches are visited, so a small batch on a large
   // topology costs O(its paths), not O(links).
   for (const auto l : touched_) batch_bytes_[l] = 0.0;  // the previous batch's, even if it threw
   touched_.clear();
-  if (skip_empty && routes.indexed() && !observer_) {
-    indexed_finishes(routes, bytes, count, at);
-    return;
-  }
-  // Locals, added in the same order as count_flows would: the members would be reloaded after
-  // every charge.
-  std::size_t flows = 0;
-  double total = stats_.bytes;
-  for (std::size_t i = 0; i < routes.size(); ++i) {
-    const double b = bytes[i];
+  for (const double b : bytes) {
     if (!(b >= 0.0 && std::isfinite(b))) {
       throw std::invalid_argument("network: flow bytes must be finite and >= 0, got " +
                                   std::to_string(b));
     }
-    if (skip_empty && b == 0.0) continue;  // no flow: charges nothing, timed by nobody
-    ++flows;
-    total += routes.at(i).src == routes.at(i).dst ? 0.0 : b;
-    charge(routes.links(i), b);
   }
-  if (count) {
-    stats_.flows += flows;
-    stats_.bytes = total;
-  }
-  // A link still carrying an earlier batch's bytes takes this batch's after them (FIFO): its
-  // last byte of this batch leaves at max(now, free) + bytes / capacity.
+  if (count) count_flows(routes, bytes, skip_empty);
   const time_ps now = sim_.now();
-  for (const auto l : touched_) {
-    link_done_[l] = std::max(now, link_free_[l]) + ps_from_seconds(batch_bytes_[l] / capacity_[l]);
-    link_free_[l] = link_done_[l];
+  if (skip_empty && routes.indexed() && !observer_) {
+    load_indexed(routes, bytes);
+  } else {
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+      if (skip_empty && bytes[i] == 0.0) continue;  // no flow: charges nothing, timed by nobody
+      charge(routes.links(i), bytes[i]);
+    }
+    // A link still carrying an earlier batch's bytes takes this batch's after them (FIFO): its
+    // last byte of this batch leaves at max(now, free) + bytes / capacity.
+    for (const auto l : touched_) settle_link(l, batch_bytes_[l], now);
   }
   for (std::size_t i = 0; i < routes.size(); ++i) {
     if (skip_empty && bytes[i] == 0.0) continue;
@@ -196,38 +185,21 @@ void network::analytical_finishes(const route_set& routes, std::span<const doubl
   }
 }
 
-template <class F>
-void network::indexed_finishes(const route_set& routes, std::span<const double> bytes, bool count,
-                               F&& at) {
-  // 1. Check and count the flows, in connection order.
-  std::size_t flows = 0;
-  double total = stats_.bytes;
-  for (std::size_t i = 0; i < routes.size(); ++i) {
-    const double b = bytes[i];
-    if (!(b >= 0.0 && std::isfinite(b))) {
-      throw std::invalid_argument("network: flow bytes must be finite and >= 0, got " +
-                                  std::to_string(b));
-    }
-    if (b == 0.0) continue;
-    ++flows;
-    total += routes.at(i).src == routes.at(i).dst ? 0.0 : b;
-  }
-  if (count) {
-    stats_.flows += flows;
-    stats_.bytes = total;
-  }
-  // 2. Each link's load, summed over the connections crossing it in connection order: the
-  //    same additions, in the same order, as charging path by path (a flow of 0 bytes adds
-  //    nothing), so the same doubles. A link with no load keeps its times.
-  //    Four links at a time (the set orders them by crossing count, so the four are of
-  //    similar length): four independent chains of additions instead of one.
+void network::settle_link(std::size_t l, double load, time_ps now) {
+  link_done_[l] = std::max(now, link_free_[l]) + ps_from_seconds(load / capacity_[l]);
+  link_free_[l] = link_done_[l];
+}
+
+void network::load_indexed(const route_set& routes, std::span<const double> bytes) {
+  // Each link's load, summed over the connections crossing it in connection order: the same
+  // additions, in the same order, as charging path by path (a connection of 0 bytes adds
+  // nothing), so the same doubles; a link with no load keeps its times. Four links at a time
+  // (the set orders them by crossing count, so the four are of similar length): four
+  // independent chains of additions instead of one.
   const time_ps now = sim_.now();
   const auto used = routes.used_links();
   const auto settle = [&](std::size_t k, double load) {
-    if (load == 0.0) return;
-    const auto l = static_cast<std::size_t>(used[k]);
-    link_done_[l] = std::max(now, link_free_[l]) + ps_from_seconds(load / capacity_[l]);
-    link_free_[l] = link_done_[l];
+    if (load != 0.0) settle_link(static_cast<std::size_t>(used[k]), load, now);
   };
   const auto finish_sum = [&](std::span<const std::uint32_t> c, std::size_t from, double load) {
     for (std::size_t j = from; j < c.size(); ++j) load += bytes[c[j]];
@@ -256,15 +228,6 @@ void network::indexed_finishes(const route_set& routes, std::span<const double> 
     settle(k + 3, finish_sum(c3, common, s3));
   }
   for (; k < used.size(); ++k) settle(k, finish_sum(routes.crossing(k), 0, 0.0));
-  // 3. Each flow by the busiest link on its path.
-  for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (bytes[i] == 0.0) continue;
-    time_ps worst = now;
-    for (const link_id l : routes.links(i)) {
-      worst = std::max(worst, link_done_[static_cast<std::size_t>(l)]);
-    }
-    at(i, worst - now + routes.latency(i));
-  }
 }
 
 void network::route_requests(std::span<const flow_request> flows) {
@@ -306,8 +269,7 @@ network::done_fn network::group_countdown(std::vector<std::size_t> left,
 
 void network::start_analytical(std::span<const flow_request> flows, std::uint32_t b) {
   route_requests(flows);
-  analytical_finishes(batch_routes_, batch_sizes_, false, false,
-                      [&](std::size_t i, time_ps after) {
+  analytical_finishes(batch_routes_, batch_sizes_, false, false, [&](std::size_t i, time_ps after) {
     finish(b, static_cast<std::uint32_t>(i), after);
   });
   if (observer_) batches_[b].traffic = take_charges();

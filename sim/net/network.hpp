@@ -152,11 +152,13 @@ class network {
   template <class F>
   void analytical_finishes(const route_set& routes, std::span<const double> bytes, bool skip_empty,
                            bool count, F&& at);
-  /// analytical_finishes for an indexed route set, flows of 0 bytes skipped and no observer:
-  /// link by link instead of path by path, with the same results. O(flows · path).
-  template <class F>
-  void indexed_finishes(const route_set& routes, std::span<const double> bytes, bool count,
-                        F&& at);
+  /// The analytical model's link loads of an indexed route set (connections of 0 bytes
+  /// skipped, no observer): link by link instead of path by path, with the same results, each
+  /// loaded link settled. O(total path length).
+  void load_indexed(const route_set& routes, std::span<const double> bytes);
+  /// Link l takes `load` bytes more, FIFO after what it still carries: sets its done and free
+  /// times. O(1).
+  void settle_link(std::size_t l, double load, time_ps now);
   void finish(std::uint32_t b, std::uint32_t index, time_ps after);
   void request_solve(bool starts);
   void solve_now();

@@ -74,7 +74,8 @@ void route_set::index_links() {
   crossing.reserve(crossing_.size());
   for (const std::size_t k : order) {
     used.push_back(used_[k]);
-    crossing.insert(crossing.end(), crossing_.begin() + static_cast<std::ptrdiff_t>(crossing_at_[k]),
+    crossing.insert(crossing.end(),
+                    crossing_.begin() + static_cast<std::ptrdiff_t>(crossing_at_[k]),
                     crossing_.begin() + static_cast<std::ptrdiff_t>(crossing_at_[k + 1]));
     at.push_back(crossing.size());
   }

@@ -51,8 +51,8 @@ class route_set {
   [[nodiscard]] std::span<const link_id> used_links() const { return used_; }
   /// With indexed(): the connections whose paths cross used_links()[k], ascending.
   [[nodiscard]] std::span<const std::uint32_t> crossing(std::size_t k) const {
-    return std::span<const std::uint32_t>(crossing_).subspan(
-        crossing_at_[k], crossing_at_[k + 1] - crossing_at_[k]);
+    return std::span<const std::uint32_t>(crossing_).subspan(crossing_at_[k],
+                                                             crossing_at_[k + 1] - crossing_at_[k]);
   }
 
  private:

@@ -186,8 +186,7 @@ void routing_sampler::check_counts(std::span<const std::int64_t> tokens_per_sour
   if (total == 0) throw std::invalid_argument("routing_sampler: a pass without tokens");
 }
 
-sampled_decisions routing_sampler::decide(int group, int pass, int layer, int sample,
-                                          int threads) {
+sampled_decisions routing_sampler::decide(int group, int pass, int layer, int sample, int threads) {
   if (threads <= 0) threads = threads_;
   const auto index =
       (static_cast<std::uint64_t>(group) * s_.workload.steps * s_.workload.micro_batches +
@@ -218,8 +217,7 @@ sampled_decisions routing_sampler::decide(int group, int pass, int layer, int sa
 }
 
 layer_routing routing_sampler::count(const sampled_decisions& d,
-                                     std::span<const std::int64_t> per_source,
-                                     int threads) const {
+                                     std::span<const std::int64_t> per_source, int threads) const {
   if (threads <= 0) threads = threads_;
   const models::capacity_result& cap = d.cap;
   rng gen = d.gen;

@@ -73,17 +73,18 @@ TEST_CASE("top-2 and short rows take their own scans, with the same choices as a
   // Top-2 (Mixtral, GShard) and rows of at most 16 experts do not go through the bounded
   // scan; ties, equal maxima and a tie for second place keep the lower id.
   for (const auto& [experts, k] : {std::pair{8, 2}, std::pair{2, 2}, std::pair{64, 2},
-                                  std::pair{16, 3}, std::pair{8, 1}, std::pair{12, 12}}) {
+                                   std::pair{16, 3}, std::pair{8, 1}, std::pair{12, 12}}) {
     const router_config cfg = plain(experts, k, router_scoring::softmax);
     row_matrix logits = random_logits(200, experts, 7 + static_cast<std::uint64_t>(experts));
-    for (int e = 0; e < experts; ++e) logits(0, e) = 1.0f;                // all tied
-    logits(1, experts - 1) = logits(1, 0) = 9.0f;                        // first and last tied
+    for (int e = 0; e < experts; ++e) logits(0, e) = 1.0f;  // all tied
+    logits(1, experts - 1) = logits(1, 0) = 9.0f;           // first and last tied
     if (experts > 2) logits(2, 1) = 9.0f, logits(2, 2) = logits(2, experts - 1) = 8.0f;
     const router_output out = route_logits(logits, cfg);
     for (int t = 0; t < 200; ++t) {
       std::vector<float> p(static_cast<std::size_t>(experts));
       for (int e = 0; e < experts; ++e) p[static_cast<std::size_t>(e)] = out.scores(t, e);
-      const auto ref = reference_top_k(p, k, std::vector<bool>(static_cast<std::size_t>(experts), true));
+      const auto ref =
+          reference_top_k(p, k, std::vector<bool>(static_cast<std::size_t>(experts), true));
       const auto got = out.decisions.experts_of(t);
       INFO("experts " << experts << " k " << k << " token " << t);
       REQUIRE(std::vector<int>(got.begin(), got.end()) == ref);

@@ -2,11 +2,11 @@
 // analytical models on uniform traffic, and the error bound of the re-solve quantum.
 #include "sim/net/network.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <numeric>
 #include <tuple>
-#include <algorithm>
 
 #include "sim/engine/simulation.hpp"
 #include "tests/topo/specs.hpp"

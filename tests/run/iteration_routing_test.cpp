@@ -6,24 +6,11 @@
 #include <catch2/catch.hpp>
 #include <vector>
 
-#include "sim/io/scenario_loader.hpp"
+#include "tests/run/small_scenarios.hpp"
 
 using namespace moesim;
 
 namespace {
-
-sim::run::scenario_set small() {
-  return io::load_scenario_text(R"(
-name: t
-seed: 5
-model: {preset: deepseek-v3}
-cluster: {preset: dgx-h800, nodes: 2}
-parallelism: {ep: 16}
-sampling: {tokens_per_step: 256, math_hidden: 32}
-workload: {kind: decode, batch_per_device: 32, context: 512}
-)",
-                                "test.yaml");
-}
 
 void check_same(const sim::run::layer_routing& a, const sim::run::layer_routing& b) {
   CHECK(a.copies == b.copies);
@@ -39,16 +26,15 @@ void check_same(const sim::run::layer_routing& a, const sim::run::layer_routing&
 
 TEST_CASE("iteration routing equals the sampler's, on one thread or two, guess right or wrong",
           "[run]") {
-  const auto set = small();
+  const auto set = test_scenarios::deepseek_ep16();
   const auto& s = set.base;
   const std::vector<int> layers{3, 4, 5, 6};
   // Per-source token counts of successive iterations: the sample (256) filled, then a pass
   // smaller than the sample (the worker guessed 256: dropped), then filled again, then an idle
   // rank.
-  std::vector<std::vector<std::int64_t>> iterations{std::vector<std::int64_t>(16, 32),
-                                                    std::vector<std::int64_t>(16, 5),
-                                                    std::vector<std::int64_t>(16, 20),
-                                                    std::vector<std::int64_t>(16, 20)};
+  std::vector<std::vector<std::int64_t>> iterations{
+      std::vector<std::int64_t>(16, 32), std::vector<std::int64_t>(16, 5),
+      std::vector<std::int64_t>(16, 20), std::vector<std::int64_t>(16, 20)};
   iterations[3][7] = 0;
   sim::run::routing_sampler direct(s, 16, 64, 1);
   REQUIRE(direct.independent());  // else the worker would not run

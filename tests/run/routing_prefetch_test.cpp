@@ -8,23 +8,14 @@
 #include <tuple>
 #include <vector>
 
-#include "sim/io/scenario_loader.hpp"
+#include "tests/run/small_scenarios.hpp"
 
 using namespace moesim;
 
 namespace {
 
 sim::run::scenario_set small(const std::string& extra = "") {
-  return io::load_scenario_text(R"(
-name: t
-seed: 5
-model: {preset: deepseek-v3}
-cluster: {preset: dgx-h800, nodes: 2}
-parallelism: {ep: 16}
-sampling: {tokens_per_step: 256, math_hidden: 32}
-workload: {kind: decode, batch_per_device: 32, context: 512, steps: 2, micro_batches: 2}
-)" + extra,
-                                "test.yaml");
+  return test_scenarios::deepseek_ep16(extra);
 }
 
 sim::run::routing_key_space keys_of(const sim::run::scenario& s) {

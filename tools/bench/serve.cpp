@@ -29,10 +29,10 @@ namespace {
 
 struct serving_case {
   const char* scenario;
-  const char* label;            ///< what the scenario serves, for the report
-  std::optional<double> rate;   ///< requests/s, else the scenario's
-  double duration_s;            ///< arrivals
-  double target;                ///< simulated seconds per wall second, at least
+  const char* label;           ///< what the scenario serves, for the report
+  std::optional<double> rate;  ///< requests/s, else the scenario's
+  double duration_s;           ///< arrivals
+  double target;               ///< simulated seconds per wall second, at least
 };
 
 int run_case(const serving_case& c, const options& opt, std::ostream& out) {
@@ -99,8 +99,8 @@ int serve(const options& opt, std::ostream& out) {
 }
 
 int serve_pd(const options& opt, std::ostream& out) {
-  return run_case({"serve-deepseek-v3-pd",
-                   "DeepSeek-V3, prefill EP32 + decode EP64 on 12x8 H100", std::nullopt, 60, 1},
+  return run_case({"serve-deepseek-v3-pd", "DeepSeek-V3, prefill EP32 + decode EP64 on 12x8 H100",
+                   std::nullopt, 60, 1},
                   opt, out);
 }
 
