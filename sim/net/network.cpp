@@ -152,31 +152,40 @@ template <class F>
 void network::analytical_finishes(const route_set& routes, std::span<const double> bytes,
                                   bool skip_empty, bool count, F&& at) {
   // One pass loads the links of every path; a second times each flow by the busiest link on
-  // its path. Only the links the batch touches are visited, so a small batch on a large
-  // topology costs O(its paths), not O(links).
+  // its path. Only the links and connections the batch uses are visited, so a small batch on a
+  // large topology, or a sparse exchange over many connections, costs O(its paths).
   for (const auto l : touched_) batch_bytes_[l] = 0.0;  // the previous batch's, even if it threw
   touched_.clear();
-  for (const double b : bytes) {
+  // 1. Check the sizes; the connections with a flow (all of them unless skip_empty).
+  with_flow_.clear();
+  for (std::size_t i = 0; i < routes.size(); ++i) {
+    const double b = bytes[i];
     if (!(b >= 0.0 && std::isfinite(b))) {
       throw std::invalid_argument("network: flow bytes must be finite and >= 0, got " +
                                   std::to_string(b));
     }
+    if (!skip_empty || b != 0.0) with_flow_.push_back(static_cast<std::uint32_t>(i));
   }
-  if (count) count_flows(routes, bytes, skip_empty);
+  if (count) {
+    // Locals, added in connection order as count_flows does.
+    double total = stats_.bytes;
+    for (const std::uint32_t i : with_flow_)
+      total += routes.at(i).src == routes.at(i).dst ? 0.0 : bytes[i];
+    stats_.flows += with_flow_.size();
+    stats_.bytes = total;
+  }
+  // 2. The links' loads: link by link when most connections carry bytes, else path by path.
   const time_ps now = sim_.now();
-  if (skip_empty && routes.indexed() && !observer_) {
+  if (skip_empty && routes.indexed() && !observer_ && with_flow_.size() * 4 >= routes.size()) {
     load_indexed(routes, bytes);
   } else {
-    for (std::size_t i = 0; i < routes.size(); ++i) {
-      if (skip_empty && bytes[i] == 0.0) continue;  // no flow: charges nothing, timed by nobody
-      charge(routes.links(i), bytes[i]);
-    }
+    for (const std::uint32_t i : with_flow_) charge(routes.links(i), bytes[i]);
     // A link still carrying an earlier batch's bytes takes this batch's after them (FIFO): its
     // last byte of this batch leaves at max(now, free) + bytes / capacity.
     for (const auto l : touched_) settle_link(l, batch_bytes_[l], now);
   }
-  for (std::size_t i = 0; i < routes.size(); ++i) {
-    if (skip_empty && bytes[i] == 0.0) continue;
+  // 3. Each flow by the busiest link on its path.
+  for (const std::uint32_t i : with_flow_) {
     time_ps worst = now;
     for (const link_id l : routes.links(i)) {
       worst = std::max(worst, link_done_[static_cast<std::size_t>(l)]);

@@ -230,9 +230,10 @@ class network {
   std::vector<time_ps> link_done_;
   std::vector<time_ps> link_free_;
   std::vector<std::size_t> touched_;
-  std::vector<active_flow> flows_;       ///< indexed by solver flow id
-  std::vector<heap_entry> completions_;  ///< 4-ary min-heap by (finish, flow id), lazy deletion
-  std::vector<heap_entry> rebuilt_;      ///< scratch of heap_rebuild
+  std::vector<std::uint32_t> with_flow_;  ///< analytical batch: its connections with a flow
+  std::vector<active_flow> flows_;        ///< indexed by solver flow id
+  std::vector<heap_entry> completions_;   ///< 4-ary min-heap by (finish, flow id), lazy deletion
+  std::vector<heap_entry> rebuilt_;       ///< scratch of heap_rebuild
   /// Per flow slot: the epoch of its one valid entry. Bumped by every push and by retirement,
   /// and kept across reuse of the slot. Apart from flows_ so that validity checks of old entries
   /// read 4 bytes per flow, not a whole record.
