@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+
+#include <fmt/format.h>
 #include <stdexcept>
 
 namespace moesim::sim::cluster {
@@ -71,6 +73,19 @@ std::vector<std::string> absent_efficiencies(const topo::chip_spec& chip, number
   if (!e.hbm) out.emplace_back("hbm");
   if (!e.attention) out.emplace_back("attention");
   return out;
+}
+
+std::string roofline_approximation(const device_rates& r) {
+  std::string text = fmt::format("op times by roofline with {} us launch overhead per op",
+                                 static_cast<double>(r.launch_ps) / ps_per_us);
+  if (!r.gemm_hbm.empty()) {
+    text += fmt::format(
+        "; fp8 GEMMs stream weights at the bandwidth measured for their rows (chip "
+        "efficiency.gemm_fp8_hbm, {:g} to {:g} rows; the nearest point's outside them), expert "
+        "GEMMs at their mean tokens per active expert",
+        r.gemm_hbm.front().rows, r.gemm_hbm.back().rows);
+  }
+  return text;
 }
 
 time_ps op_time(const device_rates& r, const op_cost& c) {

@@ -73,6 +73,10 @@ device_rates rates_for(const topo::chip_spec& chip, number_format format, time_p
 /// gemm_hbm has points (see the file comment), else hbm_bytes_per_s. O(points).
 [[nodiscard]] double hbm_rate(const device_rates& rates, const op_cost& cost);
 
+/// The run's approximation line for op times at these rates: the launch overhead, and the
+/// measured GEMM bandwidth by rows when gemm_hbm has points.
+[[nodiscard]] std::string roofline_approximation(const device_rates& rates);
+
 /// Roofline time of one kernel; 0 for a kernel with no work.
 time_ps op_time(const device_rates& rates, const op_cost& cost);
 /// An op of several kernels run one after the other: the sum of their times.
