@@ -1,9 +1,9 @@
 #include "sim/cluster/roofline.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <optional>
-
-#include <fmt/format.h>
 #include <stdexcept>
 
 namespace moesim::sim::cluster {
@@ -46,7 +46,9 @@ device_rates rates_for(const topo::chip_spec& chip, number_format format, time_p
                                    : gemm_efficiency(chip, attention_format).value_or(1.0);
   device_rates r{peak * gemm_efficiency(chip, format).value_or(1.0),
                  peak_of(chip, attention_format) * attention_eff,
-                 chip.hbm_bytes_per_s * chip.efficiency.hbm.value_or(1.0), launch_ps, {}};
+                 chip.hbm_bytes_per_s * chip.efficiency.hbm.value_or(1.0),
+                 launch_ps,
+                 {}};
   if (runs_as_fp8(chip, format)) {
     for (const auto& p : chip.efficiency.gemm_fp8_hbm)
       r.gemm_hbm.push_back({p.rows, p.hbm * chip.hbm_bytes_per_s});

@@ -85,7 +85,7 @@ TEST_CASE("fp8 GEMMs over few rows stream weights at the chip's measured GEMM ba
   };
   using sim::cluster::kernel_class;
   CHECK(rate(64, kernel_class::gemm) == Approx(3.35e12 * 0.684));
-  CHECK(rate(8, kernel_class::gemm) == Approx(3.35e12 * 0.684));   // below: the first point's
+  CHECK(rate(8, kernel_class::gemm) == Approx(3.35e12 * 0.684));  // below: the first point's
   CHECK(rate(96, kernel_class::gemm) == Approx(3.35e12 * (0.684 + 0.655) / 2));  // linear
   CHECK(rate(192, kernel_class::gemm) == Approx(3.35e12 * (0.655 + 0.614) / 2));
   CHECK(rate(4096, kernel_class::gemm) == Approx(3.35e12 * 0.614));  // above: the last point's
