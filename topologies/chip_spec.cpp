@@ -87,6 +87,14 @@ void validate(const chip_spec& chip) {
                                     "', which the efficiency block does not set");
     }
   }
+  const auto& gemm = chip.efficiency.gemm_fp8_hbm;
+  for (std::size_t i = 0; i < gemm.size(); ++i) {
+    const std::string at = "efficiency.gemm_fp8_hbm[" + std::to_string(i) + "]";
+    if (!(gemm[i].rows > 0)) fail(chip, at + ".rows", "> 0", gemm[i].rows);
+    require_fraction(chip, at + ".hbm", gemm[i].hbm);
+    if (i > 0 && !(gemm[i].rows > gemm[i - 1].rows))
+      fail(chip, at + ".rows", "above the previous point's rows", gemm[i].rows);
+  }
   if (chip.scale_up.links_per_chip < 0)
     fail(chip, "scale_up.links_per_chip", ">= 0", chip.scale_up.links_per_chip);
   if (chip.scale_up.links_per_chip > 0) {

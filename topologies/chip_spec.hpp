@@ -17,7 +17,8 @@
 //   hbm_bytes: ..                    # device memory capacity (HBM, or GDDR on L4/T4/RTX 4090)
 //   hbm_bytes_per_s: ..              # device memory bandwidth
 //   efficiency: {compute: .., compute_fp8: .., hbm: .., attention: .., link: .., nic: ..,
-//                siblings: [{chip: .., factors: [..]}]}  # each optional, fraction in (0, 1]
+//                siblings: [{chip: .., factors: [..]}],   # each optional, fraction in (0, 1]
+//                gemm_fp8_hbm: [{rows: .., hbm: ..}, ..]}  # optional, rows increasing
 //   scale_up: {links_per_chip: .., link_bytes_per_s: .., hop_latency_ps: ..}
 //   host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5, bytes_per_s: .., latency_ps: ..}
 //   nic: {model: "ConnectX-7", chips_per_nic: 1, bytes_per_s: .., latency_ps: ..}  # optional
@@ -60,6 +61,14 @@ struct efficiency_sibling {
   std::vector<std::string> factors;  // YAML factors: names of the borrowed factors
 };
 
+/// One measured point of an fp8 GEMM's weight-streaming bandwidth: a GEMM whose weight matrix
+/// is applied to `rows` rows (tokens; per expert for a grouped GEMM) moves its bytes at `hbm` x
+/// hbm_bytes_per_s.
+struct gemm_bandwidth_point {
+  double rows = 0;  // YAML rows: > 0
+  double hbm = 0;   // YAML hbm: fraction in (0, 1]
+};
+
 /// Achievable fractions of a peak, measured by a named public benchmark. Absent = unmeasured
 /// (the consumer runs at peak and says so).
 struct efficiency_factors {
@@ -72,6 +81,11 @@ struct efficiency_factors {
   std::optional<double> link;  // YAML link: large-message busbw / scale-up line rate
   std::optional<double> nic;   // YAML nic: large-message per-NIC busbw / NIC line rate
   std::vector<efficiency_sibling> siblings;  // YAML siblings
+  /// YAML gemm_fp8_hbm: bandwidth of memory-bound fp8 GEMMs by rows, rows strictly increasing.
+  /// A GEMM over few rows (a decode batch, a few tokens per expert) streams its weights well
+  /// below a STREAM copy's `hbm`: too few tiles along M to keep enough loads in flight. Empty:
+  /// unmeasured, GEMMs stream at `hbm`.
+  std::vector<gemm_bandwidth_point> gemm_fp8_hbm;
 };
 
 /// The names of efficiency_factors' factors, in declaration order.

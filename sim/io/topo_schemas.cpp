@@ -44,6 +44,19 @@ const object_type<topo::efficiency_sibling>& sibling_type() {
   return t;
 }
 
+const object_type<topo::gemm_bandwidth_point>& gemm_point_type() {
+  static const auto t = [] {
+    object_type<topo::gemm_bandwidth_point> o(
+        "gemm_fp8_hbm point", "measured bandwidth of an fp8 GEMM over this many rows");
+    o.required("rows", &topo::gemm_bandwidth_point::rows, number_spec{0, 1e12, true},
+               "rows (tokens; per expert for grouped GEMMs) each weight matrix is applied to")
+        .required("hbm", &topo::gemm_bandwidth_point::hbm, fraction,
+                  "achieved bandwidth / hbm_bytes_per_s");
+    return o;
+  }();
+  return t;
+}
+
 const object_type<topo::efficiency_factors>& efficiency_type() {
   static const auto t = [] {
     object_type<topo::efficiency_factors> o(
@@ -63,7 +76,11 @@ const object_type<topo::efficiency_factors>& efficiency_type() {
         .optional("siblings", &topo::efficiency_factors::siblings,
                   list_spec<topo::efficiency_sibling, object_spec<topo::efficiency_sibling>>{
                       nested(sibling_type()), 0, 6},
-                  "which factors come from sibling chips");
+                  "which factors come from sibling chips")
+        .optional("gemm_fp8_hbm", &topo::efficiency_factors::gemm_fp8_hbm,
+                  list_spec<topo::gemm_bandwidth_point, object_spec<topo::gemm_bandwidth_point>>{
+                      nested(gemm_point_type()), 1, 64},
+                  "memory-bound fp8 GEMMs' bandwidth / HBM peak by rows, rows increasing");
     return o;
   }();
   return t;

@@ -289,7 +289,7 @@ pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e
   const double weight_bytes =
       f.bytes - 2.0 * computed * s_.model.hidden * models::bytes_per_param(s_.model.dtype);
   const time_ps weights_ps =
-      ps_from_seconds(std::max(0.0, weight_bytes) / m_.rates().hbm_bytes_per_s);
+      ps_from_seconds(std::max(0.0, weight_bytes) / cluster::hbm_rate(m_.rates(), f));
   const auto w = st.hbm.enqueue(gemm.start, weights_ps, -1);
   trace_recorder& trace = m_.trace();
   if (trace.records(st.trace_hbm)) {

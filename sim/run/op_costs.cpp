@@ -73,7 +73,8 @@ attention_kernels attention_cost(const models::model_spec& m, const pass_shape& 
     for (const seq_slice& x : p.slices) core_bytes += core_bytes_uniform(m, slice_shape(p, x));
   }
   const double act = 2.0 * p.tokens * m.hidden * bpp(m);
-  return {{2.0 * params * p.tokens / p.tp, params * bpp(m) / p.tp + act},
+  return {{2.0 * params * p.tokens / p.tp, params * bpp(m) / p.tp + act,
+           cluster::kernel_class::gemm, p.tokens},
           {attention_core_flops(m, p), core_bytes, cluster::kernel_class::attention}};
 }
 
@@ -85,7 +86,8 @@ cluster::op_cost router_cost(const models::model_spec& m, const pass_shape& p) {
 cluster::op_cost dense_ffn_cost(const models::model_spec& m, const pass_shape& p) {
   const double params = static_cast<double>(models::dense_ffn_params(m));
   return {2.0 * params * p.tokens / p.tp,
-          params * bpp(m) / p.tp + 2.0 * p.tokens * m.hidden * bpp(m)};
+          params * bpp(m) / p.tp + 2.0 * p.tokens * m.hidden * bpp(m), cluster::kernel_class::gemm,
+          p.tokens};
 }
 
 cluster::op_cost expert_cost(const models::model_spec& m, const pass_shape& p, double copies,
@@ -94,8 +96,13 @@ cluster::op_cost expert_cost(const models::model_spec& m, const pass_shape& p, d
   const double shared = static_cast<double>(models::shared_expert_params(m));
   const double shared_tokens = shared > 0 ? p.tokens : 0;
   const double weights = (active * expert + shared) * bpp(m) / p.tp;
+  // Rows of the grouped GEMM: the mean tokens per routed expert with any (the shared experts'
+  // GEMM over all the device's tokens is the larger, faster-streaming part when present; the
+  // op is priced as one kernel at the routed experts' rows).
+  const double rows = active > 0 ? copies / active : shared_tokens;
   return {(2.0 * expert * copies + 2.0 * shared * shared_tokens) / p.tp,
-          weights + 2.0 * (copies + shared_tokens) * m.hidden * bpp(m)};
+          weights + 2.0 * (copies + shared_tokens) * m.hidden * bpp(m), cluster::kernel_class::gemm,
+          rows};
 }
 
 cluster::op_cost attention_elementwise_cost(const models::model_spec& m, const pass_shape& p) {
@@ -117,7 +124,8 @@ cluster::op_cost ffn_elementwise_cost(const models::model_spec& m, const pass_sh
 cluster::op_cost lm_head_cost(const models::model_spec& m, double tokens, int tp) {
   const double params = static_cast<double>(
       models::lm_head_params(m) > 0 ? models::lm_head_params(m) : models::embedding_params(m));
-  return {2.0 * params * tokens / tp, params * bpp(m) / tp + tokens * m.hidden * bpp(m)};
+  return {2.0 * params * tokens / tp, params * bpp(m) / tp + tokens * m.hidden * bpp(m),
+          cluster::kernel_class::gemm, tokens};
 }
 
 cluster::op_cost backward_cost(const cluster::op_cost& fwd, double core_flops,

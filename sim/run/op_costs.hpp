@@ -16,6 +16,9 @@
 //  - experts: 2·expert_params per routed copy, 2·shared_params per token; every expert with at
 //    least one token streams its full weights from HBM (so small decode batches are
 //    memory-bound);
+//  - GEMMs name their rows (op_cost::rows: tokens on the device for attention projections,
+//    dense FFN and the head; mean tokens per active expert for the routed experts), which set
+//    their weight-streaming bandwidth on chips with measured small-row fp8 GEMMs (roofline.hpp);
 //  - TP: FLOPs and weight bytes split evenly over the tp ranks (heads, FFN columns); the KV
 //    cache over min(tp, kv_heads) (MLA's latent is not split);
 //  - memory-bound elementwise kernels, separate ops after the GEMMs: per token and layer two

@@ -157,8 +157,7 @@ void pipeline_run::approximations(run_result& r) const {
         "or combine (collective.ep_low_latency_kernel_ps)",
         static_cast<double>(x_.kernel_ps()) / ps_per_us));
   }
-  r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
-                                         static_cast<double>(launch_overhead_ps) / ps_per_us));
+  r.approximations.push_back(cluster::roofline_approximation(m_.rates()));
   const auto absent = cluster::absent_efficiencies(s_.chip, format_of(s_.model.dtype));
   if (!absent.empty()) {
     r.approximations.push_back(fmt::format(

@@ -278,8 +278,7 @@ void serving_approximations(run_result& r, const serving_instance& in) {
         "step in lockstep; a rank's host-side scheduling time is not modelled",
         in.ranks()));
   }
-  r.approximations.push_back(fmt::format("op times by roofline with {} us launch overhead per op",
-                                         static_cast<double>(launch_overhead_ps) / ps_per_us));
+  r.approximations.push_back(cluster::roofline_approximation(in.machine_of().rates()));
   if (in.exchange_kernel_ps() > 0) {
     r.approximations.push_back(fmt::format(
         "per_copy exchanges run as DeepEP low-latency kernels: {} us fixed per dispatch or "

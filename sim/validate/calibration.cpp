@@ -506,8 +506,9 @@ std::vector<calibration_row> make_rows() {
              "slower than DeepSeek's); without overlap the model gives 98 ms against ~115 ms "
              "implied. Fix: the low-latency kernels' receive phase occupying the GPU stream "
              "until its data arrive (DeepEP's hook mode), grouped GEMMs at DeepGEMM's measured "
-             "efficiency for 128-512 tokens per expert (932-1233 TFLOPS on H800), and "
-             "redundant experts with EPLB (placement issue)",
+             "compute efficiency for 512-1024 tokens per expert (916-1233 TFLOPS on H800; "
+             "its bandwidth up to 256 tokens per expert is modelled, efficiency.gemm_fp8_hbm), "
+             "and redundant experts with EPLB (placement issue)",
       .simulate = scenario_figure(
           "deepseek-v3-decode-h100-sglang",
           [](const sim::run::run_result& r) { return r.tokens_per_s_per_device * 8; }),
@@ -627,17 +628,20 @@ std::vector<calibration_row> make_rows() {
       .note = "1536 of the benchmark's 3000 requests (two batches of the 768 the scheduler "
               "runs at once) keep the row near a minute; serving.output_tokens_per_s_per_device",
       .gap =
-          "the model's iteration is the HBM roofline: with 96 sequences per GPU (768 in flight) an "
-          "iteration takes ~25 ms, of which streaming the GPU's 26 GiB of FP8 experts is "
-          "9.9 ms and attention over the BF16 KV cache 8.6 ms (critical-path means); 1,935 "
-          "tokens/s per GPU at that batch implies ~50 ms. Each attention-DP rank schedules its "
-          "own requests and the ranks step in lockstep, but with equal 1,024/1,024 requests all "
-          "queued at once the eight ranks admit, prefill and finish in phase, so that moved the "
-          "figure by +0.6% only (3,706 -> 3,727). Not modelled: the FP8 block-scale grouped "
-          "GEMM at ~48 tokens per expert running below HBM bandwidth (no published kernel "
-          "figure); the PyTorch backend's host time per iteration. Fix: a measured "
-          "grouped-GEMM table (op_profile) for small tokens per expert, and a published "
-          "trtllm-bench iteration log to split the 50 ms",
+          "with ~90 sequences per GPU (718 of 768 in flight on average) the model's iteration "
+          "takes 27.8 ms (critical-path means): the GPU's 26 GiB of FP8 experts stream in 12.4 ms "
+          "at DeepGEMM's measured 64-row bandwidth (48 tokens per expert; 0.684 of 3.35 TB/s, "
+          "efficiency.gemm_fp8_hbm, which moved the row from 3,727 to ~3,300), attention 9.3 ms "
+          "(FP8 projections and the BF16 KV cache at STREAM's 0.87), the exchange 3.0 ms; 1,935 "
+          "tokens/s per GPU at that batch implies ~46 ms. The ranks run in phase (per-rank "
+          "scheduling moved the figure +0.6%) and the scenario is the benchmark's (1,024/1,024, "
+          "all queued, max_batch_size 96 and 2,048 tokens per rank, BF16 KV, output tokens per "
+          "GPU). Not modelled, none published for this configuration: TensorRT-LLM's own FP8 "
+          "MoE GEMM at 48 tokens per expert (DeepGEMM was 1.4-2.7x faster than DeepSeek's "
+          "CUTLASS 3.6 kernels at 64 rows; their mean, ~0.41 of HBM, would add ~8 ms), the "
+          "decode attention kernel's bandwidth, the PyTorch backend's host time per iteration "
+          "and attention-DP synchronisation. Fix: a trtllm-bench iteration log (print_iter_log) "
+          "or a kernel profile of this configuration to split the ~46 ms",
       .simulate = scenario_figure(
           "serve-qwen3-235b-trtllm",
           [](const sim::run::run_result& r) { return r.serving->output_tokens_per_s / r.devices; },

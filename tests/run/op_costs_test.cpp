@@ -7,6 +7,7 @@
 
 #include "models/model_params.hpp"
 #include "sim/io/spec_loader.hpp"
+#include "topologies/chip_spec.hpp"
 
 using namespace moesim;
 
@@ -71,4 +72,62 @@ TEST_CASE("kernels run at their format's matmul factor, attention at the chip's 
   CHECK(b.flops_per_s == Approx(1979e12 * 0.803));
   CHECK(sim::cluster::absent_efficiencies(bare, number_format::fp8) ==
         std::vector<std::string>{"compute_fp8", "attention"});
+}
+
+TEST_CASE("fp8 GEMMs over few rows stream weights at the chip's measured GEMM bandwidth") {
+  using sim::cluster::number_format;
+  const auto h100 = io::load_cluster("dgx-h100").chip;
+  const auto r = sim::cluster::rates_for(h100, number_format::fp8, 0, number_format::bf16);
+  // DeepGEMM on H800 (h100.yaml): 64 rows 0.684, 128 rows 0.655, 256 rows 0.614 of 3.35 TB/s.
+  REQUIRE(r.gemm_hbm.size() == 3);
+  const auto rate = [&](double rows, sim::cluster::kernel_class k) {
+    return sim::cluster::hbm_rate(r, {1, 1, k, rows});
+  };
+  using sim::cluster::kernel_class;
+  CHECK(rate(64, kernel_class::gemm) == Approx(3.35e12 * 0.684));
+  CHECK(rate(8, kernel_class::gemm) == Approx(3.35e12 * 0.684));  // below: the first point's
+  CHECK(rate(96, kernel_class::gemm) == Approx(3.35e12 * (0.684 + 0.655) / 2));  // linear
+  CHECK(rate(192, kernel_class::gemm) == Approx(3.35e12 * (0.655 + 0.614) / 2));
+  CHECK(rate(4096, kernel_class::gemm) == Approx(3.35e12 * 0.614));  // above: the last point's
+  // Rows unknown, or not a GEMM (the attention core reads the KV cache): STREAM's factor.
+  CHECK(rate(0, kernel_class::gemm) == Approx(3.35e12 * 0.87));
+  CHECK(rate(64, kernel_class::attention) == Approx(3.35e12 * 0.87));
+  // bf16 GEMMs were not measured: they keep efficiency.hbm at any rows.
+  const auto b = sim::cluster::rates_for(h100, number_format::bf16, 0, number_format::bf16);
+  CHECK(b.gemm_hbm.empty());
+  CHECK(sim::cluster::hbm_rate(b, {1, 1, kernel_class::gemm, 64}) == Approx(3.35e12 * 0.87));
+  // A chip without measured points (A100 has no fp8 at all): STREAM's factor.
+  const auto a100 = io::load_cluster("dgx-a100").chip;
+  CHECK(sim::cluster::rates_for(a100, number_format::fp8, 0).gemm_hbm.empty());
+}
+
+TEST_CASE("grouped expert GEMMs run at their tokens per active expert") {
+  using sim::cluster::number_format;
+  models::model_spec m = io::load_model("qwen3-235b-a22b");
+  m.dtype = models::weight_dtype::fp8;
+  sim::run::pass_shape p;
+  p.tokens = 96;
+  p.sequences = 96;
+  p.decode = true;
+  // DEP8 decode: 768 tokens x top-8 over 128 experts, 16 per GPU, each with 48 tokens.
+  const auto f = sim::run::expert_cost(m, p, 16 * 48, 16);
+  CHECK(f.rows == 48);
+  const double weights = 16.0 * static_cast<double>(models::expert_params(m));  // fp8: 1 B
+  CHECK(f.bytes == weights + 2.0 * 768 * 4096);
+  // Memory-bound: the weights stream at the 64-row point's 0.684, not STREAM's 0.87.
+  const auto h100 = io::load_cluster("dgx-h100").chip;
+  const auto r = sim::cluster::rates_for(h100, number_format::fp8, 0, number_format::bf16);
+  CHECK(sim::cluster::memory_bound(r, f));
+  CHECK(sim::cluster::op_time(r, f) == sim::ps_from_seconds(f.bytes / (3.35e12 * 0.684)));
+  // Projections and the head name the device's tokens as rows.
+  CHECK(sim::run::attention_cost(m, p).projections.rows == 96);
+  CHECK(sim::run::lm_head_cost(m, 96, 1).rows == 96);
+}
+
+TEST_CASE("the measured GEMM bandwidth points must increase in rows") {
+  auto chip = io::load_cluster("dgx-h100").chip;
+  chip.efficiency.gemm_fp8_hbm = {{128, 0.65}, {64, 0.68}};
+  CHECK_THROWS_WITH(topo::validate(chip), Catch::Contains("efficiency.gemm_fp8_hbm[1].rows"));
+  chip.efficiency.gemm_fp8_hbm = {{64, 1.5}};
+  CHECK_THROWS_WITH(topo::validate(chip), Catch::Contains("efficiency.gemm_fp8_hbm[0].hbm"));
 }
