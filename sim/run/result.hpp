@@ -69,6 +69,32 @@ struct disaggregation_report {
   serve::summary transfer_s;      ///< prefill end to the KV's last byte at the decode instance
 };
 
+/// Speculative decoding's figures over a serving run (speculation.hpp).
+struct speculative_report {
+  std::string drafter;
+  std::string policy;
+  int k = 0;
+  std::vector<double> acceptance;  ///< the conditional rates the run drew from, per position
+  std::string acceptance_source;
+  std::int64_t verifications = 0;  ///< (sequence, iteration) pairs that verified drafts
+  std::int64_t verify_iterations = 0;
+  /// Accepted drafts per verification, and tokens emitted per verification (that + 1: vLLM's
+  /// "mean acceptance length").
+  double mean_accepted_drafts = 0;
+  double mean_accepted_tokens = 0;
+  /// Observed per position: accepted / reached (conditional) and accepted / verifications
+  /// (marginal, vLLM's "Per-position acceptance rate").
+  std::vector<double> observed_conditional;
+  std::vector<double> observed_marginal;
+  /// Unique experts per MoE layer pass of the verifying iterations (mean), and what the same
+  /// iterations' plain decode batches (one token per decoding sequence) touch.
+  double unique_experts_verify = 0;
+  double unique_experts_plain = 0;
+  double verify_pass_s = 0;  ///< mean target pass of a verifying iteration
+  double draft_s = 0;        ///< mean drafting time of a verifying iteration
+  double draft_share = 0;    ///< drafting / (drafting + verification) over those iterations
+};
+
 struct run_result {
   std::string scenario;
   std::string variant;
@@ -106,6 +132,7 @@ struct run_result {
   /// Serving runs: latency percentiles, throughput, goodput, scheduler figures.
   std::optional<serve::serving_report> serving;
   std::optional<disaggregation_report> disaggregation;  ///< disaggregated serving only
+  std::optional<speculative_report> speculative;        ///< serving with speculative decoding
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

@@ -82,6 +82,7 @@ class serving_loop final : public serving_driver {
     instance_.fill_devices(r);
     r.layout = m_.layout().describe();
     serving_approximations(r, instance_);
+    r.speculative = instance_.speculative();
     r.events = m_.sim().events_processed();
     return r;
   }
