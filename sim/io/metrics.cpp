@@ -55,6 +55,21 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
 /// The speculative object (issue 13): key names are relied on by scripts.
 json speculative_json(const sim::run::speculative_report& x) {
   const double plain = x.unique_experts_plain;
+  json points = json::array();
+  for (const auto& p : x.points) {
+    points.push_back({{"batch", p.batch},
+                      {"k", p.k},
+                      {"policy", p.policy},
+                      {"acceptance", p.acceptance},
+                      {"speedup", p.speedup},
+                      {"verify_over_decode_time", p.verify_over_decode_time},
+                      {"unique_experts_verify_over_decode", p.unique_experts_verify_over_decode},
+                      {"mean_accepted_tokens", p.mean_accepted_tokens},
+                      {"tpot_s", p.tpot_s},
+                      {"draft_time_share", p.draft_share},
+                      {"unique_experts_verify", p.unique_experts_verify},
+                      {"unique_experts_plain", p.unique_experts_plain}});
+  }
   return {{"drafter", x.drafter},
           {"policy", x.policy},
           {"k", x.k},
@@ -72,7 +87,9 @@ json speculative_json(const sim::run::speculative_report& x) {
             {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
           {"verify_pass_s", x.verify_pass_s},
           {"draft_s", x.draft_s},
-          {"draft_time_share", x.draft_share}};
+          {"draft_acceptance", x.draft_acceptance},
+          {"draft_time_share", x.draft_share},
+          {"points", points}};
 }
 
 /// Tokens the role computed per second of the run's window, per device of the role (prompt
@@ -267,6 +284,16 @@ void print_speculative(const sim::run::speculative_report& x, std::ostream& out)
   fmt::print(out, "    {:<26} {:>12} {:>12}\n", "verify pass, drafting",
              format_seconds(x.verify_pass_s), format_seconds(x.draft_s));
   fmt::print(out, "    {:<26} {:>11.1f}%\n", "drafting share", 100 * x.draft_share);
+  if (x.points.empty()) return;
+  fmt::print(out, "    grid: {:>5} {:>3} {:>7} {:>10} {:>8} {:>13} {:>13} {:>9} {:>10}\n", "batch",
+             "k", "policy", "acceptance", "speedup", "verify/decode", "experts v/d", "tokens",
+             "TPOT");
+  for (const auto& p : x.points) {
+    fmt::print(
+        out, "          {:>5} {:>3} {:>7} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10}\n",
+        p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
+        p.unique_experts_verify_over_decode, p.mean_accepted_tokens, format_seconds(p.tpot_s));
+  }
 }
 
 /// Per role: instances, devices, the role's tokens per device (over the window and while

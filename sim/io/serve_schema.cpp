@@ -286,7 +286,43 @@ const object_type<serve::speculative_spec>& speculative_type() {
                   enum_spec<speculation_policy>{
                       {{"none", speculation_policy::none}, {"naive", speculation_policy::naive}}},
                   "none (plain decoding) or naive (verify k drafts every step)")
+        .optional("batch_sizes", &speculative_spec::batch_sizes,
+                  list_spec<std::uint32_t, integer_spec<std::uint32_t>>{
+                      integer_spec<std::uint32_t>{1, 1U << 16}, 1, 64},
+                  "grid: batch sizes, each a closed loop of that many requests decoding")
+        .optional("draft_lengths", &speculative_spec::draft_lengths,
+                  list_spec<std::uint32_t, integer_spec<std::uint32_t>>{
+                      integer_spec<std::uint32_t>{1, 64}, 1, 64},
+                  "grid: draft lengths k each policy but none runs at (the acceptance vector "
+                  "serves them all: at most the longest)")
+        .optional("policies", &speculative_spec::policies,
+                  list_spec<speculation_policy, enum_spec<speculation_policy>>{
+                      enum_spec<speculation_policy>{{{"none", speculation_policy::none},
+                                                     {"naive", speculation_policy::naive}}},
+                      1, 8},
+                  "grid: policies compared at every point (none: plain decoding, the baseline "
+                  "of speedup)")
         .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
+          const char* grid[] = {"batch_sizes", "draft_lengths", "policies"};
+          const int given = static_cast<int>(std::count_if(
+              std::begin(grid), std::end(grid), [&](const char* k) { return n.find(k); }));
+          if (given != 0 && given != 3) {
+            detail::fail(n, path, "a grid needs batch_sizes, draft_lengths and policies together");
+          }
+          if (given == 3) {
+            if (std::find(sp.policies.begin(), sp.policies.end(), speculation_policy::none) ==
+                sp.policies.end()) {
+              detail::fail(*n.find("policies"), detail::join_path(path, "policies"),
+                           "the grid needs policy none: speedup is measured against it");
+            }
+            const std::uint32_t longest =
+                *std::max_element(sp.draft_lengths.begin(), sp.draft_lengths.end());
+            if (sp.acceptance.size() > longest) {
+              detail::fail(*n.find("acceptance"), detail::join_path(path, "acceptance"),
+                           fmt::format("{} acceptance entries for draft lengths of at most {}",
+                                       sp.acceptance.size(), longest));
+            }
+          }
           const doc::node* model = n.find("draft_model");
           if (sp.drafter == drafter_kind::draft_model && model == nullptr) {
             detail::fail(n, path,
@@ -298,7 +334,9 @@ const object_type<serve::speculative_spec>& speculative_type() {
                          "applies to drafter draft_model only");
           }
           try {
-            (void)serve::conditional_acceptance(sp);
+            speculative_spec longest = sp;
+            for (const std::uint32_t k : sp.draft_lengths) longest.k = std::max(longest.k, k);
+            (void)serve::conditional_acceptance(longest);
           } catch (const std::invalid_argument& e) {
             const std::string what = e.what();
             const std::string_view prefix = "speculative: ";

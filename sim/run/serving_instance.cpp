@@ -75,11 +75,12 @@ class serving_instance::iteration_routing final : public routing_source {
 
 namespace {
 
-/// Speculative decoding, unless the scenario has none or its policy is plain decoding.
+/// Speculative decoding, when the scenario asks for it (policy none drafts nothing: it
+/// measures plain decoding's full batches for a grid's baseline).
 std::unique_ptr<speculation> speculation_of(const scenario& s, machine& m, expert_exchange& x,
                                             routing_source& target) {
   const auto& spec = s.workload.serve->speculative;
-  if (!spec || spec->policy == serve::speculation_policy::none) return nullptr;
+  if (!spec) return nullptr;
   return std::make_unique<speculation>(s, m, x, target, x.nodes());
 }
 
@@ -264,7 +265,6 @@ process serving_instance::loop() {
     if (spec_) co_await spec_->draft(its, iterations_, &last);
     const time_ps drafted = sim.now();
     co_await executor_.run(request, &last);
-    if (spec_) spec_->iterated(start, drafted, sim.now());
     for (std::size_t e = 0; e < ranks_.size(); ++e) {
       const std::vector<int> accepted = spec_ ? spec_->accept(its[e]) : std::vector<int>{};
       for (const serve::finished_request& f : ranks_[e].complete(its[e], sim.now(), accepted)) {
@@ -275,6 +275,7 @@ process serving_instance::loop() {
         rank_of_.erase(f.req.id);
       }
     }
+    if (spec_) spec_->iterated(start, drafted, sim.now());
     const serve::iteration_sample sample{start, sim.now(), seqs, all_tokens, kv, queued};
     stats_.add(sample);
     if (counters_) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "models/model_params.hpp"
 #include "sim/run/model_chunks.hpp"
@@ -18,6 +19,13 @@ using moesim::serve::drafter_kind;
 const moesim::serve::speculative_spec* spec_of(const scenario& s) {
   if (!s.workload.serve || !s.workload.serve->speculative) return nullptr;
   return &*s.workload.serve->speculative;
+}
+
+/// The conditional rates of positions 0..k-1 (a grid's vector may be longer than this run's k:
+/// its first k positions apply).
+std::vector<double> rates_for(moesim::serve::speculative_spec spec) {
+  if (spec.acceptance.size() > spec.k) spec.acceptance.resize(spec.k);
+  return moesim::serve::conditional_acceptance(spec);
 }
 
 /// Draft passes key their routing apart from the target's iterations (routing_sampler keys its
@@ -156,8 +164,10 @@ speculation::speculation(const scenario& s, machine& m, expert_exchange& x, rout
                          const ep_nodes& nodes)
     : s_(s),
       spec_(*spec_of(s)),
-      acceptance_(moesim::serve::conditional_acceptance(spec_), spec_.topic_spread, s.seed),
+      acceptance_(rates_for(spec_), spec_.topic_spread, s.seed),
       tap_(std::make_unique<routing_tapper>(s, target, nodes)),
+      full_slots_(static_cast<std::int64_t>(s.workload.serve->scheduler.max_running) *
+                  s.parallelism.ep),
       reached_(spec_.k, 0),
       accepted_at_(spec_.k, 0) {
   if (spec_.drafter == drafter_kind::ngram) return;
@@ -177,7 +187,7 @@ speculation::speculation(const scenario& s, machine& m, expert_exchange& x, rout
 speculation::~speculation() = default;
 
 int speculation::k() const noexcept {
-  return static_cast<int>(spec_.k);
+  return spec_.policy == moesim::serve::speculation_policy::none ? 0 : static_cast<int>(spec_.k);
 }
 
 routing_source& speculation::tap() noexcept {
@@ -231,12 +241,17 @@ std::vector<int> speculation::accept(const serve::iteration& it) {
   std::vector<int> out(it.seqs.size(), 0);
   for (std::size_t i = 0; i < it.seqs.size(); ++i) {
     const serve::seq_work& w = it.seqs[i];
+    if (w.prefill || !w.emits_token) continue;
+    ++iteration_decoding_;
+    ++iteration_emitted_;
     if (w.drafts <= 0) continue;
     // The sequence's KV length keys the draw: one verification per length (a recomputation
     // after preemption verifies the same positions again, and draws the same).
     const int a = acceptance_.accepted(w.request, w.context, static_cast<int>(w.drafts));
     out[i] = a;
     ++verifications_;
+    iteration_emitted_ += a;
+    drafted_ += w.drafts;
     accepted_ += a;
     for (int p = 0; p < w.drafts && p <= a && p < k(); ++p) {
       ++reached_[static_cast<std::size_t>(p)];
@@ -247,6 +262,14 @@ std::vector<int> speculation::accept(const serve::iteration& it) {
 }
 
 void speculation::iterated(time_ps start, time_ps drafted, time_ps end) {
+  const std::int64_t decoding = std::exchange(iteration_decoding_, 0);
+  const std::int64_t emitted = std::exchange(iteration_emitted_, 0);
+  if (decoding == full_slots_) {
+    ++full_iterations_;
+    full_emitted_ += emitted;
+    full_ps_ += end - start;
+    full_verify_ps_ += end - drafted;
+  }
   if (!verifying_) return;
   ++verify_iterations_;
   draft_ps_ += drafted - start;
@@ -259,13 +282,15 @@ speculative_report speculation::report() const {
   r.drafter = moesim::serve::to_string(spec_.drafter);
   r.policy = moesim::serve::to_string(spec_.policy);
   r.k = k();
-  r.acceptance = moesim::serve::conditional_acceptance(spec_);
+  r.acceptance = rates_for(spec_);
   r.acceptance_source = spec_.acceptance_source;
   r.verifications = verifications_;
   r.verify_iterations = verify_iterations_;
   const double v = static_cast<double>(std::max<std::int64_t>(verifications_, 1));
   r.mean_accepted_drafts = static_cast<double>(accepted_) / v;
   r.mean_accepted_tokens = verifications_ > 0 ? r.mean_accepted_drafts + 1 : 0;
+  r.draft_acceptance =
+      drafted_ > 0 ? static_cast<double>(accepted_) / static_cast<double>(drafted_) : 0;
   for (std::size_t p = 0; p < reached_.size(); ++p) {
     const auto reached = static_cast<double>(reached_[p]);
     const auto accepted = static_cast<double>(accepted_at_[p]);
@@ -277,6 +302,11 @@ speculative_report speculation::report() const {
   const double n = static_cast<double>(std::max<std::int64_t>(verify_iterations_, 1));
   r.verify_pass_s = seconds(verify_ps_) / n;
   r.draft_s = seconds(draft_ps_) / n;
+  r.full_batch_iterations = full_iterations_;
+  if (full_iterations_ > 0) {
+    r.full_batch_tokens_per_s = static_cast<double>(full_emitted_) / seconds(full_ps_);
+    r.full_batch_verify_pass_s = seconds(full_verify_ps_) / static_cast<double>(full_iterations_);
+  }
   const time_ps total = draft_ps_ + verify_ps_;
   r.draft_share = total > 0 ? static_cast<double>(draft_ps_) / static_cast<double>(total) : 0;
   return r;

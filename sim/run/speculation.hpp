@@ -63,7 +63,8 @@ class speculation {
   speculation(const speculation&) = delete;
   speculation& operator=(const speculation&) = delete;
 
-  /// Draft tokens per chain (the scheduler's draft_tokens).
+  /// Draft tokens per chain (the scheduler's draft_tokens): 0 with policy none, which drafts
+  /// nothing and only measures plain decoding's full batches.
   [[nodiscard]] int k() const noexcept;
   /// The routing source the target's executor is given: `target`, counting unique experts.
   [[nodiscard]] routing_source& tap() noexcept;
@@ -75,7 +76,8 @@ class speculation {
   /// Accepted drafts of each sequence of `it` (0 for those without drafts), recorded in the
   /// statistics. O(sequences + drafts).
   [[nodiscard]] std::vector<int> accept(const serve::iteration& it);
-  /// The iteration that started at `start` ended at `end`, its drafting at `drafted`.
+  /// The iteration that started at `start` ended at `end`, its drafting at `drafted` (after
+  /// accept() for each of its ranks).
   void iterated(time_ps start, time_ps drafted, time_ps end);
 
   [[nodiscard]] speculative_report report() const;
@@ -98,6 +100,18 @@ class speculation {
   bool verifying_ = false;  ///< this iteration verifies drafts
   std::int64_t verify_iterations_ = 0;
   std::int64_t verifications_ = 0;  ///< (sequence, iteration) pairs with drafts
+  std::int64_t drafted_ = 0;        ///< draft tokens verified
+  // The iteration in flight: sequences decoding and tokens they emit (accept()).
+  std::int64_t iteration_decoding_ = 0;
+  std::int64_t iteration_emitted_ = 0;
+  // Iterations in which every running slot decoded (max_running on every rank, no prefill):
+  // the steady state of a full decode batch, free of a closed loop's prefills and of its tail
+  // of finishing requests.
+  std::int64_t full_slots_ = 0;
+  std::int64_t full_iterations_ = 0;
+  std::int64_t full_emitted_ = 0;
+  time_ps full_ps_ = 0;
+  time_ps full_verify_ps_ = 0;
   std::int64_t accepted_ = 0;
   std::vector<std::int64_t> reached_;      ///< verifications that drafted position i
   std::vector<std::int64_t> accepted_at_;  ///< ... and accepted it

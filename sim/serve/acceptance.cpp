@@ -15,6 +15,7 @@ std::vector<double> conditional_acceptance(const speculative_spec& spec) {
   const std::vector<double>& a = spec.acceptance;
   if (a.empty()) throw std::invalid_argument("speculative: the acceptance vector is empty");
   if (a.size() > spec.k) {
+    // A grid's draft lengths share one vector: it may not be longer than the longest.
     throw std::invalid_argument(fmt::format(
         "speculative: {} acceptance entries for chains of k = {} drafts", a.size(), spec.k));
   }

@@ -42,14 +42,20 @@ struct speculative_spec {
   drafter_kind drafter = drafter_kind::draft_model;
   std::string draft_model;  ///< draft_model: the model preset's name
   std::uint32_t k = 1;      ///< draft tokens per chain
-  /// Per-position acceptance as written (`reading`), at most k entries; positions past its
-  /// end repeat its last conditional rate.
+  /// Per-position acceptance as written (`reading`), at most k entries (with a grid, at most
+  /// its longest draft length); positions past its end repeat its last conditional rate.
   std::vector<double> acceptance;
   acceptance_reading reading = acceptance_reading::conditional;
   std::string acceptance_source;  ///< where the numbers come from (required)
   /// How much a sequence's topic moves its acceptance, in [0, 1] (sim/serve/acceptance.hpp).
   double topic_spread = 0;
   speculation_policy policy = speculation_policy::naive;
+  /// The grid a run evaluates besides the scenario as written (empty: none): every batch size
+  /// with `none` once and every other policy at every draft length, each a closed loop of
+  /// `batch` requests decoding together (sim/run/speculative_grid.hpp).
+  std::vector<std::uint32_t> batch_sizes;
+  std::vector<std::uint32_t> draft_lengths;
+  std::vector<speculation_policy> policies;
   /// Resolved by the loader: the drafter's model (draft_model: the preset; eagle: the one-layer
   /// head; mtp: one MTP module as a one-layer model); empty for ngram.
   std::shared_ptr<const models::model_spec> draft;
