@@ -165,3 +165,37 @@ TEST_CASE(
   CHECK_NOTHROW(io::load_scenario_text(serving("qwen3-30b-a3b", ""), "fits.yaml"));
   CHECK_THROWS_WITH(io::load_scenario_text(text, "big.yaml"), Catch::Contains("draft weights"));
 }
+
+TEST_CASE("MTP and EAGLE drafters run on the same devices, their weights in the plan") {
+  const auto drafter = [](const std::string& kind) {
+    return "    speculative:\n      drafter: " + kind +
+           "\n      k: 2\n      acceptance: [0.78, 0.37]\n      reading: marginal\n"
+           "      acceptance_source: \"vLLM PR #41044\"\n";
+  };
+  const auto draft_bytes = [](const sim::run::run_result& r) {
+    for (const auto& [name, bytes] : r.memory.front().items) {
+      if (name == "draft weights") return static_cast<double>(bytes);
+    }
+    return 0.0;
+  };
+  // DeepSeek-V3 cut to 4 layers (3 dense, 1 MoE) fits one H200 with its MTP module, whose
+  // block is an MoE layer routed by the MTP gate: drafting touches experts too.
+  std::string mtp = serving("deepseek-v3", drafter("mtp"));
+  mtp.replace(mtp.find("deepseek-v3}"), 12, "deepseek-v3, layers: 4}");
+  const sim::run::run_result m = run(mtp);
+  REQUIRE(m.speculative);
+  CHECK(m.speculative->drafter == "mtp");
+  CHECK(m.speculative->draft_s > 0);
+  // One module: DeepSeek-V3's 14B MTP parameters less the shared embedding and head (about
+  // 12B at fp8 here), well above the EAGLE head's.
+  CHECK(draft_bytes(m) > 10e9);
+  CHECK(draft_bytes(m) < 14e9);
+  const sim::run::run_result e = run(serving("mixtral-8x7b", drafter("eagle")));
+  REQUIRE(e.speculative);
+  CHECK(e.speculative->draft_s > 0);
+  // One decoder layer at Mixtral's sizes (attention and a 14336-wide FFN) and the 2h x h FC.
+  CHECK(draft_bytes(e) == Approx((4096.0 * 4096 * 2 + 4096.0 * 1024 * 2 + 3 * 4096.0 * 14336 +
+                                  2 * 4096.0 * 4096 + 2 * 4096) *
+                                 2)
+                              .epsilon(0.01));
+}
