@@ -89,6 +89,10 @@ json speculative_json(const sim::run::speculative_report& x) {
           {"draft_s", x.draft_s},
           {"draft_acceptance", x.draft_acceptance},
           {"draft_time_share", x.draft_share},
+          {"full_batch",
+           {{"iterations", x.full_batch_iterations},
+            {"tokens_per_s", x.full_batch_tokens_per_s},
+            {"verify_pass_s", x.full_batch_verify_pass_s}}},
           {"points", points}};
 }
 
