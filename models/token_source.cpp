@@ -24,19 +24,29 @@ token_source::token_source(const token_source_config& cfg, std::uint64_t seed) :
   topics_.resize(cfg.topics, cfg.hidden);
   for (Eigen::Index i = 0; i < topics_.size(); ++i)
     topics_.data()[i] = static_cast<float>(gen.normal());
-  topic_cdf_.resize(static_cast<std::size_t>(cfg.topics));
+  topic_cdf_ = topic_cdf(cfg);
+}
+
+std::vector<double> topic_cdf(const token_source_config& cfg) {
+  std::vector<double> cdf(static_cast<std::size_t>(std::max(cfg.topics, 0)));
   double sum = 0.0;
   for (int r = 0; r < cfg.topics; ++r) {
     sum += std::pow(static_cast<double>(r + 1), -cfg.zipf_exponent);
-    topic_cdf_[static_cast<std::size_t>(r)] = sum;
+    cdf[static_cast<std::size_t>(r)] = sum;
   }
-  for (double& c : topic_cdf_) c /= sum;
+  for (double& c : cdf) c /= sum;
+  return cdf;
+}
+
+int draw_topic(std::span<const double> cdf, rng& gen) {
+  const double u = gen.uniform01();
+  const auto it = std::upper_bound(cdf.begin(), cdf.end(), u);
+  return static_cast<int>(
+      std::min<std::ptrdiff_t>(it - cdf.begin(), static_cast<std::ptrdiff_t>(cdf.size()) - 1));
 }
 
 int token_source::draw_topic(rng& gen) const {
-  const double u = gen.uniform01();
-  const auto it = std::upper_bound(topic_cdf_.begin(), topic_cdf_.end(), u);
-  return static_cast<int>(std::min<std::ptrdiff_t>(it - topic_cdf_.begin(), cfg_.topics - 1));
+  return models::draw_topic(topic_cdf_, gen);
 }
 
 row_matrix token_source::generate(int sequences, int tokens_per_sequence, rng& gen) const {

@@ -24,6 +24,7 @@
 // Uniform mode (uniform_logits) draws random gate scores as DeepEP's tests do,
 // |N(0,1)| + 1 per (token, expert), to be routed by route_logits.
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "models/matrix.hpp"
@@ -63,6 +64,12 @@ class token_source {
   row_matrix topics_;              ///< topics x hidden
   std::vector<double> topic_cdf_;  ///< cumulative Zipf probabilities
 };
+
+/// Cumulative Zipf popularity of cfg.topics topics (rank r has weight 1/(r+1)^zipf_exponent),
+/// the distribution every sequence's topic is drawn from. O(topics).
+[[nodiscard]] std::vector<double> topic_cdf(const token_source_config& cfg);
+/// A topic drawn from a cumulative popularity `cdf` (one uniform draw). O(log topics).
+[[nodiscard]] int draw_topic(std::span<const double> cdf, rng& gen);
 
 /// tokens x experts random scores |N(0,1)| + 1 (DeepEP test_low_latency / test_internode).
 [[nodiscard]] row_matrix uniform_logits(int tokens, int experts, rng& gen);

@@ -52,6 +52,50 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
           {"iterations", x.iterations}};
 }
 
+/// The speculative object (issue 13): key names are relied on by scripts.
+json speculative_json(const sim::run::speculative_report& x) {
+  const double plain = x.unique_experts_plain;
+  json points = json::array();
+  for (const auto& p : x.points) {
+    points.push_back({{"batch", p.batch},
+                      {"k", p.k},
+                      {"policy", p.policy},
+                      {"acceptance", p.acceptance},
+                      {"speedup", p.speedup},
+                      {"verify_over_decode_time", p.verify_over_decode_time},
+                      {"unique_experts_verify_over_decode", p.unique_experts_verify_over_decode},
+                      {"mean_accepted_tokens", p.mean_accepted_tokens},
+                      {"tpot_s", p.tpot_s},
+                      {"draft_time_share", p.draft_share},
+                      {"unique_experts_verify", p.unique_experts_verify},
+                      {"unique_experts_plain", p.unique_experts_plain}});
+  }
+  return {{"drafter", x.drafter},
+          {"policy", x.policy},
+          {"k", x.k},
+          {"acceptance", x.acceptance},
+          {"acceptance_source", x.acceptance_source},
+          {"verifications", x.verifications},
+          {"verify_iterations", x.verify_iterations},
+          {"mean_accepted_drafts", x.mean_accepted_drafts},
+          {"mean_accepted_tokens", x.mean_accepted_tokens},
+          {"acceptance_observed",
+           {{"conditional", x.observed_conditional}, {"marginal", x.observed_marginal}}},
+          {"unique_experts_per_layer",
+           {{"verify", x.unique_experts_verify},
+            {"plain_decode", plain},
+            {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
+          {"verify_pass_s", x.verify_pass_s},
+          {"draft_s", x.draft_s},
+          {"draft_acceptance", x.draft_acceptance},
+          {"draft_time_share", x.draft_share},
+          {"full_batch",
+           {{"iterations", x.full_batch_iterations},
+            {"tokens_per_s", x.full_batch_tokens_per_s},
+            {"verify_pass_s", x.full_batch_verify_pass_s}}},
+          {"points", points}};
+}
+
 /// Tokens the role computed per second of the run's window, per device of the role (prompt
 /// tokens in prefill, output tokens in decode).
 double role_tokens_per_s_per_device(const sim::run::disaggregation_report::role& x,
@@ -144,6 +188,7 @@ json result_json(const sim::run::run_result& r) {
   if (r.serving && r.disaggregation) {
     out["serving"]["disaggregation"] = disaggregation_json(*r.disaggregation, r.serving->window_s);
   }
+  if (r.serving && r.speculative) out["serving"]["speculative"] = speculative_json(*r.speculative);
   return out;
 }
 
@@ -221,6 +266,38 @@ void print_serving(const moesim::serve::serving_report& x, bool iterations, std:
              100 * x.kv_utilisation_mean, 100 * x.kv_utilisation_max);
   fmt::print(out, "    {:<26} {:>12.4g} {:>12.4g}\n", "queue mean, max", x.queue_length_mean,
              x.queue_length_max);
+}
+
+/// Speculative decoding: drafter, k, accepted tokens per verification, acceptance per
+/// position (observed against the rates drawn from), unique experts of verification against
+/// plain decoding, and where the iteration's time went.
+void print_speculative(const sim::run::speculative_report& x, std::ostream& out) {
+  fmt::print(out, "  speculative decoding: {} drafts k {} ({}), {} verifications\n", x.drafter, x.k,
+             x.policy, x.verifications);
+  fmt::print(out, "    {:<26} {:>12.3f}\n", "accepted tokens per step", x.mean_accepted_tokens);
+  std::string rates;
+  std::string observed;
+  for (std::size_t i = 0; i < x.acceptance.size(); ++i) {
+    rates += fmt::format("{}{:.3f}", i ? " " : "", x.acceptance[i]);
+    observed += fmt::format("{}{:.3f}", i ? " " : "", x.observed_conditional[i]);
+  }
+  fmt::print(out, "    {:<26} {}\n", "acceptance (conditional)", rates);
+  fmt::print(out, "    {:<26} {}\n", "  observed", observed);
+  fmt::print(out, "    {:<26} {:>12.2f} {:>12.2f}\n", "unique experts verify, plain",
+             x.unique_experts_verify, x.unique_experts_plain);
+  fmt::print(out, "    {:<26} {:>12} {:>12}\n", "verify pass, drafting",
+             format_seconds(x.verify_pass_s), format_seconds(x.draft_s));
+  fmt::print(out, "    {:<26} {:>11.1f}%\n", "drafting share", 100 * x.draft_share);
+  if (x.points.empty()) return;
+  fmt::print(out, "    grid: {:>5} {:>3} {:>7} {:>10} {:>8} {:>13} {:>13} {:>9} {:>10}\n", "batch",
+             "k", "policy", "acceptance", "speedup", "verify/decode", "experts v/d", "tokens",
+             "TPOT");
+  for (const auto& p : x.points) {
+    fmt::print(
+        out, "          {:>5} {:>3} {:>7} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10}\n",
+        p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
+        p.unique_experts_verify_over_decode, p.mean_accepted_tokens, format_seconds(p.tpot_s));
+  }
 }
 
 /// Per role: instances, devices, the role's tokens per device (over the window and while
@@ -316,6 +393,7 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
   }
   if (r.serving) print_serving(*r.serving, !r.disaggregation, out);
   if (r.serving && r.disaggregation) print_disaggregation(*r.disaggregation, *r.serving, out);
+  if (r.speculative) print_speculative(*r.speculative, out);
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
   fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);

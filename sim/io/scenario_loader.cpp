@@ -452,6 +452,7 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   load_op_profile(s, without, base);
   load_request_trace(s, without, base);
   resolve_disaggregation(s, without);
+  resolve_speculative(s, without);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -579,6 +580,9 @@ json scenario_to_json(const sim::run::scenario& s) {
   if (!s.workload.serve) j["workload"].erase("serve");  // likewise
   if (s.workload.serve && !s.workload.serve->disaggregation) {
     j["workload"]["serve"].erase("disaggregation");  // likewise
+  }
+  if (s.workload.serve && !s.workload.serve->speculative) {
+    j["workload"]["serve"].erase("speculative");  // likewise
   }
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;

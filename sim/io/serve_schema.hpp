@@ -33,6 +33,12 @@ void check_serve_workload(const sim::run::workload_config& w, std::string_view k
 /// (check_feasible of its instance scenario), failing at the disaggregation or role key.
 void resolve_disaggregation(sim::run::scenario& s, const doc::node& root);
 
+/// With workload.serve.speculative: resolves the drafter's model (a draft_model preset, the
+/// EAGLE head or the MTP module of the target) into its `draft`; an unknown or MoE draft
+/// preset, a target without MTP modules for drafter mtp, or disaggregated serving fail at the
+/// key. Memory (the draft's weights and KV beside the target's) is check_feasible's.
+void resolve_speculative(sim::run::scenario& s, const doc::node& root);
+
 /// With arrivals from a trace: reads workload.serve.arrivals.file, relative to `base` (the
 /// scenario's folder), into the spec's trace rows. An unreadable file or bad extension is an
 /// input_error at the key's value; a bad row one at the trace's own file:line:col.

@@ -13,6 +13,7 @@
 #include "sim/run/batch.hpp"
 #include "sim/run/layout.hpp"
 #include "sim/run/serve_instances.hpp"
+#include "sim/run/speculation.hpp"
 
 namespace moesim::sim::run {
 
@@ -303,7 +304,10 @@ serve_kv_pool serve_kv_pool_of(const scenario& s, double other_bytes) {
                               ? 1.0
                               : std::min<double>(s.parallelism.tp, m.attention.kv_heads);
   serve_kv_pool pool;
-  pool.bytes_per_token = models::kv_cache_bytes_per_token(m, s.precision.kv_or(m.dtype)) / kv_split;
+  // A drafter's KV of each token shares the pool (speculative decoding; 0 otherwise).
+  pool.bytes_per_token =
+      models::kv_cache_bytes_per_token(m, s.precision.kv_or(m.dtype)) / kv_split +
+      draft_kv_bytes_per_token(s);
   pool.bytes = std::max(0.0, s.chip.hbm_bytes - other_bytes) * sched.kv_memory_fraction;
   pool.blocks = static_cast<std::int64_t>(pool.bytes / (pool.bytes_per_token * sched.block_tokens));
   return pool;
@@ -331,6 +335,11 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
         cluster::plan_device_memory(shape, layout, stages[static_cast<std::size_t>(k)], work);
     plan.device = run::layout(p).device({0, 0, 0, k});
     if (s.workload.kind == workload_kind::serve) {
+      // The drafter's weights sit beside the target's (speculative decoding).
+      if (const double draft = draft_weight_bytes(s); draft > 0) {
+        plan.items.push_back({"draft weights", draft});
+        plan.total_bytes += draft;
+      }
       const double pool = serve_kv_pool_of(s, plan.total_bytes).bytes;
       if (pool > 0) {
         plan.items.push_back({"KV cache pool", pool});

@@ -69,6 +69,62 @@ struct disaggregation_report {
   serve::summary transfer_s;      ///< prefill end to the KV's last byte at the decode instance
 };
 
+/// One point of a speculative grid (speculative_grid.hpp): `batch` requests decoding together
+/// with `policy` at draft length k (0 for none). speedup: decode throughput of the full batch
+/// (tokens emitted per second over the iterations in which all `batch` sequences decoded)
+/// over the none point's; verify_over_decode_time: the full batch's mean verifying pass over
+/// the none point's mean decode pass;
+/// unique_experts_verify_over_decode: unique experts per layer of the verification batches
+/// over those of the same iterations' plain decode batches; acceptance: accepted / drafted.
+struct speculative_point {
+  int batch = 0;
+  int k = 0;
+  std::string policy;
+  double acceptance = 0;
+  double speedup = 1;
+  double verify_over_decode_time = 1;
+  double unique_experts_verify_over_decode = 1;
+  double mean_accepted_tokens = 1;
+  double tpot_s = 0;       ///< mean TPOT of the point's requests
+  double draft_share = 0;  ///< drafting / (drafting + verification)
+  double unique_experts_verify = 0;
+  double unique_experts_plain = 0;
+};
+
+/// Speculative decoding's figures over a serving run (speculation.hpp).
+struct speculative_report {
+  std::string drafter;
+  std::string policy;
+  int k = 0;
+  std::vector<double> acceptance;  ///< the conditional rates the run drew from, per position
+  std::string acceptance_source;
+  std::int64_t verifications = 0;  ///< (sequence, iteration) pairs that verified drafts
+  std::int64_t verify_iterations = 0;
+  /// Accepted drafts per verification, and tokens emitted per verification (that + 1: vLLM's
+  /// "mean acceptance length").
+  double mean_accepted_drafts = 0;
+  double mean_accepted_tokens = 0;
+  double draft_acceptance = 0;  ///< accepted / drafted tokens (vLLM's draft acceptance rate)
+  /// Observed per position: accepted / reached (conditional) and accepted / verifications
+  /// (marginal, vLLM's "Per-position acceptance rate").
+  std::vector<double> observed_conditional;
+  std::vector<double> observed_marginal;
+  /// Unique experts per MoE layer pass of the verifying iterations (mean), and what the same
+  /// iterations' plain decode batches (one token per decoding sequence) touch.
+  double unique_experts_verify = 0;
+  double unique_experts_plain = 0;
+  double verify_pass_s = 0;  ///< mean target pass of a verifying iteration
+  double draft_s = 0;        ///< mean drafting time of a verifying iteration
+  double draft_share = 0;    ///< drafting / (drafting + verification) over those iterations
+  /// Iterations in which every running slot (max_running on each rank) decoded, the tokens
+  /// they emitted per second, and their mean target pass (after drafting): a full batch's
+  /// steady state (0 when the batch never filled).
+  std::int64_t full_batch_iterations = 0;
+  double full_batch_tokens_per_s = 0;
+  double full_batch_verify_pass_s = 0;
+  std::vector<speculative_point> points;  ///< the scenario's grid, when it has one
+};
+
 struct run_result {
   std::string scenario;
   std::string variant;
@@ -106,6 +162,7 @@ struct run_result {
   /// Serving runs: latency percentiles, throughput, goodput, scheduler figures.
   std::optional<serve::serving_report> serving;
   std::optional<disaggregation_report> disaggregation;  ///< disaggregated serving only
+  std::optional<speculative_report> speculative;        ///< serving with speculative decoding
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

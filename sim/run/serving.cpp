@@ -15,6 +15,7 @@
 #include "sim/run/machine.hpp"
 #include "sim/run/routing_tally.hpp"
 #include "sim/run/serving_instance.hpp"
+#include "sim/run/speculative_grid.hpp"
 #include "sim/serve/latency.hpp"
 #include "sim/serve/requests.hpp"
 
@@ -82,6 +83,7 @@ class serving_loop final : public serving_driver {
     instance_.fill_devices(r);
     r.layout = m_.layout().describe();
     serving_approximations(r, instance_);
+    r.speculative = instance_.speculative();
     r.events = m_.sim().events_processed();
     return r;
   }
@@ -102,7 +104,26 @@ class serving_loop final : public serving_driver {
 run_result simulate_serving(const scenario& s, trace_recorder& trace, const run_options& opt) {
   if (s.workload.serve->disaggregation) return simulate_disaggregated(s, trace, opt);
   serving_loop loop(s, trace, opt);
-  return loop.run();
+  run_result r = loop.run();
+  if (s.workload.serve->speculative && !s.workload.serve->speculative->batch_sizes.empty()) {
+    // The grid's points: each its own untraced serving run on one thread.
+    run_options point_opt;
+    point_opt.threads = 1;
+    auto points = speculative_grid(s, opt.threads, [&](const scenario& p) {
+      trace_recorder off(false);
+      serving_loop point(p, off, point_opt);
+      return point.run();
+    });
+    if (!r.speculative) {
+      const auto& sp = *s.workload.serve->speculative;
+      r.speculative.emplace();
+      r.speculative->drafter = moesim::serve::to_string(sp.drafter);
+      r.speculative->policy = moesim::serve::to_string(sp.policy);
+      r.speculative->acceptance_source = sp.acceptance_source;
+    }
+    r.speculative->points = std::move(points);
+  }
+  return r;
 }
 
 }  // namespace moesim::sim::run

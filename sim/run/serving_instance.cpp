@@ -18,6 +18,15 @@ namespace moesim::sim::run {
 
 namespace {
 
+/// Speculative decoding, when the scenario asks for it (policy none drafts nothing: it
+/// measures plain decoding's full batches for a grid's baseline).
+std::unique_ptr<speculation> speculation_of(const scenario& s, machine& m, expert_exchange& x,
+                                            routing_source& target) {
+  const auto& spec = s.workload.serve->speculative;
+  if (!spec) return nullptr;
+  return std::make_unique<speculation>(s, m, x, target, x.nodes());
+}
+
 /// The MoE layers of a one-stage model.
 std::vector<int> moe_layers(const model_chunks& chunks) {
   std::vector<int> out;
@@ -45,7 +54,8 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
                                                    moe_layers(chunks_))),
-      executor_(m_, x_, *routing_, s, chunks_),
+      spec_(speculation_of(s, m_, x_, *routing_)),
+      executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_),
       load_(static_cast<std::size_t>(ep_)),
       stats_(serve::slo{s.workload.serve->slo.ttft_s, s.workload.serve->slo.tpot_s}),
       wake_(m.sim()),
@@ -72,6 +82,7 @@ serve::scheduler_limits serving_instance::limits() const {
   l.chunked_prefill = sc.chunked_prefill;
   l.block_tokens = sc.block_tokens;
   l.kv_blocks = pool_.blocks;
+  l.draft_tokens = spec_ ? static_cast<std::uint32_t>(spec_->k()) : 0;
   return l;
 }
 
@@ -136,7 +147,8 @@ pass_shape serving_instance::shape_of(const serve::iteration& it) const {
   for (const serve::seq_work& w : it.seqs) {
     const auto n = static_cast<double>(w.new_tokens);
     p.slices.push_back({n, static_cast<double>(w.context)});
-    emitting += w.emits_token ? 1 : 0;
+    // Logits at every position that samples: the last token, and each draft verified.
+    emitting += w.emits_token ? static_cast<double>(1 + w.drafts) : 0;
     key_tokens += n * (static_cast<double>(w.context) + (n + 1) / 2);
   }
   p.tokens = static_cast<double>(it.tokens());
@@ -193,9 +205,12 @@ process serving_instance::loop() {
         for (const serve::seq_work& w : it.seqs) spans_->started(w.request, start);
       }
     }
+    if (spec_) co_await spec_->draft(its, iterations_, &last);
+    const time_ps drafted = sim.now();
     co_await executor_.run(request, &last);
     for (std::size_t e = 0; e < ranks_.size(); ++e) {
-      for (const serve::finished_request& f : ranks_[e].complete(its[e], sim.now())) {
+      const std::vector<int> accepted = spec_ ? spec_->accept(its[e]) : std::vector<int>{};
+      for (const serve::finished_request& f : ranks_[e].complete(its[e], sim.now(), accepted)) {
         stats_.add(f);
         if (spans_) spans_->finished(f);
         release(f.req);  // before the driver may add the next request
@@ -203,6 +218,7 @@ process serving_instance::loop() {
         rank_of_.erase(f.req.id);
       }
     }
+    if (spec_) spec_->iterated(start, drafted, sim.now());
     const serve::iteration_sample sample{start, sim.now(), seqs, all_tokens, kv, queued};
     stats_.add(sample);
     if (counters_) {
@@ -220,6 +236,11 @@ process serving_instance::loop() {
                     fmt::format("{} requests (more than {} lanes of requests in flight)",
                                 spans_->skipped(), max_request_lanes));
   }
+}
+
+std::optional<speculative_report> serving_instance::speculative() const {
+  if (!spec_) return std::nullopt;
+  return spec_->report();
 }
 
 void serving_instance::fill_devices(run_result& r) const {
@@ -277,6 +298,14 @@ void serving_approximations(run_result& r, const serving_instance& in) {
         "arrival to the rank holding the fewest prompt tokens, TensorRT-LLM's key) and the ranks "
         "step in lockstep; a rank's host-side scheduling time is not modelled",
         in.ranks()));
+  }
+  if (const auto spec = in.speculative()) {
+    r.approximations.push_back(fmt::format(
+        "speculative decoding ({}, k {}): a sequence's verified drafts are routed as tokens of "
+        "the iteration (drawn like any other, not as its continuation); each draft step runs "
+        "one token per drafting sequence (the drafter's catch-up on the accepted tokens is not "
+        "modelled); acceptance drawn per position from the stated rates, by topic",
+        spec->drafter, spec->k));
   }
   r.approximations.push_back(cluster::roofline_approximation(in.machine_of().rates()));
   if (in.exchange_kernel_ps() > 0) {

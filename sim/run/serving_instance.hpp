@@ -48,6 +48,7 @@
 #include "sim/run/request_spans.hpp"
 #include "sim/run/result.hpp"
 #include "sim/run/routing_tally.hpp"
+#include "sim/run/speculation.hpp"
 #include "sim/serve/latency.hpp"
 #include "sim/serve/scheduler.hpp"
 
@@ -116,6 +117,8 @@ class serving_instance {
   /// forward's count, models::forward_flops_per_token).
   [[nodiscard]] double model_flops() const noexcept { return model_flops_; }
   [[nodiscard]] const routing_sampler& sampler() const noexcept;
+  /// Speculative decoding's figures, when the instance speculates.
+  [[nodiscard]] std::optional<speculative_report> speculative() const;
   [[nodiscard]] time_ps exchange_kernel_ps() const noexcept { return x_.kernel_ps(); }
   /// Per device of the instance, in layout order: busy seconds per iteration, the memory plan.
   void fill_devices(run_result& r) const;
@@ -142,6 +145,7 @@ class serving_instance {
   model_chunks chunks_;
   expert_exchange x_;
   std::unique_ptr<iteration_routing> routing_;
+  std::unique_ptr<speculation> spec_;  ///< with workload.serve.speculative (policy not none)
   pass_executor executor_;
   std::vector<serve::scheduler> ranks_;  ///< index = attention-DP (EP) rank
   std::vector<rank_load> load_;          ///< index = rank

@@ -41,6 +41,17 @@ bool kv_cache::grow(kv_sequence& seq, std::int64_t tokens) {
   return true;
 }
 
+void kv_cache::truncate(kv_sequence& seq, std::int64_t tokens) {
+  if (tokens < 0 || tokens > seq.tokens_) {
+    throw std::invalid_argument(
+        fmt::format("KV sequence of {} tokens cannot be cut to {}", seq.tokens_, tokens));
+  }
+  const std::int64_t keep = blocks_for(tokens);
+  used_blocks_ -= seq.blocks_ - keep;
+  seq.blocks_ = keep;
+  seq.tokens_ = tokens;
+}
+
 void kv_cache::release(kv_sequence& seq) {
   used_blocks_ -= seq.blocks_;
   assert(used_blocks_ >= 0);

@@ -40,8 +40,14 @@ class kv_cache {
 
   /// Grows `seq` to hold `tokens` tokens. Returns false and changes nothing when the free blocks
   /// cannot cover the growth. Throws std::invalid_argument when `tokens` is below what `seq`
-  /// already holds (sequences never shrink; release them instead).
+  /// already holds (use truncate or release to shrink).
   [[nodiscard]] bool grow(kv_sequence& seq, std::int64_t tokens);
+
+  /// Cuts `seq` back to `tokens` tokens (at most what it holds), returning the blocks it no
+  /// longer needs: rejected draft tokens' slots after a speculative verification (vLLM keeps
+  /// num_computed_tokens at the accepted prefix and reuses the rest). Throws
+  /// std::invalid_argument when `tokens` is negative or above what `seq` holds.
+  void truncate(kv_sequence& seq, std::int64_t tokens);
 
   /// Returns all of `seq`'s blocks to the pool and empties it.
   void release(kv_sequence& seq);

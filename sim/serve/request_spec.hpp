@@ -10,6 +10,7 @@
 
 #include "sim/run/exchange_kind.hpp"
 #include "sim/serve/request.hpp"
+#include "sim/serve/speculative_spec.hpp"
 
 namespace moesim::serve {
 
@@ -102,6 +103,7 @@ struct serve_spec {
   scheduler_spec scheduler;
   slo_spec slo;
   std::optional<disaggregation_spec> disaggregation;
+  std::optional<speculative_spec> speculative;  ///< speculative decoding (speculative_spec.hpp)
 };
 
 }  // namespace moesim::serve

@@ -140,7 +140,15 @@ void scheduler::schedule_running(iteration& it, std::int64_t& budget, bool& pree
     // Without chunked prefill a running sequence's prompt was computed whole at admission, so
     // only decodes remain.
     assert(remaining >= 1 && (limits_.chunked_prefill || remaining == 1));
-    const std::int64_t n = prefill_cap(remaining, budget);
+    std::int64_t n = prefill_cap(remaining, budget);
+    // A decode verifies its drafts too, never past the request's last output token.
+    std::int64_t drafts = 0;
+    if (!s.prefilling && remaining == 1 && limits_.draft_tokens > 0) {
+      drafts = std::min({static_cast<std::int64_t>(limits_.draft_tokens),
+                         s.req.output_tokens - s.emitted - 1, budget - 1});
+      drafts = std::max<std::int64_t>(drafts, 0);
+      n += drafts;
+    }
     bool self_preempted = false;
     while (!kv_.grow(s.kv, s.computed + n)) {
       // Indices below i are unaffected: only the back of running_ goes.
@@ -150,7 +158,8 @@ void scheduler::schedule_running(iteration& it, std::int64_t& budget, bool& pree
       if (self_preempted) break;
     }
     if (self_preempted) break;
-    it.seqs.push_back({s.req.id, n, s.computed, s.prefilling, s.computed + n == s.target()});
+    it.seqs.push_back(
+        {s.req.id, n, s.computed, s.prefilling, s.computed + n - drafts == s.target(), drafts});
     scheduled_.push_back(i);
     budget -= n;
     ++i;
@@ -193,7 +202,24 @@ iteration scheduler::next() {
 }
 
 std::vector<finished_request> scheduler::complete(const iteration& it, sim::time_ps end) {
+  return complete(it, end, {});
+}
+
+std::vector<finished_request> scheduler::complete(const iteration& it, sim::time_ps end,
+                                                  std::span<const int> accepted) {
   std::vector<finished_request> done;
+  if (!accepted.empty() && accepted.size() != it.seqs.size()) {
+    throw std::invalid_argument(
+        fmt::format("scheduler::complete: {} accepted counts for {} sequences", accepted.size(),
+                    it.seqs.size()));
+  }
+  for (std::size_t k = 0; k < accepted.size(); ++k) {
+    if (accepted[k] < 0 || accepted[k] > it.seqs[k].drafts) {
+      throw std::invalid_argument(
+          fmt::format("scheduler::complete: {} drafts of request {} accepted, of {}", accepted[k],
+                      it.seqs[k].request, it.seqs[k].drafts));
+    }
+  }
   if (it.seqs.empty() && pending_.empty()) return done;
   const bool same = it.seqs.size() == pending_.size() &&
                     std::equal(it.seqs.begin(), it.seqs.end(), pending_.begin(),
@@ -212,17 +238,24 @@ std::vector<finished_request> scheduler::complete(const iteration& it, sim::time
   bool any_finished = false;
   for (std::size_t k = 0; k < pending_.size(); ++k) {
     detail::sequence& s = running_[scheduled_[k]];
-    s.computed += pending_[k].new_tokens;
+    const seq_work& w = pending_[k];
+    // Verification keeps the KV of the last sampled token and the accepted drafts.
+    const std::int64_t kept = accepted.empty() ? 0 : accepted[k];
+    s.computed += w.new_tokens - w.drafts + kept;
+    if (w.drafts > 0) kv_.truncate(s.kv, s.computed);
     assert(s.computed == s.kv.tokens());
-    if (!pending_[k].emits_token) continue;
-    ++s.emitted;
+    if (!w.emits_token) continue;
     s.prefilling = false;
-    if (s.emitted == 1) {
-      s.first_token = end;
-    } else {
-      s.gaps.push_back(end - s.last_token);
+    // The accepted drafts and the target's own token arrive together.
+    for (std::int64_t t = 0; t <= kept; ++t) {
+      ++s.emitted;
+      if (s.emitted == 1) {
+        s.first_token = end;
+      } else {
+        s.gaps.push_back(end - s.last_token);
+      }
+      s.last_token = end;
     }
-    s.last_token = end;
     any_finished = any_finished || s.emitted == s.req.output_tokens;
   }
   pending_.clear();

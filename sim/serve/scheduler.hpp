@@ -29,7 +29,14 @@
 //  - The pass that computes a sequence's last outstanding token samples one output token: a
 //    decode, or the chunk that completes a (re)computed prefill. A request finishes when it has
 //    emitted output_tokens tokens; its blocks are freed at once.
-// Not modelled: vLLM's priority policy, speculative decoding, KV connectors, watermark (vLLM's
+//  - Speculative decoding (draft_tokens = K > 0, vLLM's num_speculative_tokens): a running
+//    sequence that decodes verifies its drafts in the same pass, 1 + d new tokens (its last
+//    sampled token and d = min(K, output tokens still to emit - 1, budget left - 1) drafts),
+//    its KV grown to hold them all (vLLM allocates the lookahead slots); the caller says in
+//    complete() how many drafts were accepted (a), and the sequence keeps the KV of 1 + a
+//    tokens (the rejected drafts' slots are freed) and emits a + 1 tokens at once (the
+//    accepted drafts and the target's own next token). Prefill chunks carry no drafts.
+// Not modelled: vLLM's priority policy, KV connectors, watermark (vLLM's
 // default is 0), and SGLang's alternative admission rule (python/sglang/srt/managers/
 // schedule_policy.py, PrefillAdder: admit a prefill only if the free KV minus the running
 // requests' remaining output tokens times new_token_ratio still holds it, and retract decodes
@@ -37,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <span>
 #include <vector>
 
 #include "sim/engine/time.hpp"
@@ -55,6 +63,9 @@ struct scheduler_limits {
   bool chunked_prefill = true;      ///< enable_chunked_prefill
   std::int64_t kv_blocks = 0;       ///< blocks in the KV pool (num_gpu_blocks), >= 1
   std::uint32_t block_tokens = 16;  ///< tokens per KV block (block_size)
+  /// Draft tokens a decoding sequence verifies per iteration (num_speculative_tokens); 0 =
+  /// plain decoding.
+  std::uint32_t draft_tokens = 0;
 };
 
 /// One sequence's work in an iteration.
@@ -66,6 +77,8 @@ struct seq_work {
   bool prefill = false;
   /// Ends with a sampled output token: a decode, or the chunk that completes the prefill.
   bool emits_token = false;
+  /// Speculative decoding: draft tokens verified among new_tokens (new_tokens = 1 + drafts).
+  std::int64_t drafts = 0;
 };
 
 /// One forward pass: the sequences it computes, running ones first in admission order, then
@@ -141,6 +154,11 @@ class scheduler {
   /// (in running order). Throws std::logic_error if `it` is not that iteration or `end` is
   /// earlier than a previous end. An empty iteration is a no-op.
   std::vector<finished_request> complete(const iteration& it, sim::time_ps end);
+  /// As above, with `accepted[k]` (0 to it.seqs[k].drafts) drafts of it.seqs[k] accepted (see
+  /// the policy); an empty span accepts none. Throws std::invalid_argument for a span of
+  /// another length or a count out of range.
+  std::vector<finished_request> complete(const iteration& it, sim::time_ps end,
+                                         std::span<const int> accepted);
 
   [[nodiscard]] std::size_t waiting() const { return waiting_.size(); }
   [[nodiscard]] std::size_t running() const { return running_.size(); }

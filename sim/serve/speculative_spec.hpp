@@ -1,0 +1,73 @@
+#pragma once
+// Speculative decoding as a serving scenario asks for it (`workload.serve.speculative`): who
+// drafts, how many tokens a chain drafts, how often the target accepts them, and the policy
+// that decides what is verified. Plain data with defaults; sim/io reads and range-checks it
+// (file:line:col errors) and resolves a draft model's preset into `draft`.
+//
+// Acceptance is a per-position vector. Entry i is the probability that draft position i is
+// accepted given that positions 0..i-1 were (the conditional reading), which is what the
+// sampler draws. Serving engines usually report the marginal reading instead: vLLM's
+// "Per-position acceptance rate" is num_accepted_tokens_per_pos[i] / num_drafts
+// (vllm/v1/spec_decode/metrics.py), and a position counts only when every earlier one was
+// accepted, so it is the product of the conditionals up to i. `reading` says which one the
+// scenario's numbers are; marginal numbers are converted (c_0 = m_0, c_i = m_i / m_{i-1}).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/model_spec.hpp"
+
+namespace moesim::serve {
+
+/// Who proposes the drafts.
+///  - draft_model: a small dense model (a preset) decoding K tokens on the same devices, its
+///    weights and KV cache beside the target's;
+///  - mtp: the target's own multi-token-prediction modules (DeepSeek-V3 s2.2), one MoE block
+///    each, run K times (SGLang runs DeepSeek-V3's one module for every step);
+///  - eagle: an EAGLE-style draft head, one decoder layer at the target's hidden size sharing
+///    the target's embedding and output head (Li et al. 2024, arXiv:2401.15077, s3);
+///  - ngram: prompt lookup, no draft compute.
+enum class drafter_kind { draft_model, mtp, eagle, ngram };
+
+/// What the serving loop does with the drafts. `none` is plain decoding (drafts neither made
+/// nor verified), `naive` verifies a fixed K every step. The mitigation policies of issue 13
+/// (grouped, deferral, prefetch, divided, blockwise) join this enum.
+enum class speculation_policy { none, naive };
+
+/// How the acceptance vector's numbers were measured (see the file comment).
+enum class acceptance_reading { conditional, marginal };
+
+struct speculative_spec {
+  drafter_kind drafter = drafter_kind::draft_model;
+  std::string draft_model;  ///< draft_model: the model preset's name
+  std::uint32_t k = 1;      ///< draft tokens per chain
+  /// Per-position acceptance as written (`reading`), at most k entries (with a grid, at most
+  /// its longest draft length); positions past its end repeat its last conditional rate.
+  std::vector<double> acceptance;
+  acceptance_reading reading = acceptance_reading::conditional;
+  std::string acceptance_source;  ///< where the numbers come from (required)
+  /// How much a sequence's topic moves its acceptance, in [0, 1] (sim/serve/acceptance.hpp).
+  double topic_spread = 0;
+  speculation_policy policy = speculation_policy::naive;
+  /// The grid a run evaluates besides the scenario as written (empty: none): every batch size
+  /// with `none` once and every other policy at every draft length, each a closed loop of
+  /// `batch` requests decoding together (sim/run/speculative_grid.hpp).
+  std::vector<std::uint32_t> batch_sizes;
+  std::vector<std::uint32_t> draft_lengths;
+  std::vector<speculation_policy> policies;
+  /// Resolved by the loader: the drafter's model (draft_model: the preset; eagle: the one-layer
+  /// head; mtp: one MTP module as a one-layer model); empty for ngram.
+  std::shared_ptr<const models::model_spec> draft;
+};
+
+/// The conditional acceptance of positions 0..k-1 from `spec` (converted from the marginal
+/// reading, extended with the last entry). Throws std::invalid_argument for an empty vector,
+/// entries outside [0, 1], or a marginal vector that rises (a later position cannot be
+/// accepted more often than an earlier one). O(k).
+[[nodiscard]] std::vector<double> conditional_acceptance(const speculative_spec& spec);
+
+[[nodiscard]] const char* to_string(drafter_kind k) noexcept;
+[[nodiscard]] const char* to_string(speculation_policy p) noexcept;
+
+}  // namespace moesim::serve
