@@ -578,11 +578,9 @@ json scenario_to_json(const sim::run::scenario& s) {
   j.erase("strategies");
   if (s.op_profile.empty()) j.erase("op_profile");      // absent, as before the key existed
   if (!s.workload.serve) j["workload"].erase("serve");  // likewise
-  if (s.workload.serve && !s.workload.serve->disaggregation) {
-    j["workload"]["serve"].erase("disaggregation");  // likewise
-  }
-  if (s.workload.serve && !s.workload.serve->speculative) {
-    j["workload"]["serve"].erase("speculative");  // likewise
+  if (s.workload.serve) {                               // likewise for its optional blocks
+    if (!s.workload.serve->disaggregation) j["workload"]["serve"].erase("disaggregation");
+    if (!s.workload.serve->speculative) j["workload"]["serve"].erase("speculative");
   }
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
