@@ -172,6 +172,24 @@ struct enum_spec {
 // ---------------------------------------------------------------------------------------------
 // Composite specs
 
+/// A value whose zero means "not given" (an unbounded count, an unused field): echoed as null
+/// and without a default in the JSON Schema, where zero would be out of the key's range.
+template <class V, class Inner>
+struct zero_unset {
+  Inner inner;
+  void read(const doc::node& n, V& out, const std::string& path) const { inner.read(n, out, path); }
+  void check_keys(const doc::node&, const std::string&) const {}
+  [[nodiscard]] json schema() const { return inner.schema(); }
+  [[nodiscard]] json to_json(const V& v) const {
+    return v == V{} ? json(nullptr) : inner.to_json(v);
+  }
+};
+
+template <class V, class Inner>
+zero_unset<V, Inner> unset_if_zero(Inner inner) {
+  return {std::move(inner)};
+}
+
 /// `null` or absent-in-a-list values map to std::nullopt; anything else is read by Inner.
 template <class V, class Inner>
 struct optional_spec {

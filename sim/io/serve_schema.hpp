@@ -18,6 +18,9 @@ inline constexpr const char* exchange_kind_doc =
     "(token, destination EP rank); hierarchical: per_rank in a node, once per (token, node) "
     "across nodes then forwarded (DeepEP)";
 
+/// The `speculative:` mapping of `serve:` (speculative_schema.cpp).
+const object_type<serve::speculative_spec>& speculative_type();
+
 /// The `serve:` mapping, read into a serve_spec.
 const object_type<serve::serve_spec>& serve_type();
 

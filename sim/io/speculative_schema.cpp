@@ -1,0 +1,168 @@
+// workload.serve.speculative: its keys, ranges and cross-field checks (speculative_type), and
+// its resolution once the model is known: the drafter's own model (a draft_model preset, the
+// target's MTP module, or an EAGLE head shaped on the target), refused at the key where it
+// cannot serve.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/io/presets.hpp"
+#include "sim/io/serve_schema.hpp"
+#include "sim/io/spec_loader.hpp"
+#include "sim/run/speculation.hpp"
+
+namespace moesim::io {
+
+const object_type<serve::speculative_spec>& speculative_type() {
+  static const auto t = [] {
+    using serve::acceptance_reading;
+    using serve::drafter_kind;
+    using serve::speculation_policy;
+    using serve::speculative_spec;
+    object_type<speculative_spec> o(
+        "speculative",
+        "Speculative decoding: a drafter proposes k tokens per decoding sequence, the target "
+        "verifies them in its next pass (README: Speculative decoding)");
+    o.required("drafter", &speculative_spec::drafter,
+               enum_spec<drafter_kind>{{{"draft_model", drafter_kind::draft_model},
+                                        {"mtp", drafter_kind::mtp},
+                                        {"eagle", drafter_kind::eagle},
+                                        {"ngram", drafter_kind::ngram}}},
+               "draft_model (a small model preset, draft_model key), mtp (the target's "
+               "multi-token-prediction modules), eagle (a one-layer draft head) or ngram "
+               "(prompt lookup, no draft compute)")
+        .optional("draft_model", &speculative_spec::draft_model,
+                  unset_if_zero<std::string>(string_spec{}),
+                  "drafter draft_model: the draft model's preset (e.g. draft-1b)")
+        .required("k", &speculative_spec::k, integer_spec<std::uint32_t>{1, 64},
+                  "draft tokens per chain, verified together with the last token")
+        .required("acceptance", &speculative_spec::acceptance,
+                  list_spec<double, number_spec>{number_spec{0, 1}, 1, 64},
+                  "per-position acceptance rates, at most k (later positions repeat the last)")
+        .required("reading", &speculative_spec::reading,
+                  enum_spec<acceptance_reading>{{{"conditional", acceptance_reading::conditional},
+                                                 {"marginal", acceptance_reading::marginal}}},
+                  "conditional: entry i given positions before it accepted; marginal: the share "
+                  "of chains accepting position i (vLLM's per-position acceptance rate)")
+        .required("acceptance_source", &speculative_spec::acceptance_source, string_spec{},
+                  "where the acceptance rates were measured (a citation)")
+        .optional("topic_spread", &speculative_spec::topic_spread, number_spec{0, 1},
+                  "how far a sequence's topic moves its acceptance around the rates (0: every "
+                  "sequence alike, 1: the widest spread keeping rates in [0, 1])")
+        .optional("policy", &speculative_spec::policy,
+                  enum_spec<speculation_policy>{
+                      {{"none", speculation_policy::none}, {"naive", speculation_policy::naive}}},
+                  "none (plain decoding) or naive (verify k drafts every step)")
+        .optional("batch_sizes", &speculative_spec::batch_sizes,
+                  list_spec<std::uint32_t, integer_spec<std::uint32_t>>{
+                      integer_spec<std::uint32_t>{1, 1U << 16}, 1, 64},
+                  "grid: batch sizes, each a closed loop of that many requests decoding")
+        .optional("draft_lengths", &speculative_spec::draft_lengths,
+                  list_spec<std::uint32_t, integer_spec<std::uint32_t>>{
+                      integer_spec<std::uint32_t>{1, 64}, 1, 64},
+                  "grid: draft lengths k each policy but none runs at (the acceptance vector "
+                  "serves them all: at most the longest)")
+        .optional("policies", &speculative_spec::policies,
+                  list_spec<speculation_policy, enum_spec<speculation_policy>>{
+                      enum_spec<speculation_policy>{{{"none", speculation_policy::none},
+                                                     {"naive", speculation_policy::naive}}},
+                      1, 8},
+                  "grid: policies compared at every point (none: plain decoding, the baseline "
+                  "of speedup)")
+        .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
+          const char* grid[] = {"batch_sizes", "draft_lengths", "policies"};
+          const int given = static_cast<int>(std::count_if(
+              std::begin(grid), std::end(grid), [&](const char* k) { return n.find(k); }));
+          if (given != 0 && given != 3) {
+            detail::fail(n, path, "a grid needs batch_sizes, draft_lengths and policies together");
+          }
+          if (given == 3) {
+            if (std::find(sp.policies.begin(), sp.policies.end(), speculation_policy::none) ==
+                sp.policies.end()) {
+              detail::fail(*n.find("policies"), detail::join_path(path, "policies"),
+                           "the grid needs policy none: speedup is measured against it");
+            }
+            const std::uint32_t longest =
+                *std::max_element(sp.draft_lengths.begin(), sp.draft_lengths.end());
+            if (sp.acceptance.size() > longest) {
+              detail::fail(*n.find("acceptance"), detail::join_path(path, "acceptance"),
+                           fmt::format("{} acceptance entries for draft lengths of at most {}",
+                                       sp.acceptance.size(), longest));
+            }
+          }
+          const doc::node* model = n.find("draft_model");
+          if (sp.drafter == drafter_kind::draft_model && model == nullptr) {
+            detail::fail(n, path,
+                         "missing required key 'draft_model' for drafter draft_model "
+                         "(a model preset, e.g. draft-1b)");
+          }
+          if (sp.drafter != drafter_kind::draft_model && model != nullptr) {
+            detail::fail(*model, detail::join_path(path, "draft_model"),
+                         "applies to drafter draft_model only");
+          }
+          try {
+            speculative_spec longest = sp;
+            for (const std::uint32_t k : sp.draft_lengths) longest.k = std::max(longest.k, k);
+            (void)serve::conditional_acceptance(longest);
+          } catch (const std::invalid_argument& e) {
+            const std::string what = e.what();
+            const std::string_view prefix = "speculative: ";
+            detail::fail(*n.find("acceptance"), detail::join_path(path, "acceptance"),
+                         what.starts_with(prefix) ? what.substr(prefix.size()) : what);
+          }
+        });
+    return o;
+  }();
+  return t;
+}
+
+void resolve_speculative(sim::run::scenario& s, const doc::node& root) {
+  if (!s.workload.serve || !s.workload.serve->speculative) return;
+  const doc::node& node = *root.find("workload")->find("serve")->find("speculative");
+  const std::string path = "workload.serve.speculative";
+  auto& sp = *s.workload.serve->speculative;
+  if (s.workload.serve->disaggregation) {
+    detail::fail(node, path,
+                 "speculative decoding runs on aggregated serving only (disaggregated decode "
+                 "instances do not speculate yet)");
+  }
+  using serve::drafter_kind;
+  switch (sp.drafter) {
+    case drafter_kind::draft_model: {
+      const doc::node& where = *node.find("draft_model");
+      const std::vector<std::string> names = preset_names(preset_kind::model);
+      if (std::find(names.begin(), names.end(), sp.draft_model) == names.end()) {
+        std::string list;
+        for (const auto& name : names) list += (list.empty() ? "" : ", ") + name;
+        detail::fail(where, path + ".draft_model",
+                     fmt::format("no model preset '{}' (presets: {})", sp.draft_model, list));
+      }
+      models::model_spec d = load_model(sp.draft_model);
+      if (d.moe) {
+        detail::fail(where, path + ".draft_model",
+                     fmt::format("{} is an MoE model; a draft model is dense here", d.name));
+      }
+      sp.draft = std::make_shared<const models::model_spec>(std::move(d));
+      break;
+    }
+    case drafter_kind::mtp:
+      if (s.model.mtp_modules < 1 || !s.model.moe) {
+        detail::fail(*node.find("drafter"), path + ".drafter",
+                     fmt::format("drafter mtp needs the target's multi-token-prediction modules, "
+                                 "and {} has none (model.mtp_modules {})",
+                                 s.model.name, s.model.mtp_modules));
+      }
+      sp.draft = std::make_shared<const models::model_spec>(sim::run::mtp_module_model(s.model));
+      break;
+    case drafter_kind::eagle:
+      sp.draft = std::make_shared<const models::model_spec>(sim::run::eagle_head_model(s.model));
+      break;
+    case drafter_kind::ngram:
+      break;
+  }
+}
+
+}  // namespace moesim::io
