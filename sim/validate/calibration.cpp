@@ -603,7 +603,8 @@ std::vector<calibration_row> make_rows() {
               "busy_tokens_per_s_per_device x 8: over all decode iterations, the fill and the "
               "drain included (mean batch 13.4k of 16.4k sequences); at the full batch TPOT p50 "
               "83.4 ms gives 24.6k (+10%). The serving loop runs no two-batch overlap (SGLang "
-              "does; the fixed-batch row sglang-deepseek-v3-decode-h100, with it, reads far above its measurement: see that row), "
+              "does; the fixed-batch row sglang-deepseek-v3-decode-h100, with it, reads far above "
+              "its measurement: see that row), "
               "and its routing maths samples 256 tokens per layer and iteration. About a "
               "minute of wall time",
       .simulate =
