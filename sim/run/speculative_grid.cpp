@@ -23,7 +23,7 @@ scenario grid_point_scenario(const scenario& s, int batch, int k, speculation_po
   sv.scheduler.token_budget = std::max(sv.scheduler.token_budget, tokens);
   auto& sp = *sv.speculative;
   sp.policy = policy;
-  sp.k = static_cast<std::uint32_t>(std::max(k, 1));
+  if (!sp.tree) sp.k = static_cast<std::uint32_t>(std::max(k, 1));  // a tree keeps its depth
   if (sp.acceptance.size() > sp.k) sp.acceptance.resize(sp.k);
   sp.batch_sizes.clear();
   sp.draft_lengths.clear();
