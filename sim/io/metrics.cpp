@@ -70,30 +70,38 @@ json speculative_json(const sim::run::speculative_report& x) {
                       {"unique_experts_verify", p.unique_experts_verify},
                       {"unique_experts_plain", p.unique_experts_plain}});
   }
-  return {{"drafter", x.drafter},
-          {"policy", x.policy},
-          {"k", x.k},
-          {"acceptance", x.acceptance},
-          {"acceptance_source", x.acceptance_source},
-          {"verifications", x.verifications},
-          {"verify_iterations", x.verify_iterations},
-          {"mean_accepted_drafts", x.mean_accepted_drafts},
-          {"mean_accepted_tokens", x.mean_accepted_tokens},
-          {"acceptance_observed",
-           {{"conditional", x.observed_conditional}, {"marginal", x.observed_marginal}}},
-          {"unique_experts_per_layer",
-           {{"verify", x.unique_experts_verify},
-            {"plain_decode", plain},
-            {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
-          {"verify_pass_s", x.verify_pass_s},
-          {"draft_s", x.draft_s},
-          {"draft_acceptance", x.draft_acceptance},
-          {"draft_time_share", x.draft_share},
-          {"full_batch",
-           {{"iterations", x.full_batch_iterations},
-            {"tokens_per_s", x.full_batch_tokens_per_s},
-            {"verify_pass_s", x.full_batch_verify_pass_s}}},
-          {"points", points}};
+  json out = {{"drafter", x.drafter},
+              {"policy", x.policy},
+              {"k", x.k},
+              {"acceptance", x.acceptance},
+              {"acceptance_source", x.acceptance_source},
+              {"verifications", x.verifications},
+              {"verify_iterations", x.verify_iterations},
+              {"mean_accepted_drafts", x.mean_accepted_drafts},
+              {"mean_accepted_tokens", x.mean_accepted_tokens},
+              {"acceptance_observed",
+               {{"conditional", x.observed_conditional}, {"marginal", x.observed_marginal}}},
+              {"unique_experts_per_layer",
+               {{"verify", x.unique_experts_verify},
+                {"plain_decode", plain},
+                {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
+              {"verify_pass_s", x.verify_pass_s},
+              {"draft_s", x.draft_s},
+              {"draft_acceptance", x.draft_acceptance},
+              {"draft_time_share", x.draft_share},
+              {"full_batch",
+               {{"iterations", x.full_batch_iterations},
+                {"tokens_per_s", x.full_batch_tokens_per_s},
+                {"verify_pass_s", x.full_batch_verify_pass_s}}},
+              {"points", points}};
+  if (x.tree_steps > 0) {
+    out["tree"] = {{"steps", x.tree_steps},
+                   {"top_k", x.tree_top_k},
+                   {"draft_tokens", x.tree_draft_tokens},
+                   {"depth", x.tree_depth},
+                   {"expected_accepted_drafts", x.tree_expected_accepted}};
+  }
+  return out;
 }
 
 /// Tokens the role computed per second of the run's window, per device of the role (prompt

@@ -578,9 +578,12 @@ json scenario_to_json(const sim::run::scenario& s) {
   j.erase("strategies");
   if (s.op_profile.empty()) j.erase("op_profile");      // absent, as before the key existed
   if (!s.workload.serve) j["workload"].erase("serve");  // likewise
-  if (s.workload.serve) {                               // likewise for its optional blocks
-    if (!s.workload.serve->disaggregation) j["workload"]["serve"].erase("disaggregation");
-    if (!s.workload.serve->speculative) j["workload"]["serve"].erase("speculative");
+  if (s.workload.serve) {  // likewise for its optional blocks, and a chain's absent tree
+    json& sv = j["workload"]["serve"];
+    if (!s.workload.serve->disaggregation) sv.erase("disaggregation");
+    const auto& spec = s.workload.serve->speculative;
+    if (!spec) sv.erase("speculative");
+    if (spec && !spec->tree) sv["speculative"].erase("tree");
   }
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;

@@ -13,8 +13,56 @@
 #include "sim/io/serve_schema.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/run/speculation.hpp"
+#include "sim/serve/draft_tree.hpp"
 
 namespace moesim::io {
+
+namespace {
+
+const object_type<serve::draft_tree_spec>& draft_tree_type() {
+  static const auto t = [] {
+    using serve::draft_tree_spec;
+    object_type<draft_tree_spec> o(
+        "tree",
+        "A draft tree as SGLang configures EAGLE (--speculative-num-steps, "
+        "--speculative-eagle-topk, --speculative-num-draft-tokens)");
+    o.required("steps", &draft_tree_spec::steps, integer_spec<std::uint32_t>{1, 64},
+               "draft passes, the tree's depth (SGLang --speculative-num-steps)")
+        .required("top_k", &draft_tree_spec::top_k, integer_spec<std::uint32_t>{1, 16},
+                  "candidates a node keeps per pass (SGLang --speculative-eagle-topk)")
+        .required("draft_tokens", &draft_tree_spec::draft_tokens,
+                  integer_spec<std::uint32_t>{2, 1024},
+                  "tokens verified per sequence, the last verified token included (SGLang "
+                  "--speculative-num-draft-tokens): at most top_k + (steps - 1) top_k^2 + 1")
+        .optional("rank_acceptance", &draft_tree_spec::rank_acceptance,
+                  list_spec<double, number_spec>{number_spec{0, 1}, 1, 64},
+                  "per rank r >= 1: the probability a node's rank-r candidate is accepted given "
+                  "ranks 0..r-1 were rejected (Sequoia's positional acceptance); at least "
+                  "top_k - 1 entries")
+        .check([](const draft_tree_spec& x, const doc::node& n, const std::string& path) {
+          const std::uint64_t capacity = serve::tree_capacity(x.steps, x.top_k);
+          if (x.draft_tokens - 1 > capacity) {
+            detail::fail(
+                *n.find("draft_tokens"), detail::join_path(path, "draft_tokens"),
+                fmt::format("{} tokens verified: {} drafts, and steps {} with top_k {} "
+                            "propose at most top_k + (steps - 1) top_k^2 = {}",
+                            x.draft_tokens, x.draft_tokens - 1, x.steps, x.top_k, capacity));
+          }
+          if (x.rank_acceptance.size() + 1 < x.top_k) {
+            const doc::node* r = n.find("rank_acceptance");
+            detail::fail(r != nullptr ? *r : n,
+                         r != nullptr ? detail::join_path(path, "rank_acceptance") : path,
+                         fmt::format("top_k {} needs the acceptance of ranks 1 to {} "
+                                     "(rank_acceptance, {} given)",
+                                     x.top_k, x.top_k - 1, x.rank_acceptance.size()));
+          }
+        });
+    return o;
+  }();
+  return t;
+}
+
+}  // namespace
 
 const object_type<serve::speculative_spec>& speculative_type() {
   static const auto t = [] {
@@ -38,7 +86,13 @@ const object_type<serve::speculative_spec>& speculative_type() {
                   unset_if_zero<std::string>(string_spec{}),
                   "drafter draft_model: the draft model's preset (e.g. draft-1b)")
         .required("k", &speculative_spec::k, integer_spec<std::uint32_t>{1, 64},
-                  "draft tokens per chain, verified together with the last token")
+                  "draft tokens per chain, verified together with the last token (with a tree: "
+                  "its depth, tree.steps)")
+        .optional("tree", &speculative_spec::tree,
+                  optional_spec<serve::draft_tree_spec, object_spec<serve::draft_tree_spec>>{
+                      nested(draft_tree_type())},
+                  "a draft tree instead of a chain (steps, top_k, draft_tokens, "
+                  "rank_acceptance)")
         .required("acceptance", &speculative_spec::acceptance,
                   list_spec<double, number_spec>{number_spec{0, 1}, 1, 64},
                   "per-position acceptance rates, at most k (later positions repeat the last)")
@@ -73,20 +127,36 @@ const object_type<serve::speculative_spec>& speculative_type() {
                   "grid: policies compared at every point (none: plain decoding, the baseline "
                   "of speedup)")
         .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
+          if (sp.tree && sp.k != sp.tree->steps) {
+            detail::fail(*n.find("k"), detail::join_path(path, "k"),
+                         fmt::format("k {} with a tree of {} steps: a tree's chain is its depth, "
+                                     "k = tree.steps",
+                                     sp.k, sp.tree->steps));
+          }
+          // A tree's grid runs the tree at every point: no draft lengths.
+          const doc::node* lengths = n.find("draft_lengths");
+          if (sp.tree && lengths != nullptr) {
+            detail::fail(*lengths, detail::join_path(path, "draft_lengths"),
+                         "a grid with a tree runs the tree at every batch size: no draft_lengths");
+          }
           const char* grid[] = {"batch_sizes", "draft_lengths", "policies"};
+          const int needed = sp.tree ? 2 : 3;
           const int given = static_cast<int>(std::count_if(
               std::begin(grid), std::end(grid), [&](const char* k) { return n.find(k); }));
-          if (given != 0 && given != 3) {
-            detail::fail(n, path, "a grid needs batch_sizes, draft_lengths and policies together");
+          if (given != 0 && given != needed) {
+            detail::fail(n, path,
+                         sp.tree ? "a grid needs batch_sizes and policies together"
+                                 : "a grid needs batch_sizes, draft_lengths and policies together");
           }
-          if (given == 3) {
+          if (given == needed) {
             if (std::find(sp.policies.begin(), sp.policies.end(), speculation_policy::none) ==
                 sp.policies.end()) {
               detail::fail(*n.find("policies"), detail::join_path(path, "policies"),
                            "the grid needs policy none: speedup is measured against it");
             }
             const std::uint32_t longest =
-                *std::max_element(sp.draft_lengths.begin(), sp.draft_lengths.end());
+                sp.tree ? sp.k
+                        : *std::max_element(sp.draft_lengths.begin(), sp.draft_lengths.end());
             if (sp.acceptance.size() > longest) {
               detail::fail(*n.find("acceptance"), detail::join_path(path, "acceptance"),
                            fmt::format("{} acceptance entries for draft lengths of at most {}",

@@ -123,6 +123,13 @@ struct speculative_report {
   double full_batch_tokens_per_s = 0;
   double full_batch_verify_pass_s = 0;
   std::vector<speculative_point> points;  ///< the scenario's grid, when it has one
+  /// A draft tree's shape (steps 0: a chain) and its expected accepted drafts at the rates the
+  /// run drew from (sim/serve/draft_tree.hpp).
+  int tree_steps = 0;
+  int tree_top_k = 0;
+  int tree_draft_tokens = 0;
+  int tree_depth = 0;
+  double tree_expected_accepted = 0;
 };
 
 struct run_result {

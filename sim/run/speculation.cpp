@@ -9,6 +9,7 @@
 #include "models/model_params.hpp"
 #include "sim/run/model_chunks.hpp"
 #include "sim/run/routing_sampler.hpp"
+#include "sim/serve/draft_tree.hpp"
 
 namespace moesim::sim::run {
 
@@ -170,6 +171,12 @@ speculation::speculation(const scenario& s, machine& m, expert_exchange& x, rout
                   s.parallelism.ep),
       reached_(spec_.k, 0),
       accepted_at_(spec_.k, 0) {
+  if (spec_.tree) {
+    const std::vector<double> depth_rate = rates_for(spec_);
+    tree_ = std::make_unique<moesim::serve::draft_tree>(
+        static_cast<int>(spec_.tree->steps), static_cast<int>(spec_.tree->top_k),
+        static_cast<int>(spec_.tree->draft_tokens) - 1, depth_rate, spec_.tree->rank_acceptance);
+  }
   if (spec_.drafter == drafter_kind::ngram) return;
   if (!spec_.draft) throw std::logic_error("speculation: the drafter's model was not resolved");
   draft_s_ = std::make_unique<scenario>(s);
@@ -187,7 +194,8 @@ speculation::speculation(const scenario& s, machine& m, expert_exchange& x, rout
 speculation::~speculation() = default;
 
 int speculation::k() const noexcept {
-  return spec_.policy == moesim::serve::speculation_policy::none ? 0 : static_cast<int>(spec_.k);
+  if (spec_.policy == moesim::serve::speculation_policy::none) return 0;
+  return tree_ ? tree_->size() : static_cast<int>(spec_.k);
 }
 
 routing_source& speculation::tap() noexcept {
@@ -206,13 +214,22 @@ task speculation::draft(std::span<const serve::iteration> its, int iteration, op
   verifying_ = steps > 0;
   tap_->next(plain);
   if (!verifying_ || !draft_executor_) co_return;
+  // A tree runs all its passes for every sequence with drafts, pass j > 0 over its top_k
+  // frontier nodes (draft_tree.hpp).
+  if (tree_) steps = tree_->steps();
   const models::model_spec& d = draft_s_->model;
   for (std::int64_t j = 0; j < steps; ++j) {
     // Draft step j: every sequence with more than j drafts proposes its token j, reading its
     // context and the j drafts before it from the drafter's KV cache.
     pass_request request{
-        0,  0,     0, pass_kind::forward, draft_pass_base + iteration * k() + static_cast<int>(j),
-        {}, *last, {}};
+        0,
+        0,
+        0,
+        pass_kind::forward,
+        draft_pass_base + iteration * std::max(k(), static_cast<int>(steps)) + static_cast<int>(j),
+        {},
+        *last,
+        {}};
     std::vector<std::int64_t> tokens(its.size(), 0);
     for (std::size_t e = 0; e < its.size(); ++e) {
       pass_shape p;
@@ -220,16 +237,17 @@ task speculation::draft(std::span<const serve::iteration> its, int iteration, op
       p.kv_dtype = s_.precision.kv_or(d.dtype);
       p.decode = true;
       double keys = 0;
+      const double width = tree_ && j > 0 ? tree_->top_k() : 1;
       for (const serve::seq_work& w : its[e].seqs) {
-        if (w.drafts <= j) continue;
+        if (tree_ ? w.drafts <= 0 : w.drafts <= j) continue;
         const auto context = static_cast<double>(w.context + j);
-        p.slices.push_back({1, context});
-        keys += context + 1;
+        p.slices.push_back({width, context});
+        keys += width * (context + 1);
       }
-      p.tokens = static_cast<double>(p.slices.size());
+      p.tokens = width * static_cast<double>(p.slices.size());
       p.sequences = p.tokens;
       p.keys = p.tokens > 0 ? keys / p.tokens : 0;
-      tokens[e] = static_cast<std::int64_t>(p.slices.size());
+      tokens[e] = static_cast<std::int64_t>(p.tokens);
       request.ranks.push_back(std::move(p));
     }
     if (draft_routing_) draft_routing_->next(tokens);
@@ -247,13 +265,17 @@ std::vector<int> speculation::accept(const serve::iteration& it) {
     if (w.drafts <= 0) continue;
     // The sequence's KV length keys the draw: one verification per length (a recomputation
     // after preemption verifies the same positions again, and draws the same).
-    const int a = acceptance_.accepted(w.request, w.context, static_cast<int>(w.drafts));
+    const int a = tree_ ? tree_->accepted(acceptance_, s_.seed, w.request, w.context,
+                                          static_cast<int>(w.drafts))
+                        : acceptance_.accepted(w.request, w.context, static_cast<int>(w.drafts));
     out[i] = a;
     ++verifications_;
     iteration_emitted_ += a;
     drafted_ += w.drafts;
     accepted_ += a;
-    for (int p = 0; p < w.drafts && p <= a && p < k(); ++p) {
+    // Positions of a chain, depths of a tree.
+    const int reach = tree_ ? tree_->depth(static_cast<int>(w.drafts)) : static_cast<int>(w.drafts);
+    for (int p = 0; p < reach && p <= a && p < static_cast<int>(spec_.k); ++p) {
       ++reached_[static_cast<std::size_t>(p)];
       if (p < a) ++accepted_at_[static_cast<std::size_t>(p)];
     }
@@ -282,6 +304,13 @@ speculative_report speculation::report() const {
   r.drafter = moesim::serve::to_string(spec_.drafter);
   r.policy = moesim::serve::to_string(spec_.policy);
   r.k = k();
+  if (tree_) {
+    r.tree_steps = tree_->steps();
+    r.tree_top_k = tree_->top_k();
+    r.tree_draft_tokens = tree_->size() + 1;
+    r.tree_depth = tree_->depth(tree_->size());
+    r.tree_expected_accepted = tree_->expected_accepted(tree_->size());
+  }
   r.acceptance = rates_for(spec_);
   r.acceptance_source = spec_.acceptance_source;
   r.verifications = verifications_;

@@ -32,6 +32,10 @@
 #include "sim/serve/acceptance.hpp"
 #include "sim/serve/scheduler.hpp"
 
+namespace moesim::serve {
+class draft_tree;
+}
+
 namespace moesim::sim::run {
 
 /// The EAGLE draft head of `target` as a one-layer dense model: the target's hidden size,
@@ -63,8 +67,8 @@ class speculation {
   speculation(const speculation&) = delete;
   speculation& operator=(const speculation&) = delete;
 
-  /// Draft tokens per chain (the scheduler's draft_tokens): 0 with policy none, which drafts
-  /// nothing and only measures plain decoding's full batches.
+  /// Draft tokens per chain (the scheduler's draft_tokens), a tree's draft nodes: 0 with policy
+  /// none, which drafts nothing and only measures plain decoding's full batches.
   [[nodiscard]] int k() const noexcept;
   /// The routing source the target's executor is given: `target`, counting unique experts.
   [[nodiscard]] routing_source& tap() noexcept;
@@ -89,6 +93,7 @@ class speculation {
   const scenario& s_;
   const moesim::serve::speculative_spec& spec_;
   moesim::serve::acceptance_model acceptance_;
+  std::unique_ptr<moesim::serve::draft_tree> tree_;  ///< a tree's shape, else null
   std::unique_ptr<routing_tapper> tap_;
   std::unique_ptr<scenario> draft_s_;  ///< the scenario with the drafter's model (not ngram)
   std::unique_ptr<model_chunks> draft_chunks_;

@@ -23,7 +23,7 @@ scenario grid_point_scenario(const scenario& s, int batch, int k, speculation_po
   sv.scheduler.token_budget = std::max(sv.scheduler.token_budget, tokens);
   auto& sp = *sv.speculative;
   sp.policy = policy;
-  sp.k = static_cast<std::uint32_t>(std::max(k, 1));
+  if (!sp.tree) sp.k = static_cast<std::uint32_t>(std::max(k, 1));  // a tree keeps its depth
   if (sp.acceptance.size() > sp.k) sp.acceptance.resize(sp.k);
   sp.batch_sizes.clear();
   sp.draft_lengths.clear();
@@ -49,6 +49,7 @@ speculative_point point_of(const point_key& key, const run_result& r, const run_
   if (key.policy == speculation_policy::none || !r.speculative || !none.speculative) return x;
   const speculative_report& sp = *r.speculative;
   const speculative_report& plain = *none.speculative;
+  if (sp.tree_steps > 0) x.k = sp.k;  // a tree's point: its drafts verified
   x.acceptance = sp.draft_acceptance;
   // The full batch's steady state; a point whose batch never filled reports 0.
   x.speedup = plain.full_batch_tokens_per_s > 0
@@ -81,7 +82,8 @@ std::vector<speculative_point> speculative_grid(
     baseline.push_back(none);
     for (const speculation_policy p : sp.policies) {
       if (p == speculation_policy::none) continue;
-      for (const std::uint32_t k : sp.draft_lengths) {
+      // A tree's grid runs the tree (k its depth) at every batch size.
+      for (const std::uint32_t k : sp.tree ? std::vector<std::uint32_t>{sp.k} : sp.draft_lengths) {
         keys.push_back({static_cast<int>(b), static_cast<int>(k), p});
         baseline.push_back(none);
       }

@@ -5,8 +5,9 @@
 // max_running = batch, token_budget raised to batch x (k + 1) when below it, so that a whole
 // batch verifies in one iteration), with the scenario's prompt and output lengths, its
 // drafter and acceptance, and the point's policy and k. `none` runs once per batch (k 0) and
-// is the baseline. Every point's figures come from its full batch's steady state, the
-// iterations in which all `batch` sequences decoded (no prefill chunk: the closed loop's
+// is the baseline. With a draft tree the grid's points run the tree (k is its depth, and a
+// point's k the drafts it verifies). Every point's figures come from its full batch's steady state,
+// the iterations in which all `batch` sequences decoded (no prefill chunk: the closed loop's
 // prompts are computed first, chunked within the token budget, and mixed iterations would
 // weigh prefill in; and a speculating point's requests finish apart, its tail running smaller
 // batches): speedup is their tokens per second over the none point's, verify_over_decode_time

@@ -13,6 +13,7 @@
 // scenario's numbers are; marginal numbers are converted (c_0 = m_0, c_i = m_i / m_{i-1}).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,20 @@ enum class speculation_policy { none, naive };
 /// How the acceptance vector's numbers were measured (see the file comment).
 enum class acceptance_reading { conditional, marginal };
 
+/// A draft tree as SGLang configures EAGLE (sim/serve/draft_tree.hpp says how it is built and
+/// accepted): `steps` draft passes (--speculative-num-steps), `top_k` candidates a node keeps per
+/// pass (--speculative-eagle-topk), `draft_tokens` tokens verified per sequence, the last
+/// verified token included (--speculative-num-draft-tokens: draft_tokens - 1 drafts, at most
+/// top_k + (steps - 1) top_k^2). `rank_acceptance[r - 1]`: the probability that a node's
+/// rank-r candidate (r >= 1) is accepted given ranks 0..r-1 were rejected (Sequoia's positional
+/// acceptance, Chen et al. 2024, arXiv:2402.12374); rank 0's is the chain's per-position rate.
+struct draft_tree_spec {
+  std::uint32_t steps = 1;
+  std::uint32_t top_k = 1;
+  std::uint32_t draft_tokens = 2;
+  std::vector<double> rank_acceptance;  ///< at least top_k - 1 entries
+};
+
 struct speculative_spec {
   drafter_kind drafter = drafter_kind::draft_model;
   std::string draft_model;  ///< draft_model: the model preset's name
@@ -50,6 +65,9 @@ struct speculative_spec {
   /// How much a sequence's topic moves its acceptance, in [0, 1] (sim/serve/acceptance.hpp).
   double topic_spread = 0;
   speculation_policy policy = speculation_policy::naive;
+  /// A draft tree instead of a chain of k: its draft_tokens - 1 drafts are what a sequence
+  /// verifies (k is then draft_tokens - 1, the acceptance vector's positions its depths).
+  std::optional<draft_tree_spec> tree;
   /// The grid a run evaluates besides the scenario as written (empty: none): every batch size
   /// with `none` once and every other policy at every draft length, each a closed loop of
   /// `batch` requests decoding together (sim/run/speculative_grid.hpp).

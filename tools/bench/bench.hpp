@@ -42,6 +42,10 @@ int serve(const options& opt, std::ostream& out);
 /// (issue 12: at least as fast).
 int serve_pd(const options& opt, std::ostream& out);
 
+/// Speculative decoding: the whole spec-decode-mixtral grid (batch x k x policy) as `moesim run`
+/// evaluates it, wall time and cost per grid point (issue 13: under 60 s on 2 cores).
+int spec_grid(const options& opt, std::ostream& out);
+
 /// Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is not available.
 double peak_rss_bytes();
 

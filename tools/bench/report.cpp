@@ -231,6 +231,22 @@ std::string serve(const results& runs) {
       num(r0, "threads"));
 }
 
+std::string spec_grid(const results& runs) {
+  const auto& r0 = runs.front();
+  std::string by_batch;
+  for (const auto& b : r0["by_batch"]) {
+    by_batch += fmt::format("{}{:.0f}: {:.2f}", by_batch.empty() ? "" : ", ", num(b, "batch"),
+                            num(b, "point_s"));
+  }
+  return fmt::format(
+      "{}: {} grid, {:.0f} points (batch x k x policy): **{} s** wall, **{} s** per point on "
+      "one core (by batch, one run: {}) ({:.0f} threads)",
+      runs_note(runs), r0.value("scenario", "spec-decode-mixtral"), num(r0, "points"),
+      span(collect(runs, [](const json& r) { return num(r, "wall_s"); }), "{:.3g}"),
+      span(collect(runs, [](const json& r) { return num(r, "point_core_s"); }), "{:.3f}"), by_batch,
+      num(r0, "threads"));
+}
+
 const std::map<std::string, std::function<std::string(const results&)>>& renderers() {
   static const std::map<std::string, std::function<std::string(const results&)>> r{
       {"phold", phold},
@@ -243,7 +259,8 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"ironwood", ironwood},
       {"steps", steps},
       {"serve", serve},
-      {"serve-pd", serve}};
+      {"serve-pd", serve},
+      {"spec-grid", spec_grid}};
   return r;
 }
 

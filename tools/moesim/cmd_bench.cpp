@@ -25,7 +25,8 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"ironwood", &bench::ironwood},
       {"steps", &bench::steps},
       {"serve", &bench::serve},
-      {"serve-pd", &bench::serve_pd}};
+      {"serve-pd", &bench::serve_pd},
+      {"spec-grid", &bench::spec_grid}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
