@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sim/net/network.hpp"
+#include "sim/run/expert_placement.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/routing_sampler.hpp"
@@ -44,11 +45,12 @@ class expert_exchange {
   /// The dispatch (to_experts) or combine direction of (rep, stage); planned on first use.
   const plan& routes(int rep, int stage, bool to_experts);
 
-  /// Tokens each connection carries for routing `lr` (either direction: both carry the same
-  /// copies between the same pairs), TP entries per leg. `padded_slots` > 0: padded dispatch,
-  /// every source sends every expert that many slots.
-  [[nodiscard]] std::vector<double> tokens(const layer_routing& lr,
-                                           std::int64_t padded_slots) const;
+  /// Tokens each connection carries for routing `lr` of MoE layer `layer` (either direction:
+  /// both carry the same copies between the same pairs), TP entries per leg. `padded_slots` >
+  /// 0: padded dispatch, every source sends every expert that many slots. per_copy exchanges
+  /// send each (source, expert) pair's copies to the rank `placement` dispatches them to.
+  [[nodiscard]] std::vector<double> tokens(const layer_routing& lr, std::int64_t padded_slots,
+                                           const expert_placement& placement, int layer) const;
 
   /// Bytes of one token sent in `c` (dispatch or combine) in its precision; fp8 activations
   /// carry one fp32 scale per 128 values (DeepSeek-V3 s3.3.2 fine-grained quantization; the
