@@ -116,7 +116,7 @@ const expert_exchange::plan& expert_exchange::routes(int rep, int stage, bool to
 }
 
 std::vector<double> expert_exchange::tokens(const layer_routing& lr, std::int64_t padded_slots,
-                                            const expert_placement& placement, int layer) const {
+                                            const expert_placement::pass_assignment& placed) const {
   // 1. Tokens from each source rank to each EP rank (row-major ep x ep): its copies to the
   //    rank's experts (per_copy), or the tokens needing the rank at least once.
   const int per_rank = lr.experts / ep_;
@@ -127,7 +127,7 @@ std::vector<double> expert_exchange::tokens(const layer_routing& lr, std::int64_
       if (s_.moe.padded) {
         std::fill(pair.begin(), pair.end(), padded_slots * per_rank);
       } else {
-        pair = placement.rank_pairs(lr, layer);
+        pair = placed.pairs;
       }
       break;
     case exchange_kind::per_rank:

@@ -45,12 +45,12 @@ class expert_exchange {
   /// The dispatch (to_experts) or combine direction of (rep, stage); planned on first use.
   const plan& routes(int rep, int stage, bool to_experts);
 
-  /// Tokens each connection carries for routing `lr` of MoE layer `layer` (either direction:
-  /// both carry the same copies between the same pairs), TP entries per leg. `padded_slots` >
-  /// 0: padded dispatch, every source sends every expert that many slots. per_copy exchanges
-  /// send each (source, expert) pair's copies to the rank `placement` dispatches them to.
+  /// Tokens each connection carries for routing `lr` (either direction: both carry the same
+  /// copies between the same pairs), TP entries per leg. `padded_slots` > 0: padded dispatch,
+  /// every source sends every expert that many slots. A per_copy exchange sends `placed.pairs`
+  /// (the layer pass's copies per source and EP rank, expert_placement::assign).
   [[nodiscard]] std::vector<double> tokens(const layer_routing& lr, std::int64_t padded_slots,
-                                           const expert_placement& placement, int layer) const;
+                                           const expert_placement::pass_assignment& placed) const;
 
   /// Bytes of one token sent in `c` (dispatch or combine) in its precision; fp8 activations
   /// carry one fp32 scale per 128 values (DeepSeek-V3 s3.3.2 fine-grained quantization; the

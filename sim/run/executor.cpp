@@ -141,7 +141,8 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
   simulation& sim = m_.sim();
   const auto lr = routing_.routing(r.rep, r.pass, layer, fwd);
   // Both directions carry the same copies between the same pairs.
-  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)), placement_, layer);
+  const expert_placement::pass_assignment placed = placement_.assign(*lr, layer);
+  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)), placed);
   for (int phase = 0; phase < 2; ++phase) {
     const bool to_experts = phase == 0;
     const category c = to_experts == fwd ? category::dispatch : category::combine;
@@ -180,8 +181,8 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
     expert_op critical;
     int critical_rank = 0;
     for (int e = 0; e < ep_; ++e) {
-      const expert_op x =
-          run_experts(r, e, *lr, layer, (*arrived)[static_cast<std::size_t>(e)], tag);
+      const expert_op x = run_experts(r, e, placed.ranks[static_cast<std::size_t>(e)],
+                                      (*arrived)[static_cast<std::size_t>(e)], tag);
       if (x.end > critical.end) {
         critical = x;
         critical_rank = e;
@@ -256,12 +257,11 @@ task pass_executor::tp_all_reduce(const pass_request& r, op_id* cur) {
 
 /// Expert work of EP rank `e` for one layer pass, enqueued at `at` on its compute stream.
 pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e,
-                                                    const layer_routing& lr, int layer, time_ps at,
-                                                    const std::string& tag) {
+                                                    const expert_placement::rank_load& held,
+                                                    time_ps at, const std::string& tag) {
   const bool fwd = r.kind == pass_kind::forward;
   const pass_shape& shape = shape_of(r, e);
-  const int per_rank = lr.experts / ep_;
-  const expert_placement::rank_load held = placement_.load(lr, layer, e);
+  const int per_rank = s_.model.moe->experts / ep_;
   const double copies = held.copies;
   const int active = held.active;
   // Static shapes: every local expert computes over its full capacity from every source.

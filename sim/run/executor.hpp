@@ -100,7 +100,7 @@ class pass_executor {
   task layer_moe(const pass_request& r, int layer, const std::string& tag, op_id* cur);
   task layer_dense(const pass_request& r, const std::string& tag, op_id* cur);
   task tp_all_reduce(const pass_request& r, op_id* cur);
-  expert_op run_experts(const pass_request& r, int e, const layer_routing& lr, int layer,
+  expert_op run_experts(const pass_request& r, int e, const expert_placement::rank_load& held,
                         time_ps at, const std::string& tag);
   std::pair<time_ps, op_id> head(const pass_request& r, op_id dep);
   [[nodiscard]] std::int64_t padded_slots(const pass_shape& shape) const;

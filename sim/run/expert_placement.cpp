@@ -21,8 +21,6 @@ expert_placement::expert_placement(int experts, int ep, int layers,
         fmt::format("expert_placement: {} experts do not split over {} EP ranks", experts, ep));
   }
   const auto n_e = static_cast<std::size_t>(experts);
-  // copies[layer][e]: the ranks holding expert e, home first, then the replicas as listed.
-  std::vector<std::vector<std::vector<int>>> copies(layer_index_.size());
   for (const auto& r : replicas) {
     if (r.expert < 0 || r.expert >= experts) {
       throw std::invalid_argument(
@@ -37,143 +35,153 @@ expert_placement::expert_placement(int experts, int ep, int layers,
         throw std::invalid_argument(
             fmt::format("expert_placement: layer {} outside [0, {})", l, layers));
       }
-      auto& per_layer = copies[static_cast<std::size_t>(l)];
-      if (per_layer.empty()) per_layer.resize(n_e);
-      auto& held = per_layer[static_cast<std::size_t>(r.expert)];
+      int& index = layer_index_[static_cast<std::size_t>(l)];
+      if (index < 0) {
+        index = static_cast<int>(layers_.size());
+        layers_.push_back({std::vector<std::vector<int>>(n_e),
+                           std::vector<std::vector<int>>(static_cast<std::size_t>(ep))});
+      }
+      layer_copies& lc = layers_[static_cast<std::size_t>(index)];
+      auto& held = lc.copies[static_cast<std::size_t>(r.expert)];
       if (held.empty()) held.push_back(home(r.expert));
       for (const int rank : r.ranks) {
         if (rank < 0 || rank >= ep || std::find(held.begin(), held.end(), rank) != held.end()) {
           throw std::invalid_argument(fmt::format(
-              "expert_placement: rank {} for expert {} in layer {} is out of [0, {}) or holds it "
-              "already",
+              "expert_placement: rank {} for expert {} in layer {} is outside [0, {}) or holds "
+              "it already",
               rank, r.expert, l, ep));
         }
         held.push_back(rank);
+        lc.replicas_on[static_cast<std::size_t>(rank)].push_back(r.expert);
       }
     }
-  }
-  for (std::size_t l = 0; l < copies.size(); ++l) {
-    if (copies[l].empty()) continue;
-    layer_map m;
-    m.dispatch.resize(static_cast<std::size_t>(ep) * n_e);
-    m.replicas_on.resize(static_cast<std::size_t>(ep));
-    for (int e = 0; e < experts; ++e) {
-      const std::vector<int>& held = copies[l][static_cast<std::size_t>(e)];
-      if (held.size() <= 1) {
-        for (int s = 0; s < ep; ++s) m.dispatch[static_cast<std::size_t>(s) * n_e + e] = home(e);
-        continue;
-      }
-      for (std::size_t c = 1; c < held.size(); ++c) {
-        m.replicas_on[static_cast<std::size_t>(held[c])].push_back(e);
-      }
-      // Each copy serves its own rank; the other sources, in rank order, the least-served copy.
-      std::vector<int> served(held.size(), 1);
-      for (int s = 0; s < ep; ++s) {
-        const auto own = std::find(held.begin(), held.end(), s);
-        std::size_t pick = static_cast<std::size_t>(own - held.begin());
-        if (own == held.end()) {
-          pick = static_cast<std::size_t>(std::min_element(served.begin(), served.end()) -
-                                          served.begin());
-          ++served[pick];
-        }
-        m.dispatch[static_cast<std::size_t>(s) * n_e + static_cast<std::size_t>(e)] = held[pick];
-      }
-    }
-    layer_index_[l] = static_cast<int>(layers_.size());
-    layers_.push_back(std::move(m));
   }
 }
 
-const expert_placement::layer_map* expert_placement::map_of(int layer) const noexcept {
+const expert_placement::layer_copies* expert_placement::copies_of(int layer) const noexcept {
   if (layer < 0 || static_cast<std::size_t>(layer) >= layer_index_.size()) return nullptr;
   const int i = layer_index_[static_cast<std::size_t>(layer)];
   return i < 0 ? nullptr : &layers_[static_cast<std::size_t>(i)];
 }
 
-int expert_placement::dispatch_rank(int layer, int src, int e) const noexcept {
-  const layer_map* m = map_of(layer);
-  if (m == nullptr) return home(e);
-  return m->dispatch[static_cast<std::size_t>(src) * static_cast<std::size_t>(experts_) +
-                     static_cast<std::size_t>(e)];
-}
-
-std::vector<std::int64_t> expert_placement::rank_pairs(const layer_routing& lr, int layer) const {
+expert_placement::pass_assignment expert_placement::assign(const layer_routing& lr,
+                                                           int layer) const {
   const auto n_ep = static_cast<std::size_t>(ep_);
-  std::vector<std::int64_t> pair(n_ep * n_ep, 0);
-  const layer_map* m = map_of(layer);
-  for (std::size_t src = 0; src < n_ep; ++src) {
-    const std::int64_t* row = lr.copies.data() + src * static_cast<std::size_t>(lr.experts);
-    if (m == nullptr) {
+  const auto n_e = static_cast<std::size_t>(experts_);
+  pass_assignment a;
+  a.pairs.assign(n_ep * n_ep, 0);
+  a.ranks.resize(n_ep);
+  const layer_copies* lc = copies_of(layer);
+  if (lc == nullptr) {
+    // The contiguous split: rank r holds experts [r * per_rank, (r + 1) * per_rank).
+    for (std::size_t src = 0; src < n_ep; ++src) {
+      const std::int64_t* row = lr.copies.data() + src * n_e;
       for (std::size_t dst = 0; dst < n_ep; ++dst) {
         std::int64_t copies = 0;
         const std::int64_t* e = row + dst * static_cast<std::size_t>(per_rank_);
         for (int x = 0; x < per_rank_; ++x) copies += e[x];
-        pair[src * n_ep + dst] = copies;
+        a.pairs[src * n_ep + dst] = copies;
       }
-      continue;
     }
-    const int* to = m->dispatch.data() + src * static_cast<std::size_t>(experts_);
-    for (int e = 0; e < experts_; ++e) pair[src * n_ep + static_cast<std::size_t>(to[e])] += row[e];
+    for (int r = 0; r < ep_; ++r) {
+      rank_load& out = a.ranks[static_cast<std::size_t>(r)];
+      for (int x = r * per_rank_; x < (r + 1) * per_rank_; ++x) {
+        const std::int64_t n = lr.expert_load[static_cast<std::size_t>(x)];
+        out.copies += static_cast<double>(n);
+        out.active += n > 0 ? 1 : 0;
+      }
+    }
+    return a;
   }
-  return pair;
-}
-
-expert_placement::rank_load expert_placement::load(const layer_routing& lr, int layer,
-                                                   int rank) const {
-  rank_load out;
-  const layer_map* m = map_of(layer);
-  if (m == nullptr) {
-    for (int x = rank * per_rank_; x < (rank + 1) * per_rank_; ++x) {
-      const std::int64_t n = lr.expert_load[static_cast<std::size_t>(x)];
-      out.copies += static_cast<double>(n);
+  // 1 and 2: experts without replicas go home, holders of a copy keep their tokens.
+  std::vector<std::int64_t> load(n_ep, 0);
+  std::vector<std::vector<std::int64_t>> received(n_e);  // per replicated expert, per copy
+  struct pending {
+    std::int64_t n;
+    int expert;
+    int src;
+  };
+  std::vector<pending> rest;
+  for (int e = 0; e < experts_; ++e) {
+    const std::vector<int>& held = lc->copies[static_cast<std::size_t>(e)];
+    auto& got = received[static_cast<std::size_t>(e)];
+    got.assign(held.size(), 0);
+    for (int src = 0; src < ep_; ++src) {
+      const std::int64_t n = lr.copies[static_cast<std::size_t>(src) * n_e + e];
+      if (n == 0) continue;
+      int to = home(e);
+      if (!held.empty()) {
+        const auto own = std::find(held.begin(), held.end(), src);
+        if (own == held.end()) {
+          rest.push_back({n, e, src});
+          continue;
+        }
+        to = src;
+        got[static_cast<std::size_t>(own - held.begin())] += n;
+      }
+      a.pairs[static_cast<std::size_t>(src) * n_ep + static_cast<std::size_t>(to)] += n;
+      load[static_cast<std::size_t>(to)] += n;
+    }
+  }
+  // 3: the rest, largest first, each to the least-loaded copy.
+  std::sort(rest.begin(), rest.end(), [](const pending& x, const pending& y) {
+    if (x.n != y.n) return x.n > y.n;
+    return x.expert != y.expert ? x.expert < y.expert : x.src < y.src;
+  });
+  for (const pending& p : rest) {
+    const std::vector<int>& held = lc->copies[static_cast<std::size_t>(p.expert)];
+    std::size_t pick = 0;
+    for (std::size_t c = 1; c < held.size(); ++c) {
+      if (load[static_cast<std::size_t>(held[c])] < load[static_cast<std::size_t>(held[pick])]) {
+        pick = c;
+      }
+    }
+    const auto to = static_cast<std::size_t>(held[pick]);
+    received[static_cast<std::size_t>(p.expert)][pick] += p.n;
+    a.pairs[static_cast<std::size_t>(p.src) * n_ep + to] += p.n;
+    load[to] += p.n;
+  }
+  // Each rank's experts with tokens: its home experts, then the replicas it holds.
+  for (int r = 0; r < ep_; ++r) {
+    rank_load& out = a.ranks[static_cast<std::size_t>(r)];
+    out.copies = static_cast<double>(load[static_cast<std::size_t>(r)]);
+    for (int x = r * per_rank_; x < (r + 1) * per_rank_; ++x) {
+      const auto& got = received[static_cast<std::size_t>(x)];
+      const std::int64_t n = got.empty() ? lr.expert_load[static_cast<std::size_t>(x)] : got[0];
       out.active += n > 0 ? 1 : 0;
     }
-    return out;
-  }
-  // The copies each of the rank's experts (home ones, then replicas) receives from the sources
-  // it serves.
-  auto received = [&](int e) {
-    std::int64_t n = 0;
-    for (int s = 0; s < ep_; ++s) {
-      const auto at = static_cast<std::size_t>(s) * static_cast<std::size_t>(experts_) +
-                      static_cast<std::size_t>(e);
-      if (m->dispatch[at] == rank) n += lr.copies[at];
+    for (const int x : lc->replicas_on[static_cast<std::size_t>(r)]) {
+      const std::vector<int>& held = lc->copies[static_cast<std::size_t>(x)];
+      const auto c =
+          static_cast<std::size_t>(std::find(held.begin(), held.end(), r) - held.begin());
+      out.active += received[static_cast<std::size_t>(x)][c] > 0 ? 1 : 0;
     }
-    return n;
-  };
-  auto add = [&](int e) {
-    const std::int64_t n = received(e);
-    out.copies += static_cast<double>(n);
-    out.active += n > 0 ? 1 : 0;
-  };
-  for (int x = rank * per_rank_; x < (rank + 1) * per_rank_; ++x) add(x);
-  for (const int x : m->replicas_on[static_cast<std::size_t>(rank)]) add(x);
-  return out;
+  }
+  return a;
 }
 
 std::int64_t expert_placement::most_replicas_on_a_rank() const {
   std::vector<std::int64_t> held(static_cast<std::size_t>(ep_), 0);
-  for (const layer_map& m : layers_) {
-    for (std::size_t r = 0; r < m.replicas_on.size(); ++r) {
-      held[r] += static_cast<std::int64_t>(m.replicas_on[r].size());
+  for (const layer_copies& lc : layers_) {
+    for (std::size_t r = 0; r < lc.replicas_on.size(); ++r) {
+      held[r] += static_cast<std::int64_t>(lc.replicas_on[r].size());
     }
   }
   return held.empty() ? 0 : *std::max_element(held.begin(), held.end());
 }
 
-rank_spread spread_of(const expert_placement& p, const layer_routing& lr, int layer) {
+rank_spread spread_of(const expert_placement::pass_assignment& a) {
   double tokens_max = 0;
   double tokens_sum = 0;
   double unique_max = 0;
   double unique_sum = 0;
-  for (int r = 0; r < p.ranks(); ++r) {
-    const expert_placement::rank_load l = p.load(lr, layer, r);
+  for (const expert_placement::rank_load& l : a.ranks) {
     tokens_max = std::max(tokens_max, l.copies);
     tokens_sum += l.copies;
     unique_max = std::max(unique_max, static_cast<double>(l.active));
     unique_sum += l.active;
   }
-  const double n = p.ranks();
+  const auto n = static_cast<double>(a.ranks.size());
   rank_spread out;
   if (tokens_sum > 0) out.tokens_max_over_mean = tokens_max / (tokens_sum / n);
   if (unique_sum > 0) out.unique_max_over_mean = unique_max / (unique_sum / n);

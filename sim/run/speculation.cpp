@@ -117,8 +117,8 @@ class speculation::routing_tapper final : public routing_source {
       verify_sum_ += lr->unique_experts;
       plain_sum_ += plain_.route(0, pass, layer, 1, plain_tokens_).unique_experts;
       ++layers_;
-      const rank_spread placed = spread_of(placement_, *lr, layer);
-      const rank_spread split = spread_of(contiguous_, *lr, layer);
+      const rank_spread placed = spread_of(placement_.assign(*lr, layer));
+      const rank_spread split = spread_of(contiguous_.assign(*lr, layer));
       spread_.tokens_max_over_mean += placed.tokens_max_over_mean;
       spread_.unique_max_over_mean += placed.unique_max_over_mean;
       split_.tokens_max_over_mean += split.tokens_max_over_mean;

@@ -35,20 +35,15 @@ layer_routing hot_expert_routing(std::int64_t hot) {
 TEST_CASE("placement: without replicas every expert computes at home, as the split did") {
   const expert_placement p(8, 4, 3);
   const layer_routing lr = hot_expert_routing(5);
-  for (int l = 0; l < 3; ++l) {
-    for (int s = 0; s < 4; ++s) {
-      for (int e = 0; e < 8; ++e) CHECK(p.dispatch_rank(l, s, e) == e / 2);
-    }
-  }
+  const expert_placement::pass_assignment a = p.assign(lr, 1);
   // Rank 0 holds experts 0 and 1: 4 x 5 + 4 copies, both active.
-  CHECK(p.load(lr, 1, 0).copies == 24);
-  CHECK(p.load(lr, 1, 0).active == 2);
-  CHECK(p.load(lr, 1, 3).copies == 8);
+  CHECK(a.ranks[0].copies == 24);
+  CHECK(a.ranks[0].active == 2);
+  CHECK(a.ranks[3].copies == 8);
   // Rank pairs: source s to rank r carries its copies to r's two experts.
-  const std::vector<std::int64_t> pairs = p.rank_pairs(lr, 1);
   for (int s = 0; s < 4; ++s) {
-    CHECK(pairs[static_cast<std::size_t>(s) * 4] == 6);
-    for (int r = 1; r < 4; ++r) CHECK(pairs[static_cast<std::size_t>(s) * 4 + r] == 2);
+    CHECK(a.pairs[static_cast<std::size_t>(s) * 4] == 6);
+    for (int r = 1; r < 4; ++r) CHECK(a.pairs[static_cast<std::size_t>(s) * 4 + r] == 2);
   }
   CHECK(p.most_replicas_on_a_rank() == 0);
 }
@@ -57,43 +52,58 @@ TEST_CASE("placement: a hot expert's replica halves its home rank's expert load"
   const layer_routing lr = hot_expert_routing(9);
   const std::vector<moesim::serve::expert_replica> replicas{{{}, 0, {2}}};
   const expert_placement p(8, 4, 2, replicas);
-  // Sources 0 and 2 hold a copy and keep their tokens; 1 and 3 go to the least-served copy in
-  // rank order: 1 to the home (rank 0), 3 to the replica (rank 2).
-  CHECK(p.dispatch_rank(0, 0, 0) == 0);
-  CHECK(p.dispatch_rank(0, 2, 0) == 2);
-  CHECK(p.dispatch_rank(0, 1, 0) == 0);
-  CHECK(p.dispatch_rank(0, 3, 0) == 2);
-  CHECK(p.dispatch_rank(1, 3, 0) == 2);  // every layer when none is named
-  CHECK(p.dispatch_rank(0, 3, 1) == 0);  // other experts stay home
-  // Rank 0 computed 4 x 9 copies of expert 0 (+4 of expert 1); now half of them.
   const expert_placement plain(8, 4, 2);
-  CHECK(plain.load(lr, 0, 0).copies == 40);
-  CHECK(p.load(lr, 0, 0).copies == 2 * 9 + 4);
-  CHECK(p.load(lr, 0, 2).copies == 2 * 9 + 8);
-  CHECK(p.load(lr, 0, 2).active == 3);  // its two experts and the replica
+  // Sources 0 and 2 hold a copy and keep their 9 copies (rank 0: 9 + 4 of expert 1 = 13;
+  // rank 2: 9 + 8 = 17); sources 1 and 3 (9 each, by source) go to the least-loaded copy: 1 to
+  // rank 0 (13 < 17), then 3 to rank 2 (17 < 22).
+  const expert_placement::pass_assignment a = p.assign(lr, 0);
+  CHECK(plain.assign(lr, 0).ranks[0].copies == 40);
+  CHECK(a.ranks[0].copies == 22);
+  CHECK(a.ranks[1].copies == 8);
+  CHECK(a.ranks[2].copies == 26);
+  CHECK(a.ranks[2].active == 3);                 // its two experts and the replica
+  CHECK(p.assign(lr, 1).ranks[0].copies == 22);  // every layer when none is named
   // The copies still add up to the routing's.
   double total = 0;
-  for (int r = 0; r < 4; ++r) total += p.load(lr, 0, r).copies;
+  for (const auto& r : a.ranks) total += r.copies;
   CHECK(total == std::accumulate(lr.expert_load.begin(), lr.expert_load.end(), 0.0));
-  // The exchange: source 3's hot copies go to rank 2 now.
-  const std::vector<std::int64_t> pairs = p.rank_pairs(lr, 0);
-  CHECK(pairs[3 * 4 + 0] == 1);
-  CHECK(pairs[3 * 4 + 2] == 9 + 2);
-  // Max over mean of the expert tokens falls: 40 / 22 before, 27 / 22 after.
+  // The exchange: source 3's hot copies go to rank 2, source 2's stay on it.
+  CHECK(a.pairs[3 * 4 + 0] == 1);
+  CHECK(a.pairs[3 * 4 + 2] == 9 + 2);
+  CHECK(a.pairs[2 * 4 + 0] == 1);
+  CHECK(a.pairs[2 * 4 + 2] == 9 + 2);
+  // Max over mean of the expert tokens: 40 / 22 before, 26 / 22 after.
   const double mean = total / 4;
-  CHECK(spread_of(plain, lr, 0).tokens_max_over_mean == Approx(40 / mean));
-  CHECK(spread_of(p, lr, 0).tokens_max_over_mean == Approx(26 / mean));
+  CHECK(spread_of(plain.assign(lr, 0)).tokens_max_over_mean == Approx(40 / mean));
+  CHECK(spread_of(a).tokens_max_over_mean == Approx(26 / mean));
   CHECK(p.most_replicas_on_a_rank() == 2);  // one copy in each of the two layers
 }
 
-TEST_CASE("placement: replicas named for some layers leave the others at home") {
+TEST_CASE("placement: the balance follows the pass's load, and named layers only") {
+  // Expert 7 (home rank 3) copied to ranks 0 and 1 in layer 1 only.
   const std::vector<moesim::serve::expert_replica> replicas{{{1}, 7, {0, 1}}};
   const expert_placement p(8, 4, 3, replicas);
-  CHECK(p.dispatch_rank(0, 0, 7) == 3);
-  CHECK(p.dispatch_rank(1, 0, 7) == 0);
-  CHECK(p.dispatch_rank(1, 1, 7) == 1);
-  CHECK(p.dispatch_rank(1, 2, 7) == 3);  // each copy serves one source besides its own rank
-  CHECK(p.dispatch_rank(2, 2, 7) == 3);
+  layer_routing lr = hot_expert_routing(1);
+  for (int s = 0; s < 4; ++s) lr.copies[static_cast<std::size_t>(s) * 8 + 6] = 3;
+  lr.copies[2 * 8 + 7] = 6;  // source 2, which holds no copy of expert 7, sends it 6
+  lr.copies[0 * 8 + 2] = 5;  // rank 1's expert 2 gets 5 from source 0
+  lr.expert_load[6] = 12;
+  lr.expert_load[7] = 9;
+  lr.expert_load[2] = 8;
+  // Layer 0: no replicas, source 2's 6 go home with its 3 to expert 6.
+  CHECK(p.assign(lr, 0).pairs[2 * 4 + 3] == 9);
+  // Layer 1: without source 2's 6, ranks 0, 1 and 3 carry 9, 13 and 13 (each holder keeps its
+  // one copy of expert 7); the 6 go to rank 0, the least loaded copy.
+  const expert_placement::pass_assignment a = p.assign(lr, 1);
+  CHECK(a.pairs[2 * 4 + 3] == 3);
+  CHECK(a.pairs[2 * 4 + 0] == 2 + 6);
+  CHECK(a.ranks[0].copies == 15);
+  CHECK(a.ranks[1].copies == 13);
+  CHECK(a.ranks[3].copies == 13);
+  CHECK(a.ranks[0].active == 3);
+  double total = 0;
+  for (const auto& r : a.ranks) total += r.copies;
+  CHECK(total == std::accumulate(lr.expert_load.begin(), lr.expert_load.end(), 0.0));
   CHECK(p.most_replicas_on_a_rank() == 1);
   CHECK_THROWS_AS(
       expert_placement(8, 4, 3, std::vector<moesim::serve::expert_replica>{{{}, 7, {3}}}),
