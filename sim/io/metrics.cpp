@@ -68,7 +68,9 @@ json speculative_json(const sim::run::speculative_report& x) {
                       {"tpot_s", p.tpot_s},
                       {"draft_time_share", p.draft_share},
                       {"unique_experts_verify", p.unique_experts_verify},
-                      {"unique_experts_plain", p.unique_experts_plain}});
+                      {"unique_experts_plain", p.unique_experts_plain},
+                      {"device_expert_tokens_max_over_mean", p.rank_tokens_max_over_mean},
+                      {"device_unique_experts_max_over_mean", p.rank_unique_max_over_mean}});
   }
   json out = {{"drafter", x.drafter},
               {"policy", x.policy},
@@ -85,6 +87,12 @@ json speculative_json(const sim::run::speculative_report& x) {
                {{"verify", x.unique_experts_verify},
                 {"plain_decode", plain},
                 {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
+              {"device_load_verify",
+               {{"expert_tokens_max_over_mean", x.rank_tokens_max_over_mean},
+                {"unique_experts_max_over_mean", x.rank_unique_max_over_mean},
+                {"without_replicas",
+                 {{"expert_tokens_max_over_mean", x.rank_tokens_max_over_mean_contiguous},
+                  {"unique_experts_max_over_mean", x.rank_unique_max_over_mean_contiguous}}}}},
               {"verify_pass_s", x.verify_pass_s},
               {"draft_s", x.draft_s},
               {"draft_acceptance", x.draft_acceptance},
@@ -293,18 +301,23 @@ void print_speculative(const sim::run::speculative_report& x, std::ostream& out)
   fmt::print(out, "    {:<26} {}\n", "  observed", observed);
   fmt::print(out, "    {:<26} {:>12.2f} {:>12.2f}\n", "unique experts verify, plain",
              x.unique_experts_verify, x.unique_experts_plain);
+  fmt::print(out, "    {:<26} tokens {:.3f}, experts {:.3f} (without replicas {:.3f}, {:.3f})\n",
+             "device load max/mean", x.rank_tokens_max_over_mean, x.rank_unique_max_over_mean,
+             x.rank_tokens_max_over_mean_contiguous, x.rank_unique_max_over_mean_contiguous);
   fmt::print(out, "    {:<26} {:>12} {:>12}\n", "verify pass, drafting",
              format_seconds(x.verify_pass_s), format_seconds(x.draft_s));
   fmt::print(out, "    {:<26} {:>11.1f}%\n", "drafting share", 100 * x.draft_share);
   if (x.points.empty()) return;
-  fmt::print(out, "    grid: {:>5} {:>3} {:>7} {:>10} {:>8} {:>13} {:>13} {:>9} {:>10}\n", "batch",
-             "k", "policy", "acceptance", "speedup", "verify/decode", "experts v/d", "tokens",
-             "TPOT");
+  fmt::print(out, "    grid: {:>5} {:>3} {:>7} {:>10} {:>8} {:>13} {:>13} {:>9} {:>10} {:>12}\n",
+             "batch", "k", "policy", "acceptance", "speedup", "verify/decode", "experts v/d",
+             "tokens", "TPOT", "device load");
   for (const auto& p : x.points) {
-    fmt::print(
-        out, "          {:>5} {:>3} {:>7} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10}\n",
-        p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
-        p.unique_experts_verify_over_decode, p.mean_accepted_tokens, format_seconds(p.tpot_s));
+    fmt::print(out,
+               "          {:>5} {:>3} {:>7} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10} "
+               "{:>12.3f}\n",
+               p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
+               p.unique_experts_verify_over_decode, p.mean_accepted_tokens,
+               format_seconds(p.tpot_s), p.rank_tokens_max_over_mean);
   }
 }
 

@@ -12,6 +12,7 @@
 #include "sim/io/presets.hpp"
 #include "sim/io/serve_schema.hpp"
 #include "sim/io/spec_loader.hpp"
+#include "sim/run/expert_placement.hpp"
 #include "sim/run/speculation.hpp"
 #include "sim/serve/draft_tree.hpp"
 
@@ -62,6 +63,32 @@ const object_type<serve::draft_tree_spec>& draft_tree_type() {
   return t;
 }
 
+/// The policy names, one list for `policy` and `policies`.
+enum_spec<serve::speculation_policy> policy_names() {
+  using serve::speculation_policy;
+  return {{{"none", speculation_policy::none},
+           {"naive", speculation_policy::naive},
+           {"divided", speculation_policy::divided}}};
+}
+
+const object_type<serve::expert_replica>& replica_type() {
+  static const auto t = [] {
+    using serve::expert_replica;
+    object_type<expert_replica> o(
+        "replica", "extra copies of one routed expert on other EP ranks (policy divided)");
+    o.required("expert", &expert_replica::expert, integer_spec<int>{0, 1 << 20},
+               "the routed expert copied (its home stays on rank expert / (experts / ep))")
+        .required("ranks", &expert_replica::ranks,
+                  list_spec<int, integer_spec<int>>{integer_spec<int>{0, 1 << 20}, 1, 1024},
+                  "EP ranks holding an extra copy, each once, not the expert's home")
+        .optional("layers", &expert_replica::layers,
+                  list_spec<int, integer_spec<int>>{integer_spec<int>{0, 1 << 20}, 1, 1024},
+                  "MoE layers the copies are made in (absent: every MoE layer)");
+    return o;
+  }();
+  return t;
+}
+
 }  // namespace
 
 const object_type<serve::speculative_spec>& speculative_type() {
@@ -106,10 +133,9 @@ const object_type<serve::speculative_spec>& speculative_type() {
         .optional("topic_spread", &speculative_spec::topic_spread, number_spec{0, 1},
                   "how far a sequence's topic moves its acceptance around the rates (0: every "
                   "sequence alike, 1: the widest spread keeping rates in [0, 1])")
-        .optional("policy", &speculative_spec::policy,
-                  enum_spec<speculation_policy>{
-                      {{"none", speculation_policy::none}, {"naive", speculation_policy::naive}}},
-                  "none (plain decoding) or naive (verify k drafts every step)")
+        .optional("policy", &speculative_spec::policy, policy_names(),
+                  "none (plain decoding), naive (verify k drafts every step) or divided (naive "
+                  "with the replicated experts' tokens split over their copies)")
         .optional("batch_sizes", &speculative_spec::batch_sizes,
                   list_spec<std::uint32_t, integer_spec<std::uint32_t>>{
                       integer_spec<std::uint32_t>{1, 1U << 16}, 1, 64},
@@ -119,13 +145,16 @@ const object_type<serve::speculative_spec>& speculative_type() {
                       integer_spec<std::uint32_t>{1, 64}, 1, 64},
                   "grid: draft lengths k each policy but none runs at (the acceptance vector "
                   "serves them all: at most the longest)")
-        .optional("policies", &speculative_spec::policies,
-                  list_spec<speculation_policy, enum_spec<speculation_policy>>{
-                      enum_spec<speculation_policy>{{{"none", speculation_policy::none},
-                                                     {"naive", speculation_policy::naive}}},
-                      1, 8},
-                  "grid: policies compared at every point (none: plain decoding, the baseline "
-                  "of speedup)")
+        .optional(
+            "policies", &speculative_spec::policies,
+            list_spec<speculation_policy, enum_spec<speculation_policy>>{policy_names(), 1, 8},
+            "grid: policies compared at every point (none: plain decoding, the baseline "
+            "of speedup)")
+        .optional("replicas", &speculative_spec::replicas,
+                  list_spec<serve::expert_replica, object_spec<serve::expert_replica>>{
+                      nested(replica_type()), 1, 1 << 16},
+                  "policy divided: extra copies of hot experts on other EP ranks (their weights "
+                  "join each device's memory)")
         .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
           if (sp.tree && sp.k != sp.tree->steps) {
             detail::fail(*n.find("k"), detail::join_path(path, "k"),
@@ -189,6 +218,79 @@ const object_type<serve::speculative_spec>& speculative_type() {
   return t;
 }
 
+namespace {
+
+/// Policy divided's replicas against the model and the layout: an MoE target, per_copy
+/// exchange without padding, experts, ranks and MoE layers in range, no rank holding a copy
+/// twice, and a policy that uses them.
+void check_replicas(const sim::run::scenario& s, const doc::node& node, const std::string& path) {
+  const auto& sp = *s.workload.serve->speculative;
+  const doc::node* list = node.find("replicas");
+  if (list == nullptr) return;
+  const std::string at = path + ".replicas";
+  using serve::speculation_policy;
+  const bool divided = sp.policy == speculation_policy::divided ||
+                       std::find(sp.policies.begin(), sp.policies.end(),
+                                 speculation_policy::divided) != sp.policies.end();
+  if (!divided) {
+    detail::fail(*list, at,
+                 "replicas serve policy divided, which neither policy nor policies "
+                 "names");
+  }
+  if (!s.model.moe) detail::fail(*list, at, s.model.name + " has no routed experts to copy");
+  if (s.moe.exchange != sim::run::exchange_kind::per_copy || s.moe.padded) {
+    detail::fail(*list, at,
+                 "replicas need moe.exchange per_copy without padding (the per-rank and "
+                 "hierarchical exchanges' token counts assume the contiguous split)");
+  }
+  const int experts = s.model.moe->experts;
+  const int ep = s.parallelism.ep;
+  for (std::size_t i = 0; i < sp.replicas.size(); ++i) {
+    const auto& r = sp.replicas[i];
+    const doc::node& item = list->items()[i];
+    const std::string here = fmt::format("{}[{}]", at, i);
+    if (r.expert >= experts) {
+      detail::fail(*item.find("expert"), here + ".expert",
+                   fmt::format("expert {} outside [0, {}) ({})", r.expert, experts, s.model.name));
+    }
+    const int home = r.expert / (experts / ep);
+    for (std::size_t j = 0; j < r.ranks.size(); ++j) {
+      const int rank = r.ranks[j];
+      const doc::node& where = item.find("ranks")->items()[j];
+      const std::string key = fmt::format("{}.ranks[{}]", here, j);
+      if (rank >= ep) {
+        detail::fail(where, key, fmt::format("rank {} outside [0, {}) (parallelism.ep)", rank, ep));
+      }
+      if (rank == home) {
+        detail::fail(where, key,
+                     fmt::format("rank {} is expert {}'s home (experts {} per rank)", rank,
+                                 r.expert, experts / ep));
+      }
+      if (std::find(r.ranks.begin(), r.ranks.begin() + static_cast<std::ptrdiff_t>(j), rank) !=
+          r.ranks.begin() + static_cast<std::ptrdiff_t>(j)) {
+        detail::fail(where, key, fmt::format("rank {} listed twice", rank));
+      }
+    }
+    for (std::size_t j = 0; j < r.layers.size(); ++j) {
+      const int layer = r.layers[j];
+      if (layer >= s.model.layers || !models::is_moe_layer(s.model, layer)) {
+        detail::fail(item.find("layers")->items()[j], fmt::format("{}.layers[{}]", here, j),
+                     fmt::format("layer {} is not an MoE layer of {} ({} layers)", layer,
+                                 s.model.name, s.model.layers));
+      }
+    }
+  }
+  try {
+    (void)sim::run::expert_placement(experts, ep, s.model.layers, sp.replicas);
+  } catch (const std::invalid_argument& e) {
+    // Two entries copying one expert to one rank in a layer.
+    detail::fail(*list, at,
+                 std::string(e.what()).substr(std::string_view("expert_placement: ").size()));
+  }
+}
+
+}  // namespace
+
 void resolve_speculative(sim::run::scenario& s, const doc::node& root) {
   if (!s.workload.serve || !s.workload.serve->speculative) return;
   const doc::node& node = *root.find("workload")->find("serve")->find("speculative");
@@ -199,6 +301,7 @@ void resolve_speculative(sim::run::scenario& s, const doc::node& root) {
                  "speculative decoding runs on aggregated serving only (disaggregated decode "
                  "instances do not speculate yet)");
   }
+  check_replicas(s, node, path);
   using serve::drafter_kind;
   switch (sp.drafter) {
     case drafter_kind::draft_model: {

@@ -115,8 +115,8 @@ const expert_exchange::plan& expert_exchange::routes(int rep, int stage, bool to
   return *p;
 }
 
-std::vector<double> expert_exchange::tokens(const layer_routing& lr,
-                                            std::int64_t padded_slots) const {
+std::vector<double> expert_exchange::tokens(const layer_routing& lr, std::int64_t padded_slots,
+                                            const expert_placement::pass_assignment& placed) const {
   // 1. Tokens from each source rank to each EP rank (row-major ep x ep): its copies to the
   //    rank's experts (per_copy), or the tokens needing the rank at least once.
   const int per_rank = lr.experts / ep_;
@@ -124,18 +124,10 @@ std::vector<double> expert_exchange::tokens(const layer_routing& lr,
   std::vector<std::int64_t> pair(n_ep * n_ep, 0);
   switch (s_.moe.exchange) {
     case exchange_kind::per_copy:
-      for (std::size_t src = 0; src < n_ep; ++src) {
-        const std::int64_t* row = lr.copies.data() + src * static_cast<std::size_t>(lr.experts);
-        for (std::size_t dst = 0; dst < n_ep; ++dst) {
-          std::int64_t copies = 0;
-          if (s_.moe.padded) {
-            copies = padded_slots * per_rank;
-          } else {
-            const std::int64_t* e = row + dst * static_cast<std::size_t>(per_rank);
-            for (int x = 0; x < per_rank; ++x) copies += e[x];
-          }
-          pair[src * n_ep + dst] = copies;
-        }
+      if (s_.moe.padded) {
+        std::fill(pair.begin(), pair.end(), padded_slots * per_rank);
+      } else {
+        pair = placed.pairs;
       }
       break;
     case exchange_kind::per_rank:

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sim/net/network.hpp"
+#include "sim/run/expert_placement.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/routing_sampler.hpp"
@@ -46,9 +47,10 @@ class expert_exchange {
 
   /// Tokens each connection carries for routing `lr` (either direction: both carry the same
   /// copies between the same pairs), TP entries per leg. `padded_slots` > 0: padded dispatch,
-  /// every source sends every expert that many slots.
-  [[nodiscard]] std::vector<double> tokens(const layer_routing& lr,
-                                           std::int64_t padded_slots) const;
+  /// every source sends every expert that many slots. A per_copy exchange sends `placed.pairs`
+  /// (the layer pass's copies per source and EP rank, expert_placement::assign).
+  [[nodiscard]] std::vector<double> tokens(const layer_routing& lr, std::int64_t padded_slots,
+                                           const expert_placement::pass_assignment& placed) const;
 
   /// Bytes of one token sent in `c` (dispatch or combine) in its precision; fp8 activations
   /// carry one fp32 scale per 128 values (DeepSeek-V3 s3.3.2 fine-grained quantization; the

@@ -11,12 +11,15 @@
 namespace moesim::sim::run {
 
 pass_executor::pass_executor(machine& m, expert_exchange& x, routing_source& routing,
-                             const scenario& s, const model_chunks& chunks)
+                             const scenario& s, const model_chunks& chunks,
+                             const expert_placement* placement)
     : m_(m),
       x_(x),
       routing_(routing),
       s_(s),
       chunks_(chunks),
+      contiguous_(s.model.moe ? s.model.moe->experts : 0, s.parallelism.ep, 0),
+      placement_(placement != nullptr ? *placement : contiguous_),
       tp_(s.parallelism.tp),
       ep_(s.parallelism.ep),
       recompute_(s.workload.training.value_or(training_config{}).recompute) {}
@@ -138,7 +141,8 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
   simulation& sim = m_.sim();
   const auto lr = routing_.routing(r.rep, r.pass, layer, fwd);
   // Both directions carry the same copies between the same pairs.
-  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)));
+  const expert_placement::pass_assignment placed = placement_.assign(*lr, layer);
+  const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)), placed);
   for (int phase = 0; phase < 2; ++phase) {
     const bool to_experts = phase == 0;
     const category c = to_experts == fwd ? category::dispatch : category::combine;
@@ -177,7 +181,8 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
     expert_op critical;
     int critical_rank = 0;
     for (int e = 0; e < ep_; ++e) {
-      const expert_op x = run_experts(r, e, *lr, (*arrived)[static_cast<std::size_t>(e)], tag);
+      const expert_op x = run_experts(r, e, placed.ranks[static_cast<std::size_t>(e)],
+                                      (*arrived)[static_cast<std::size_t>(e)], tag);
       if (x.end > critical.end) {
         critical = x;
         critical_rank = e;
@@ -252,18 +257,13 @@ task pass_executor::tp_all_reduce(const pass_request& r, op_id* cur) {
 
 /// Expert work of EP rank `e` for one layer pass, enqueued at `at` on its compute stream.
 pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e,
-                                                    const layer_routing& lr, time_ps at,
-                                                    const std::string& tag) {
+                                                    const expert_placement::rank_load& held,
+                                                    time_ps at, const std::string& tag) {
   const bool fwd = r.kind == pass_kind::forward;
   const pass_shape& shape = shape_of(r, e);
-  const int per_rank = lr.experts / ep_;
-  double copies = 0;
-  int active = 0;
-  for (int x = e * per_rank; x < (e + 1) * per_rank; ++x) {
-    const std::int64_t n = lr.expert_load[static_cast<std::size_t>(x)];
-    copies += static_cast<double>(n);
-    active += n > 0 ? 1 : 0;
-  }
+  const int per_rank = s_.model.moe->experts / ep_;
+  const double copies = held.copies;
+  const int active = held.active;
   // Static shapes: every local expert computes over its full capacity from every source.
   const double computed =
       s_.moe.padded ? static_cast<double>(padded_slots(widest(r))) * per_rank * ep_ : copies;

@@ -67,9 +67,11 @@ struct pass_request {
 class pass_executor {
  public:
   /// `chunks` (kept by reference) says which layers a chunk runs; `chunks.training`: the last
-  /// chunk carries the multi-token-prediction modules and heads.
+  /// chunk carries the multi-token-prediction modules and heads. `placement` (kept by
+  /// reference; null: the contiguous split of s's experts) says which rank computes which
+  /// source's tokens of each expert.
   pass_executor(machine& m, expert_exchange& x, routing_source& routing, const scenario& s,
-                const model_chunks& chunks);
+                const model_chunks& chunks, const expert_placement* placement = nullptr);
 
   /// Runs request `r` from now; when it returns, `*end` is the pass's last op. The caller keeps
   /// `r` alive until then (a named local of the awaiting coroutine: GCC 12 may destroy a
@@ -98,8 +100,8 @@ class pass_executor {
   task layer_moe(const pass_request& r, int layer, const std::string& tag, op_id* cur);
   task layer_dense(const pass_request& r, const std::string& tag, op_id* cur);
   task tp_all_reduce(const pass_request& r, op_id* cur);
-  expert_op run_experts(const pass_request& r, int e, const layer_routing& lr, time_ps at,
-                        const std::string& tag);
+  expert_op run_experts(const pass_request& r, int e, const expert_placement::rank_load& held,
+                        time_ps at, const std::string& tag);
   std::pair<time_ps, op_id> head(const pass_request& r, op_id dep);
   [[nodiscard]] std::int64_t padded_slots(const pass_shape& shape) const;
 
@@ -108,6 +110,8 @@ class pass_executor {
   routing_source& routing_;
   const scenario& s_;
   const model_chunks& chunks_;
+  expert_placement contiguous_;  ///< the contiguous split, when no placement was given
+  const expert_placement& placement_;
   int tp_;
   int ep_;
   cluster::recompute_mode recompute_;

@@ -11,6 +11,7 @@
 
 #include "models/model_params.hpp"
 #include "sim/run/batch.hpp"
+#include "sim/run/expert_placement.hpp"
 #include "sim/run/layout.hpp"
 #include "sim/run/serve_instances.hpp"
 #include "sim/run/speculation.hpp"
@@ -339,6 +340,11 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
       if (const double draft = draft_weight_bytes(s); draft > 0) {
         plan.items.push_back({"draft weights", draft});
         plan.total_bytes += draft;
+      }
+      // Policy divided's extra expert copies, as many as the rank holding the most has.
+      if (const double replicas = replica_weight_bytes(s); replicas > 0) {
+        plan.items.push_back({"expert replicas", replicas});
+        plan.total_bytes += replicas;
       }
       const double pool = serve_kv_pool_of(s, plan.total_bytes).bytes;
       if (pool > 0) {

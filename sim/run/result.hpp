@@ -89,6 +89,10 @@ struct speculative_point {
   double draft_share = 0;  ///< drafting / (drafting + verification)
   double unique_experts_verify = 0;
   double unique_experts_plain = 0;
+  /// Verifying passes' per-device expert tokens and unique experts, max over mean
+  /// (speculative_report's, under the point's placement).
+  double rank_tokens_max_over_mean = 0;
+  double rank_unique_max_over_mean = 0;
 };
 
 /// Speculative decoding's figures over a serving run (speculation.hpp).
@@ -113,6 +117,13 @@ struct speculative_report {
   /// iterations' plain decode batches (one token per decoding sequence) touch.
   double unique_experts_verify = 0;
   double unique_experts_plain = 0;
+  /// Per EP rank of the verifying passes, max over mean (the mean over MoE layer passes): the
+  /// expert-token copies it computes and the experts it streams from HBM, under the run's
+  /// placement (policy divided: with the replicas) and under the contiguous split.
+  double rank_tokens_max_over_mean = 0;
+  double rank_unique_max_over_mean = 0;
+  double rank_tokens_max_over_mean_contiguous = 0;
+  double rank_unique_max_over_mean_contiguous = 0;
   double verify_pass_s = 0;  ///< mean target pass of a verifying iteration
   double draft_s = 0;        ///< mean drafting time of a verifying iteration
   double draft_share = 0;    ///< drafting / (drafting + verification) over those iterations

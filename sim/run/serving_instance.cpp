@@ -21,10 +21,11 @@ namespace {
 /// Speculative decoding, when the scenario asks for it (policy none drafts nothing: it
 /// measures plain decoding's full batches for a grid's baseline).
 std::unique_ptr<speculation> speculation_of(const scenario& s, machine& m, expert_exchange& x,
-                                            routing_source& target) {
+                                            routing_source& target,
+                                            const expert_placement& placement) {
   const auto& spec = s.workload.serve->speculative;
   if (!spec) return nullptr;
-  return std::make_unique<speculation>(s, m, x, target, x.nodes());
+  return std::make_unique<speculation>(s, m, x, target, x.nodes(), placement);
 }
 
 /// The MoE layers of a one-stage model.
@@ -51,11 +52,12 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
       pool_(serve_kv_pool_of(s, serving_weights_and_buffers(s))),
       chunks_(s, /*is_training=*/false),
       x_(m_, s),
+      placement_(placement_of(s)),
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
                                                    moe_layers(chunks_))),
-      spec_(speculation_of(s, m_, x_, *routing_)),
-      executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_),
+      spec_(speculation_of(s, m_, x_, *routing_, placement_)),
+      executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_, &placement_),
       load_(static_cast<std::size_t>(ep_)),
       stats_(serve::slo{s.workload.serve->slo.ttft_s, s.workload.serve->slo.tpot_s}),
       wake_(m.sim()),

@@ -144,6 +144,7 @@ class serving_instance {
   serve_kv_pool pool_;
   model_chunks chunks_;
   expert_exchange x_;
+  expert_placement placement_;  ///< the target's experts (replicas under policy divided)
   std::unique_ptr<iteration_routing> routing_;
   std::unique_ptr<speculation> spec_;  ///< with workload.serve.speculative (policy not none)
   pass_executor executor_;

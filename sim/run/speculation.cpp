@@ -105,9 +105,12 @@ double draft_kv_bytes_per_token(const scenario& s) {
 /// iteration's plain decode batch routed by a second sampler of the same scenario.
 class speculation::routing_tapper final : public routing_source {
  public:
-  routing_tapper(const scenario& s, routing_source& inner, const ep_nodes& nodes)
+  routing_tapper(const scenario& s, routing_source& inner, const ep_nodes& nodes,
+                 const expert_placement& placement)
       : inner_(inner),
-        plain_(s, s.parallelism.ep, s.workload.serve->scheduler.token_budget, 1, nodes.node) {}
+        plain_(s, s.parallelism.ep, s.workload.serve->scheduler.token_budget, 1, nodes.node),
+        placement_(placement),
+        contiguous_(placement.experts(), placement.ranks(), 0) {}
 
   std::shared_ptr<const layer_routing> routing(int rep, int pass, int layer, bool fwd) override {
     auto lr = inner_.routing(rep, pass, layer, fwd);
@@ -115,8 +118,21 @@ class speculation::routing_tapper final : public routing_source {
       verify_sum_ += lr->unique_experts;
       plain_sum_ += plain_.route(0, pass, layer, 1, plain_tokens_).unique_experts;
       ++layers_;
+      const rank_spread placed = spread_of(placement_.assign(*lr, layer));
+      const rank_spread split = spread_of(contiguous_.assign(*lr, layer));
+      spread_.tokens_max_over_mean += placed.tokens_max_over_mean;
+      spread_.unique_max_over_mean += placed.unique_max_over_mean;
+      split_.tokens_max_over_mean += split.tokens_max_over_mean;
+      split_.unique_max_over_mean += split.unique_max_over_mean;
     }
     return lr;
+  }
+  /// The mean over verifying layer passes of the per-rank spread under the placement (or, with
+  /// `contiguous`, under the contiguous split).
+  [[nodiscard]] rank_spread spread(bool contiguous) const {
+    const rank_spread& sum = contiguous ? split_ : spread_;
+    const double n = layers_ ? static_cast<double>(layers_) : 1.0;
+    return {sum.tokens_max_over_mean / n, sum.unique_max_over_mean / n};
   }
   /// The next pass verifies drafts, with plain_tokens[e] decoding sequences on rank e (all
   /// zero: it does not).
@@ -135,6 +151,10 @@ class speculation::routing_tapper final : public routing_source {
  private:
   routing_source& inner_;
   routing_sampler plain_;
+  const expert_placement& placement_;
+  expert_placement contiguous_;
+  rank_spread spread_;
+  rank_spread split_;
   std::vector<std::int64_t> plain_tokens_;
   bool active_ = false;
   double verify_sum_ = 0;
@@ -162,11 +182,11 @@ class speculation::draft_routing final : public routing_source {
 };
 
 speculation::speculation(const scenario& s, machine& m, expert_exchange& x, routing_source& target,
-                         const ep_nodes& nodes)
+                         const ep_nodes& nodes, const expert_placement& placement)
     : s_(s),
       spec_(*spec_of(s)),
       acceptance_(rates_for(spec_), spec_.topic_spread, s.seed),
-      tap_(std::make_unique<routing_tapper>(s, target, nodes)),
+      tap_(std::make_unique<routing_tapper>(s, target, nodes, placement)),
       full_slots_(static_cast<std::int64_t>(s.workload.serve->scheduler.max_running) *
                   s.parallelism.ep),
       reached_(spec_.k, 0),
@@ -328,6 +348,12 @@ speculative_report speculation::report() const {
   }
   r.unique_experts_verify = tap_->verify_mean();
   r.unique_experts_plain = tap_->plain_mean();
+  const rank_spread placed = tap_->spread(false);
+  const rank_spread split = tap_->spread(true);
+  r.rank_tokens_max_over_mean = placed.tokens_max_over_mean;
+  r.rank_unique_max_over_mean = placed.unique_max_over_mean;
+  r.rank_tokens_max_over_mean_contiguous = split.tokens_max_over_mean;
+  r.rank_unique_max_over_mean_contiguous = split.unique_max_over_mean;
   const double n = static_cast<double>(std::max<std::int64_t>(verify_iterations_, 1));
   r.verify_pass_s = seconds(verify_ps_) / n;
   r.draft_s = seconds(draft_ps_) / n;

@@ -60,9 +60,11 @@ namespace moesim::sim::run {
 
 class speculation {
  public:
-  /// `target` is the routing the target's passes use; `nodes` as the exchange's.
+  /// `target` is the routing the target's passes use; `nodes` as the exchange's; `placement`
+  /// (kept by reference) the target's experts, whose per-rank load of each verifying pass is
+  /// reported beside the contiguous split's.
   speculation(const scenario& s, machine& m, expert_exchange& x, routing_source& target,
-              const ep_nodes& nodes);
+              const ep_nodes& nodes, const expert_placement& placement);
   ~speculation();
   speculation(const speculation&) = delete;
   speculation& operator=(const speculation&) = delete;

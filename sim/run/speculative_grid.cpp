@@ -13,10 +13,13 @@ using moesim::serve::speculation_policy;
 scenario grid_point_scenario(const scenario& s, int batch, int k, speculation_policy policy) {
   scenario p = s;
   auto& sv = *p.workload.serve;
+  // `batch` sequences on every attention-DP (EP) rank, each rank scheduling its own: a closed
+  // loop of batch x ranks requests, spread evenly by the ranks' assignment.
   const auto b = static_cast<std::uint32_t>(batch);
+  const auto sequences = b * static_cast<std::uint32_t>(std::max(p.parallelism.ep, 1));
   sv.requests.arrivals = moesim::serve::arrival_kind::closed;
-  sv.requests.concurrency = b;
-  sv.requests.count = b;
+  sv.requests.concurrency = sequences;
+  sv.requests.count = sequences;
   sv.requests.duration_s = 0;
   sv.scheduler.max_running = b;
   const auto tokens = static_cast<std::uint32_t>(batch * (std::max(k, 0) + 1));
@@ -64,6 +67,8 @@ speculative_point point_of(const point_key& key, const run_result& r, const run_
       sp.unique_experts_plain > 0 ? sp.unique_experts_verify / sp.unique_experts_plain : 0;
   x.mean_accepted_tokens = sp.mean_accepted_tokens;
   x.draft_share = sp.draft_share;
+  x.rank_tokens_max_over_mean = sp.rank_tokens_max_over_mean;
+  x.rank_unique_max_over_mean = sp.rank_unique_max_over_mean;
   return x;
 }
 

@@ -63,6 +63,8 @@ const char* to_string(speculation_policy p) noexcept {
       return "none";
     case speculation_policy::naive:
       return "naive";
+    case speculation_policy::divided:
+      return "divided";
   }
   return "?";
 }

@@ -32,9 +32,19 @@ namespace moesim::serve {
 enum class drafter_kind { draft_model, mtp, eagle, ngram };
 
 /// What the serving loop does with the drafts. `none` is plain decoding (drafts neither made
-/// nor verified), `naive` verifies a fixed K every step. The mitigation policies of issue 13
-/// (grouped, deferral, prefetch, divided, blockwise) join this enum.
-enum class speculation_policy { none, naive };
+/// nor verified), `naive` verifies a fixed K every step, `divided` verifies a fixed K with the
+/// tokens of replicated experts split over their copies (`replicas`, divided rollout). The other
+/// mitigation policies of issue 13 (grouped, deferral, prefetch, blockwise) join this enum.
+enum class speculation_policy { none, naive, divided };
+
+/// Extra copies of one routed expert on other EP ranks of every EP group (policy divided). Its
+/// home stays where the contiguous split puts it (expert / (experts / ep)); the placement issue
+/// will generate these lists. sim/run/expert_placement.hpp says which copy serves whom.
+struct expert_replica {
+  std::vector<int> layers;  ///< MoE layers holding the copies; empty: every MoE layer
+  int expert = 0;
+  std::vector<int> ranks;  ///< EP ranks holding an extra copy (not the home, each once)
+};
 
 /// How the acceptance vector's numbers were measured (see the file comment).
 enum class acceptance_reading { conditional, marginal };
@@ -74,6 +84,9 @@ struct speculative_spec {
   std::vector<std::uint32_t> batch_sizes;
   std::vector<std::uint32_t> draft_lengths;
   std::vector<speculation_policy> policies;
+  /// Policy divided: extra copies of hot experts; their weights join each device's memory plan
+  /// when the scenario or its grid runs divided.
+  std::vector<expert_replica> replicas;
   /// Resolved by the loader: the drafter's model (draft_model: the preset; eagle: the one-layer
   /// head; mtp: one MTP module as a one-layer model); empty for ngram.
   std::shared_ptr<const models::model_spec> draft;
