@@ -69,6 +69,27 @@ struct disaggregation_report {
   serve::summary transfer_s;      ///< prefill end to the KV's last byte at the decode instance
 };
 
+/// What a mitigation policy's mechanism changed (speculation_policies.hpp); only the fields of
+/// the run's policy are filled.
+struct policy_figures {
+  /// grouped: decoding iterations run at each K (index = K, 0 = plain decoding), their mean K,
+  /// and the share of them in test phases.
+  std::vector<std::int64_t> k_iterations;
+  double mean_k = 0;
+  double test_share = 0;
+  /// deferral: sequence-steps that could draft, those deferred (first draft below the
+  /// threshold), chains cut by confidence after at least one kept draft, drafts per
+  /// verification.
+  std::int64_t draft_chances = 0;
+  std::int64_t deferred = 0;
+  std::int64_t cut = 0;
+  double drafts_per_verification = 0;
+  /// blockwise: verifications keeping a block of s tokens at index s - 1 (accepted + 1), and
+  /// the mean block.
+  std::vector<std::int64_t> block_sizes;
+  double mean_block = 0;
+};
+
 /// One point of a speculative grid (speculative_grid.hpp): `batch` requests decoding together
 /// with `policy` at draft length k (0 for none). speedup: decode throughput of the full batch
 /// (tokens emitted per second over the iterations in which all `batch` sequences decoded)
@@ -89,6 +110,7 @@ struct speculative_point {
   double draft_share = 0;  ///< drafting / (drafting + verification)
   double unique_experts_verify = 0;
   double unique_experts_plain = 0;
+  policy_figures mechanism;  ///< the point's policy's figures
 };
 
 /// Speculative decoding's figures over a serving run (speculation.hpp).
@@ -122,6 +144,7 @@ struct speculative_report {
   std::int64_t full_batch_iterations = 0;
   double full_batch_tokens_per_s = 0;
   double full_batch_verify_pass_s = 0;
+  policy_figures mechanism;               ///< the policy's own figures
   std::vector<speculative_point> points;  ///< the scenario's grid, when it has one
 };
 

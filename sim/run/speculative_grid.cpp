@@ -63,6 +63,7 @@ speculative_point point_of(const point_key& key, const run_result& r, const run_
       sp.unique_experts_plain > 0 ? sp.unique_experts_verify / sp.unique_experts_plain : 0;
   x.mean_accepted_tokens = sp.mean_accepted_tokens;
   x.draft_share = sp.draft_share;
+  x.mechanism = sp.mechanism;
   return x;
 }
 

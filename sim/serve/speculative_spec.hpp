@@ -31,9 +31,14 @@ namespace moesim::serve {
 enum class drafter_kind { draft_model, mtp, eagle, ngram };
 
 /// What the serving loop does with the drafts. `none` is plain decoding (drafts neither made
-/// nor verified), `naive` verifies a fixed K every step. The mitigation policies of issue 13
-/// (grouped, deferral, prefetch, divided, blockwise) join this enum.
-enum class speculation_policy { none, naive };
+/// nor verified), `naive` verifies a fixed K every step. Mitigations (sim/serve/
+/// speculation_policies.hpp has their mechanisms):
+///  - grouped: K chosen per iteration by measured utility, Cascade's test and set phases;
+///  - deferral: a chain stops at the first draft whose confidence is below `threshold`, and a
+///    sequence whose first draft is below it does not speculate this step;
+///  - blockwise: blockwise parallel decoding, k proposal heads on the target's last hidden
+///    state (no drafter passes), the block verified in the next pass.
+enum class speculation_policy { none, naive, grouped, deferral, blockwise };
 
 /// How the acceptance vector's numbers were measured (see the file comment).
 enum class acceptance_reading { conditional, marginal };
@@ -50,6 +55,15 @@ struct speculative_spec {
   /// How much a sequence's topic moves its acceptance, in [0, 1] (sim/serve/acceptance.hpp).
   double topic_spread = 0;
   speculation_policy policy = speculation_policy::naive;
+  /// grouped: iterations each candidate K (0..k) runs in a test phase, and iterations the best
+  /// one then runs (the set phase) before the next test phase.
+  std::uint32_t test_iterations = 2;
+  std::uint32_t set_iterations = 64;
+  /// deferral: the confidence below which a chain stops drafting (required with deferral), and
+  /// the concentration of the Beta distribution confidences are drawn from around their
+  /// position's acceptance rate (sim/serve/speculation_policies.hpp).
+  double threshold = 0;
+  double confidence_concentration = 8;
   /// The grid a run evaluates besides the scenario as written (empty: none): every batch size
   /// with `none` once and every other policy at every draft length, each a closed loop of
   /// `batch` requests decoding together (sim/run/speculative_grid.hpp).
