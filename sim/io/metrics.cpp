@@ -55,10 +55,9 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
 /// A mitigation policy's own figures, keyed by the policy (an empty object for none/naive).
 json mechanism_json(const std::string& policy, const sim::run::policy_figures& f) {
   if (policy == "grouped") {
-    return {{"grouped",
-             {{"k_iterations", f.k_iterations},
-              {"mean_k", f.mean_k},
-              {"test_share", f.test_share}}}};
+    return {
+        {"grouped",
+         {{"k_iterations", f.k_iterations}, {"mean_k", f.mean_k}, {"test_share", f.test_share}}}};
   }
   if (policy == "deferral") {
     const double chances = static_cast<double>(std::max<std::int64_t>(f.draft_chances, 1));
@@ -96,29 +95,29 @@ json speculative_json(const sim::run::speculative_report& x) {
     if (!m.empty()) points.back()["mechanism"] = m;
   }
   json out = {{"drafter", x.drafter},
-          {"policy", x.policy},
-          {"k", x.k},
-          {"acceptance", x.acceptance},
-          {"acceptance_source", x.acceptance_source},
-          {"verifications", x.verifications},
-          {"verify_iterations", x.verify_iterations},
-          {"mean_accepted_drafts", x.mean_accepted_drafts},
-          {"mean_accepted_tokens", x.mean_accepted_tokens},
-          {"acceptance_observed",
-           {{"conditional", x.observed_conditional}, {"marginal", x.observed_marginal}}},
-          {"unique_experts_per_layer",
-           {{"verify", x.unique_experts_verify},
-            {"plain_decode", plain},
-            {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
-          {"verify_pass_s", x.verify_pass_s},
-          {"draft_s", x.draft_s},
-          {"draft_acceptance", x.draft_acceptance},
-          {"draft_time_share", x.draft_share},
-          {"full_batch",
-           {{"iterations", x.full_batch_iterations},
-            {"tokens_per_s", x.full_batch_tokens_per_s},
-            {"verify_pass_s", x.full_batch_verify_pass_s}}},
-          {"points", points}};
+              {"policy", x.policy},
+              {"k", x.k},
+              {"acceptance", x.acceptance},
+              {"acceptance_source", x.acceptance_source},
+              {"verifications", x.verifications},
+              {"verify_iterations", x.verify_iterations},
+              {"mean_accepted_drafts", x.mean_accepted_drafts},
+              {"mean_accepted_tokens", x.mean_accepted_tokens},
+              {"acceptance_observed",
+               {{"conditional", x.observed_conditional}, {"marginal", x.observed_marginal}}},
+              {"unique_experts_per_layer",
+               {{"verify", x.unique_experts_verify},
+                {"plain_decode", plain},
+                {"verify_over_plain", plain > 0 ? x.unique_experts_verify / plain : 0.0}}},
+              {"verify_pass_s", x.verify_pass_s},
+              {"draft_s", x.draft_s},
+              {"draft_acceptance", x.draft_acceptance},
+              {"draft_time_share", x.draft_share},
+              {"full_batch",
+               {{"iterations", x.full_batch_iterations},
+                {"tokens_per_s", x.full_batch_tokens_per_s},
+                {"verify_pass_s", x.full_batch_verify_pass_s}}},
+              {"points", points}};
   const json m = mechanism_json(x.policy, x.mechanism);
   if (!m.empty()) out["mechanism"] = m;
   return out;
@@ -339,12 +338,13 @@ void print_speculative(const sim::run::speculative_report& x, std::ostream& out)
              "batch", "k", "policy", "acceptance", "speedup", "verify/decode", "experts v/d",
              "tokens", "TPOT", "mechanism");
   for (const auto& p : x.points) {
-    fmt::print(out,
-               "          {:>5} {:>3} {:>9} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10}  "
-               "{}\n",
-               p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
-               p.unique_experts_verify_over_decode, p.mean_accepted_tokens,
-               format_seconds(p.tpot_s), mechanism_text(p.policy, p.mechanism));
+    fmt::print(
+        out,
+        "          {:>5} {:>3} {:>9} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10}  "
+        "{}\n",
+        p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
+        p.unique_experts_verify_over_decode, p.mean_accepted_tokens, format_seconds(p.tpot_s),
+        mechanism_text(p.policy, p.mechanism));
   }
 }
 

@@ -31,7 +31,8 @@ enum_spec<serve::speculation_policy> policy_spec() {
 
 /// Whether the scenario runs `p`, as its policy or in its grid.
 bool runs(const serve::speculative_spec& sp, serve::speculation_policy p) {
-  return sp.policy == p || std::find(sp.policies.begin(), sp.policies.end(), p) != sp.policies.end();
+  return sp.policy == p ||
+         std::find(sp.policies.begin(), sp.policies.end(), p) != sp.policies.end();
 }
 
 }  // namespace

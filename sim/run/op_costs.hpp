@@ -92,8 +92,8 @@ struct attention_kernels {
 
 /// Blockwise parallel decoding's proposal heads (Stern, Shazeer, Uszkoreit 2018,
 /// arXiv:1811.03115, its implementation: one feedforward layer between the decoder output and
-/// the output projection, of hidden size k x d_hidden and output k x d_model, the projection shared by
-/// the k predictions): per head a feedforward layer hidden -> hidden -> hidden (d_hidden taken
+/// the output projection, of hidden size k x d_hidden and output k x d_model, the projection shared
+/// by the k predictions): per head a feedforward layer hidden -> hidden -> hidden (d_hidden taken
 /// at the model's hidden size, our reading) and the shared vocabulary projection, at each of
 /// `positions` positions, as one GEMM kernel reading the heads' weights and the projection's
 /// (split over TP like the head). O(1).

@@ -312,6 +312,8 @@ void serving_approximations(run_result& r, const serving_instance& in) {
         "one token per drafting sequence (the drafter's catch-up on the accepted tokens is not "
         "modelled); acceptance drawn per position from the stated rates, by topic",
         spec->drafter, spec->k));
+    const std::string policy = policy_approximation(*s.workload.serve->speculative);
+    if (!policy.empty()) r.approximations.push_back(policy);
   }
   r.approximations.push_back(cluster::roofline_approximation(in.machine_of().rates()));
   if (in.exchange_kernel_ps() > 0) {

@@ -52,8 +52,8 @@ namespace moesim::sim::run {
 /// sharded over EP x TP, the rest over TP). O(layers of the drafter).
 [[nodiscard]] double draft_weight_bytes(const scenario& s);
 /// KV-cache bytes one token of a sequence adds for the drafter on a device (draft model: its
-/// layers' KV; eagle and mtp: one layer of the target's; ngram and blockwise: 0). The paged pool holds the
-/// target's and the drafter's KV of each token together. O(1).
+/// layers' KV; eagle and mtp: one layer of the target's; ngram and blockwise: 0). The paged pool
+/// holds the target's and the drafter's KV of each token together. O(1).
 [[nodiscard]] double draft_kv_bytes_per_token(const scenario& s);
 
 class speculation {
@@ -81,8 +81,9 @@ class speculation {
 
   /// Runs the drafter for iteration `iteration`, whose ranks form `its` (index = EP rank):
   /// draft step j over the sequences whose policy runs more than j draft steps (their drafts;
-  /// deferral: up to the step that stopped the chain; blockwise: none). `*last` is the critical-path op
-  /// before and after. Also tells the tap what this iteration's plain decode batch is.
+  /// deferral: up to the step that stopped the chain; blockwise: none). `*last` is the
+  /// critical-path op before and after. Also tells the tap what this iteration's plain decode batch
+  /// is.
   task draft(std::span<const serve::iteration> its, int iteration, op_id* last);
   /// Accepted drafts of each sequence of `it` (0 for those without drafts), recorded in the
   /// statistics. O(sequences + drafts).

@@ -1,5 +1,7 @@
 #include "sim/run/speculation_policies.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -7,6 +9,32 @@
 namespace moesim::sim::run {
 
 using moesim::serve::speculation_policy;
+
+std::string policy_approximation(const moesim::serve::speculative_spec& spec) {
+  switch (spec.policy) {
+    case speculation_policy::grouped:
+      return fmt::format(
+          "grouped speculation: one K for every sequence of an iteration, chosen by tokens per "
+          "second measured on decode-only iterations; test phases of {} and set phases of {} "
+          "iterations (our choice)",
+          spec.test_iterations, spec.set_iterations);
+    case speculation_policy::deferral:
+      return fmt::format(
+          "deferral: a draft's confidence is drawn from a Beta distribution with mean the "
+          "position's acceptance rate and concentration {} (an approximation: EAGLE-2 reports "
+          "confidence tracking acceptance, not its spread), the draft accepted with probability "
+          "its confidence",
+          spec.confidence_concentration);
+    case speculation_policy::blockwise:
+      return "blockwise: each proposal head is a hidden x hidden feedforward layer (two "
+             "matrices) with the shared output projection, run at every verified position; a "
+             "head's proposals are accepted at the scenario's per-position rates";
+    case speculation_policy::none:
+    case speculation_policy::naive:
+      break;
+  }
+  return "";
+}
 
 speculation_mechanism::speculation_mechanism(const moesim::serve::speculative_spec& spec, int k,
                                              const moesim::serve::acceptance_model& acceptance,
@@ -117,8 +145,7 @@ policy_figures speculation_mechanism::figures(std::int64_t drafted,
       f.deferred = deferred_;
       f.cut = cut_;
       f.drafts_per_verification =
-          verifications > 0 ? static_cast<double>(drafted) / static_cast<double>(verifications)
-                            : 0;
+          verifications > 0 ? static_cast<double>(drafted) / static_cast<double>(verifications) : 0;
       break;
     case speculation_policy::blockwise:
       f.block_sizes = blocks_.counts();

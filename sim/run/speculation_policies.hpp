@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <unordered_map>
 
 #include "sim/run/result.hpp"
@@ -24,6 +25,9 @@
 #include "sim/serve/speculative_spec.hpp"
 
 namespace moesim::sim::run {
+
+/// The approximation a run with `spec`'s policy names (empty for none and naive). O(1).
+[[nodiscard]] std::string policy_approximation(const moesim::serve::speculative_spec& spec);
 
 class speculation_mechanism {
  public:

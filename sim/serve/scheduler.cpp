@@ -210,7 +210,8 @@ void scheduler::withdraw_drafts(iteration& it, std::span<const std::int64_t> dra
   for (std::size_t k = 0; k < drafts.size(); ++k) {
     seq_work& w = it.seqs[k];
     if (w.request != pending_[k].request || w.new_tokens != pending_[k].new_tokens) {
-      throw std::logic_error("scheduler::withdraw_drafts: not the iteration last returned by next()");
+      throw std::logic_error(
+          "scheduler::withdraw_drafts: not the iteration last returned by next()");
     }
     if (drafts[k] < 0 || drafts[k] > w.drafts) {
       throw std::invalid_argument(

@@ -68,10 +68,7 @@ double k_controller::utility(int k) const {
 
 confidence_model::confidence_model(const acceptance_model& acceptance, double threshold,
                                    double concentration, std::uint64_t seed)
-    : acceptance_(acceptance),
-      threshold_(threshold),
-      concentration_(concentration),
-      seed_(seed) {
+    : acceptance_(acceptance), threshold_(threshold), concentration_(concentration), seed_(seed) {
   if (!(threshold >= 0 && threshold <= 1) || !(concentration > 0 && std::isfinite(concentration))) {
     throw std::invalid_argument(
         fmt::format("deferral needs a threshold in [0, 1] and a concentration > 0, got {} and {}",
@@ -83,9 +80,9 @@ double confidence_model::confidence(std::uint64_t request, std::int64_t step, in
   const double p = acceptance_.rate(acceptance_.topic_of(request), position);
   if (p <= 0 || p >= 1) return p;
   rng gen = rng::stream(seed_, "speculative.confidence")
-                     .fork(request)
-                     .fork(static_cast<std::uint64_t>(step))
-                     .fork(static_cast<std::uint64_t>(position));
+                .fork(request)
+                .fork(static_cast<std::uint64_t>(step))
+                .fork(static_cast<std::uint64_t>(position));
   // Beta(a, b) as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b).
   const double x = gen.gamma(concentration_ * p);
   const double y = gen.gamma(concentration_ * (1 - p));
@@ -95,13 +92,13 @@ double confidence_model::confidence(std::uint64_t request, std::int64_t step, in
 deferral_chain confidence_model::chain(std::uint64_t request, std::int64_t step,
                                        int max_drafts) const {
   if (max_drafts < 0 || max_drafts > acceptance_.k()) {
-    throw std::invalid_argument(fmt::format("deferral: {} drafts for chains of at most {}",
-                                            max_drafts, acceptance_.k()));
+    throw std::invalid_argument(
+        fmt::format("deferral: {} drafts for chains of at most {}", max_drafts, acceptance_.k()));
   }
   deferral_chain c;
   rng accept = rng::stream(seed_, "speculative.confidence_accept")
-                        .fork(request)
-                        .fork(static_cast<std::uint64_t>(step));
+                   .fork(request)
+                   .fork(static_cast<std::uint64_t>(step));
   bool accepting = true;
   for (int i = 0; i < max_drafts; ++i) {
     const double conf = confidence(request, step, i);

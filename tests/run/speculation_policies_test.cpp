@@ -32,14 +32,16 @@ workload:
   serve:
     arrivals: {process: closed, concurrency: )" +
          b + R"(}
-    requests: )" + b + R"(
+    requests: )" +
+         b + R"(
     prompt: {dist: fixed, tokens: 256}
     output: {dist: fixed, tokens: )" +
          std::to_string(output) + R"(}
     scheduler: {max_running: )" +
          b + R"(, token_budget: 4096}
     speculative:
-      drafter: )" + drafter + R"(
+      drafter: )" +
+         drafter + R"(
       acceptance: [0.775, 0.37]
       reading: marginal
       acceptance_source: "vLLM PR #41044 (DeepSeek-V3 MTP), a stand-in"
@@ -63,14 +65,14 @@ TEST_CASE("grouped turns speculation off at batch 1 on Mixtral, where naive lose
   const auto& f = grouped.speculative->mechanism;
   REQUIRE(f.k_iterations.size() == 4);
   // Verification of k drafts at batch 1 touches ~2.4x the experts: K 0 wins every test phase.
-  const std::int64_t all = std::accumulate(f.k_iterations.begin(), f.k_iterations.end(),
-                                           std::int64_t{0});
+  const std::int64_t all =
+      std::accumulate(f.k_iterations.begin(), f.k_iterations.end(), std::int64_t{0});
   CHECK(f.k_iterations[0] > all / 2);
   CHECK(f.test_share > 0);
   CHECK(f.test_share < 0.5);
   CHECK(f.mean_k < 1);
-  INFO("naive " << naive.serving->window_s << " grouped " << grouped.serving->window_s
-                << " none " << none.serving->window_s);
+  INFO("naive " << naive.serving->window_s << " grouped " << grouped.serving->window_s << " none "
+                << none.serving->window_s);
   CHECK(naive.serving->window_s > none.serving->window_s);
   CHECK(grouped.serving->window_s < naive.serving->window_s);
 }

@@ -1,6 +1,8 @@
 // The mitigation policies' pure mechanisms: grouped's test/set phases choosing K by utility,
 // deferral's calibrated confidence and threshold, blockwise's block tally, and the scheduler
 // withdrawing drafts a policy will not verify.
+#include "sim/serve/speculation_policies.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <stdexcept>
@@ -8,7 +10,6 @@
 
 #include "sim/serve/acceptance.hpp"
 #include "sim/serve/scheduler.hpp"
-#include "sim/serve/speculation_policies.hpp"
 
 using namespace moesim::serve;
 
