@@ -136,8 +136,10 @@ struct speculative_report {
   double unique_experts_verify = 0;
   double unique_experts_plain = 0;
   double verify_pass_s = 0;  ///< mean target pass of a verifying iteration
-  double draft_s = 0;        ///< mean drafting time of a verifying iteration
-  double draft_share = 0;    ///< drafting / (drafting + verification) over those iterations
+  /// Drafting over the run per verifying iteration (deferral also drafts in iterations whose
+  /// chains were all deferred: their draft steps count here too).
+  double draft_s = 0;
+  double draft_share = 0;  ///< drafting / (drafting + verification) over those iterations
   /// Iterations in which every running slot (max_running on each rank) decoded, the tokens
   /// they emitted per second, and their mean target pass (after drafting): a full batch's
   /// steady state (0 when the batch never filled).

@@ -1,6 +1,7 @@
 #pragma once
 // Speculative decoding in the serving loop (workload.serve.speculative), plugged into a
-// serving_instance without changing its loop's shape:
+// serving_instance's loop at four points (before_next and plan let a mitigation policy set K
+// and withdraw drafts before the target's pass is shaped: speculation_policies.hpp):
 //  - the scheduler (serve::scheduler_limits::draft_tokens) gives each decoding sequence 1 + d
 //    new tokens, so the pass executor runs the target over the verification tokens with their
 //    own computed routing: the experts the K + 1 tokens touch, their weight bytes and the
