@@ -52,6 +52,28 @@ json serving_json(const moesim::serve::serving_report& x, int devices) {
           {"iterations", x.iterations}};
 }
 
+/// A mitigation policy's own figures, keyed by the policy (an empty object for none/naive).
+json mechanism_json(const std::string& policy, const sim::run::policy_figures& f) {
+  if (policy == "grouped") {
+    return {
+        {"grouped",
+         {{"k_iterations", f.k_iterations}, {"mean_k", f.mean_k}, {"test_share", f.test_share}}}};
+  }
+  if (policy == "deferral") {
+    const double chances = static_cast<double>(std::max<std::int64_t>(f.draft_chances, 1));
+    return {{"deferral",
+             {{"draft_chances", f.draft_chances},
+              {"deferred", f.deferred},
+              {"deferred_share", static_cast<double>(f.deferred) / chances},
+              {"cut_by_confidence", f.cut},
+              {"drafts_per_verification", f.drafts_per_verification}}}};
+  }
+  if (policy == "blockwise") {
+    return {{"blockwise", {{"block_sizes", f.block_sizes}, {"mean_block", f.mean_block}}}};
+  }
+  return json::object();
+}
+
 /// The speculative object (issue 13): key names are relied on by scripts.
 json speculative_json(const sim::run::speculative_report& x) {
   const double plain = x.unique_experts_plain;
@@ -71,6 +93,8 @@ json speculative_json(const sim::run::speculative_report& x) {
                       {"unique_experts_plain", p.unique_experts_plain},
                       {"device_expert_tokens_max_over_mean", p.rank_tokens_max_over_mean},
                       {"device_unique_experts_max_over_mean", p.rank_unique_max_over_mean}});
+    const json m = mechanism_json(p.policy, p.mechanism);
+    if (!m.empty()) points.back()["mechanism"] = m;
   }
   json out = {{"drafter", x.drafter},
               {"policy", x.policy},
@@ -109,6 +133,8 @@ json speculative_json(const sim::run::speculative_report& x) {
                    {"depth", x.tree_depth},
                    {"expected_accepted_drafts", x.tree_expected_accepted}};
   }
+  const json m = mechanism_json(x.policy, x.mechanism);
+  if (!m.empty()) out["mechanism"] = m;
   return out;
 }
 
@@ -284,6 +310,21 @@ void print_serving(const moesim::serve::serving_report& x, bool iterations, std:
              x.queue_length_max);
 }
 
+/// A mitigation policy's figures in a few words (empty for none/naive).
+std::string mechanism_text(const std::string& policy, const sim::run::policy_figures& f) {
+  if (policy == "grouped") {
+    return fmt::format("mean K {:.2f}, {:.1f}% testing", f.mean_k, 100 * f.test_share);
+  }
+  if (policy == "deferral") {
+    const double chances = static_cast<double>(std::max<std::int64_t>(f.draft_chances, 1));
+    return fmt::format("{:.1f}% deferred, {:.1f}% cut, {:.2f} drafts per verification",
+                       100 * static_cast<double>(f.deferred) / chances,
+                       100 * static_cast<double>(f.cut) / chances, f.drafts_per_verification);
+  }
+  if (policy == "blockwise") return fmt::format("mean block {:.2f}", f.mean_block);
+  return "";
+}
+
 /// Speculative decoding: drafter, k, accepted tokens per verification, acceptance per
 /// position (observed against the rates drawn from), unique experts of verification against
 /// plain decoding, and where the iteration's time went.
@@ -307,17 +348,22 @@ void print_speculative(const sim::run::speculative_report& x, std::ostream& out)
   fmt::print(out, "    {:<26} {:>12} {:>12}\n", "verify pass, drafting",
              format_seconds(x.verify_pass_s), format_seconds(x.draft_s));
   fmt::print(out, "    {:<26} {:>11.1f}%\n", "drafting share", 100 * x.draft_share);
+  if (const std::string m = mechanism_text(x.policy, x.mechanism); !m.empty()) {
+    fmt::print(out, "    {:<26} {}\n", x.policy, m);
+  }
   if (x.points.empty()) return;
-  fmt::print(out, "    grid: {:>5} {:>3} {:>7} {:>10} {:>8} {:>13} {:>13} {:>9} {:>10} {:>12}\n",
+  fmt::print(out,
+             "    grid: {:>5} {:>3} {:>9} {:>10} {:>8} {:>13} {:>13} {:>9} {:>10} {:>12}  {}\n",
              "batch", "k", "policy", "acceptance", "speedup", "verify/decode", "experts v/d",
-             "tokens", "TPOT", "device load");
+             "tokens", "TPOT", "device load", "mechanism");
   for (const auto& p : x.points) {
     fmt::print(out,
-               "          {:>5} {:>3} {:>7} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10} "
-               "{:>12.3f}\n",
+               "          {:>5} {:>3} {:>9} {:>10.3f} {:>8.3f} {:>13.3f} {:>13.3f} {:>9.3f} {:>10} "
+               "{:>12.3f}  {}\n",
                p.batch, p.k, p.policy, p.acceptance, p.speedup, p.verify_over_decode_time,
                p.unique_experts_verify_over_decode, p.mean_accepted_tokens,
-               format_seconds(p.tpot_s), p.rank_tokens_max_over_mean);
+               format_seconds(p.tpot_s), p.rank_tokens_max_over_mean,
+               mechanism_text(p.policy, p.mechanism));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/io/presets.hpp"
@@ -63,14 +64,6 @@ const object_type<serve::draft_tree_spec>& draft_tree_type() {
   return t;
 }
 
-/// The policy names, one list for `policy` and `policies`.
-enum_spec<serve::speculation_policy> policy_names() {
-  using serve::speculation_policy;
-  return {{{"none", speculation_policy::none},
-           {"naive", speculation_policy::naive},
-           {"divided", speculation_policy::divided}}};
-}
-
 const object_type<serve::expert_replica>& replica_type() {
   static const auto t = [] {
     using serve::expert_replica;
@@ -87,6 +80,23 @@ const object_type<serve::expert_replica>& replica_type() {
     return o;
   }();
   return t;
+}
+
+/// The policies' names, for `policy` and the grid's `policies` alike.
+enum_spec<serve::speculation_policy> policy_spec() {
+  using serve::speculation_policy;
+  return enum_spec<speculation_policy>{{{"none", speculation_policy::none},
+                                        {"naive", speculation_policy::naive},
+                                        {"grouped", speculation_policy::grouped},
+                                        {"deferral", speculation_policy::deferral},
+                                        {"blockwise", speculation_policy::blockwise},
+                                        {"divided", speculation_policy::divided}}};
+}
+
+/// Whether the scenario runs `p`, as its policy or in its grid.
+bool runs(const serve::speculative_spec& sp, serve::speculation_policy p) {
+  return sp.policy == p ||
+         std::find(sp.policies.begin(), sp.policies.end(), p) != sp.policies.end();
 }
 
 }  // namespace
@@ -133,9 +143,25 @@ const object_type<serve::speculative_spec>& speculative_type() {
         .optional("topic_spread", &speculative_spec::topic_spread, number_spec{0, 1},
                   "how far a sequence's topic moves its acceptance around the rates (0: every "
                   "sequence alike, 1: the widest spread keeping rates in [0, 1])")
-        .optional("policy", &speculative_spec::policy, policy_names(),
-                  "none (plain decoding), naive (verify k drafts every step) or divided (naive "
-                  "with the replicated experts' tokens split over their copies)")
+        .optional("policy", &speculative_spec::policy, policy_spec(),
+                  "none (plain decoding), naive (verify k drafts every step), grouped (k per "
+                  "iteration by measured utility), deferral (stop drafting below a confidence "
+                  "threshold) blockwise (k proposal heads on the target, no drafter passes) or "
+                  "divided (naive with "
+                  "the replicated experts' tokens split over their copies)")
+        .optional("test_iterations", &speculative_spec::test_iterations,
+                  integer_spec<std::uint32_t>{1, 1000},
+                  "grouped: iterations each candidate k (0 to k) runs in a test phase")
+        .optional("set_iterations", &speculative_spec::set_iterations,
+                  integer_spec<std::uint32_t>{1, 100000},
+                  "grouped: iterations the best k runs before the next test phase")
+        .optional("threshold", &speculative_spec::threshold, number_spec{0, 1},
+                  "deferral (required): drafting stops at the first draft whose confidence is "
+                  "below it; a sequence whose first draft is below it does not speculate")
+        .optional("confidence_concentration", &speculative_spec::confidence_concentration,
+                  number_spec{0, 1e6, true},
+                  "deferral: concentration of the Beta distribution of draft confidence around "
+                  "each position's acceptance rate (higher: confidences closer to the rate)")
         .optional("batch_sizes", &speculative_spec::batch_sizes,
                   list_spec<std::uint32_t, integer_spec<std::uint32_t>>{
                       integer_spec<std::uint32_t>{1, 1U << 16}, 1, 64},
@@ -145,17 +171,23 @@ const object_type<serve::speculative_spec>& speculative_type() {
                       integer_spec<std::uint32_t>{1, 64}, 1, 64},
                   "grid: draft lengths k each policy but none runs at (the acceptance vector "
                   "serves them all: at most the longest)")
-        .optional(
-            "policies", &speculative_spec::policies,
-            list_spec<speculation_policy, enum_spec<speculation_policy>>{policy_names(), 1, 8},
-            "grid: policies compared at every point (none: plain decoding, the baseline "
-            "of speedup)")
+        .optional("policies", &speculative_spec::policies,
+                  list_spec<speculation_policy, enum_spec<speculation_policy>>{policy_spec(), 1, 8},
+                  "grid: policies compared at every point (none: plain decoding, the baseline "
+                  "of speedup)")
         .optional("replicas", &speculative_spec::replicas,
                   list_spec<serve::expert_replica, object_spec<serve::expert_replica>>{
                       nested(replica_type()), 1, 1 << 16},
                   "policy divided: extra copies of hot experts on other EP ranks (their weights "
                   "join each device's memory)")
         .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
+          if (sp.tree &&
+              (runs(sp, speculation_policy::grouped) || runs(sp, speculation_policy::deferral) ||
+               runs(sp, speculation_policy::blockwise))) {
+            detail::fail(*n.find("tree"), detail::join_path(path, "tree"),
+                         "a draft tree runs with policies none, naive and divided (grouped, "
+                         "deferral and blockwise draft chains)");
+          }
           if (sp.tree && sp.k != sp.tree->steps) {
             detail::fail(*n.find("k"), detail::join_path(path, "k"),
                          fmt::format("k {} with a tree of {} steps: a tree's chain is its depth, "
@@ -190,6 +222,20 @@ const object_type<serve::speculative_spec>& speculative_type() {
               detail::fail(*n.find("acceptance"), detail::join_path(path, "acceptance"),
                            fmt::format("{} acceptance entries for draft lengths of at most {}",
                                        sp.acceptance.size(), longest));
+            }
+          }
+          if (runs(sp, speculation_policy::deferral) && n.find("threshold") == nullptr) {
+            detail::fail(n, path, "missing required key 'threshold' for policy deferral");
+          }
+          const std::pair<const char*, speculation_policy> owned[] = {
+              {"threshold", speculation_policy::deferral},
+              {"confidence_concentration", speculation_policy::deferral},
+              {"test_iterations", speculation_policy::grouped},
+              {"set_iterations", speculation_policy::grouped}};
+          for (const auto& [key, policy] : owned) {
+            if (const doc::node* k = n.find(key); k != nullptr && !runs(sp, policy)) {
+              detail::fail(*k, detail::join_path(path, key),
+                           fmt::format("applies to policy {} only", serve::to_string(policy)));
             }
           }
           const doc::node* model = n.find("draft_model");

@@ -129,6 +129,15 @@ task pass_executor::run(const pass_request& r, op_id* end) {
     auto [head_end, op] = head(r, cur);
     cur = op;
     co_await until{head_end};
+    if (widest(r).proposal_heads > 0) {
+      // Blockwise parallel decoding: the proposal heads after the output head.
+      std::tie(head_end, cur) = on_ranks(
+          r, category::lm_head, "proposal heads", head_end, cur, [&](const pass_shape& shape) {
+            return rank_op{
+                {proposal_heads_cost(s_.model, shape.sequences, shape.proposal_heads, tp_)}, 1, {}};
+          });
+      co_await until{head_end};
+    }
   }
   *end = cur;
 }

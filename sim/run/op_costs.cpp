@@ -128,6 +128,22 @@ cluster::op_cost lm_head_cost(const models::model_spec& m, double tokens, int tp
           cluster::kernel_class::gemm, tokens};
 }
 
+double proposal_heads_weight_bytes(const models::model_spec& m, int heads, int tp) {
+  const double h = m.hidden;
+  return heads * 2.0 * h * h * bpp(m) / tp;
+}
+
+cluster::op_cost proposal_heads_cost(const models::model_spec& m, double positions, int heads,
+                                     int tp) {
+  const double h = m.hidden;
+  const double projection = static_cast<double>(
+      models::lm_head_params(m) > 0 ? models::lm_head_params(m) : models::embedding_params(m));
+  const double params = heads * 2.0 * h * h + projection;  // per position and head: each layer
+  const double flops = 2.0 * positions * heads * (2.0 * h * h + projection) / tp;
+  const double bytes = params * bpp(m) / tp + positions * heads * h * bpp(m);
+  return {flops, bytes, cluster::kernel_class::gemm, positions};
+}
+
 cluster::op_cost backward_cost(const cluster::op_cost& fwd, double core_flops,
                                cluster::recompute_mode r) {
   cluster::op_cost b{2.0 * fwd.flops, 2.0 * fwd.bytes, fwd.kernel};

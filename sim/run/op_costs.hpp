@@ -58,6 +58,9 @@ struct pass_shape {
   /// them. Empty: every sequence alike, as the fields above say. `tokens` and `sequences` stay
   /// the device's totals every other op uses.
   std::vector<seq_slice> slices;
+  /// Blockwise parallel decoding: proposal heads run after the output head at each of the
+  /// `sequences` emitting positions (proposal_heads_cost); 0 = none.
+  int proposal_heads = 0;
 };
 
 /// The two kernels of one attention block (see the file comment).
@@ -86,6 +89,19 @@ struct attention_kernels {
 
 /// Output head over `tokens` positions (split over the vocabulary by TP).
 [[nodiscard]] cluster::op_cost lm_head_cost(const models::model_spec& m, double tokens, int tp);
+
+/// Blockwise parallel decoding's proposal heads (Stern, Shazeer, Uszkoreit 2018,
+/// arXiv:1811.03115, its implementation: one feedforward layer between the decoder output and
+/// the output projection, of hidden size k x d_hidden and output k x d_model, the projection shared
+/// by the k predictions): per head a feedforward layer hidden -> hidden -> hidden (d_hidden taken
+/// at the model's hidden size, our reading) and the shared vocabulary projection, at each of
+/// `positions` positions, as one GEMM kernel reading the heads' weights and the projection's
+/// (split over TP like the head). O(1).
+[[nodiscard]] cluster::op_cost proposal_heads_cost(const models::model_spec& m, double positions,
+                                                   int heads, int tp);
+/// HBM bytes of `heads` proposal heads' own layers on one device (2 hidden^2 each, over TP);
+/// the projection is the target's. O(1).
+[[nodiscard]] double proposal_heads_weight_bytes(const models::model_spec& m, int heads, int tp);
 
 /// Backward cost of an op whose forward is `fwd` (`core_flops`: its attention-core part).
 [[nodiscard]] cluster::op_cost backward_cost(const cluster::op_cost& fwd, double core_flops,

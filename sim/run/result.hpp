@@ -69,6 +69,27 @@ struct disaggregation_report {
   serve::summary transfer_s;      ///< prefill end to the KV's last byte at the decode instance
 };
 
+/// What a mitigation policy's mechanism changed (speculation_policies.hpp); only the fields of
+/// the run's policy are filled.
+struct policy_figures {
+  /// grouped: decoding iterations run at each K (index = K, 0 = plain decoding), their mean K,
+  /// and the share of them in test phases.
+  std::vector<std::int64_t> k_iterations;
+  double mean_k = 0;
+  double test_share = 0;
+  /// deferral: sequence-steps that could draft, those deferred (first draft below the
+  /// threshold), chains cut by confidence after at least one kept draft, drafts per
+  /// verification.
+  std::int64_t draft_chances = 0;
+  std::int64_t deferred = 0;
+  std::int64_t cut = 0;
+  double drafts_per_verification = 0;
+  /// blockwise: verifications keeping a block of s tokens at index s - 1 (accepted + 1), and
+  /// the mean block.
+  std::vector<std::int64_t> block_sizes;
+  double mean_block = 0;
+};
+
 /// One point of a speculative grid (speculative_grid.hpp): `batch` requests decoding together
 /// with `policy` at draft length k (0 for none). speedup: decode throughput of the full batch
 /// (tokens emitted per second over the iterations in which all `batch` sequences decoded)
@@ -93,6 +114,7 @@ struct speculative_point {
   /// (speculative_report's, under the point's placement).
   double rank_tokens_max_over_mean = 0;
   double rank_unique_max_over_mean = 0;
+  policy_figures mechanism;  ///< the point's policy's figures
 };
 
 /// Speculative decoding's figures over a serving run (speculation.hpp).
@@ -125,14 +147,17 @@ struct speculative_report {
   double rank_tokens_max_over_mean_contiguous = 0;
   double rank_unique_max_over_mean_contiguous = 0;
   double verify_pass_s = 0;  ///< mean target pass of a verifying iteration
-  double draft_s = 0;        ///< mean drafting time of a verifying iteration
-  double draft_share = 0;    ///< drafting / (drafting + verification) over those iterations
+  /// Drafting over the run per verifying iteration (deferral also drafts in iterations whose
+  /// chains were all deferred: their draft steps count here too).
+  double draft_s = 0;
+  double draft_share = 0;  ///< drafting / (drafting + verification) over those iterations
   /// Iterations in which every running slot (max_running on each rank) decoded, the tokens
   /// they emitted per second, and their mean target pass (after drafting): a full batch's
   /// steady state (0 when the batch never filled).
   std::int64_t full_batch_iterations = 0;
   double full_batch_tokens_per_s = 0;
   double full_batch_verify_pass_s = 0;
+  policy_figures mechanism;               ///< the policy's own figures
   std::vector<speculative_point> points;  ///< the scenario's grid, when it has one
   /// A draft tree's shape (steps 0: a chain) and its expected accepted drafts at the rates the
   /// run drew from (sim/serve/draft_tree.hpp).

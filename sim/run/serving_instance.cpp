@@ -157,6 +157,7 @@ pass_shape serving_instance::shape_of(const serve::iteration& it) const {
   p.sequences = emitting;
   p.keys = it.tokens() > 0 ? key_tokens / static_cast<double>(it.tokens()) : 0;
   p.decode = it.prefill_tokens() == 0;
+  p.proposal_heads = spec_ ? spec_->proposal_heads() : 0;
   return p;
 }
 
@@ -185,8 +186,13 @@ process serving_instance::loop() {
     std::size_t seqs = 0;
     double kv = 0;
     double key_tokens = 0;
-    for (serve::scheduler& sc : ranks_) {
-      const serve::iteration& it = its.emplace_back(sc.next());
+    if (spec_) spec_->before_next(ranks_);
+    for (serve::scheduler& sc : ranks_) its.emplace_back(sc.next());
+    // The policy settles what each sequence verifies before the pass is shaped on it.
+    if (spec_) spec_->plan(its, ranks_);
+    for (std::size_t e = 0; e < ranks_.size(); ++e) {
+      const serve::scheduler& sc = ranks_[e];
+      const serve::iteration& it = its[e];
       queued += sc.waiting();
       kv += sc.kv_utilisation() / ep_;
       seqs += it.seqs.size();
@@ -308,6 +314,8 @@ void serving_approximations(run_result& r, const serving_instance& in) {
         "one token per drafting sequence (the drafter's catch-up on the accepted tokens is not "
         "modelled); acceptance drawn per position from the stated rates, by topic",
         spec->drafter, spec->k));
+    const std::string policy = policy_approximation(*s.workload.serve->speculative);
+    if (!policy.empty()) r.approximations.push_back(policy);
   }
   r.approximations.push_back(cluster::roofline_approximation(in.machine_of().rates()));
   if (in.exchange_kernel_ps() > 0) {

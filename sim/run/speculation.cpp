@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -27,6 +28,14 @@ const moesim::serve::speculative_spec* spec_of(const scenario& s) {
 std::vector<double> rates_for(moesim::serve::speculative_spec spec) {
   if (spec.acceptance.size() > spec.k) spec.acceptance.resize(spec.k);
   return moesim::serve::conditional_acceptance(spec);
+}
+
+/// A tree's shape (null for a chain), built before the policy's mechanism, which reads k().
+std::unique_ptr<moesim::serve::draft_tree> tree_of(const moesim::serve::speculative_spec& spec) {
+  if (!spec.tree) return nullptr;
+  return std::make_unique<moesim::serve::draft_tree>(
+      static_cast<int>(spec.tree->steps), static_cast<int>(spec.tree->top_k),
+      static_cast<int>(spec.tree->draft_tokens) - 1, rates_for(spec), spec.tree->rank_acceptance);
 }
 
 /// Draft passes key their routing apart from the target's iterations (routing_sampler keys its
@@ -64,6 +73,9 @@ models::model_spec mtp_module_model(const models::model_spec& target) {
 
 double draft_weight_bytes(const scenario& s) {
   const moesim::serve::speculative_spec* spec = spec_of(s);
+  if (spec != nullptr && spec->policy == moesim::serve::speculation_policy::blockwise) {
+    return proposal_heads_weight_bytes(s.model, static_cast<int>(spec->k), s.parallelism.tp);
+  }
   if (spec == nullptr || !spec->draft) return 0;
   const models::model_spec& d = *spec->draft;
   const double tp = s.parallelism.tp;
@@ -94,6 +106,8 @@ double draft_weight_bytes(const scenario& s) {
 double draft_kv_bytes_per_token(const scenario& s) {
   const moesim::serve::speculative_spec* spec = spec_of(s);
   if (spec == nullptr || !spec->draft) return 0;
+  // Blockwise proposal heads read the target's last hidden state: no cache of their own.
+  if (spec->policy == moesim::serve::speculation_policy::blockwise) return 0;
   const models::model_spec& d = *spec->draft;
   const double split = d.attention.kind == models::attention_kind::mla
                            ? 1.0
@@ -186,18 +200,14 @@ speculation::speculation(const scenario& s, machine& m, expert_exchange& x, rout
     : s_(s),
       spec_(*spec_of(s)),
       acceptance_(rates_for(spec_), spec_.topic_spread, s.seed),
+      tree_(tree_of(spec_)),
       tap_(std::make_unique<routing_tapper>(s, target, nodes, placement)),
+      mechanism_(spec_, k(), acceptance_, s.seed),
       full_slots_(static_cast<std::int64_t>(s.workload.serve->scheduler.max_running) *
                   s.parallelism.ep),
       reached_(spec_.k, 0),
       accepted_at_(spec_.k, 0) {
-  if (spec_.tree) {
-    const std::vector<double> depth_rate = rates_for(spec_);
-    tree_ = std::make_unique<moesim::serve::draft_tree>(
-        static_cast<int>(spec_.tree->steps), static_cast<int>(spec_.tree->top_k),
-        static_cast<int>(spec_.tree->draft_tokens) - 1, depth_rate, spec_.tree->rank_acceptance);
-  }
-  if (spec_.drafter == drafter_kind::ngram) return;
+  if (spec_.drafter == drafter_kind::ngram || !mechanism_.drafter_runs()) return;
   if (!spec_.draft) throw std::logic_error("speculation: the drafter's model was not resolved");
   draft_s_ = std::make_unique<scenario>(s);
   draft_s_->model = *spec_.draft;
@@ -222,25 +232,38 @@ routing_source& speculation::tap() noexcept {
   return *tap_;
 }
 
+int speculation::proposal_heads() const noexcept {
+  return mechanism_.proposal_heads();
+}
+
+void speculation::before_next(std::span<serve::scheduler> ranks) {
+  mechanism_.before_next(ranks);
+}
+
+void speculation::plan(std::span<serve::iteration> its, std::span<serve::scheduler> ranks) {
+  mechanism_.plan(its, ranks);
+}
+
 task speculation::draft(std::span<const serve::iteration> its, int iteration, op_id* last) {
   std::vector<std::int64_t> plain(its.size(), 0);
   std::int64_t steps = 0;
+  verifying_ = false;
   for (std::size_t e = 0; e < its.size(); ++e) {
     for (const serve::seq_work& w : its[e].seqs) {
       plain[e] += w.drafts > 0 ? 1 : 0;
-      steps = std::max(steps, w.drafts);
+      verifying_ = verifying_ || w.drafts > 0;
+      steps = std::max(steps, mechanism_.draft_steps(w));
     }
   }
-  verifying_ = steps > 0;
   tap_->next(plain);
-  if (!verifying_ || !draft_executor_) co_return;
   // A tree runs all its passes for every sequence with drafts, pass j > 0 over its top_k
   // frontier nodes (draft_tree.hpp).
-  if (tree_) steps = tree_->steps();
+  if (tree_ && verifying_) steps = tree_->steps();
+  if (steps == 0 || !draft_executor_) co_return;
   const models::model_spec& d = draft_s_->model;
   for (std::int64_t j = 0; j < steps; ++j) {
-    // Draft step j: every sequence with more than j drafts proposes its token j, reading its
-    // context and the j drafts before it from the drafter's KV cache.
+    // Draft step j: every sequence drafting more than j steps proposes its token j, reading
+    // its context and the j drafts before it from the drafter's KV cache.
     pass_request request{
         0,
         0,
@@ -259,7 +282,7 @@ task speculation::draft(std::span<const serve::iteration> its, int iteration, op
       double keys = 0;
       const double width = tree_ && j > 0 ? tree_->top_k() : 1;
       for (const serve::seq_work& w : its[e].seqs) {
-        if (tree_ ? w.drafts <= 0 : w.drafts <= j) continue;
+        if (tree_ ? w.drafts <= 0 : mechanism_.draft_steps(w) <= j) continue;
         const auto context = static_cast<double>(w.context + j);
         p.slices.push_back({width, context});
         keys += width * (context + 1);
@@ -279,16 +302,20 @@ std::vector<int> speculation::accept(const serve::iteration& it) {
   std::vector<int> out(it.seqs.size(), 0);
   for (std::size_t i = 0; i < it.seqs.size(); ++i) {
     const serve::seq_work& w = it.seqs[i];
+    iteration_prefill_ = iteration_prefill_ || w.prefill;
     if (w.prefill || !w.emits_token) continue;
     ++iteration_decoding_;
     ++iteration_emitted_;
     if (w.drafts <= 0) continue;
     // The sequence's KV length keys the draw: one verification per length (a recomputation
     // after preemption verifies the same positions again, and draws the same).
-    const int a = tree_ ? tree_->accepted(acceptance_, s_.seed, w.request, w.context,
-                                          static_cast<int>(w.drafts))
-                        : acceptance_.accepted(w.request, w.context, static_cast<int>(w.drafts));
+    const std::optional<int> decided = mechanism_.accepted(w);
+    const int a = decided ? *decided
+                  : tree_ ? tree_->accepted(acceptance_, s_.seed, w.request, w.context,
+                                            static_cast<int>(w.drafts))
+                          : acceptance_.accepted(w.request, w.context, static_cast<int>(w.drafts));
     out[i] = a;
+    mechanism_.verified(a);
     ++verifications_;
     iteration_emitted_ += a;
     drafted_ += w.drafts;
@@ -306,6 +333,9 @@ std::vector<int> speculation::accept(const serve::iteration& it) {
 void speculation::iterated(time_ps start, time_ps drafted, time_ps end) {
   const std::int64_t decoding = std::exchange(iteration_decoding_, 0);
   const std::int64_t emitted = std::exchange(iteration_emitted_, 0);
+  mechanism_.iterated(decoding, std::exchange(iteration_prefill_, false), emitted,
+                      seconds(end - start));
+  draft_ps_ += drafted - start;  // deferral drafts in iterations that verify nothing
   if (decoding == full_slots_) {
     ++full_iterations_;
     full_emitted_ += emitted;
@@ -314,7 +344,6 @@ void speculation::iterated(time_ps start, time_ps drafted, time_ps end) {
   }
   if (!verifying_) return;
   ++verify_iterations_;
-  draft_ps_ += drafted - start;
   verify_ps_ += end - drafted;
   verifying_ = false;
 }
@@ -363,6 +392,7 @@ speculative_report speculation::report() const {
     r.full_batch_verify_pass_s = seconds(full_verify_ps_) / static_cast<double>(full_iterations_);
   }
   const time_ps total = draft_ps_ + verify_ps_;
+  r.mechanism = mechanism_.figures(drafted_, verifications_);
   r.draft_share = total > 0 ? static_cast<double>(draft_ps_) / static_cast<double>(total) : 0;
   return r;
 }

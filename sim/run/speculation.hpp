@@ -1,6 +1,7 @@
 #pragma once
 // Speculative decoding in the serving loop (workload.serve.speculative), plugged into a
-// serving_instance without changing its loop's shape:
+// serving_instance's loop at four points (before_next and plan let a mitigation policy set K
+// and withdraw drafts before the target's pass is shaped: speculation_policies.hpp):
 //  - the scheduler (serve::scheduler_limits::draft_tokens) gives each decoding sequence 1 + d
 //    new tokens, so the pass executor runs the target over the verification tokens with their
 //    own computed routing: the experts the K + 1 tokens touch, their weight bytes and the
@@ -29,6 +30,7 @@
 #include "sim/run/feasibility.hpp"
 #include "sim/run/model_chunks.hpp"
 #include "sim/run/result.hpp"
+#include "sim/run/speculation_policies.hpp"
 #include "sim/serve/acceptance.hpp"
 #include "sim/serve/scheduler.hpp"
 
@@ -49,13 +51,14 @@ namespace moesim::sim::run {
 [[nodiscard]] models::model_spec mtp_module_model(const models::model_spec& target);
 
 /// HBM the drafter's weights take on one serving device of `s` (0 without speculation or
-/// for ngram): a draft model's every parameter, split by TP; the EAGLE head's layer and its
+/// for ngram; blockwise: its proposal heads instead, proposal_heads_weight_bytes): a draft
+/// model's every parameter, split by TP; the EAGLE head's layer and its
 /// feature-fusing FC (2 h x h, Li et al. 2024 s3); one MTP module's own weights (its experts
 /// sharded over EP x TP, the rest over TP). O(layers of the drafter).
 [[nodiscard]] double draft_weight_bytes(const scenario& s);
 /// KV-cache bytes one token of a sequence adds for the drafter on a device (draft model: its
-/// layers' KV; eagle and mtp: one layer of the target's; ngram: 0). The paged pool holds the
-/// target's and the drafter's KV of each token together. O(1).
+/// layers' KV; eagle and mtp: one layer of the target's; ngram and blockwise: 0). The paged pool
+/// holds the target's and the drafter's KV of each token together. O(1).
 [[nodiscard]] double draft_kv_bytes_per_token(const scenario& s);
 
 class speculation {
@@ -75,9 +78,19 @@ class speculation {
   /// The routing source the target's executor is given: `target`, counting unique experts.
   [[nodiscard]] routing_source& tap() noexcept;
 
+  /// Proposal heads the target's pass runs at each emitting position (blockwise: k; else 0).
+  [[nodiscard]] int proposal_heads() const noexcept;
+  /// Before the ranks (index = EP rank) form the next iteration: the policy's K (grouped).
+  void before_next(std::span<serve::scheduler> ranks);
+  /// After they formed `its`, before drafting and before the target's pass is shaped: the
+  /// policy withdraws the drafts it will not verify (deferral). See speculation_policies.hpp.
+  void plan(std::span<serve::iteration> its, std::span<serve::scheduler> ranks);
+
   /// Runs the drafter for iteration `iteration`, whose ranks form `its` (index = EP rank):
-  /// draft step j over the sequences with more than j drafts. `*last` is the critical-path op
-  /// before and after. Also tells the tap what this iteration's plain decode batch is.
+  /// draft step j over the sequences whose policy runs more than j draft steps (their drafts;
+  /// deferral: up to the step that stopped the chain; blockwise: none). `*last` is the
+  /// critical-path op before and after. Also tells the tap what this iteration's plain decode batch
+  /// is.
   task draft(std::span<const serve::iteration> its, int iteration, op_id* last);
   /// Accepted drafts of each sequence of `it` (0 for those without drafts), recorded in the
   /// statistics. O(sequences + drafts).
@@ -97,6 +110,7 @@ class speculation {
   moesim::serve::acceptance_model acceptance_;
   std::unique_ptr<moesim::serve::draft_tree> tree_;  ///< a tree's shape, else null
   std::unique_ptr<routing_tapper> tap_;
+  speculation_mechanism mechanism_;
   std::unique_ptr<scenario> draft_s_;  ///< the scenario with the drafter's model (not ngram)
   std::unique_ptr<model_chunks> draft_chunks_;
   std::unique_ptr<draft_routing> draft_routing_;
@@ -111,6 +125,7 @@ class speculation {
   // The iteration in flight: sequences decoding and tokens they emit (accept()).
   std::int64_t iteration_decoding_ = 0;
   std::int64_t iteration_emitted_ = 0;
+  bool iteration_prefill_ = false;  ///< a prefill chunk ran beside them
   // Iterations in which every running slot decoded (max_running on every rank, no prefill):
   // the steady state of a full decode batch, free of a closed loop's prefills and of its tail
   // of finishing requests.

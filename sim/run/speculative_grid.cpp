@@ -69,6 +69,7 @@ speculative_point point_of(const point_key& key, const run_result& r, const run_
   x.draft_share = sp.draft_share;
   x.rank_tokens_max_over_mean = sp.rank_tokens_max_over_mean;
   x.rank_unique_max_over_mean = sp.rank_unique_max_over_mean;
+  x.mechanism = sp.mechanism;
   return x;
 }
 

@@ -63,6 +63,12 @@ const char* to_string(speculation_policy p) noexcept {
       return "none";
     case speculation_policy::naive:
       return "naive";
+    case speculation_policy::grouped:
+      return "grouped";
+    case speculation_policy::deferral:
+      return "deferral";
+    case speculation_policy::blockwise:
+      return "blockwise";
     case speculation_policy::divided:
       return "divided";
   }

@@ -201,6 +201,36 @@ iteration scheduler::next() {
   return it;
 }
 
+void scheduler::withdraw_drafts(iteration& it, std::span<const std::int64_t> drafts) {
+  if (drafts.size() != it.seqs.size() || it.seqs.size() != pending_.size()) {
+    throw std::invalid_argument(
+        fmt::format("scheduler::withdraw_drafts: {} draft counts for {} sequences ({} pending)",
+                    drafts.size(), it.seqs.size(), pending_.size()));
+  }
+  for (std::size_t k = 0; k < drafts.size(); ++k) {
+    seq_work& w = it.seqs[k];
+    if (w.request != pending_[k].request || w.new_tokens != pending_[k].new_tokens) {
+      throw std::logic_error(
+          "scheduler::withdraw_drafts: not the iteration last returned by next()");
+    }
+    if (drafts[k] < 0 || drafts[k] > w.drafts) {
+      throw std::invalid_argument(
+          fmt::format("scheduler::withdraw_drafts: {} drafts for request {}, which has {}",
+                      drafts[k], w.request, w.drafts));
+    }
+  }
+  for (std::size_t k = 0; k < drafts.size(); ++k) {
+    seq_work& w = it.seqs[k];
+    const std::int64_t cut = w.drafts - drafts[k];
+    if (cut == 0) continue;
+    w.drafts -= cut;
+    w.new_tokens -= cut;
+    pending_[k] = w;
+    detail::sequence& s = running_[scheduled_[k]];
+    kv_.truncate(s.kv, s.computed + w.new_tokens);
+  }
+}
+
 std::vector<finished_request> scheduler::complete(const iteration& it, sim::time_ps end) {
   return complete(it, end, {});
 }

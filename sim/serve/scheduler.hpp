@@ -160,6 +160,16 @@ class scheduler {
   std::vector<finished_request> complete(const iteration& it, sim::time_ps end,
                                          std::span<const int> accepted);
 
+  /// Draft tokens per decoding sequence from the next next() on (a policy choosing K per
+  /// iteration; scheduler_limits::draft_tokens until called). O(1).
+  void set_draft_tokens(std::uint32_t k) noexcept { limits_.draft_tokens = k; }
+  /// Cuts the drafts of the iteration last returned by next() (`it`, updated in place) to
+  /// `drafts[k]` for it.seqs[k] (at most what it had; a policy verifying fewer than it
+  /// reserved), freeing the KV reserved for the drafts withdrawn. Throws std::invalid_argument
+  /// for a span of another length or a count out of range, std::logic_error if `it` is not the
+  /// pending iteration. O(sequences).
+  void withdraw_drafts(iteration& it, std::span<const std::int64_t> drafts);
+
   [[nodiscard]] std::size_t waiting() const { return waiting_.size(); }
   [[nodiscard]] std::size_t running() const { return running_.size(); }
   [[nodiscard]] bool idle() const { return waiting_.empty() && running_.empty(); }

@@ -32,10 +32,16 @@ namespace moesim::serve {
 enum class drafter_kind { draft_model, mtp, eagle, ngram };
 
 /// What the serving loop does with the drafts. `none` is plain decoding (drafts neither made
-/// nor verified), `naive` verifies a fixed K every step, `divided` verifies a fixed K with the
-/// tokens of replicated experts split over their copies (`replicas`, divided rollout). The other
-/// mitigation policies of issue 13 (grouped, deferral, prefetch, blockwise) join this enum.
-enum class speculation_policy { none, naive, divided };
+/// nor verified), `naive` verifies a fixed K every step. Mitigations (sim/serve/
+/// speculation_policies.hpp has the mechanisms of the first three):
+///  - grouped: K chosen per iteration by measured utility, Cascade's test and set phases;
+///  - deferral: a chain stops at the first draft whose confidence is below `threshold`, and a
+///    sequence whose first draft is below it does not speculate this step;
+///  - blockwise: blockwise parallel decoding, k proposal heads on the target's last hidden
+///    state (no drafter passes), the block verified in the next pass;
+///  - divided: a fixed K with the tokens of replicated experts split over their copies
+///    (`replicas`, divided rollout).
+enum class speculation_policy { none, naive, grouped, deferral, blockwise, divided };
 
 /// Extra copies of one routed expert on other EP ranks of every EP group (policy divided). Its
 /// home stays where the contiguous split puts it (expert / (experts / ep)); the placement issue
@@ -78,6 +84,15 @@ struct speculative_spec {
   /// A draft tree instead of a chain of k: its draft_tokens - 1 drafts are what a sequence
   /// verifies (k is then draft_tokens - 1, the acceptance vector's positions its depths).
   std::optional<draft_tree_spec> tree;
+  /// grouped: iterations each candidate K (0..k) runs in a test phase, and iterations the best
+  /// one then runs (the set phase) before the next test phase.
+  std::uint32_t test_iterations = 2;
+  std::uint32_t set_iterations = 64;
+  /// deferral: the confidence below which a chain stops drafting (required with deferral), and
+  /// the concentration of the Beta distribution confidences are drawn from around their
+  /// position's acceptance rate (sim/serve/speculation_policies.hpp).
+  double threshold = 0;
+  double confidence_concentration = 8;
   /// The grid a run evaluates besides the scenario as written (empty: none): every batch size
   /// with `none` once and every other policy at every draft length, each a closed loop of
   /// `batch` requests decoding together (sim/run/speculative_grid.hpp).
