@@ -37,8 +37,8 @@ sim::run::speculative_point grid_point(const std::string& name, int batch, int k
 }
 
 const std::string cascade =
-    "Saxena et al. 2025, \"Utility-Driven Speculative Decoding for Mixture-of-Experts\" "
-    "(Cascade), arXiv:2506.20675, abstract";
+    "arxiv.org/abs/2506.20675: Saxena et al. 2025, \"Utility-Driven Speculative Decoding for "
+    "Mixture-of-Experts\" (Cascade), abstract";
 
 }  // namespace
 
@@ -91,8 +91,9 @@ void add_speculative_rows(std::vector<calibration_row>& rows) {
       .id = "moesd-moe-over-dense-medium-batch",
       .title = "naive speculation K=3 at batch 32: Mixtral 8x7B's speedup (one H200) over "
                "dense-13b's (one H100), same drafter and acceptance",
-      .source = "Huang et al. 2025, \"MoESD: Unveil Speculative Decoding's Potential for "
-                "Accelerating Sparse MoE\", arXiv:2505.19645, abstract: under medium batch sizes "
+      .source = "arxiv.org/abs/2505.19645: Huang et al. 2025, \"MoESD: Unveil Speculative "
+                "Decoding's Potential for "
+                "Accelerating Sparse MoE\", abstract: under medium batch sizes "
                 "MoE benefits more from speculative decoding than dense models",
       .scenario = "scenarios/spec-decode-mixtral.yaml and spec-decode-dense.yaml, grid points "
                   "batch 32, k 3, naive",
