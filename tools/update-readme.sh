@@ -9,18 +9,23 @@
 #                (--scenarios re-runs those scenarios as shipped first, a few minutes)
 #   performance  tools/bench/results/NAME.json, written by `moesim bench NAME --record`
 #                (tools/bench/record.sh), with tools/readme/benchmarks.yaml (titles, targets)
-# Usage: tools/update-readme.sh [--accuracy] [--scenarios] [--build DIR]; review `git diff`.
+#   speculative  tools/readme/speculative.json, the grids of scenarios/spec-decode-*.yaml
+#                (--speculative re-runs them as shipped first, about a minute)
+# Usage: tools/update-readme.sh [--accuracy] [--scenarios] [--speculative] [--build DIR];
+# review `git diff`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=build
 accuracy=0
 scenarios=0
+speculative=0
 while (($#)); do
   case $1 in
     --accuracy) accuracy=1 ;;
     --scenarios) scenarios=1 ;;
+    --speculative) speculative=1 ;;
     --build) build=$2; shift ;;
-    *) echo "usage: tools/update-readme.sh [--accuracy] [--scenarios] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: tools/update-readme.sh [--accuracy] [--scenarios] [--speculative] [--build DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -39,6 +44,18 @@ if ((scenarios)); then
     files+=("$tmp/$name.metrics.json")
   done
   "$moesim" report scenarios "${files[@]}" --out tools/readme/scenarios.json
+fi
+if ((speculative)); then
+  spec_tmp=$(mktemp -d)
+  files=()
+  for f in scenarios/spec-decode-*.yaml; do
+    name=$(basename "$f" .yaml)
+    echo "update-readme: moesim run $f"
+    "$moesim" run "$f" --quiet --metrics "$spec_tmp/$name.metrics.json"
+    files+=("$spec_tmp/$name.metrics.json")
+  done
+  "$moesim" report speculative "${files[@]}" --out tools/readme/speculative.json
+  rm -rf "$spec_tmp"
 fi
 "$moesim" report readme
 git --no-pager diff --stat -- README.md tests/accuracy tools/readme tools/bench/results || true

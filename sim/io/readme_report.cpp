@@ -129,7 +129,10 @@ std::string validation_table(const json& accuracy) {
         "| `{}` | {} | {} {} | {} | {} | {} | {} | {} | {} | `{}` |\n", id, markdown_cell(what),
         format_figure(number_of(row, "measured")), markdown_cell(unit),
         format_figure(number_of(row, "simulated")), format_error(number_of(row, "error")),
-        format_tolerance(number_of(row, "tolerance")),
+        text_of(row, "bound").empty()
+            ? format_tolerance(number_of(row, "tolerance"))
+            : fmt::format("{} {}", text_of(row, "bound") == "above" ? ">" : "<",
+                          format_figure(number_of(row, "measured"))),
         status == "pass" ? "pass" : "**" + status + "**",
         factor.empty() ? "prediction" : "sets `" + markdown_cell(factor) + "`",
         markdown_cell(text_of(row, "source")), markdown_cell(text_of(row, "scenario")));

@@ -9,7 +9,9 @@
 // - validation: the accuracy baseline (`moesim accuracy --json`, tests/accuracy/baseline.json);
 // - flagship: per-scenario summaries of `moesim run --metrics` (scenario_summary) merged with
 //   the hand-written "why" of each scenario (tools/readme/scenario-notes.yaml);
-// - performance: `moesim bench NAME --record` files (tools/bench/report.hpp).
+// - performance: `moesim bench NAME --record` files (tools/bench/report.hpp);
+// - speculative: the grids of the speculative scenarios as shipped (speculative_summary of
+//   their `moesim run --metrics`, stored in tools/readme/speculative.json).
 // Everything here is pure text and JSON in, text out.
 #include <optional>
 #include <string>
@@ -57,6 +59,15 @@ struct scenario_note {
 /// note and no summary.
 [[nodiscard]] std::string flagship_table(const json& summaries,
                                          const std::vector<scenario_note>& notes);
+
+/// What the speculative section needs of one `moesim run --metrics` file with a grid:
+/// scenario, drafter, acceptance source and each point's {batch, k, policy, speedup} (the base's
+/// grid). Throws input_error when the metrics hold no grid. O(points).
+[[nodiscard]] json speculative_summary(const json& metrics);
+/// The speculative section from {"scenarios": [speculative_summary...]}: per scenario a table of
+/// speedup by batch (rows) and policy and k (columns), and for each column the adjacent batches
+/// between which speedup crosses 1 (readme_speculative.cpp). O(points log points).
+[[nodiscard]] std::string speculative_tables(const json& summaries);
 
 /// A figure as the Validation table (and `moesim accuracy`) prints it: 4 significant digits
 /// ("369.4", "1.781", "0.5"). The accuracy baseline guard compares rows in this form.

@@ -32,6 +32,9 @@ struct calibration_row {
   std::string sets_factor;  ///< preset parameter set from this row, e.g. "h100 efficiency.link"
   std::string note;         ///< how the row is read
   std::string gap;  ///< non-empty: the model is known to miss this row; why and what would fix it
+  /// Empty: the row passes within `tolerance` of `measured`. "above" / "below": a published
+  /// sign or crossover, passing when the simulated figure is above / below `measured`.
+  std::string bound;
   std::function<double()> simulate;
 };
 
@@ -44,6 +47,9 @@ struct calibration_result {
 
 /// The rows, in table order. Ids are unique.
 [[nodiscard]] const std::vector<calibration_row>& calibration_rows();
+
+/// Appends the speculative decoding rows (speculative_rows.cpp: Cascade, MoESD).
+void add_speculative_rows(std::vector<calibration_row>& rows);
 
 /// Simulates one row.
 [[nodiscard]] calibration_result evaluate(const calibration_row& row);

@@ -199,3 +199,32 @@ TEST_CASE("MTP and EAGLE drafters run on the same devices, their weights in the 
                                  2)
                               .epsilon(0.01));
 }
+
+TEST_CASE("a draft tree verifies draft_tokens per sequence and accepts along its depth") {
+  const std::string tree = R"(    speculative:
+      drafter: ngram
+      k: 3
+      acceptance: [0.7]
+      reading: conditional
+      acceptance_source: "test"
+      tree: {steps: 3, top_k: 3, draft_tokens: 10, rank_acceptance: [0.3, 0.2]}
+)";
+  std::string text = serving("mixtral-8x7b", tree);
+  text.replace(text.find("concurrency: 4"), 14, "concurrency: 1");
+  text.replace(text.find("tokens: 48"), 10, "tokens: 400");
+  const sim::run::run_result r = run(text);
+  REQUIRE(r.speculative);
+  const auto& x = *r.speculative;
+  CHECK(x.k == 9);
+  CHECK(x.tree_steps == 3);
+  CHECK(x.tree_top_k == 3);
+  CHECK(x.tree_draft_tokens == 10);
+  CHECK(x.tree_depth == 3);
+  // Each verification routes the root and its 9 drafts (fewer at a request's end).
+  CHECK(x.unique_experts_verify <= union_formula(8, 2, 10) * 1.03);
+  CHECK(x.unique_experts_verify >= union_formula(8, 2, 8) * 0.97);
+  // Accepted along the tree's depth: at most 3, on average its expectation.
+  CHECK(x.mean_accepted_drafts <= 3);
+  CHECK(x.mean_accepted_drafts == Approx(x.tree_expected_accepted).margin(0.3));
+  CHECK(x.tree_expected_accepted > 0.7 + 0.49 + 0.343);  // more than the chain of depth 3
+}

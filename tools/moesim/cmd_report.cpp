@@ -40,14 +40,14 @@ io::json read_json(const fs::path& p) {
 
 // Every generated section of the README, from the stored inputs under `root`.
 std::vector<std::pair<std::string, std::string>> sections(const fs::path& root) {
-  return {{"validation", io::validation_table(read_json(root / "tests/accuracy/baseline.json"))},
-          {"flagship",
-           io::flagship_table(
-               read_json(root / "tools/readme/scenarios.json"),
-               io::load_scenario_notes((root / "tools/readme/scenario-notes.yaml").string()))},
-          {"performance",
-           bench::performance_section((root / "tools/bench/results").string(),
-                                      (root / "tools/readme/benchmarks.yaml").string())}};
+  return {
+      {"validation", io::validation_table(read_json(root / "tests/accuracy/baseline.json"))},
+      {"flagship", io::flagship_table(read_json(root / "tools/readme/scenarios.json"),
+                                      io::load_scenario_notes(
+                                          (root / "tools/readme/scenario-notes.yaml").string()))},
+      {"performance", bench::performance_section((root / "tools/bench/results").string(),
+                                                 (root / "tools/readme/benchmarks.yaml").string())},
+      {"speculative", io::speculative_tables(read_json(root / "tools/readme/speculative.json"))}};
 }
 
 // The first line where `a` and `b` differ, for the check's message.
@@ -144,22 +144,31 @@ void add_report_command(CLI::App& app, commands& cmds) {
   });
   auto* scen = sub->add_subcommand(
       "scenarios", "Summarise `moesim run --metrics` files for the README's flagship table");
-  scen->add_option("metrics", st->metrics, "Metrics files")->required();
-  scen->add_option("--out", st->out, "Write here (default: standard output)");
-  scen->callback([&cmds, st] {
-    cmds.run = [st] {
-      io::json list = io::json::array();
-      for (const auto& m : st->metrics) list.push_back(io::scenario_summary(read_json(m)));
-      const io::json doc{{"generated_by", "tools/update-readme.sh --scenarios"},
-                         {"scenarios", list}};
-      if (st->out.empty()) {
-        std::cout << io::dump(doc);
-      } else {
-        std::ofstream(st->out) << io::dump(doc);
-      }
-      return 0;
-    };
-  });
+  auto* spec = sub->add_subcommand(
+      "speculative", "Summarise the grids of speculative scenarios' `moesim run --metrics`");
+  for (auto* cmd : {scen, spec}) {
+    const bool grids = cmd == spec;
+    cmd->add_option("metrics", st->metrics, "Metrics files")->required();
+    cmd->add_option("--out", st->out, "Write here (default: standard output)");
+    cmd->callback([&cmds, st, grids] {
+      cmds.run = [st, grids] {
+        io::json list = io::json::array();
+        for (const auto& m : st->metrics) {
+          const auto metrics = read_json(m);
+          list.push_back(grids ? io::speculative_summary(metrics) : io::scenario_summary(metrics));
+        }
+        const io::json doc{{"generated_by", grids ? "tools/update-readme.sh --speculative"
+                                                  : "tools/update-readme.sh --scenarios"},
+                           {"scenarios", list}};
+        if (st->out.empty()) {
+          std::cout << io::dump(doc);
+        } else {
+          std::ofstream(st->out) << io::dump(doc);
+        }
+        return 0;
+      };
+    });
+  }
 }
 
 }  // namespace moesim::cli
