@@ -583,7 +583,7 @@ json scenario_to_json(const sim::run::scenario& s) {
     if (!s.workload.serve->disaggregation) sv.erase("disaggregation");
     const auto& spec = s.workload.serve->speculative;
     if (!spec) sv.erase("speculative");
-    if (spec && !spec->tree) sv["speculative"].erase("tree");
+    else if (!spec->tree) sv["speculative"].erase("tree");
   }
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;

@@ -18,12 +18,12 @@ namespace moesim::validate {
 
 namespace {
 
-/// The grid point (batch, k, naive) of shipped scenario `name` run with that one point.
+/// The grid point (batch, k, naive) of shipped scenario `name`, its grid cut to that batch and
+/// k (its policies as shipped: a policy's own keys are refused where the policy does not run).
 sim::run::speculative_point grid_point(const std::string& name, int batch, int k) {
   io::load_options opt;
   opt.overrides = {"workload.serve.speculative.batch_sizes=[" + std::to_string(batch) + "]",
-                   "workload.serve.speculative.draft_lengths=[" + std::to_string(k) + "]",
-                   "workload.serve.speculative.policies=[none, naive]"};
+                   "workload.serve.speculative.draft_lengths=[" + std::to_string(k) + "]"};
   const auto set = io::load_shipped_scenario(name, opt);
   sim::trace_recorder trace(false);
   const auto r = sim::run::simulate(set.base, trace);
