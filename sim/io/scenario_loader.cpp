@@ -576,15 +576,13 @@ json scenario_json_schema() {
 json scenario_to_json(const sim::run::scenario& s) {
   json j = scenario_type().to_json(s);
   j.erase("strategies");
-  if (s.op_profile.empty()) j.erase("op_profile");      // absent, as before the key existed
-  if (!s.workload.serve) j["workload"].erase("serve");  // likewise
-  if (s.workload.serve) {  // likewise for its optional blocks, and a chain's absent tree
-    json& sv = j["workload"]["serve"];
-    if (!s.workload.serve->disaggregation) sv.erase("disaggregation");
-    const auto& spec = s.workload.serve->speculative;
-    if (!spec) sv.erase("speculative");
-    else if (!spec->tree) sv["speculative"].erase("tree");
-  }
+  if (s.op_profile.empty()) j.erase("op_profile");  // absent, as before the key existed
+  const auto& sv = s.workload.serve;  // likewise serve, its optional blocks, a chain's tree
+  if (!sv) j["workload"].erase("serve");
+  if (sv && !sv->disaggregation) j["workload"]["serve"].erase("disaggregation");
+  if (sv && !sv->speculative) j["workload"]["serve"].erase("speculative");
+  if (sv && sv->speculative && !sv->speculative->tree)
+    j["workload"]["serve"]["speculative"].erase("tree");
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }
