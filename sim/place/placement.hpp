@@ -1,0 +1,73 @@
+#pragma once
+// Expert placement as a pure component: given each logical expert's load per MoE layer, decide
+// which physical slot (and so which device) holds which expert, and how many copies the hot ones
+// get. No time, no network, no scenario: sim/run asks it and turns the answer into exchange
+// traffic, per-device loads and weight moves; `moesim place` prints it.
+//
+// Layout of an answer (DeepSeek EPLB's, deepseek-ai/EPLB eplb.py, so its README vector reads
+// the same): `physical_experts` slots per layer, numbered device-major, slot s on device
+// s / (physical_experts / devices); devices node-major, device d on node d / (devices / nodes).
+//   phy2log[l][s]   logical expert held by slot s of layer l
+//   logcnt[l][e]    copies of expert e in layer l (>= 1; sums to physical_experts)
+//   log2phy[l][e]   the slots holding e, ascending, padded with -1 to the most copies of any
+//                   expert in any layer
+//   device_load[l][d]  the load device d computes when each expert's load splits evenly over
+//                      its copies: sum over its slots of load[l][e] / logcnt[l][e]
+//
+// Strategies (all deterministic; `random` from problem::seed through the project RNG):
+//   contiguous      no replicas (physical == experts): expert e on device e / (experts/devices)
+//   round_robin     no replicas: expert e on device e % devices
+//   random          no replicas: a seeded shuffle of the contiguous layout
+//   load_aware      replicas to the largest load/copies first, then copies largest first onto
+//                   the least-loaded device that has a free slot
+//   eplb            DeepSeek's: hierarchical (groups to nodes, replicas within a node, slots to
+//                   GPUs) when groups % nodes == 0, else global; ties as torch.sort descending
+//                   (stable) and the lowest pack index
+//   topology_aware  the co-activation graph (experts the same tokens pick together) partitioned
+//                   onto nodes (METIS k-way, vertex weight = load, edge weight = co-activations)
+//                   to cut cross-node copies, then balanced over each node's devices
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace moesim::place {
+
+enum class strategy { contiguous, round_robin, random, load_aware, eplb, topology_aware };
+
+/// "contiguous", "round_robin", ... ; parse_strategy throws std::invalid_argument otherwise.
+[[nodiscard]] std::string_view to_string(strategy s) noexcept;
+[[nodiscard]] strategy parse_strategy(std::string_view name);
+/// Every strategy's name, in enum order (for error messages and suggestions).
+[[nodiscard]] const std::vector<std::string_view>& strategy_names();
+
+struct problem {
+  /// loads[l][e] >= 0: tokens (or any load measure) routed to logical expert e in layer l over
+  /// the window the placement is for. Every row has the same length (the experts).
+  std::vector<std::vector<double>> loads;
+  int physical_experts = 0;  ///< slots per layer: >= experts, a multiple of devices
+  int groups = 1;            ///< expert groups (node-limited routing); divides experts
+  int nodes = 1;             ///< divides devices
+  int devices = 1;
+  std::uint64_t seed = 0;  ///< strategy random
+  /// topology_aware only: coactivation[l] is experts x experts row-major, symmetric, the number
+  /// of tokens that picked both experts (diagonal ignored). Empty: the loads alone decide.
+  std::vector<std::vector<double>> coactivation;
+};
+
+struct placement {
+  std::vector<std::vector<int>> phy2log;
+  std::vector<std::vector<std::vector<int>>> log2phy;
+  std::vector<std::vector<int>> logcnt;
+  std::vector<std::vector<double>> device_load;
+};
+
+/// Checks `p` (throws std::invalid_argument naming the numbers: ragged or empty loads, negative
+/// or non-finite loads, slots fewer than experts or not a multiple of devices, devices not a
+/// multiple of nodes, groups not dividing experts, replicas asked of a strategy without them),
+/// then places. O(layers x slots log slots) for every strategy but topology_aware (METIS).
+[[nodiscard]] placement place(strategy s, const problem& p);
+
+/// Max over mean of one layer's device_load (1 = perfectly even; 0 for an all-zero layer).
+[[nodiscard]] double max_over_mean(const std::vector<double>& device_load);
+
+}  // namespace moesim::place
