@@ -12,6 +12,7 @@ packages=(
   catch2                         # tests (v2.13 on Debian 12)
   libeigen3-dev                  # router and expert maths
   libcli11-dev                   # command line
+  libmetis-dev                   # topology-aware expert placement: graph partitioning (sim/place)
   openmpi-bin libopenmpi-dev     # distributed sweeps (the build uses MPI when present)
 )
 

@@ -10,7 +10,8 @@
 //   phy2log[l][s]   logical expert held by slot s of layer l
 //   logcnt[l][e]    copies of expert e in layer l (>= 1; sums to physical_experts)
 //   log2phy[l][e]   the slots holding e, ascending, padded with -1 to the most copies of any
-//                   expert in any layer
+//                   expert in any layer (eplb.py orders them by replica rank instead: the same
+//                   slots, maybe in another order)
 //   device_load[l][d]  the load device d computes when each expert's load splits evenly over
 //                      its copies: sum over its slots of load[l][e] / logcnt[l][e]
 //
@@ -39,6 +40,8 @@ enum class strategy { contiguous, round_robin, random, load_aware, eplb, topolog
 [[nodiscard]] strategy parse_strategy(std::string_view name);
 /// Every strategy's name, in enum order (for error messages and suggestions).
 [[nodiscard]] const std::vector<std::string_view>& strategy_names();
+/// Whether `s` may give hot experts more than one copy (physical_experts > experts).
+[[nodiscard]] bool has_replicas(strategy s) noexcept;
 
 struct problem {
   /// loads[l][e] >= 0: tokens (or any load measure) routed to logical expert e in layer l over
@@ -61,6 +64,9 @@ struct placement {
   std::vector<std::vector<double>> device_load;
 };
 
+/// The checks place() makes first, alone (throws std::invalid_argument as below).
+void check(strategy s, const problem& p);
+
 /// Checks `p` (throws std::invalid_argument naming the numbers: ragged or empty loads, negative
 /// or non-finite loads, slots fewer than experts or not a multiple of devices, devices not a
 /// multiple of nodes, groups not dividing experts, replicas asked of a strategy without them),
@@ -69,5 +75,11 @@ struct placement {
 
 /// Max over mean of one layer's device_load (1 = perfectly even; 0 for an all-zero layer).
 [[nodiscard]] double max_over_mean(const std::vector<double>& device_load);
+
+/// The co-activation that crosses nodes, topology_aware's objective: the sum over layers and
+/// expert pairs i < j of coactivation[l][i * experts + j] when no node holds a copy of both i and
+/// j (a token that picks both must reach two nodes). 0 when p.coactivation is empty. `x` is
+/// place(..., p)'s answer. O(layers x experts^2 x nodes).
+[[nodiscard]] double cross_node_coactivation(const problem& p, const placement& x);
 
 }  // namespace moesim::place

@@ -1,0 +1,206 @@
+// topology_aware: per layer, the experts' co-activation graph (vertex = logical expert, edge
+// weight = tokens that picked both) is cut into one part per node by METIS k-way
+// (METIS_PartGraphKway, Karypis & Kumar; Debian libmetis-dev 5.1) with two balance constraints,
+// load and expert count, and a fixed seed (METIS_OPTION_SEED), so a layer's answer is
+// deterministic for one METIS build. Then:
+//   repair: METIS balances within a tolerance, but a node has exactly physical/nodes slots, so
+//     it may hold at most that many experts (exactly experts/nodes without replicas) and at
+//     least one. While a part is over-full, the expert of an over-full part whose move to a part
+//     with room loses the least co-activation (gain = weight to the new part - weight to its own,
+//     largest first; ties to the lighter expert, then the lower expert and part) moves there;
+//     then each empty part takes the best such expert from a part with two or more.
+//   within a node: load_aware on the node's experts and slots (replicas to the largest
+//     load/copies, copies largest first onto the least-loaded device of the node).
+// Without co-activation (none given, or a layer of zeros) the parts come from loads alone:
+// experts by load descending onto the lightest node with room, then the same repair. One node:
+// load_aware. Scaling: METIS takes integers, so loads scale to a total of 2^20 (plus 1 each, so
+// an all-zero layer still partitions) and co-activations to a total of 2^24 (entries that round
+// to 0 are dropped): 32-bit sums cannot overflow.
+#include <metis.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/place/detail.hpp"
+
+namespace moesim::place::detail {
+
+namespace {
+
+struct graph {
+  std::vector<idx_t> xadj{0};
+  std::vector<idx_t> adjncy;
+  std::vector<idx_t> adjwgt;
+};
+
+/// The upper triangle of `coactivation` as a METIS graph, integer weights.
+graph build_graph(std::span<const double> coactivation, int experts) {
+  double total = 0.0;
+  for (int i = 0; i < experts; ++i) {
+    for (int j = i + 1; j < experts; ++j) total += coactivation[i * experts + j];
+  }
+  graph g;
+  const double scale = total > 0 ? 16777216.0 / total : 0.0;
+  for (int i = 0; i < experts; ++i) {
+    for (int j = 0; j < experts; ++j) {
+      if (i == j) continue;
+      const double c = coactivation[std::min(i, j) * experts + std::max(i, j)];
+      const auto w = static_cast<idx_t>(std::llround(c * scale));
+      if (w <= 0) continue;
+      g.adjncy.push_back(j);
+      g.adjwgt.push_back(w);
+    }
+    g.xadj.push_back(static_cast<idx_t>(g.adjncy.size()));
+  }
+  return g;
+}
+
+std::vector<int> metis_parts(const graph& g, std::span<const double> load, int nodes) {
+  const int experts = static_cast<int>(load.size());
+  const double total = std::accumulate(load.begin(), load.end(), 0.0);
+  const double scale = total > 0 ? 1048576.0 / total : 0.0;
+  std::vector<idx_t> vwgt(2 * static_cast<std::size_t>(experts));
+  for (int e = 0; e < experts; ++e) {
+    vwgt[2 * e] = 1 + static_cast<idx_t>(std::llround(load[e] * scale));
+    vwgt[2 * e + 1] = 1;
+  }
+  idx_t nvtxs = experts;
+  idx_t ncon = 2;
+  idx_t nparts = nodes;
+  std::vector<real_t> ubvec = {1.05F, 1.05F};
+  idx_t options[METIS_NOPTIONS];
+  METIS_SetDefaultOptions(options);
+  options[METIS_OPTION_SEED] = 1;
+  options[METIS_OPTION_NUMBERING] = 0;
+  idx_t objval = 0;
+  std::vector<idx_t> part(experts, 0);
+  auto xadj = g.xadj;
+  auto adjncy = g.adjncy;
+  auto adjwgt = g.adjwgt;
+  const int status = METIS_PartGraphKway(&nvtxs, &ncon, xadj.data(), adjncy.data(), vwgt.data(),
+                                         nullptr, adjwgt.data(), &nparts, nullptr, ubvec.data(),
+                                         options, &objval, part.data());
+  if (status != METIS_OK) {
+    throw std::runtime_error("METIS_PartGraphKway failed (status " + std::to_string(status) +
+                             ") on " + std::to_string(experts) + " experts, " +
+                             std::to_string(nodes) + " parts");
+  }
+  return {part.begin(), part.end()};
+}
+
+/// Loads alone: experts by load descending onto the lightest node with room (ties lowest).
+std::vector<int> load_parts(std::span<const double> load, int nodes, int capacity) {
+  const int experts = static_cast<int>(load.size());
+  std::vector<int> order(experts);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return load[a] > load[b]; });
+  std::vector<double> weight(nodes, 0.0);
+  std::vector<int> count(nodes, 0);
+  std::vector<int> part(experts);
+  for (int e : order) {
+    int best = -1;
+    for (int n = 0; n < nodes; ++n) {
+      if (count[n] < capacity && (best < 0 || weight[n] < weight[best])) best = n;
+    }
+    part[e] = best;
+    ++count[best];
+    weight[best] += load[e];
+  }
+  return part;
+}
+
+/// Moves experts until every part holds between 1 and `capacity` experts (see the top).
+void repair(std::vector<int>& part, const graph& g, std::span<const double> load, int nodes,
+            int capacity) {
+  const int experts = static_cast<int>(part.size());
+  std::vector<int> count(nodes, 0);
+  for (int p : part) ++count[p];
+  // conn[v * nodes + p]: co-activation weight between v and the experts of part p.
+  std::vector<double> conn(static_cast<std::size_t>(experts) * nodes, 0.0);
+  for (int v = 0; v < experts; ++v) {
+    for (idx_t k = g.xadj[v]; k < g.xadj[v + 1]; ++k) {
+      conn[v * nodes + part[g.adjncy[k]]] += static_cast<double>(g.adjwgt[k]);
+    }
+  }
+  auto move = [&](int v, int to) {
+    const int from = part[v];
+    for (idx_t k = g.xadj[v]; k < g.xadj[v + 1]; ++k) {
+      const int u = g.adjncy[k];
+      conn[u * nodes + from] -= static_cast<double>(g.adjwgt[k]);
+      conn[u * nodes + to] += static_cast<double>(g.adjwgt[k]);
+    }
+    --count[from];
+    ++count[to];
+    part[v] = to;
+  };
+  // Best (v, q) with v in a part accepted by `source` and q accepted by `target`.
+  auto best_move = [&](auto source, auto target) {
+    int bv = -1;
+    int bq = -1;
+    double bgain = 0.0;
+    for (int v = 0; v < experts; ++v) {
+      if (!source(part[v])) continue;
+      for (int q = 0; q < nodes; ++q) {
+        if (q == part[v] || !target(q)) continue;
+        const double gain = conn[v * nodes + q] - conn[v * nodes + part[v]];
+        if (bv < 0 || gain > bgain || (gain == bgain && load[v] < load[bv])) {
+          bv = v;
+          bq = q;
+          bgain = gain;
+        }
+      }
+    }
+    move(bv, bq);
+  };
+  auto over = [&](int p) { return count[p] > capacity; };
+  auto has_room = [&](int p) { return count[p] < capacity; };
+  while (std::any_of(count.begin(), count.end(), [&](int c) { return c > capacity; })) {
+    best_move(over, has_room);
+  }
+  for (int q = 0; q < nodes; ++q) {
+    if (count[q] == 0) {
+      best_move([&](int p) { return count[p] >= 2; }, [&](int p) { return p == q; });
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<int> topology_layer(std::span<const double> load, std::span<const double> coactivation,
+                                int physical, int nodes, int devices) {
+  const int experts = static_cast<int>(load.size());
+  const int slots_per_node = physical / nodes;
+  const int devices_per_node = devices / nodes;
+  const int slots_per_device = physical / devices;
+  std::vector<int> part(experts, 0);
+  if (nodes > 1) {
+    const graph g = coactivation.empty() ? graph{std::vector<idx_t>(experts + 1, 0), {}, {}}
+                                         : build_graph(coactivation, experts);
+    part = g.adjncy.empty() ? load_parts(load, nodes, slots_per_node)
+                            : metis_parts(g, load, nodes);
+    repair(part, g, load, nodes, slots_per_node);
+  }
+  std::vector<int> phy2log(physical);
+  std::vector<int> members;
+  std::vector<double> local;
+  for (int n = 0; n < nodes; ++n) {
+    members.clear();
+    local.clear();
+    for (int e = 0; e < experts; ++e) {
+      if (part[e] == n) {
+        members.push_back(e);
+        local.push_back(load[e]);
+      }
+    }
+    const std::vector<int> row = pack_copies(local, replicate_counts(local, slots_per_node),
+                                             devices_per_node, slots_per_device);
+    for (int s = 0; s < slots_per_node; ++s) phy2log[n * slots_per_node + s] = members[row[s]];
+  }
+  return phy2log;
+}
+
+}  // namespace moesim::place::detail
