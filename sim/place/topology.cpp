@@ -168,7 +168,16 @@ void repair(std::vector<int>& part, const graph& g, std::span<const double> load
   }
 }
 
+graph no_edges(int experts) { return graph{std::vector<idx_t>(experts + 1, 0), {}, {}}; }
+
 }  // namespace
+
+void repair_parts(std::vector<int>& part, std::span<const double> coactivation,
+                  std::span<const double> load, int nodes, int capacity) {
+  const int experts = static_cast<int>(part.size());
+  repair(part, coactivation.empty() ? no_edges(experts) : build_graph(coactivation, experts), load,
+         nodes, capacity);
+}
 
 std::vector<int> topology_layer(std::span<const double> load, std::span<const double> coactivation,
                                 int physical, int nodes, int devices) {
@@ -178,8 +187,7 @@ std::vector<int> topology_layer(std::span<const double> load, std::span<const do
   const int slots_per_device = physical / devices;
   std::vector<int> part(experts, 0);
   if (nodes > 1) {
-    const graph g = coactivation.empty() ? graph{std::vector<idx_t>(experts + 1, 0), {}, {}}
-                                         : build_graph(coactivation, experts);
+    const graph g = coactivation.empty() ? no_edges(experts) : build_graph(coactivation, experts);
     part = g.adjncy.empty() ? load_parts(load, nodes, slots_per_node)
                             : metis_parts(g, load, nodes);
     repair(part, g, load, nodes, slots_per_node);
