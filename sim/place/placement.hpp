@@ -24,11 +24,12 @@
 //   eplb            DeepSeek's: hierarchical (groups to nodes, replicas within a node, slots to
 //                   GPUs) when groups % nodes == 0, else global; ties as torch.sort descending
 //                   (stable) and the lowest pack index
-//   topology_aware  the co-activation graph (experts the same tokens pick together) partitioned
-//                   onto nodes (METIS k-way, vertex weights = load and 1, edge weight =
-//                   co-activations, fixed seed) to cut cross-node co-activation; part sizes
-//                   repaired to 1..physical/nodes experts a node (topology.cpp); then
-//                   load_aware within each node. One node, or no co-activation: loads alone.
+//   topology_aware  load_aware's replicas, then the copies' co-activation graph (experts the
+//                   same tokens pick together) partitioned onto nodes (METIS k-way, vertex
+//                   weights = load and 1, edge weight = co-activations, fixed seed) to cut
+//                   cross-node co-activation, part sizes repaired to the node's slots
+//                   (topology.cpp), then each node's copies balanced over its devices. One
+//                   node: load_aware; no co-activation: loads alone.
 // contiguous, round_robin and random refuse physical_experts != experts (no replicas).
 #include <cstdint>
 #include <string_view>

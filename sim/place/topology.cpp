@@ -1,26 +1,29 @@
-// topology_aware: per layer, the experts' co-activation graph (vertex = logical expert, edge
-// weight = tokens that picked both) is cut into one part per node by METIS k-way
-// (METIS_PartGraphKway, Karypis & Kumar; Debian libmetis-dev 5.1) with two balance constraints,
-// load and expert count, and a fixed seed (METIS_OPTION_SEED), so a layer's answer is
-// deterministic for one METIS build. Then:
-//   repair: METIS balances within a tolerance, but a node has exactly physical/nodes slots, so
-//     it may hold at most that many experts (exactly experts/nodes without replicas) and at
-//     least one. While a part is over-full, the expert of an over-full part whose move to a part
+// topology_aware, per layer:
+//   copies: replicas as load_aware's (replicate_counts over all physical slots: the largest
+//     load / copies first), so every slot is one copy, of load load[e] / copies;
+//   partition: the copies' co-activation graph (edge weight = tokens that picked both experts,
+//     split over the pairs of their copies; copies of one expert not joined) is cut into one
+//     part per node by METIS k-way (METIS_PartGraphKway, Karypis & Kumar; Debian libmetis-dev
+//     5.1) with two balance constraints, load and copy count (tolerance 5% each), and a fixed
+//     seed (METIS_OPTION_SEED): deterministic for one METIS build;
+//   repair: a node has exactly physical/nodes slots, and METIS balances only within its
+//     tolerance; while a part is over-full, the copy of an over-full part whose move to a part
 //     with room loses the least co-activation (gain = weight to the new part - weight to its own,
-//     largest first; ties to the lighter expert, then the lower expert and part) moves there;
-//     then each empty part takes the best such expert from a part with two or more.
-//   within a node: load_aware on the node's experts and slots (replicas to the largest
-//     load/copies, copies largest first onto the least-loaded device of the node).
+//     largest first; ties to the lighter copy, then the lower copy and part) moves there (then
+//     every part is exactly full; repair_parts also fills empty parts, for any capacity);
+//   within a node: its copies balanced over its devices (pack_copies: largest first onto the
+//     least-loaded device with room).
+// One node: load_aware exactly. Without co-activation (none given, or a layer of zeros) the
+// parts come from loads alone: copies by load descending onto the lightest node with room.
 // Sparsified graph: a dense co-activation matrix (256 experts: 32,640 pairs) makes METIS's
-// two-constraint refinement slow (0.3 s a layer for 32 parts on the 2-core machine of the README); each expert
-// keeps its 16 strongest co-activations (an edge stays if either end keeps it), which cut the
-// time 3-4x with the same cut within 1% on planted clusters (0.700 vs 0.705 of the co-activation
-// crossing 32 nodes; 0.143 vs 0.145 on 4). The repair uses the same sparse graph.
-// Without co-activation (none given, or a layer of zeros) the parts come from loads alone:
-// experts by load descending onto the lightest node with room, then the same repair. One node:
-// load_aware. Scaling: METIS takes integers, so loads scale to a total of 2^20 (plus 1 each, so
-// an all-zero layer still partitions) and co-activations to a total of 2^24 (entries that round
-// to 0 are dropped): 32-bit sums cannot overflow.
+// two-constraint refinement slow; each expert keeps its 16 strongest co-activations (an edge
+// stays if either end keeps it), 3-4x faster with the same cut within 1% on planted clusters
+// (0.700 vs 0.705 of the co-activation crossing 32 nodes; 0.143 vs 0.145 on 4). The repair uses
+// the same sparse graph. Scaling: METIS takes integers, so loads scale to a total of 2^20 (plus
+// 1 each, so an all-zero layer still partitions) and co-activations to a total of 2^24 (entries
+// that round to 0 are dropped; a copy pair keeps at least 1): 32-bit sums cannot overflow.
+// Cost: METIS dominates, about 0.17 s a layer for 288 copies in 32 parts and 0.04 s in 4 parts
+// on the README's 2-core machine (`moesim bench place`).
 #include <metis.h>
 
 #include <algorithm>
@@ -193,6 +196,27 @@ void repair(std::vector<int>& part, const graph& g, std::span<const double> load
   }
 }
 
+/// The experts' graph `g` over their copies: copies of i and j joined by w(i, j) / (copies of
+/// i x copies of j), at least 1; copies of one expert are not joined.
+graph copy_graph(const graph& g, const std::vector<int>& count, const std::vector<int>& first,
+                 const std::vector<int>& owner) {
+  graph out;
+  for (int v = 0; v < static_cast<int>(owner.size()); ++v) {
+    const int i = owner[v];
+    for (idx_t k = g.xadj[i]; k < g.xadj[i + 1]; ++k) {
+      const int j = g.adjncy[k];
+      const auto w = std::max<idx_t>(
+          1, static_cast<idx_t>(std::llround(static_cast<double>(g.adjwgt[k]) / (count[i] * count[j]))));
+      for (int c = 0; c < count[j]; ++c) {
+        out.adjncy.push_back(first[j] + c);
+        out.adjwgt.push_back(w);
+      }
+    }
+    out.xadj.push_back(static_cast<idx_t>(out.adjncy.size()));
+  }
+  return out;
+}
+
 graph no_edges(int experts) { return graph{std::vector<idx_t>(experts + 1, 0), {}, {}}; }
 
 }  // namespace
@@ -210,27 +234,48 @@ std::vector<int> topology_layer(std::span<const double> load, std::span<const do
   const int slots_per_node = physical / nodes;
   const int devices_per_node = devices / nodes;
   const int slots_per_device = physical / devices;
-  std::vector<int> part(experts, 0);
-  if (nodes > 1) {
-    const graph g = coactivation.empty() ? no_edges(experts) : build_graph(coactivation, experts);
-    part = g.adjncy.empty() ? load_parts(load, nodes, slots_per_node)
-                            : metis_parts(g, load, nodes);
-    repair(part, g, load, nodes, slots_per_node);
+  // The copies: expert e's count[e] copies are vertices first[e] .. first[e] + count[e] - 1.
+  const std::vector<int> count = replicate_counts(load, physical);
+  std::vector<int> owner;
+  std::vector<int> first(experts);
+  std::vector<double> copy_load;
+  for (int e = 0; e < experts; ++e) {
+    first[e] = static_cast<int>(owner.size());
+    for (int c = 0; c < count[e]; ++c) {
+      owner.push_back(e);
+      copy_load.push_back(load[e] / count[e]);
+    }
   }
+  std::vector<int> part(physical, 0);
+  if (nodes > 1) {
+    const graph g = coactivation.empty() ? no_edges(physical)
+                                         : copy_graph(build_graph(coactivation, experts), count,
+                                                      first, owner);
+    part = g.adjncy.empty() ? load_parts(copy_load, nodes, slots_per_node)
+                            : metis_parts(g, copy_load, nodes);
+    repair(part, g, copy_load, nodes, slots_per_node);
+  }
+  // Within each node: its experts with the copies it holds, balanced over its devices.
   std::vector<int> phy2log(physical);
   std::vector<int> members;
-  std::vector<double> local;
+  std::vector<double> local_load;
+  std::vector<int> local_count;
   for (int n = 0; n < nodes; ++n) {
     members.clear();
-    local.clear();
-    for (int e = 0; e < experts; ++e) {
-      if (part[e] == n) {
-        members.push_back(e);
-        local.push_back(load[e]);
+    local_load.clear();
+    local_count.clear();
+    for (int v = 0; v < physical; ++v) {
+      if (part[v] != n) continue;
+      if (members.empty() || members.back() != owner[v]) {
+        members.push_back(owner[v]);
+        local_load.push_back(0.0);
+        local_count.push_back(0);
       }
+      local_load.back() += copy_load[v];
+      ++local_count.back();
     }
-    const std::vector<int> row = pack_copies(local, replicate_counts(local, slots_per_node),
-                                             devices_per_node, slots_per_device);
+    const std::vector<int> row =
+        pack_copies(local_load, local_count, devices_per_node, slots_per_device);
     for (int s = 0; s < slots_per_node; ++s) phy2log[n * slots_per_node + s] = members[row[s]];
   }
   return phy2log;

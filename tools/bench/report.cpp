@@ -260,13 +260,13 @@ std::string place_rows(const results& runs) {
                                          num(row, "devices") / num(row, "nodes"));
       if (at != layout) continue;
       cells += fmt::format(
-          "{}{} {} s, max/mean {:.3f}, {:.0f}% cross-node", cells.empty() ? "" : "; ",
+          "{}{} {} s, max/mean {:.3f}, {:.1f}% cross-node", cells.empty() ? "" : "; ",
           row["strategy"].get<std::string>(),
           span(collect(runs, [i](const json& r) { return num(r["rows"][i], "seconds"); }),
                "{:.3g}"),
           num(row, "max_over_mean"), 100 * num(row, "cross_node_share"));
     }
-    layouts += fmt::format(" {} nodes x GPUs: {}.", layout, cells);
+    layouts += fmt::format("{} {} nodes x GPUs: {}", layouts.empty() ? "" : ".", layout, cells);
   }
   return fmt::format(
       "{}: `moesim place --strategy eplb` (32 nodes, --json, in-process): **{} s**. Each "
