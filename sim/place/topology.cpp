@@ -10,7 +10,10 @@
 //     tolerance; while a part is over-full, the copy of an over-full part whose move to a part
 //     with room loses the least co-activation (gain = weight to the new part - weight to its own,
 //     largest first; ties to the lighter copy, then the lower copy and part) moves there (then
-//     every part is exactly full; repair_parts also fills empty parts, for any capacity);
+//     every part is exactly full; repair_parts also fills empty parts, for any capacity); then,
+//     while the heaviest node's load is above 1.05 x the mean, the swap of one of its copies with
+//     a lighter copy elsewhere that leaves both nodes below its old load and loses the least
+//     co-activation (the sorted node loads fall at each swap, so it ends);
 //   within a node: its copies balanced over its devices (pack_copies: largest first onto the
 //     least-loaded device with room).
 // One node: load_aware exactly. Without co-activation (none given, or a layer of zeros) the
@@ -49,6 +52,9 @@ struct graph {
 /// Each expert keeps its `strongest_edges` heaviest co-activations (an edge stays when either end
 /// keeps it; ties at the threshold stay too).
 constexpr int strongest_edges = 16;
+
+/// METIS's balance tolerance (ubvec) for load and count, and the repair's for load.
+constexpr double load_tolerance = 1.05;
 
 /// The upper triangle of `coactivation` as a METIS graph, integer weights, sparsified.
 graph build_graph(std::span<const double> coactivation, int experts) {
@@ -99,7 +105,8 @@ std::vector<int> metis_parts(const graph& g, std::span<const double> load, int n
   idx_t nvtxs = experts;
   idx_t ncon = 2;
   idx_t nparts = nodes;
-  std::vector<real_t> ubvec = {1.05F, 1.05F};
+  const auto ub = static_cast<real_t>(load_tolerance);
+  std::vector<real_t> ubvec = {ub, ub};
   idx_t options[METIS_NOPTIONS];
   METIS_SetDefaultOptions(options);
   options[METIS_OPTION_SEED] = 1;
@@ -141,9 +148,10 @@ std::vector<int> load_parts(std::span<const double> load, int nodes, int capacit
   return part;
 }
 
-/// Moves experts until every part holds between 1 and `capacity` experts (see the top).
+/// Moves experts until every part holds between 1 and `capacity` experts (see the top); then,
+/// when `tolerance` > 0, swaps to bring every part's load within tolerance x the mean.
 void repair(std::vector<int>& part, const graph& g, std::span<const double> load, int nodes,
-            int capacity) {
+            int capacity, double tolerance = 0) {
   const int experts = static_cast<int>(part.size());
   std::vector<int> count(nodes, 0);
   for (int p : part) ++count[p];
@@ -193,6 +201,54 @@ void repair(std::vector<int>& part, const graph& g, std::span<const double> load
     if (count[q] == 0) {
       best_move([&](int p) { return count[p] >= 2; }, [&](int p) { return p == q; });
     }
+  }
+  if (tolerance <= 0) return;
+  // Balance: while the heaviest part h is above tolerance x the mean, swap a copy a of h with a
+  // lighter copy b of another part n such that both end below h's load (so the sorted part
+  // loads fall and the loop ends), the swap that loses the least co-activation first (ties: the
+  // lower resulting load).
+  std::vector<double> part_load(nodes, 0.0);
+  for (int v = 0; v < experts; ++v) part_load[part[v]] += load[v];
+  const double limit =
+      tolerance * std::accumulate(part_load.begin(), part_load.end(), 0.0) / nodes;
+  auto between = [&](int a, int b) {
+    for (idx_t k = g.xadj[a]; k < g.xadj[a + 1]; ++k) {
+      if (g.adjncy[k] == b) return static_cast<double>(g.adjwgt[k]);
+    }
+    return 0.0;
+  };
+  for (int round = 0; round < experts * nodes; ++round) {
+    const auto h = static_cast<int>(std::max_element(part_load.begin(), part_load.end()) -
+                                    part_load.begin());
+    if (part_load[h] <= limit) break;
+    int ba = -1;
+    int bb = -1;
+    double bgain = 0.0;
+    double bpeak = 0.0;
+    for (int a = 0; a < experts; ++a) {
+      if (part[a] != h) continue;
+      for (int b = 0; b < experts; ++b) {
+        const int n = part[b];
+        if (n == h || load[b] >= load[a]) continue;
+        const double peak = std::max(part_load[h] - load[a] + load[b],
+                                     part_load[n] + load[a] - load[b]);
+        if (peak >= part_load[h]) continue;
+        const double gain = conn[a * nodes + n] - conn[a * nodes + h] + conn[b * nodes + h] -
+                            conn[b * nodes + n] - 2 * between(a, b);
+        if (ba < 0 || gain > bgain || (gain == bgain && peak < bpeak)) {
+          ba = a;
+          bb = b;
+          bgain = gain;
+          bpeak = peak;
+        }
+      }
+    }
+    if (ba < 0) break;
+    const int n = part[bb];
+    part_load[h] += load[bb] - load[ba];
+    part_load[n] += load[ba] - load[bb];
+    move(ba, n);
+    move(bb, h);
   }
 }
 
@@ -253,7 +309,7 @@ std::vector<int> topology_layer(std::span<const double> load, std::span<const do
                                                       first, owner);
     part = g.adjncy.empty() ? load_parts(copy_load, nodes, slots_per_node)
                             : metis_parts(g, copy_load, nodes);
-    repair(part, g, copy_load, nodes, slots_per_node);
+    repair(part, g, copy_load, nodes, slots_per_node, load_tolerance);
   }
   // Within each node: its experts with the copies it holds, balanced over its devices.
   std::vector<int> phy2log(physical);
