@@ -23,7 +23,7 @@ routing example() {
 
 }  // namespace
 
-TEST_CASE("capacity = ceil(k * tokens / E * CF); 0 is dropless; negative throws",
+TEST_CASE("capacity = ceil(k * tokens / E * CF), 0 is dropless, negative throws",
           "[models][capacity]") {
   CHECK(expert_capacity(4096, 256, 8, 1.0) == 128);
   CHECK(expert_capacity(4096, 256, 8, 1.25) == 160);

@@ -54,7 +54,7 @@ TEST_CASE("dispatch/combine equals the dense masked reference", "[models][expert
   }
 }
 
-TEST_CASE("dropped tokens get no expert output; capacity-thinned routing still matches",
+TEST_CASE("dropped tokens get no expert output, capacity-thinned routing still matches",
           "[models][experts]") {
   rng gen(30);
   const moe_weights w = make_moe_weights(32, 8, 48, 0, ffn_activation::swiglu, gen);

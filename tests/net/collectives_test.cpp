@@ -215,7 +215,7 @@ TEST_CASE("hierarchical all-to-all forwards once per node over the rail") {
   CHECK(h < 1.3 * S / 2 / 50e9);
 }
 
-TEST_CASE("expert exchange: combine mirrors dispatch; low-latency counts every copy") {
+TEST_CASE("expert exchange: combine mirrors dispatch, low-latency counts every copy") {
   const auto t = topo::build_cluster(topo::test::dgx_h100(2), topo::test::h100());
   expert_traffic tr;
   tr.ranks = 16;

@@ -66,7 +66,7 @@ TEST_CASE("one flow through an NVSwitch takes bytes / port bandwidth + latency")
   CHECK(r.done[0] == sim::ps_per_ms + 470'000);
 }
 
-TEST_CASE("flows sharing a GPU's port split it; a freed port speeds the survivor up") {
+TEST_CASE("flows sharing a GPU's port split it, a freed port speeds the survivor up") {
   const auto t = topo::build_cluster(topo::test::dgx_h100(1), topo::test::h100());
   network_params p;
   // GPU 0 sends 450 MB to GPU 1 and 900 MB to GPU 2 over its one 450 GB/s port:

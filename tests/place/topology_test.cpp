@@ -67,7 +67,7 @@ TEST_CASE("topology_aware with replicas keeps copies within the node of their cl
   }
 }
 
-TEST_CASE("topology_aware on one node is load_aware; without co-activation loads decide") {
+TEST_CASE("topology_aware on one node is load_aware, without co-activation loads decide") {
   place::problem p = planted(20, 1, 4);
   CHECK(place::place(strategy::topology_aware, p).phy2log ==
         place::place(strategy::load_aware, p).phy2log);

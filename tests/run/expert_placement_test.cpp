@@ -149,7 +149,7 @@ sim::run::run_result run(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("divided: without replicas it runs as naive; with them the hot rank sheds load") {
+TEST_CASE("divided: without replicas it runs as naive, with them the hot rank sheds load") {
   const sim::run::run_result naive = run(mixtral_ep("naive", ""));
   const sim::run::run_result bare = run(mixtral_ep("divided", ""));
   REQUIRE(naive.speculative);

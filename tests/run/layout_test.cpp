@@ -41,7 +41,7 @@ TEST_CASE("layout refuses an order that does not name every axis once") {
   CHECK_FALSE(valid_order(p.order));
 }
 
-TEST_CASE("order auto: tp innermost, ep next; dp outermost across TPU slices") {
+TEST_CASE("order auto: tp innermost, ep next, dp outermost across TPU slices") {
   const auto [gpu, gpu_rule] = auto_order(false);
   CHECK(gpu == "tp-ep-dp-pp");
   const auto [slices, slices_rule] = auto_order(true);

@@ -220,7 +220,7 @@ workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 2}
   CHECK(part(per_rank, "dispatch") == part(per_rank_none, "dispatch"));
 }
 
-TEST_CASE("precision sets the exchanged and cached formats; fp8 tokens carry their scales") {
+TEST_CASE("precision sets the exchanged and cached formats, fp8 tokens carry their scales") {
   // Two nodes, EP8 x DP2 across them: the exchange is bandwidth-bound at 2048 tokens.
   const std::string body = R"(
 cluster: {preset: dgx-h100, nodes: 2}

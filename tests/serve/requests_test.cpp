@@ -83,7 +83,7 @@ TEST_CASE("gamma arrivals: mean 1/rate and the asked CV", "[serve][requests]") {
   }
 }
 
-TEST_CASE("the same seed gives the same stream; another seed another", "[serve][requests]") {
+TEST_CASE("the same seed gives the same stream, another seed another", "[serve][requests]") {
   request_spec s = open_spec(arrival_kind::gamma, 5, 200);
   s.cv = 1.5;
   s.prompt.shape = length_dist::kind::lognormal;
@@ -120,7 +120,7 @@ TEST_CASE("lengths do not move arrivals (separate streams)", "[serve][requests]"
   for (int i = 0; i < 100; ++i) CHECK(a.next_open()->arrival == b.next_open()->arrival);
 }
 
-TEST_CASE("ids count from 0; count and duration bound an open loop", "[serve][requests]") {
+TEST_CASE("ids count from 0, count and duration bound an open loop", "[serve][requests]") {
   SECTION("count") {
     request_source src(open_spec(arrival_kind::poisson, 1000, 3), 5);
     const auto rs = drain(src);

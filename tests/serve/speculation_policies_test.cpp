@@ -41,7 +41,7 @@ std::vector<int> drive(k_controller& g, int k_max, int iterations, double c, Sec
 
 }  // namespace
 
-TEST_CASE("grouped tests K upwards and sets the best; K 0 when verification costs more") {
+TEST_CASE("grouped tests K upwards and sets the best, K 0 when verification costs more") {
   // Verification costing 1.5 decode steps per draft (Cascade's 2-3x at K 1-2 on MoEs) while a
   // draft is accepted at 0.6: K 1 emits fewer tokens per second than plain decoding, so the
   // test phase stops there (Cascade: utility below one, speculation off).
