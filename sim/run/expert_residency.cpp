@@ -164,13 +164,6 @@ expert_residency::expert_residency(machine& m, const scenario& s, std::int64_t t
     warmup_tokens_ = static_cast<double>(cfg_.warmup);
   }
   placement_ = placed_from(loads, coact);
-  if (!placement_.contiguous() && s.moe.exchange != exchange_kind::per_copy) {
-    throw std::invalid_argument(fmt::format(
-        "moe: placement {} moves experts off the contiguous split, which exchange {} assumes "
-        "(its per-rank and per-node token counts); use exchange per_copy",
-        place::to_string(cfg_.strategy),
-        s.moe.exchange == exchange_kind::per_rank ? "per_rank" : "hierarchical"));
-  }
   window_.resize(n_l);
 }
 

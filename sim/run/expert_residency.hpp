@@ -50,9 +50,9 @@ struct weight_move {
 class expert_residency final : public layer_observer {
  public:
   /// `s.moe.placement` must be set. Places the experts (warm-up routing as above) for the EP
-  /// group of (rep 0, stage 0); `tokens_per_source` is a pass's tokens per EP rank. Throws
-  /// std::invalid_argument for a non-contiguous placement under a per_rank or hierarchical
-  /// exchange (their counts assume the contiguous split).
+  /// group of (rep 0, stage 0); `tokens_per_source` is a pass's tokens per EP rank. (A
+  /// non-contiguous strategy under a per_rank or hierarchical exchange, whose counts assume the
+  /// contiguous split, is refused by check_feasible.)
   expert_residency(machine& m, const scenario& s, std::int64_t tokens_per_source,
                    bool training);
 

@@ -416,6 +416,15 @@ void check_feasible(const scenario& s) {
           pl->redundant_experts, experts, pl->redundant_experts,
           experts + static_cast<long long>(pl->redundant_experts), p.ep, p.ep));
     }
+    if (const auto& pl = s.moe.placement; pl && pl->strategy != place::strategy::contiguous &&
+                                          s.moe.exchange != exchange_kind::per_copy) {
+      throw std::invalid_argument(fmt::format(
+          "moe: placement {} moves experts off the contiguous split, which exchange {} assumes "
+          "(its per-rank and per-node token counts); use exchange per_copy or placement "
+          "contiguous",
+          place::to_string(pl->strategy),
+          s.moe.exchange == exchange_kind::per_rank ? "per_rank" : "hierarchical"));
+    }
   } else if (p.ep != 1) {
     throw std::invalid_argument(
         fmt::format("parallelism: ep {} needs an MoE model, and {} is dense", p.ep, s.model.name));

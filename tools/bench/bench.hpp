@@ -46,6 +46,10 @@ int serve_pd(const options& opt, std::ostream& out);
 /// evaluates it, wall time and cost per grid point (issue 13: under 60 s on 2 cores).
 int spec_grid(const options& opt, std::ostream& out);
 
+/// Rebalancing's wall-time cost: a serving run with EPLB rebalanced every 50 iterations against
+/// the same run placed once (issue 14: at most 1.2x).
+int rebalance(const options& opt, std::ostream& out);
+
 /// Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is not available.
 double peak_rss_bytes();
 
