@@ -55,12 +55,12 @@ const object_type<placement_config>& placement_type() {
                   integer_spec<std::uint32_t>{0, 1'000'000},
                   "extra slots per MoE layer for copies of hot experts (load_aware, eplb, "
                   "topology_aware); experts + redundant_experts must split over ep")
-        .optional("replica_choice", &placement_config::choice,
-                  enum_spec<sim::run::replica_choice>{
-                      {{"balanced", sim::run::replica_choice::balanced},
-                       {"nearest", sim::run::replica_choice::nearest}}},
-                  "a token's copy when its own device has none: the least-loaded (balanced) or "
-                  "the nearest (same node, then fewest hops)")
+        .optional(
+            "replica_choice", &placement_config::choice,
+            enum_spec<sim::run::replica_choice>{{{"balanced", sim::run::replica_choice::balanced},
+                                                 {"nearest", sim::run::replica_choice::nearest}}},
+            "a token's copy when its own device has none: the least-loaded (balanced) or "
+            "the nearest (same node, then fewest hops)")
         .optional("warmup", &placement_config::warmup, integer_spec<std::uint32_t>{1, 1024},
                   "passes routed before the run whose loads place load_aware, eplb and "
                   "topology_aware")
@@ -70,8 +70,7 @@ const object_type<placement_config>& placement_type() {
                   "recompute the placement every N steps from a window of loads")
         .check([](const placement_config& x, const doc::node& n, const std::string& path) {
           if (x.redundant_experts > 0 && !place::has_replicas(x.strategy)) {
-            detail::fail(*n.find("redundant_experts"),
-                         detail::join_path(path, "redundant_experts"),
+            detail::fail(*n.find("redundant_experts"), detail::join_path(path, "redundant_experts"),
                          fmt::format("strategy {} places no replicas, so {} redundant experts "
                                      "would stay empty (use load_aware, eplb or topology_aware)",
                                      place::to_string(x.strategy), x.redundant_experts));

@@ -16,7 +16,9 @@ const object_type<sim::run::placement_config>& placement_type();
 /// moe.placement as a field of `moe:` (absent or null: the contiguous split).
 using placement_field =
     optional_spec<sim::run::placement_config, object_spec<sim::run::placement_config>>;
-inline placement_field placement_spec() { return {nested(placement_type())}; }
+inline placement_field placement_spec() {
+  return {nested(placement_type())};
+}
 inline constexpr const char* placement_doc =
     "which device holds which experts: {strategy, redundant_experts, replica_choice, warmup, "
     "rebalance: {every, window, mode}}";

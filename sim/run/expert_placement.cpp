@@ -71,8 +71,8 @@ expert_placement::expert_placement(int experts, int ep, int layers,
 void expert_placement::set_layer(int layer, std::span<const int> phy2log) {
   const auto slots = static_cast<int>(phy2log.size());
   if (layer < 0 || static_cast<std::size_t>(layer) >= layer_index_.size()) {
-    throw std::invalid_argument(fmt::format("expert_placement: layer {} outside [0, {})", layer,
-                                            layer_index_.size()));
+    throw std::invalid_argument(
+        fmt::format("expert_placement: layer {} outside [0, {})", layer, layer_index_.size()));
   }
   if (ep_ <= 0 || experts_ % ep_ != 0 || slots < experts_ || slots % ep_ != 0) {
     throw std::invalid_argument(fmt::format(
@@ -89,9 +89,9 @@ void expert_placement::set_layer(int layer, std::span<const int> phy2log) {
   for (int slot = 0; slot < slots; ++slot) {
     const int e = phy2log[static_cast<std::size_t>(slot)];
     if (e < 0 || e >= experts_) {
-      throw std::invalid_argument(fmt::format(
-          "expert_placement: slot {} of layer {} holds expert {} outside [0, {})", slot, layer,
-          e, experts_));
+      throw std::invalid_argument(
+          fmt::format("expert_placement: slot {} of layer {} holds expert {} outside [0, {})", slot,
+                      layer, e, experts_));
     }
     split = split && e == slot;
     const int rank = slot / per;
@@ -142,9 +142,9 @@ std::vector<std::vector<int>> expert_placement::experts_on(int layer) const {
 void expert_placement::set_choice(replica_choice c, std::vector<int> rank_distance) {
   if (c == replica_choice::nearest &&
       rank_distance.size() != static_cast<std::size_t>(ep_) * static_cast<std::size_t>(ep_)) {
-    throw std::invalid_argument(fmt::format(
-        "expert_placement: nearest needs {} x {} rank distances, got {}", ep_, ep_,
-        rank_distance.size()));
+    throw std::invalid_argument(
+        fmt::format("expert_placement: nearest needs {} x {} rank distances, got {}", ep_, ep_,
+                    rank_distance.size()));
   }
   choice_ = c;
   distance_ = std::move(rank_distance);

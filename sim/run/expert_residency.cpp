@@ -46,9 +46,8 @@ double mean_of(const std::vector<double>& v, const std::vector<int>& epoch, bool
 
 }  // namespace
 
-std::vector<weight_move> weight_diff(const expert_placement& before,
-                                     const expert_placement& after, int layer,
-                                     const std::vector<int>& distance) {
+std::vector<weight_move> weight_diff(const expert_placement& before, const expert_placement& after,
+                                     int layer, const std::vector<int>& distance) {
   const std::vector<std::vector<int>> was = before.experts_on(layer);
   const std::vector<std::vector<int>> now = after.experts_on(layer);
   const auto ep = static_cast<int>(now.size());
@@ -62,10 +61,10 @@ std::vector<weight_move> weight_diff(const expert_placement& before,
         const std::vector<int>& h = was[static_cast<std::size_t>(q)];
         if (std::find(h.begin(), h.end(), e) == h.end()) continue;
         const auto d = [&](int x) {
-          return distance.empty() ? 0
-                                  : distance[static_cast<std::size_t>(x) *
-                                                 static_cast<std::size_t>(ep) +
-                                             static_cast<std::size_t>(r)];
+          return distance.empty()
+                     ? 0
+                     : distance[static_cast<std::size_t>(x) * static_cast<std::size_t>(ep) +
+                                static_cast<std::size_t>(r)];
         };
         if (from < 0 || d(q) < d(from)) from = q;
       }
@@ -81,8 +80,7 @@ expert_residency::expert_residency(machine& m, const scenario& s, std::int64_t t
       s_(s),
       cfg_(*s.moe.placement),
       layers_(models::routed_layers(s.model, training)),
-      placement_(s.model.moe->experts, s.parallelism.ep,
-                 layers_.empty() ? 0 : layers_.back() + 1) {
+      placement_(s.model.moe->experts, s.parallelism.ep, layers_.empty() ? 0 : layers_.back() + 1) {
   const int ep = s.parallelism.ep;
   const int experts = s.model.moe->experts;
   // Each EP rank's node: its NVSwitch node, or its x-ring of a torus slice.
@@ -127,7 +125,8 @@ expert_residency::expert_residency(machine& m, const scenario& s, std::int64_t t
   }
   const bool reads_loads = place::has_replicas(cfg_.strategy);
   const auto n_l = layers_.size();
-  std::vector<std::vector<double>> loads(n_l, std::vector<double>(static_cast<std::size_t>(experts)));
+  std::vector<std::vector<double>> loads(n_l,
+                                         std::vector<double>(static_cast<std::size_t>(experts)));
   std::vector<std::vector<double>> coact;
   if (reads_loads) {
     routing_sampler sampler(s, ep, tokens_per_source, 1, node_);
@@ -189,8 +188,8 @@ expert_placement expert_residency::placed_from(
   expert_placement e(s_.model.moe->experts, s_.parallelism.ep,
                      layers_.empty() ? 0 : layers_.back() + 1);
   for (std::size_t i = 0; i < layers_.size(); ++i) e.set_layer(layers_[i], out.phy2log[i]);
-  e.set_choice(cfg_.choice, cfg_.choice == replica_choice::nearest ? distance_
-                                                                    : std::vector<int>{});
+  e.set_choice(cfg_.choice,
+               cfg_.choice == replica_choice::nearest ? distance_ : std::vector<int>{});
   return e;
 }
 
@@ -246,8 +245,8 @@ task expert_residency::step_end(int rep, int stage, int step, int steps,
   for (std::size_t g = 0; g < moe.size(); ++g) {
     for (const weight_move& mv : weight_diff(placement_, *next, moe[g], distance_)) {
       for (int t = 0; t < s_.parallelism.tp; ++t) {
-        flows.push_back({m_.device(rep, stage, mv.from, t), m_.device(rep, stage, mv.to, t), bytes,
-                         1});
+        flows.push_back(
+            {m_.device(rep, stage, mv.from, t), m_.device(rep, stage, mv.to, t), bytes, 1});
         group.push_back(static_cast<std::uint32_t>(g));
       }
       moved_bytes_ += bytes * s_.parallelism.tp;

@@ -16,9 +16,12 @@
 // per TP rank, expert weight bytes / tp each, from the nearest device that held the expert):
 //   stop_the_world  the stage's next pass waits until every move has arrived (the stall)
 //   background      passes go on with the old placement; each layer switches when its own
-//                   weights have arrived (vLLM's EplbState.rearrange with async transfer,
-//                   vllm/distributed/eplb/, and SGLang's layer-by-layer EPLB), the moves
-//                   contending with the exchange for the links.
+//                   weights have arrived, the moves contending with the exchange for the links
+//                   (vLLM's async EPLB, vllm/distributed/eplb/async_worker.py, transfers one
+//                   layer at a time while the model runs).
+// Only changed slots move, and an expert the rank already holds is not fetched again, as vLLM's
+// rearrange_expert_weights_inplace does (vllm/distributed/eplb/rebalance_execute.py:
+// move_to_buffer's is_unchanged and is_received_locally).
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -53,8 +56,7 @@ class expert_residency final : public layer_observer {
   /// group of (rep 0, stage 0); `tokens_per_source` is a pass's tokens per EP rank. (A
   /// non-contiguous strategy under a per_rank or hierarchical exchange, whose counts assume the
   /// contiguous split, is refused by check_feasible.)
-  expert_residency(machine& m, const scenario& s, std::int64_t tokens_per_source,
-                   bool training);
+  expert_residency(machine& m, const scenario& s, std::int64_t tokens_per_source, bool training);
 
   [[nodiscard]] const expert_placement& placement() const noexcept { return placement_; }
   /// Each EP rank's node (NVSwitch node or torus slice), numbered from 0.

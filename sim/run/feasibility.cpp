@@ -429,8 +429,8 @@ void check_feasible(const scenario& s) {
     throw std::invalid_argument(
         fmt::format("parallelism: ep {} needs an MoE model, and {} is dense", p.ep, s.model.name));
   } else if (s.moe.placement) {
-    throw std::invalid_argument(fmt::format(
-        "moe: placement places experts, and {} is dense", s.model.name));
+    throw std::invalid_argument(
+        fmt::format("moe: placement places experts, and {} is dense", s.model.name));
   }
   if (s.model.attention.heads % p.tp != 0) {
     throw std::invalid_argument(

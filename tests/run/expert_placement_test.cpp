@@ -218,8 +218,9 @@ TEST_CASE("placement: a slot table without replicas sends each expert's copies t
   CHECK(p.contiguous());
 }
 
-TEST_CASE("placement: balanced spreads a replicated expert's remote copies, nearest keeps them "
-          "on the source's node") {
+TEST_CASE(
+    "placement: balanced spreads a replicated expert's remote copies, nearest keeps them "
+    "on the source's node") {
   // 4 ranks x 2 slots: rank 0 {0, 1}, 1 {1, 2}, 2 {2, 3}, 3 {3, 0}: expert 0 on ranks 0 and 3.
   expert_placement p(4, 4, 1);
   p.set_layer(0, std::vector<int>{0, 1, 1, 2, 2, 3, 3, 0});
@@ -234,8 +235,10 @@ TEST_CASE("placement: balanced spreads a replicated expert's remote copies, near
   std::vector<int> d(16, 2);
   for (int x = 0; x < 4; ++x) {
     for (int y = 0; y < 4; ++y) {
-      if (x == y) d[static_cast<std::size_t>(x * 4 + y)] = 0;
-      else if (x < 3 && y < 3) d[static_cast<std::size_t>(x * 4 + y)] = 1;
+      if (x == y)
+        d[static_cast<std::size_t>(x * 4 + y)] = 0;
+      else if (x < 3 && y < 3)
+        d[static_cast<std::size_t>(x * 4 + y)] = 1;
     }
   }
   p.set_choice(sim::run::replica_choice::nearest, d);

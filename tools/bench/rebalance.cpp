@@ -33,9 +33,9 @@ timed run_once(const options& opt, bool rebalance) {
   lo.overrides = {"workload.serve.duration_s=60", "moe.placement.strategy=eplb",
                   "moe.placement.redundant_experts=8"};
   if (rebalance) {
-    lo.overrides.insert(lo.overrides.end(), {"moe.placement.rebalance.every=50",
-                                             "moe.placement.rebalance.window=50",
-                                             "moe.placement.rebalance.mode=background"});
+    lo.overrides.insert(lo.overrides.end(),
+                        {"moe.placement.rebalance.every=50", "moe.placement.rebalance.window=50",
+                         "moe.placement.rebalance.mode=background"});
   }
   const auto set = io::load_shipped_scenario("serve-mixtral-h100", lo);
   const int threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
