@@ -1,14 +1,41 @@
 #pragma once
 // Internals shared by the strategies of placement.cpp, eplb.cpp and topology.cpp. Not part of
 // the contract (placement.hpp); tests may use them.
+#include <queue>
 #include <span>
 #include <vector>
 
 namespace moesim::place::detail {
 
-/// Copies per expert when `slots` (>= load.size()) slots hold `load.size()` experts: every
-/// expert one copy, then each extra slot to the expert with the largest load / copies (ties to
-/// the lowest expert), the rule of eplb.py's replicate_experts. O(slots log n).
+/// eplb.py's replicate_experts rule in the arithmetic of T (float for eplb, as eplb.py;
+/// double elsewhere): `count` starts at one copy per expert, then each of the slots - n extra
+/// slots goes to the expert with the largest weight / copies, the lowest expert on ties (torch.max
+/// returns the first maximum). Returns the experts in the order they got their extra copies.
+/// O(slots log n).
+template <class T>
+std::vector<int> replicate_order(std::span<const T> weight, int slots, std::vector<int>& count) {
+  const int n = static_cast<int>(weight.size());
+  count.assign(weight.size(), 1);
+  auto below = [&](int a, int b) {
+    const T ra = weight[a] / static_cast<T>(count[a]);
+    const T rb = weight[b] / static_cast<T>(count[b]);
+    return ra < rb || (ra == rb && a > b);
+  };
+  std::priority_queue<int, std::vector<int>, decltype(below)> heap(below);
+  for (int e = 0; e < n; ++e) heap.push(e);
+  std::vector<int> order;
+  for (int s = n; s < slots; ++s) {
+    const int e = heap.top();
+    heap.pop();
+    order.push_back(e);
+    ++count[e];
+    heap.push(e);
+  }
+  return order;
+}
+
+/// Copies per expert when `slots` (>= load.size()) slots hold `load.size()` experts, by
+/// replicate_order in double.
 [[nodiscard]] std::vector<int> replicate_counts(std::span<const double> load, int slots);
 
 /// Places count[e] copies of each expert e (copy load load[e] / count[e]) on `devices` devices
@@ -28,5 +55,11 @@ namespace moesim::place::detail {
 [[nodiscard]] std::vector<int> topology_layer(std::span<const double> load,
                                               std::span<const double> coactivation, int physical,
                                               int nodes, int devices);
+
+/// topology_aware's repair of a partition (`part[e]` = node of expert e): moves experts until
+/// every node holds between 1 and `capacity` experts, each move the one that loses the least
+/// co-activation (topology.cpp). `coactivation` empty or experts^2.
+void repair_parts(std::vector<int>& part, std::span<const double> coactivation,
+                  std::span<const double> load, int nodes, int capacity);
 
 }  // namespace moesim::place::detail

@@ -17,7 +17,6 @@
 // reproduced bit-exactly (tests/place/eplb_test.cpp).
 #include <algorithm>
 #include <numeric>
-#include <queue>
 #include <span>
 #include <vector>
 
@@ -66,24 +65,10 @@ struct replication {
 
 /// eplb.py replicate_experts for one row: the redundant slots in the order they are handed out.
 replication replicate(std::span<const float> weight, int slots) {
-  const int n = static_cast<int>(weight.size());
-  replication out{std::vector<int>(slots), std::vector<int>(n, 1)};
-  std::iota(out.phy2log.begin(), out.phy2log.begin() + n, 0);
-  auto ratio = [&](int e) { return weight[e] / static_cast<float>(out.count[e]); };
-  auto below = [&](int a, int b) {
-    const float ra = ratio(a);
-    const float rb = ratio(b);
-    return ra < rb || (ra == rb && a > b);
-  };
-  std::priority_queue<int, std::vector<int>, decltype(below)> heap(below);
-  for (int e = 0; e < n; ++e) heap.push(e);
-  for (int s = n; s < slots; ++s) {
-    const int e = heap.top();
-    heap.pop();
-    out.phy2log[s] = e;
-    ++out.count[e];
-    heap.push(e);
-  }
+  replication out{std::vector<int>(weight.size()), {}};
+  std::iota(out.phy2log.begin(), out.phy2log.end(), 0);
+  const std::vector<int> extra = replicate_order(weight, slots, out.count);
+  out.phy2log.insert(out.phy2log.end(), extra.begin(), extra.end());
   return out;
 }
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <queue>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -134,22 +133,8 @@ void check(strategy s, const problem& p) {
 namespace detail {
 
 std::vector<int> replicate_counts(std::span<const double> load, int slots) {
-  const int n = static_cast<int>(load.size());
-  std::vector<int> count(load.size(), 1);
-  // Top = largest load / copies, then the lowest expert (torch.max returns the first maximum).
-  auto below = [&](int a, int b) {
-    const double ra = load[a] / count[a];
-    const double rb = load[b] / count[b];
-    return ra < rb || (ra == rb && a > b);
-  };
-  std::priority_queue<int, std::vector<int>, decltype(below)> heap(below);
-  for (int e = 0; e < n; ++e) heap.push(e);
-  for (int s = n; s < slots; ++s) {
-    const int e = heap.top();
-    heap.pop();
-    ++count[e];
-    heap.push(e);
-  }
+  std::vector<int> count;
+  (void)replicate_order(load, slots, count);
   return count;
 }
 

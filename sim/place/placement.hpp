@@ -24,9 +24,13 @@
 //   eplb            DeepSeek's: hierarchical (groups to nodes, replicas within a node, slots to
 //                   GPUs) when groups % nodes == 0, else global; ties as torch.sort descending
 //                   (stable) and the lowest pack index
-//   topology_aware  the co-activation graph (experts the same tokens pick together) partitioned
-//                   onto nodes (METIS k-way, vertex weight = load, edge weight = co-activations)
-//                   to cut cross-node copies, then balanced over each node's devices
+//   topology_aware  load_aware's replicas, then the copies' co-activation graph (experts the
+//                   same tokens pick together) partitioned onto nodes (METIS k-way, vertex
+//                   weights = load and 1, edge weight = co-activations, fixed seed) to cut
+//                   cross-node co-activation, part sizes repaired to the node's slots
+//                   (topology.cpp), then each node's copies balanced over its devices. One
+//                   node: load_aware; no co-activation: loads alone.
+// contiguous, round_robin and random refuse physical_experts != experts (no replicas).
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -70,7 +74,8 @@ void check(strategy s, const problem& p);
 /// Checks `p` (throws std::invalid_argument naming the numbers: ragged or empty loads, negative
 /// or non-finite loads, slots fewer than experts or not a multiple of devices, devices not a
 /// multiple of nodes, groups not dividing experts, replicas asked of a strategy without them),
-/// then places. O(layers x slots log slots) for every strategy but topology_aware (METIS).
+/// then places. O(layers x slots x devices) for every strategy but topology_aware (METIS, and a
+/// repair of O(experts x nodes) a move).
 [[nodiscard]] placement place(strategy s, const problem& p);
 
 /// Max over mean of one layer's device_load (1 = perfectly even; 0 for an all-zero layer).

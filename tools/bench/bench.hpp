@@ -1,8 +1,11 @@
 #pragma once
 // Benchmarks behind `moesim bench NAME`. Each measures wall time on this machine (never in a
 // test) and prints a table, or one JSON object with --json, to `out`. Returns the exit code.
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
+#include <vector>
 
 namespace moesim::bench {
 
@@ -49,6 +52,29 @@ int spec_grid(const options& opt, std::ostream& out);
 /// Rebalancing's wall-time cost: a serving run with EPLB rebalanced every 50 iterations against
 /// the same run placed once (issue 14: at most 1.2x).
 int rebalance(const options& opt, std::ostream& out);
+/// Runs `body` until at least min_time_s have passed (and at least `min_runs` times); returns
+/// the median seconds per run (steady_clock).
+template <class Body>
+double time_median(double min_time_s, int min_runs, Body&& body) {
+  using clock_type = std::chrono::steady_clock;
+  const auto since = [](clock_type::time_point t) {
+    return std::chrono::duration<double>(clock_type::now() - t).count();
+  };
+  std::vector<double> runs;
+  const auto start = clock_type::now();
+  while (static_cast<int>(runs.size()) < min_runs || since(start) < min_time_s) {
+    const auto t0 = clock_type::now();
+    body();
+    runs.push_back(since(t0));
+  }
+  std::sort(runs.begin(), runs.end());
+  return runs[runs.size() / 2];
+}
+
+/// Expert placement (issue 14): every strategy of sim/place on DeepSeek-V3 sizes (61 layers x
+/// 256 experts, 288 slots) on 32 nodes x 1 GPU and 4 nodes x 8 GPUs, and the work of `moesim
+/// place --json` (parse the weights, place, print) for EPLB: target under 0.1 s.
+int place(const options& opt, std::ostream& out);
 
 /// Peak resident set of this process so far (VmHWM), in bytes; 0 where /proc is not available.
 double peak_rss_bytes();

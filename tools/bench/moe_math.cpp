@@ -19,27 +19,6 @@
 namespace moesim::bench {
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-/// Runs `body` until at least min_time_s have passed (and at least `min_runs` times); returns
-/// the median seconds per run.
-template <class Body>
-double time_median(double min_time_s, int min_runs, Body&& body) {
-  std::vector<double> runs;
-  const auto start = clock_type::now();
-  while (static_cast<int>(runs.size()) < min_runs || seconds_since(start) < min_time_s) {
-    const auto t0 = clock_type::now();
-    body();
-    runs.push_back(seconds_since(t0));
-  }
-  std::sort(runs.begin(), runs.end());
-  return runs[runs.size() / 2];
-}
-
 struct moe_case {
   const char* name;
   int tokens;

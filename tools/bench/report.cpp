@@ -267,6 +267,35 @@ std::string rebalance(const results& runs) {
       span(collect(runs, per_iteration), "{:.2f}"));
 }
 
+// `moesim bench place`: the command's time, then per layout each strategy's time, load max/mean
+// and the share of co-activation that crosses nodes.
+std::string place_rows(const results& runs) {
+  const auto& r0 = runs.front();
+  std::string layouts;
+  for (const char* layout : {"32x1", "4x8"}) {
+    std::string cells;
+    for (std::size_t i = 0; i < r0["rows"].size(); ++i) {
+      const auto& row = r0["rows"][i];
+      const std::string at = fmt::format("{:.0f}x{:.0f}", num(row, "nodes"),
+                                         num(row, "devices") / num(row, "nodes"));
+      if (at != layout) continue;
+      cells += fmt::format(
+          "{}{} {} s, max/mean {:.3f}, {:.1f}% cross-node", cells.empty() ? "" : "; ",
+          row["strategy"].get<std::string>(),
+          span(collect(runs, [i](const json& r) { return num(r["rows"][i], "seconds"); }),
+               "{:.3g}"),
+          num(row, "max_over_mean"), 100 * num(row, "cross_node_share"));
+    }
+    layouts += fmt::format("{} {} nodes x GPUs: {}", layouts.empty() ? "" : ".", layout, cells);
+  }
+  return fmt::format(
+      "{}: `moesim place --strategy eplb` (32 nodes, --json, in-process): **{} s**. Each "
+      "strategy's place() per {:.0f} layers x {:.0f} experts, {:.0f} slots, load max/mean (mean "
+      "over layers) and share of the co-activation crossing nodes:{}",
+      runs_note(runs), span(collect(runs, [](const json& r) { return num(r, "command_s"); }), "{:.3g}"),
+      num(r0, "layers"), num(r0, "experts"), num(r0, "slots"), layouts);
+}
+
 const std::map<std::string, std::function<std::string(const results&)>>& renderers() {
   static const std::map<std::string, std::function<std::string(const results&)>> r{
       {"phold", phold},
@@ -281,7 +310,8 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"serve", serve},
       {"serve-pd", serve},
       {"spec-grid", spec_grid},
-      {"rebalance", rebalance}};
+      {"rebalance", rebalance},
+      {"place", place_rows}};
   return r;
 }
 

@@ -27,7 +27,8 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"serve", &bench::serve},
       {"serve-pd", &bench::serve_pd},
       {"rebalance", &bench::rebalance},
-      {"spec-grid", &bench::spec_grid}};
+      {"spec-grid", &bench::spec_grid},
+      {"place", &bench::place}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));

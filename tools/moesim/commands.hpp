@@ -4,6 +4,9 @@
 // its error handling (so every verb maps input_error to exit 2 the same way).
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
 
 namespace moesim::cli {
 
@@ -25,6 +28,9 @@ void add_collective_command(CLI::App& app, commands& cmds);
 void add_dispatch_command(CLI::App& app, commands& cmds);
 void add_accuracy_command(CLI::App& app, commands& cmds);
 void add_report_command(CLI::App& app, commands& cmds);
+void add_place_command(CLI::App& app, commands& cmds);
+/// `moesim place ARGS...` in this process, printing to `out` (for `moesim bench place`).
+int place_command(const std::vector<std::string>& args, std::ostream& out);
 
 inline void register_commands(CLI::App& app, commands& cmds) {
   add_run_command(app, cmds);
@@ -41,6 +47,7 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_dispatch_command(app, cmds);
   add_accuracy_command(app, cmds);
   add_report_command(app, cmds);
+  add_place_command(app, cmds);
 }
 
 }  // namespace moesim::cli

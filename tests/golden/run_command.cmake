@@ -1,0 +1,20 @@
+# One command-line golden: `moesim <args>` (CASE.args: one argument a line) must exit RC and
+# print exactly CASE.EXT on STREAM (stdout or stderr). MOESIM_UPDATE_GOLDENS=1 rewrites the file.
+file(STRINGS ${DIR}/${CASE}.args args)
+execute_process(COMMAND ${MOESIM} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                ERROR_VARIABLE err)
+if(STREAM STREQUAL "stderr")
+  set(got "${err}")
+else()
+  set(got "${out}")
+endif()
+if("$ENV{MOESIM_UPDATE_GOLDENS}" STREQUAL "1")
+  file(WRITE ${DIR}/${CASE}.${EXT} "${got}")
+endif()
+if(NOT rc EQUAL RC)
+  message(FATAL_ERROR "${CASE}: expected exit code ${RC}, got ${rc}\nstdout: ${out}\nstderr: ${err}")
+endif()
+file(READ ${DIR}/${CASE}.${EXT} expected)
+if(NOT got STREQUAL expected)
+  message(FATAL_ERROR "${CASE}: ${STREAM} differs.\nexpected: ${expected}\nactual:   ${got}")
+endif()
