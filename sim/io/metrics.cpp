@@ -74,6 +74,28 @@ json mechanism_json(const std::string& policy, const sim::run::policy_figures& f
   return json::object();
 }
 
+/// The placement object (issue 14, moe.placement): where the experts lived and how evenly
+/// they were loaded; rebalancing figures when the scenario rebalances.
+json placement_json(const sim::run::placement_report& x) {
+  json j{{"strategy", x.strategy},
+         {"physical_experts", x.physical_experts},
+         {"warmup_passes", x.warmup_passes},
+         {"load_max_over_mean", x.load_max_over_mean},
+         {"load_max_over_mean_p50", x.load_max_over_mean_p50},
+         {"load_max_over_mean_p90", x.load_max_over_mean_p90},
+         {"load_max_over_mean_max", x.load_max_over_mean_max},
+         {"dispatch_bytes_per_step", x.dispatch_bytes_per_step},
+         {"cross_node_bytes_per_step", x.cross_node_bytes_per_step}};
+  if (x.rebalances > 0) {
+    j["rebalance"] = {{"rebalances", x.rebalances},
+                      {"bytes_moved", x.bytes_moved},
+                      {"stall_s", x.stall_s},
+                      {"load_max_over_mean_before", x.load_max_over_mean_before},
+                      {"load_max_over_mean_after", x.load_max_over_mean_after}};
+  }
+  return j;
+}
+
 /// The speculative object (issue 13): key names are relied on by scripts.
 json speculative_json(const sim::run::speculative_report& x) {
   const double plain = x.unique_experts_plain;
@@ -231,6 +253,7 @@ json result_json(const sim::run::run_result& r) {
     out["serving"]["disaggregation"] = disaggregation_json(*r.disaggregation, r.serving->window_s);
   }
   if (r.serving && r.speculative) out["serving"]["speculative"] = speculative_json(*r.speculative);
+  if (r.placement) out["placement"] = placement_json(*r.placement);
   return out;
 }
 

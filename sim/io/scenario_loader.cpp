@@ -10,6 +10,7 @@
 #include "sim/cluster/profile_table.hpp"
 #include "sim/io/embedded.hpp"
 #include "sim/io/overrides.hpp"
+#include "sim/io/placement_schema.hpp"
 #include "sim/io/presets.hpp"
 #include "sim/io/serve_schema.hpp"
 #include "sim/io/spec_loader.hpp"
@@ -84,7 +85,8 @@ const object_type<moe_config>& moe_config_type() {
         .optional("padded", &moe_config::padded, bool_spec{},
                   "static-shape dispatch as on TPUs: every expert gets its full capacity of "
                   "slots from every source, filled or not (needs capacity_factor > 0)")
-        .optional("exchange", &moe_config::exchange, exchange_kind_spec(), exchange_kind_doc);
+        .optional("exchange", &moe_config::exchange, exchange_kind_spec(), exchange_kind_doc)
+        .optional("placement", &moe_config::placement, placement_spec(), placement_doc);
     return o;
   }();
   return t;
@@ -131,8 +133,7 @@ const object_type<routing_trace_ref>& trace_ref_type() {
   return t;
 }
 
-// sampling.routing_trace: a file name (reuse none), or the mapping {file, reuse}. Echoed in the
-// short form when reuse is none, so scenarios without reuse echo as before.
+// sampling.routing_trace: a file, or {file, reuse}; echoed short (as before) when reuse is none.
 struct trace_ref_spec {
   void read(const doc::node& n, routing_trace_ref& out, const std::string& path) const {
     if (n.is_map()) {
@@ -363,8 +364,7 @@ const object_type<scenario>& scenario_type() {
   return t;
 }
 
-// sampling.routing_trace: the path is relative to the scenario's folder; the file is read and
-// checked against the model here so a bad trace is reported like any other input error.
+// sampling.routing_trace: relative to the scenario's folder; read and checked against the model.
 void load_routing_trace(scenario& s, const doc::node& root, const std::filesystem::path& base) {
   const routing_trace_ref& ref = s.sampling.routing_trace;
   if (ref.empty()) return;
@@ -408,9 +408,8 @@ void load_routing_trace(scenario& s, const doc::node& root, const std::filesyste
   }
 }
 
-// op_profile: the path is relative to the scenario's folder, like sampling.routing_trace. A
-// file that cannot be read is reported at the key's value; a bad row at its own
-// file:line:col in the CSV, where the user has to fix it.
+// op_profile: relative to the scenario's folder, like sampling.routing_trace. An unreadable
+// file is reported at the key's value, a bad row at its own file:line:col in the CSV.
 void load_op_profile(scenario& s, const doc::node& root, const std::filesystem::path& base) {
   if (s.op_profile.empty()) return;
   const std::filesystem::path path = base / s.op_profile;
@@ -577,6 +576,7 @@ json scenario_to_json(const sim::run::scenario& s) {
   json j = scenario_type().to_json(s);
   j.erase("strategies");
   if (s.op_profile.empty()) j.erase("op_profile");  // absent, as before the key existed
+  if (!s.moe.placement) j["moe"].erase("placement");
   const auto& sv = s.workload.serve;  // likewise serve, its optional blocks, a chain's tree
   if (!sv) j["workload"].erase("serve");
   if (sv && !sv->disaggregation) j["workload"]["serve"].erase("disaggregation");

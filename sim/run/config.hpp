@@ -13,6 +13,7 @@
 #include "models/routing_trace.hpp"
 #include "models/token_source.hpp"
 #include "sim/cluster/memory.hpp"
+#include "sim/place/placement.hpp"
 #include "sim/run/exchange_kind.hpp"
 #include "sim/serve/request_spec.hpp"
 
@@ -45,6 +46,31 @@ struct parallel_config {
 };
 
 enum class balance_mode { none, bias };
+
+/// How a token picks among an expert's copies on other ranks (expert_placement.hpp, rule 3).
+enum class replica_choice { balanced, nearest };
+
+/// `moe.placement.rebalance`: how moves of expert weights take effect.
+enum class rebalance_mode { stop_the_world, background };
+struct rebalance_config {
+  std::uint32_t every = 1;   ///< steps (decode/prefill/train) or serving iterations between
+  std::uint32_t window = 1;  ///< passes of measured loads the new placement is computed from
+  rebalance_mode mode = rebalance_mode::stop_the_world;
+};
+
+/// `moe.placement`: which device holds which experts (sim/place/placement.hpp's strategies),
+/// with `redundant_experts` extra slots per MoE layer (physical = experts + redundant_experts,
+/// split evenly over the EP ranks), and optionally rebalanced as the loads drift
+/// (sim/run/expert_residency.hpp). Absent: the contiguous split.
+struct placement_config {
+  place::strategy strategy = place::strategy::contiguous;
+  std::uint32_t redundant_experts = 0;
+  replica_choice choice = replica_choice::balanced;
+  /// Passes of the scenario's own routing (the real router on sampled tokens) measured before
+  /// the timed run for load-driven strategies' initial placement.
+  std::uint32_t warmup = 4;
+  std::optional<rebalance_config> rebalance;
+};
 /// How tokens pick experts: the model's top-k router, expert choice (Zhou et al. 2022: each
 /// expert takes its capacity of best tokens), or hash routing (Roller et al. 2021).
 enum class routing_policy { top_k, expert_choice, hash };
@@ -60,6 +86,7 @@ struct moe_config {
   /// over all slots. Needs capacity_factor > 0.
   bool padded = false;
   exchange_kind exchange = exchange_kind::per_copy;
+  std::optional<placement_config> placement;  ///< absent: the contiguous split
 };
 
 /// Number formats of what a deployment stores and moves at run time where they differ from the

@@ -152,6 +152,9 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
   // Both directions carry the same copies between the same pairs.
   const expert_placement::pass_assignment placed = placement_.assign(*lr, layer);
   const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)), placed);
+  if (observer_ != nullptr && fwd) {
+    observer_->on_layer(layer, *lr, placed, x_.token_bytes(category::dispatch));
+  }
   for (int phase = 0; phase < 2; ++phase) {
     const bool to_experts = phase == 0;
     const category c = to_experts == fwd ? category::dispatch : category::combine;

@@ -64,6 +64,14 @@ struct pass_request {
   std::vector<pass_shape> ranks;
 };
 
+/// Told of each forward MoE layer pass (moe.placement's metrics and rebalancing windows).
+class layer_observer {
+ public:
+  virtual ~layer_observer() = default;
+  virtual void on_layer(int layer, const layer_routing& lr,
+                        const expert_placement::pass_assignment& placed, double token_bytes) = 0;
+};
+
 class pass_executor {
  public:
   /// `chunks` (kept by reference) says which layers a chunk runs; `chunks.training`: the last
@@ -77,6 +85,9 @@ class pass_executor {
   /// `r` alive until then (a named local of the awaiting coroutine: GCC 12 may destroy a
   /// temporary argument of a co_await expression twice).
   task run(const pass_request& r, op_id* end);
+
+  /// `o` (kept; null: none) hears of every forward MoE layer pass from now on.
+  void observe(layer_observer* o) noexcept { observer_ = o; }
 
   /// Token bytes the forward dispatches sent between devices, so far.
   [[nodiscard]] double dispatch_bytes() const noexcept { return dispatch_bytes_; }
@@ -116,6 +127,7 @@ class pass_executor {
   int ep_;
   cluster::recompute_mode recompute_;
   double dispatch_bytes_ = 0;
+  layer_observer* observer_ = nullptr;
   /// TP all-reduce plans by (rep, stage, TP group or -1 for all, tokens).
   std::map<std::tuple<int, int, int, double>, std::shared_ptr<const net::collective_plan>>
       tp_plans_;

@@ -9,6 +9,18 @@
 
 namespace moesim::sim::run {
 
+expert_placement::layer_copies expert_placement::split_copies() const {
+  layer_copies lc;
+  lc.copies.resize(static_cast<std::size_t>(experts_));
+  lc.held.resize(static_cast<std::size_t>(ep_));
+  lc.extra.assign(static_cast<std::size_t>(ep_), 0);
+  for (int e = 0; e < experts_; ++e) {
+    lc.copies[static_cast<std::size_t>(e)].push_back(home(e));
+    lc.held[static_cast<std::size_t>(home(e))].push_back(e);
+  }
+  return lc;
+}
+
 expert_placement::expert_placement(int experts, int ep, int layers,
                                    std::span<const moesim::serve::expert_replica> replicas)
     : experts_(experts),
@@ -20,7 +32,6 @@ expert_placement::expert_placement(int experts, int ep, int layers,
     throw std::invalid_argument(
         fmt::format("expert_placement: {} experts do not split over {} EP ranks", experts, ep));
   }
-  const auto n_e = static_cast<std::size_t>(experts);
   for (const auto& r : replicas) {
     if (r.expert < 0 || r.expert >= experts) {
       throw std::invalid_argument(
@@ -38,12 +49,10 @@ expert_placement::expert_placement(int experts, int ep, int layers,
       int& index = layer_index_[static_cast<std::size_t>(l)];
       if (index < 0) {
         index = static_cast<int>(layers_.size());
-        layers_.push_back({std::vector<std::vector<int>>(n_e),
-                           std::vector<std::vector<int>>(static_cast<std::size_t>(ep))});
+        layers_.push_back(split_copies());
       }
       layer_copies& lc = layers_[static_cast<std::size_t>(index)];
       auto& held = lc.copies[static_cast<std::size_t>(r.expert)];
-      if (held.empty()) held.push_back(home(r.expert));
       for (const int rank : r.ranks) {
         if (rank < 0 || rank >= ep || std::find(held.begin(), held.end(), rank) != held.end()) {
           throw std::invalid_argument(fmt::format(
@@ -52,10 +61,99 @@ expert_placement::expert_placement(int experts, int ep, int layers,
               rank, r.expert, l, ep));
         }
         held.push_back(rank);
-        lc.replicas_on[static_cast<std::size_t>(rank)].push_back(r.expert);
+        lc.held[static_cast<std::size_t>(rank)].push_back(r.expert);
+        ++lc.extra[static_cast<std::size_t>(rank)];
       }
     }
   }
+}
+
+void expert_placement::set_layer(int layer, std::span<const int> phy2log) {
+  const auto slots = static_cast<int>(phy2log.size());
+  if (layer < 0 || static_cast<std::size_t>(layer) >= layer_index_.size()) {
+    throw std::invalid_argument(
+        fmt::format("expert_placement: layer {} outside [0, {})", layer, layer_index_.size()));
+  }
+  if (ep_ <= 0 || experts_ % ep_ != 0 || slots < experts_ || slots % ep_ != 0) {
+    throw std::invalid_argument(fmt::format(
+        "expert_placement: {} slots for {} experts do not split over {} EP ranks (need at least "
+        "the experts and a multiple of the ranks)",
+        slots, experts_, ep_));
+  }
+  layer_copies lc;
+  lc.copies.resize(static_cast<std::size_t>(experts_));
+  lc.held.resize(static_cast<std::size_t>(ep_));
+  lc.extra.assign(static_cast<std::size_t>(ep_), slots / ep_ - per_rank_);
+  const int per = slots / ep_;
+  bool split = slots == experts_;
+  for (int slot = 0; slot < slots; ++slot) {
+    const int e = phy2log[static_cast<std::size_t>(slot)];
+    if (e < 0 || e >= experts_) {
+      throw std::invalid_argument(
+          fmt::format("expert_placement: slot {} of layer {} holds expert {} outside [0, {})", slot,
+                      layer, e, experts_));
+    }
+    split = split && e == slot;
+    const int rank = slot / per;
+    auto& c = lc.copies[static_cast<std::size_t>(e)];
+    if (std::find(c.begin(), c.end(), rank) != c.end()) continue;  // a second slot, same rank
+    c.push_back(rank);
+    lc.held[static_cast<std::size_t>(rank)].push_back(e);
+  }
+  for (int e = 0; e < experts_; ++e) {
+    if (lc.copies[static_cast<std::size_t>(e)].empty()) {
+      throw std::invalid_argument(
+          fmt::format("expert_placement: no slot of layer {} holds expert {}", layer, e));
+    }
+  }
+  int& index = layer_index_[static_cast<std::size_t>(layer)];
+  if (split) {
+    index = -1;  // the contiguous split's fast path
+    return;
+  }
+  lc.table.assign(phy2log.begin(), phy2log.end());
+  if (index < 0) {
+    index = static_cast<int>(layers_.size());
+    layers_.push_back(std::move(lc));
+  } else {
+    layers_[static_cast<std::size_t>(index)] = std::move(lc);
+  }
+}
+
+void expert_placement::copy_layer(int layer, const expert_placement& from) {
+  const layer_copies* lc = from.copies_of(layer);
+  int& index = layer_index_.at(static_cast<std::size_t>(layer));
+  if (lc == nullptr) {
+    index = -1;
+  } else if (index < 0) {
+    index = static_cast<int>(layers_.size());
+    layers_.push_back(*lc);
+  } else {
+    layers_[static_cast<std::size_t>(index)] = *lc;
+  }
+}
+
+std::vector<std::vector<int>> expert_placement::experts_on(int layer) const {
+  const layer_copies* lc = copies_of(layer);
+  if (lc != nullptr) return lc->held;
+  return split_copies().held;
+}
+
+void expert_placement::set_choice(replica_choice c, std::vector<int> rank_distance) {
+  if (c == replica_choice::nearest &&
+      rank_distance.size() != static_cast<std::size_t>(ep_) * static_cast<std::size_t>(ep_)) {
+    throw std::invalid_argument(
+        fmt::format("expert_placement: nearest needs {} x {} rank distances, got {}", ep_, ep_,
+                    rank_distance.size()));
+  }
+  choice_ = c;
+  distance_ = std::move(rank_distance);
+}
+
+bool expert_placement::contiguous() const noexcept {
+  return std::all_of(layer_index_.begin(), layer_index_.end(), [this](int i) {
+    return i < 0 || layers_[static_cast<std::size_t>(i)].table.empty();
+  });
 }
 
 const expert_placement::layer_copies* expert_placement::copies_of(int layer) const noexcept {
@@ -93,9 +191,9 @@ expert_placement::pass_assignment expert_placement::assign(const layer_routing& 
     }
     return a;
   }
-  // 1 and 2: experts without replicas go home, holders of a copy keep their tokens.
+  // 1 and 2: experts with one copy go there, holders of a copy keep their tokens.
   std::vector<std::int64_t> load(n_ep, 0);
-  std::vector<std::vector<std::int64_t>> received(n_e);  // per replicated expert, per copy
+  std::vector<std::vector<std::int64_t>> received(n_e);  // per expert, per copy
   struct pending {
     std::int64_t n;
     int expert;
@@ -109,30 +207,40 @@ expert_placement::pass_assignment expert_placement::assign(const layer_routing& 
     for (int src = 0; src < ep_; ++src) {
       const std::int64_t n = lr.copies[static_cast<std::size_t>(src) * n_e + e];
       if (n == 0) continue;
-      int to = home(e);
-      if (!held.empty()) {
+      std::size_t c = 0;
+      if (held.size() > 1) {
         const auto own = std::find(held.begin(), held.end(), src);
         if (own == held.end()) {
           rest.push_back({n, e, src});
           continue;
         }
-        to = src;
-        got[static_cast<std::size_t>(own - held.begin())] += n;
+        c = static_cast<std::size_t>(own - held.begin());
       }
-      a.pairs[static_cast<std::size_t>(src) * n_ep + static_cast<std::size_t>(to)] += n;
-      load[static_cast<std::size_t>(to)] += n;
+      const auto to = static_cast<std::size_t>(held[c]);
+      got[c] += n;
+      a.pairs[static_cast<std::size_t>(src) * n_ep + to] += n;
+      load[to] += n;
     }
   }
-  // 3: the rest, largest first, each to the least-loaded copy.
+  // 3: the rest, largest first, each to the nearest (then) least-loaded copy.
   std::sort(rest.begin(), rest.end(), [](const pending& x, const pending& y) {
     if (x.n != y.n) return x.n > y.n;
     return x.expert != y.expert ? x.expert < y.expert : x.src < y.src;
   });
+  const bool nearest = choice_ == replica_choice::nearest;
   for (const pending& p : rest) {
     const std::vector<int>& held = lc->copies[static_cast<std::size_t>(p.expert)];
+    const auto dist = [&](std::size_t c) {
+      return nearest ? distance_[static_cast<std::size_t>(p.src) * n_ep +
+                                 static_cast<std::size_t>(held[c])]
+                     : 0;
+    };
     std::size_t pick = 0;
     for (std::size_t c = 1; c < held.size(); ++c) {
-      if (load[static_cast<std::size_t>(held[c])] < load[static_cast<std::size_t>(held[pick])]) {
+      const int dc = dist(c);
+      const int dp = dist(pick);
+      if (dc < dp || (dc == dp && load[static_cast<std::size_t>(held[c])] <
+                                      load[static_cast<std::size_t>(held[pick])])) {
         pick = c;
       }
     }
@@ -141,16 +249,11 @@ expert_placement::pass_assignment expert_placement::assign(const layer_routing& 
     a.pairs[static_cast<std::size_t>(p.src) * n_ep + to] += p.n;
     load[to] += p.n;
   }
-  // Each rank's experts with tokens: its home experts, then the replicas it holds.
+  // Each rank's experts with tokens, home or copy.
   for (int r = 0; r < ep_; ++r) {
     rank_load& out = a.ranks[static_cast<std::size_t>(r)];
     out.copies = static_cast<double>(load[static_cast<std::size_t>(r)]);
-    for (int x = r * per_rank_; x < (r + 1) * per_rank_; ++x) {
-      const auto& got = received[static_cast<std::size_t>(x)];
-      const std::int64_t n = got.empty() ? lr.expert_load[static_cast<std::size_t>(x)] : got[0];
-      out.active += n > 0 ? 1 : 0;
-    }
-    for (const int x : lc->replicas_on[static_cast<std::size_t>(r)]) {
+    for (const int x : lc->held[static_cast<std::size_t>(r)]) {
       const std::vector<int>& held = lc->copies[static_cast<std::size_t>(x)];
       const auto c =
           static_cast<std::size_t>(std::find(held.begin(), held.end(), r) - held.begin());
@@ -162,10 +265,10 @@ expert_placement::pass_assignment expert_placement::assign(const layer_routing& 
 
 std::int64_t expert_placement::most_replicas_on_a_rank() const {
   std::vector<std::int64_t> held(static_cast<std::size_t>(ep_), 0);
-  for (const layer_copies& lc : layers_) {
-    for (std::size_t r = 0; r < lc.replicas_on.size(); ++r) {
-      held[r] += static_cast<std::int64_t>(lc.replicas_on[r].size());
-    }
+  for (const int i : layer_index_) {
+    if (i < 0) continue;
+    const layer_copies& lc = layers_[static_cast<std::size_t>(i)];
+    for (std::size_t r = 0; r < lc.extra.size(); ++r) held[r] += lc.extra[r];
   }
   return held.empty() ? 0 : *std::max_element(held.begin(), held.end());
 }

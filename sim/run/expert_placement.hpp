@@ -5,14 +5,20 @@
 //
 // Expert e's home is EP rank e / (experts / ep), the contiguous split. A placement may add
 // replicas: extra copies of an expert, in some MoE layers or all of them, on other EP ranks
-// (serve::expert_replica; policy divided uses them, and the placement issue will generate the
-// same list). For one layer pass, assign() sends the copies source rank s routes to expert e:
-//  1. to e's home when e has no replica in the layer;
+// (serve::expert_replica; policy divided uses them). A layer may instead hold an arbitrary slot
+// table (set_layer: `moe.placement`'s strategies, sim/place/placement.hpp): slots / ep slots per
+// rank, slot s on rank s / (slots / ep), each naming the logical expert it holds; an expert's
+// copies are then the ranks of its slots in slot order (the first is its home), and policy
+// divided's replicas are the special case "contiguous split + the listed copies".
+// For one layer pass, assign() sends the copies source rank s routes to expert e:
+//  1. to e's only copy when e has one;
 //  2. to s itself when s holds a copy of e (no transfer);
-//  3. else, balancing by load: the remaining (source, replicated expert) pairs, largest first
-//     (ties by expert, then source), each go whole to the copy whose rank has the fewest copies
-//     so far in this pass (ties to the home, then the replicas as listed), counting everything
-//     placed by 1 and 2 first.
+//  3. else by the placement's replica_choice, over the remaining (source, replicated expert)
+//     pairs, largest first (ties by expert, then source), each whole to one copy:
+//     balanced  the copy whose rank has the fewest copies so far in this pass (ties to the
+//               home, then the copies in order), counting everything placed by 1 and 2 first;
+//     nearest   the copy nearest the source (rank_distance: same node before other nodes, then
+//               fewest torus hops), ties as balanced.
 // The dispatch kernel knows the pass's routing before it sends (DeepEP's layout step counts the
 // tokens per rank first), so the choice can follow the pass's own load; SGLang's EPLB dispatch
 // (sgl-project/sglang, compute_logical_to_rank_dispatch_physical_map) also takes a GPU's own
@@ -55,20 +61,42 @@ class expert_placement {
   /// O(ep x experts), plus O(p log p) for the p (source, replicated expert) pairs to balance.
   [[nodiscard]] pass_assignment assign(const layer_routing& lr, int layer) const;
 
-  /// The most replicas one rank holds, summed over the layers. O(layers x replicas).
+  /// The most replicas one rank holds, summed over the layers (slots beyond experts / ep for
+  /// a slot table). O(layers x ranks).
   [[nodiscard]] std::int64_t most_replicas_on_a_rank() const;
 
+  /// Layer `layer` holds the slot table `phy2log` (slots a multiple of ep and >= experts, every
+  /// expert in at least one slot; throws std::invalid_argument naming the numbers otherwise).
+  /// The contiguous table without replicas restores the split. O(slots + experts).
+  void set_layer(int layer, std::span<const int> phy2log);
+  /// Layer `layer` as `from` holds it (same experts, ranks and layers). O(slots).
+  void copy_layer(int layer, const expert_placement& from);
+  /// The distinct experts each rank holds in layer `layer` (per rank). O(slots).
+  [[nodiscard]] std::vector<std::vector<int>> experts_on(int layer) const;
+  /// Rule 3's choice; `rank_distance` (ep x ep, row-major by source) is required for nearest.
+  void set_choice(replica_choice c, std::vector<int> rank_distance = {});
+  [[nodiscard]] replica_choice choice() const noexcept { return choice_; }
+  /// True when every layer is the contiguous split (with or without replicas). O(layers).
+  [[nodiscard]] bool contiguous() const noexcept;
+
  private:
-  /// One layer's copies: copies[e] the ranks holding expert e (home first) for replicated e.
+  /// One layer's copies. copies[e]: the ranks holding expert e, home first; held[r]: the
+  /// distinct experts rank r holds, in the order they were added; extra[r]: r's slots beyond
+  /// experts / ep.
   struct layer_copies {
-    std::vector<std::vector<int>> copies;       ///< per expert; empty: home only
-    std::vector<std::vector<int>> replicas_on;  ///< per rank: the experts it holds copies of
+    std::vector<std::vector<int>> copies;
+    std::vector<std::vector<int>> held;
+    std::vector<int> extra;
+    std::vector<int> table;  ///< the slot table (empty: the split plus listed replicas)
   };
   [[nodiscard]] const layer_copies* copies_of(int layer) const noexcept;
+  [[nodiscard]] layer_copies split_copies() const;
 
   int experts_;
   int ep_;
   int per_rank_;
+  replica_choice choice_ = replica_choice::balanced;
+  std::vector<int> distance_;     ///< ep x ep, nearest only
   std::vector<int> layer_index_;  ///< per layer: index in layers_, or -1 (no replicas)
   std::vector<layer_copies> layers_;
 };

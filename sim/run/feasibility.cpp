@@ -335,6 +335,15 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
     cluster::memory_plan plan =
         cluster::plan_device_memory(shape, layout, stages[static_cast<std::size_t>(k)], work);
     plan.device = run::layout(p).device({0, 0, 0, k});
+    // moe.placement's redundant slots: slots / ep - experts / ep more experts per MoE layer.
+    if (s.moe.placement && s.moe.placement->redundant_experts > 0 && s.model.moe) {
+      const double slots = static_cast<double>(s.moe.placement->redundant_experts) / p.ep *
+                           stages[static_cast<std::size_t>(k)].moe_layers;
+      const double extra = slots * static_cast<double>(models::expert_params(s.model)) *
+                           models::bytes_per_param(s.model.dtype) / p.tp;
+      plan.items.push_back({"redundant experts", extra});
+      plan.total_bytes += extra;
+    }
     if (s.workload.kind == workload_kind::serve) {
       // The drafter's weights sit beside the target's (speculative decoding).
       if (const double draft = draft_weight_bytes(s); draft > 0) {
@@ -399,9 +408,29 @@ void check_feasible(const scenario& s) {
           fmt::format("parallelism: ep {} does not divide the {} experts of {} (divisors: {})",
                       p.ep, experts, s.model.name, divisors));
     }
+    if (const auto& pl = s.moe.placement;
+        pl && (experts + static_cast<long long>(pl->redundant_experts)) % p.ep != 0) {
+      throw std::invalid_argument(fmt::format(
+          "moe: placement.redundant_experts {}: {} experts + {} = {} slots do not split over ep "
+          "{} (use a redundant_experts that makes the slots a multiple of {})",
+          pl->redundant_experts, experts, pl->redundant_experts,
+          experts + static_cast<long long>(pl->redundant_experts), p.ep, p.ep));
+    }
+    if (const auto& pl = s.moe.placement; pl && pl->strategy != place::strategy::contiguous &&
+                                          s.moe.exchange != exchange_kind::per_copy) {
+      throw std::invalid_argument(fmt::format(
+          "moe: placement {} moves experts off the contiguous split, which exchange {} assumes "
+          "(its per-rank and per-node token counts); use exchange per_copy or placement "
+          "contiguous",
+          place::to_string(pl->strategy),
+          s.moe.exchange == exchange_kind::per_rank ? "per_rank" : "hierarchical"));
+    }
   } else if (p.ep != 1) {
     throw std::invalid_argument(
         fmt::format("parallelism: ep {} needs an MoE model, and {} is dense", p.ep, s.model.name));
+  } else if (s.moe.placement) {
+    throw std::invalid_argument(
+        fmt::format("moe: placement places experts, and {} is dense", s.model.name));
   }
   if (s.model.attention.heads % p.tp != 0) {
     throw std::invalid_argument(

@@ -72,6 +72,7 @@ run_result pipeline_run::result() const {
   for (auto& [k, v] : r.breakdown_s) v /= r.steps;
   if (tally_.routed_layers() > 0) {
     r.dispatch_bytes_per_step = executor_.dispatch_bytes() / r.steps;
+    if (residency_) r.placement = residency_->report(r.steps);
     tally_.fill(r, static_cast<double>(steps_) * micro_batches_ * replicas_,
                 static_cast<double>(steps_ * replicas_));
   }

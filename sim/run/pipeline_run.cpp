@@ -97,7 +97,12 @@ pipeline_run::pipeline_run(const scenario& s, trace_recorder& trace, const run_o
       tally_(s.model.moe ? s.model.moe->experts : 0, s.parallelism.ep),
       routing_(s, chunks_, routing_keys(chunks_, replicas_, steps_, micro_batches_),
                static_cast<std::int64_t>(shape_.tokens), x_.nodes(), tally_, opt.threads),
-      executor_(m_, x_, routing_, s, chunks_) {
+      residency_(s.moe.placement && s.model.moe
+                     ? std::make_unique<expert_residency>(
+                           m_, s, static_cast<std::int64_t>(shape_.tokens), training)
+                     : nullptr),
+      executor_(m_, x_, routing_, s, chunks_, residency_ ? &residency_->placement() : nullptr) {
+  if (residency_) executor_.observe(residency_.get());
   completions_.assign(static_cast<std::size_t>(micro_batches_), 0);
   const int passes = steps_ * micro_batches_;
   for (int r = 0; r < replicas_; ++r) {
@@ -133,6 +138,13 @@ process pipeline_run::run_stage(int rep, int stage, schedule_fn schedule, const 
       }
       co_await cd->done;
       for (op_id e : *ends) last = m_.latest(last, e);
+    }
+    if (residency_) {
+      std::vector<int> layers;
+      for (int c = stage; c < chunks_.chunks; c += chunks_.pp) {
+        for (const int l : chunks_.layers(c)) layers.push_back(l);
+      }
+      co_await residency_->step_end(rep, stage, step, steps_, layers, &last);
     }
     if (end) co_await end(rep, stage, step, &last);
   }

@@ -25,6 +25,7 @@
 #include "sim/engine/trace.hpp"
 #include "sim/run/exchange.hpp"
 #include "sim/run/executor.hpp"
+#include "sim/run/expert_residency.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/model_chunks.hpp"
 #include "sim/run/pipeline_schedule.hpp"
@@ -104,6 +105,7 @@ class pipeline_run {
   expert_exchange x_;
   routing_tally tally_;
   pipeline_routing routing_;
+  std::unique_ptr<expert_residency> residency_;  ///< with moe.placement
   pass_executor executor_;
   std::vector<std::unique_ptr<ready_entry>> ready_;
   time_ps end_time_ = 0;

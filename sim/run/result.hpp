@@ -168,6 +168,27 @@ struct speculative_report {
   double tree_expected_accepted = 0;
 };
 
+/// Where the experts lived (moe.placement; sim/run/expert_residency.hpp). Loads are the
+/// (token, expert) copies each EP rank computed in a forward MoE layer pass.
+struct placement_report {
+  std::string strategy;
+  int physical_experts = 0;  ///< slots per MoE layer
+  int warmup_passes = 0;     ///< passes routed before the run to place on (0: none needed)
+  /// Device load max / mean over the forward layer passes: mean, median, 90th percentile, max.
+  double load_max_over_mean = 0;
+  double load_max_over_mean_p50 = 0;
+  double load_max_over_mean_p90 = 0;
+  double load_max_over_mean_max = 0;
+  double dispatch_bytes_per_step = 0;    ///< token copies sent to another device
+  double cross_node_bytes_per_step = 0;  ///< of which to another node (or torus slice)
+  // Rebalancing (zero without).
+  int rebalances = 0;
+  double bytes_moved = 0;  ///< expert weights moved, all rebalances
+  double stall_s = 0;      ///< passes held back by stop_the_world moves, all rebalances
+  double load_max_over_mean_before = 0;  ///< mean over the passes before the first rebalance
+  double load_max_over_mean_after = 0;   ///< mean over the passes after it
+};
+
 struct run_result {
   std::string scenario;
   std::string variant;
@@ -206,6 +227,7 @@ struct run_result {
   std::optional<serve::serving_report> serving;
   std::optional<disaggregation_report> disaggregation;  ///< disaggregated serving only
   std::optional<speculative_report> speculative;        ///< serving with speculative decoding
+  std::optional<placement_report> placement;            ///< with moe.placement
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

@@ -84,6 +84,7 @@ class serving_loop final : public serving_driver {
     r.layout = m_.layout().describe();
     serving_approximations(r, instance_);
     r.speculative = instance_.speculative();
+    r.placement = instance_.placement();
     r.events = m_.sim().events_processed();
     return r;
   }

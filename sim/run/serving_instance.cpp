@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -53,15 +54,21 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
       chunks_(s, /*is_training=*/false),
       x_(m_, s),
       placement_(placement_of(s)),
+      residency_(s.moe.placement && s.model.moe
+                     ? std::make_unique<expert_residency>(
+                           m_, s, s.workload.serve->scheduler.token_budget, false)
+                     : nullptr),
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
                                                    moe_layers(chunks_))),
       spec_(speculation_of(s, m_, x_, *routing_, placement_)),
-      executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_, &placement_),
+      executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_,
+                residency_ ? &residency_->placement() : &placement_),
       load_(static_cast<std::size_t>(ep_)),
       stats_(serve::slo{s.workload.serve->slo.ttft_s, s.workload.serve->slo.tpot_s}),
       wake_(m.sim()),
       counters_(m.trace().enabled()) {
+  if (residency_) executor_.observe(residency_.get());
   ranks_.reserve(static_cast<std::size_t>(ep_));
   for (int e = 0; e < ep_; ++e) ranks_.emplace_back(limits());
   if (counters_) spans_.emplace(m.trace(), max_request_lanes);
@@ -227,6 +234,10 @@ process serving_instance::loop() {
       }
     }
     if (spec_) spec_->iterated(start, drafted, sim.now());
+    if (residency_) {
+      co_await residency_->step_end(0, 0, iterations_, std::numeric_limits<int>::max(),
+                                    chunks_.layers(0), &last);
+    }
     const serve::iteration_sample sample{start, sim.now(), seqs, all_tokens, kv, queued};
     stats_.add(sample);
     if (counters_) {
@@ -244,6 +255,11 @@ process serving_instance::loop() {
                     fmt::format("{} requests (more than {} lanes of requests in flight)",
                                 spans_->skipped(), max_request_lanes));
   }
+}
+
+std::optional<placement_report> serving_instance::placement() const {
+  if (!residency_) return std::nullopt;
+  return residency_->report(std::max(iterations_, 1));
 }
 
 std::optional<speculative_report> serving_instance::speculative() const {

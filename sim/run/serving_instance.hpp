@@ -42,6 +42,7 @@
 #include "sim/engine/process.hpp"
 #include "sim/run/exchange.hpp"
 #include "sim/run/executor.hpp"
+#include "sim/run/expert_residency.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/model_chunks.hpp"
@@ -113,6 +114,8 @@ class serving_instance {
   [[nodiscard]] int iterations() const noexcept { return iterations_; }
   [[nodiscard]] time_ps last_end() const noexcept { return end_time_; }
   [[nodiscard]] double dispatch_bytes() const noexcept { return executor_.dispatch_bytes(); }
+  /// The `placement` metrics (moe.placement), per iteration; nullopt without.
+  [[nodiscard]] std::optional<placement_report> placement() const;
   /// Model FLOPs of every iteration so far: its tokens at its mean attention span (the
   /// forward's count, models::forward_flops_per_token).
   [[nodiscard]] double model_flops() const noexcept { return model_flops_; }
@@ -145,6 +148,7 @@ class serving_instance {
   model_chunks chunks_;
   expert_exchange x_;
   expert_placement placement_;  ///< the target's experts (replicas under policy divided)
+  std::unique_ptr<expert_residency> residency_;  ///< with moe.placement: the passes' experts
   std::unique_ptr<iteration_routing> routing_;
   std::unique_ptr<speculation> spec_;  ///< with workload.serve.speculative (policy not none)
   pass_executor executor_;

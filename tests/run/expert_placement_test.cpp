@@ -177,3 +177,84 @@ TEST_CASE("divided: without replicas it runs as naive, with them the hot rank sh
   // The same routing decisions and acceptance draws: the same tokens come out.
   CHECK(spread.speculative->mean_accepted_tokens == naive.speculative->mean_accepted_tokens);
 }
+
+namespace {
+
+/// 4 sources x 4 experts, sources 1 and 2 each sending 6 copies to expert 0.
+layer_routing two_hot_sources() {
+  layer_routing lr;
+  lr.sources = 4;
+  lr.experts = 4;
+  lr.copies.assign(16, 0);
+  lr.copies[1 * 4 + 0] = 6;
+  lr.copies[2 * 4 + 0] = 6;
+  lr.expert_load = {12, 0, 0, 0};
+  return lr;
+}
+
+}  // namespace
+
+TEST_CASE("placement: a slot table without replicas sends each expert's copies to its rank") {
+  // 4 experts, 2 ranks, 6 slots (3 per rank): rank 0 {0, 1, 2}, rank 1 {3, 0, 1}.
+  expert_placement p(4, 2, 1);
+  const std::vector<int> table{0, 1, 2, 3, 0, 1};
+  p.set_layer(0, table);
+  CHECK_FALSE(p.contiguous());
+  CHECK(p.most_replicas_on_a_rank() == 1);
+  layer_routing lr;
+  lr.sources = 2;
+  lr.experts = 4;
+  lr.copies = {4, 2, 1, 1, 2, 2, 3, 5};
+  lr.expert_load = {6, 4, 4, 6};
+  const expert_placement::pass_assignment a = p.assign(lr, 0);
+  // Experts 0 and 1 are on both ranks: each source keeps its own; 2 is on rank 0, 3 on rank 1.
+  CHECK(a.pairs == std::vector<std::int64_t>{7, 1, 3, 9});
+  CHECK(a.ranks[0].copies == 10);
+  CHECK(a.ranks[1].copies == 10);
+  CHECK(a.ranks[0].active == 3);
+  CHECK(a.ranks[1].active == 3);
+  // The contiguous table restores the split.
+  p.set_layer(0, std::vector<int>{0, 1, 2, 3});
+  CHECK(p.contiguous());
+}
+
+TEST_CASE(
+    "placement: balanced spreads a replicated expert's remote copies, nearest keeps them "
+    "on the source's node") {
+  // 4 ranks x 2 slots: rank 0 {0, 1}, 1 {1, 2}, 2 {2, 3}, 3 {3, 0}: expert 0 on ranks 0 and 3.
+  expert_placement p(4, 4, 1);
+  p.set_layer(0, std::vector<int>{0, 1, 1, 2, 2, 3, 3, 0});
+  const layer_routing lr = two_hot_sources();
+  // Balanced: source 1's 6 to rank 0 (tie: the home), then source 2's to rank 3 (0 < 6).
+  const expert_placement::pass_assignment b = p.assign(lr, 0);
+  CHECK(b.pairs[1 * 4 + 0] == 6);
+  CHECK(b.pairs[2 * 4 + 3] == 6);
+  CHECK(b.ranks[0].copies == 6);
+  CHECK(b.ranks[3].copies == 6);
+  // Nearest: ranks 0-2 share a node (distance 1), rank 3 is on another (2): both go to rank 0.
+  std::vector<int> d(16, 2);
+  for (int x = 0; x < 4; ++x) {
+    for (int y = 0; y < 4; ++y) {
+      if (x == y)
+        d[static_cast<std::size_t>(x * 4 + y)] = 0;
+      else if (x < 3 && y < 3)
+        d[static_cast<std::size_t>(x * 4 + y)] = 1;
+    }
+  }
+  p.set_choice(sim::run::replica_choice::nearest, d);
+  const expert_placement::pass_assignment n = p.assign(lr, 0);
+  CHECK(n.pairs[1 * 4 + 0] == 6);
+  CHECK(n.pairs[2 * 4 + 0] == 6);
+  CHECK(n.ranks[0].copies == 12);
+  CHECK(n.ranks[3].copies == 0);
+  CHECK(sim::run::spread_of(n).tokens_max_over_mean == 4.0);
+  CHECK(sim::run::spread_of(b).tokens_max_over_mean == 2.0);
+}
+
+TEST_CASE("placement: bad slot tables are refused with the numbers") {
+  expert_placement p(4, 2, 1);
+  CHECK_THROWS_WITH(p.set_layer(0, std::vector<int>{0, 1, 2}),
+                    Catch::Contains("3 slots for 4 experts"));
+  CHECK_THROWS_WITH(p.set_layer(0, std::vector<int>{0, 1, 2, 2}),
+                    Catch::Contains("no slot of layer 0 holds expert 3"));
+}

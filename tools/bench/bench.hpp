@@ -49,6 +49,9 @@ int serve_pd(const options& opt, std::ostream& out);
 /// evaluates it, wall time and cost per grid point (issue 13: under 60 s on 2 cores).
 int spec_grid(const options& opt, std::ostream& out);
 
+/// Rebalancing's wall-time cost: a serving run with EPLB rebalanced every 50 iterations against
+/// the same run placed once (issue 14: at most 1.2x).
+int rebalance(const options& opt, std::ostream& out);
 /// Runs `body` until at least min_time_s have passed (and at least `min_runs` times); returns
 /// the median seconds per run (steady_clock).
 template <class Body>

@@ -247,6 +247,26 @@ std::string spec_grid(const results& runs) {
       num(r0, "threads"));
 }
 
+std::string rebalance(const results& runs) {
+  const auto& r0 = runs.front();
+  const auto per_iteration = [](const json& r) {
+    return (num(r, "rebalanced_wall_s") / num(r, "rebalanced_iterations")) /
+           (num(r, "static_wall_s") / num(r, "static_iterations"));
+  };
+  return fmt::format(
+      "{}: {} with {}, {:.0f} s of arrivals: placed once **{} s** wall ({:.0f} iterations), "
+      "rebalanced in the background every 50 iterations **{} s** ({:.0f} iterations, {:.0f} "
+      "rebalances): **{}x** the wall time, **{}x** per iteration",
+      runs_note(runs), r0.value("scenario", "serve-mixtral-h100"), r0.value("placement", ""),
+      num(r0, "arrivals_s"),
+      span(collect(runs, [](const json& r) { return num(r, "static_wall_s"); }), "{:.3g}"),
+      num(r0, "static_iterations"),
+      span(collect(runs, [](const json& r) { return num(r, "rebalanced_wall_s"); }), "{:.3g}"),
+      num(r0, "rebalanced_iterations"), num(r0, "rebalances"),
+      span(collect(runs, [](const json& r) { return num(r, "wall_ratio"); }), "{:.2f}"),
+      span(collect(runs, per_iteration), "{:.2f}"));
+}
+
 // `moesim bench place`: the command's time, then per layout each strategy's time, load max/mean
 // and the share of co-activation that crosses nodes.
 std::string place_rows(const results& runs) {
@@ -290,6 +310,7 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"serve", serve},
       {"serve-pd", serve},
       {"spec-grid", spec_grid},
+      {"rebalance", rebalance},
       {"place", place_rows}};
   return r;
 }

@@ -26,6 +26,7 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"steps", &bench::steps},
       {"serve", &bench::serve},
       {"serve-pd", &bench::serve_pd},
+      {"rebalance", &bench::rebalance},
       {"spec-grid", &bench::spec_grid},
       {"place", &bench::place}};
   std::vector<std::string> names;
