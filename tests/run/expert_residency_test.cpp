@@ -59,7 +59,7 @@ workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 3}
 
 }  // namespace
 
-TEST_CASE("rebalance: stop_the_world stalls for the moves, background does not; both repeat") {
+TEST_CASE("rebalance: stop_the_world stalls for the moves, background does not, both repeat") {
   const auto stw = rebalanced("stop_the_world");
   const auto bg = rebalanced("background");
   REQUIRE(stw.placement);
