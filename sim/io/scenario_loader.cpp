@@ -564,6 +564,11 @@ json scenario_to_json(const sim::run::scenario& s) {
   if (sv && !sv->speculative) j["workload"]["serve"].erase("speculative");
   if (sv && sv->speculative && !sv->speculative->tree)
     j["workload"]["serve"]["speculative"].erase("tree");
+  // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
+  if (!s.offload) j.erase("offload");
+  if (!s.cluster.host) j["cluster"].erase("host");
+  for (const char* k : {"expert_weights", "attention_weights"})
+    if (j["precision"][k].is_null()) j["precision"].erase(k);
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }
