@@ -129,7 +129,7 @@ i64 mtp_params(const model_spec& spec) noexcept {
 }
 
 double expert_weight_bytes(const model_spec& spec) noexcept {
-  return static_cast<double>(expert_params(spec)) * bytes_per_param(spec.dtype);
+  return static_cast<double>(expert_params(spec)) * expert_bytes_per_param(spec);
 }
 
 double weight_bytes(const model_spec& spec) noexcept {

@@ -119,13 +119,15 @@ Enum parse_enum(std::string_view what, std::string_view name,
                               accepted);
 }
 
-constexpr std::array<std::pair<std::string_view, weight_dtype>, 6> dtype_names{{
+constexpr std::array<std::pair<std::string_view, weight_dtype>, 8> dtype_names{{
     {"fp32", weight_dtype::fp32},
     {"bf16", weight_dtype::bf16},
     {"fp16", weight_dtype::fp16},
     {"fp8", weight_dtype::fp8},
     {"int8", weight_dtype::int8},
     {"int4", weight_dtype::int4},
+    {"int3", weight_dtype::int3},
+    {"int2", weight_dtype::int2},
 }};
 constexpr std::array<std::pair<std::string_view, attention_kind>, 3> attention_names{{
     {"mha", attention_kind::mha},
@@ -199,8 +201,20 @@ double bytes_per_param(weight_dtype dtype) noexcept {
       return 1.0;
     case weight_dtype::int4:
       return 0.5;
+    case weight_dtype::int3:
+      return 0.375;
+    case weight_dtype::int2:
+      return 0.25;
   }
   return 2.0;
+}
+
+double expert_bytes_per_param(const model_spec& spec) noexcept {
+  return bytes_per_param(spec.expert_dtype.value_or(spec.dtype));
+}
+
+double attention_bytes_per_param(const model_spec& spec) noexcept {
+  return bytes_per_param(spec.attention_dtype.value_or(spec.dtype));
 }
 
 bool is_gated(ffn_activation activation) noexcept {

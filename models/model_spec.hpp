@@ -50,7 +50,10 @@
 
 namespace moesim::models {
 
-enum class weight_dtype { fp32, bf16, fp16, fp8, int8, int4 };
+/// int3 and int2: weight-only formats (HQQ, Badri & Shaji 2023; mixtral-offloading's 2- and
+/// 3-bit experts), 3/8 and 2/8 bytes per parameter; their group scales and zeros are not counted
+/// (HQQ's 16-bit scale and zero per 64 weights would add 1/16 byte per parameter).
+enum class weight_dtype { fp32, bf16, fp16, fp8, int8, int4, int3, int2 };
 enum class attention_kind { mha, gqa, mla };
 /// swiglu/geglu: gated FFN, three matrices (gate, up, down); gelu/relu: two (up, down).
 enum class ffn_activation { swiglu, geglu, gelu, relu };
@@ -109,6 +112,12 @@ struct model_spec {
   int mtp_modules = 0;
   attention_spec attention;
   std::optional<moe_spec> moe;  ///< empty for a dense model
+  /// Stored formats of the routed experts' and the attention projections' weights where they
+  /// differ from dtype (the scenario's precision.expert_weights and .attention_weights). Their
+  /// GEMMs compute at dtype's FLOP/s (weights dequantised on the fly); the bytes stored,
+  /// streamed from HBM and fetched from the host are in these formats.
+  std::optional<weight_dtype> expert_dtype;
+  std::optional<weight_dtype> attention_dtype;
 };
 
 /// Throws std::invalid_argument naming the field and the numbers that disagree
@@ -125,6 +134,10 @@ void validate(const model_spec& spec);
 [[nodiscard]] int dense_layer_count(const model_spec& spec) noexcept;
 
 [[nodiscard]] double bytes_per_param(weight_dtype dtype) noexcept;
+/// Bytes per parameter of the routed experts (expert_dtype, else dtype) and of the attention
+/// projections (attention_dtype, else dtype).
+[[nodiscard]] double expert_bytes_per_param(const model_spec& spec) noexcept;
+[[nodiscard]] double attention_bytes_per_param(const model_spec& spec) noexcept;
 [[nodiscard]] bool is_gated(ffn_activation activation) noexcept;
 
 // Names as written in YAML; parse_* throw std::invalid_argument listing the accepted names.

@@ -118,7 +118,9 @@ topology build_torus_cluster(const cluster_spec& c, const chip_spec& chip) {
 }
 
 topology build_switched_cluster(const cluster_spec& c, const chip_spec& chip) {
-  if (chip.scale_up.links_per_chip < 1)
+  // A lone PCIe card (a one-GPU workstation) is its own domain: nothing crosses its switch.
+  const bool lone = c.nodes == 1 && c.gpus_per_node == 1;
+  if (chip.scale_up.links_per_chip < 1 && !lone)
     throw std::invalid_argument("cluster '" + c.name + "': chip '" + chip.name +
                                 "' has no scale-up links, so it cannot form an NVSwitch domain");
   const int per_node = c.gpus_per_node;
@@ -158,7 +160,10 @@ topology build_switched_cluster(const cluster_spec& c, const chip_spec& chip) {
       }
   }
 
-  const double port_bytes_per_s = chip.scale_up.chip_bytes_per_s();
+  // A lone card without NVLink: its unused port at the host link's rate (no zero-capacity link).
+  const double port_bytes_per_s = chip.scale_up.links_per_chip < 1
+                                      ? chip.host_link.bytes_per_s
+                                      : chip.scale_up.chip_bytes_per_s();
   // One device-to-device hop crosses two port links; each carries half the hop latency.
   const std::int64_t to_switch_ps = chip.scale_up.hop_latency_ps / 2;
   const std::int64_t from_switch_ps = chip.scale_up.hop_latency_ps - to_switch_ps;

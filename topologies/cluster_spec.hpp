@@ -25,6 +25,7 @@
 //   scale_out: {tiers: 0, nodes_per_unit: 32, switch_radix: 64, oversubscription: 1,
 //               rails: 8, link_bytes_per_s: 50 GB/s, switch_latency_ps: 330 ns}
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,17 @@ struct fat_tree_spec {
   std::int64_t switch_latency_ps = 0;  // YAML switch_latency_ps: one switch traversal
 };
 
+/// The host CPU of each host (YAML `host`): what runs experts on the host (offload miss: cpu) and
+/// holds offloaded weights. FLOP/s are the whole host's (all cores); DRAM per host.
+struct host_cpu_spec {
+  std::string name;               // YAML name: e.g. "2x Xeon (Skylake-SP), 48 cores"
+  int cores = 0;                  // YAML cores
+  double fp32_flops_per_s = 0;    // YAML fp32_flops_per_s: vector FMA peak of all cores
+  double bf16_flops_per_s = 0;    // YAML bf16_flops_per_s: 0 when bf16 runs at the fp32 rate
+  double dram_bytes = 0;          // YAML dram_bytes: 0 when not stated
+  double dram_bytes_per_s = 0;    // YAML dram_bytes_per_s: sustained (STREAM-like) bandwidth
+};
+
 struct cluster_spec {
   std::string name;                         // YAML name
   std::string source;                       // YAML source
@@ -82,6 +94,8 @@ struct cluster_spec {
   int gpus_per_node = 8;    // YAML gpus_per_node
   int gpus_per_host = 8;    // YAML gpus_per_host
   fat_tree_spec scale_out;  // YAML scale_out
+
+  std::optional<host_cpu_spec> host;  // YAML host: the host CPU (absent: not modelled)
 };
 
 /// "8x16x16" -> {8, 16, 16}. Every factor must be a positive integer; throws invalid_argument

@@ -148,9 +148,15 @@ memory_plan plan_device_memory(const model_memory_shape& m, const memory_layout&
   const bool zero3 = w.training && w.zero_stage >= 3;
   const double ne_shard = zero3 ? non_expert_replicas : 1;
   const double ex_shard = zero3 ? expert_replicas : 1;
-  add(plan, "routed expert weights", p.routed_experts * wb / ex_shard);
+  auto stored = [&](double bytes) { return w.training ? std::max(bytes, 2.0) : bytes; };
+  if (m.resident_routed_expert_bytes >= 0) {
+    add(plan, "expert cache (offloaded experts)", m.resident_routed_expert_bytes);
+  } else {
+    add(plan, "routed expert weights",
+        p.routed_experts * stored(m.expert_bytes_per_param) / ex_shard);
+  }
   add(plan, "shared expert weights", p.shared_experts * wb / ne_shard);
-  add(plan, "attention weights", p.attention * wb / ne_shard);
+  add(plan, "attention weights", p.attention * stored(m.attention_bytes_per_param) / ne_shard);
   add(plan, "dense FFN weights", p.dense_ffn * wb / ne_shard);
   add(plan, "embedding", embedding * wb / ne_shard);
   add(plan, "LM head", lm_head * wb / ne_shard);

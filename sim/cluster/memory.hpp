@@ -81,6 +81,11 @@ struct model_memory_shape {
   std::int64_t mtp_extra_params = 0;
   int mtp_modules = 0;
   double weight_bytes_per_param = 2;  ///< the model's dtype, as served
+  double expert_bytes_per_param = 2;     ///< routed experts' stored format (int3: 0.375)
+  double attention_bytes_per_param = 2;  ///< attention projections' stored format
+  /// Routed expert weights held in HBM when experts are offloaded to the host (the expert
+  /// cache, bytes per device); < 0: every routed expert of the device is resident.
+  double resident_routed_expert_bytes = -1;
   double kv_bytes_per_token_layer = 0;
   std::int64_t kv_heads = 0;  ///< KV heads TP can split among ranks; 0: not split (MLA latent)
   double dispatch_bytes_per_value = 2;  ///< dtype of the token copies sent to experts

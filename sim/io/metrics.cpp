@@ -192,6 +192,29 @@ json disaggregation_json(const sim::run::disaggregation_report& x, double window
             {"time_s", summary_json(x.transfer_s)}}}};
 }
 
+json offload_json(const sim::run::offload_report& x) {
+  json j{{"hit_rate", x.hit_rate},
+         {"bytes_fetched", x.bytes_fetched},
+         {"stall_s", x.stall_s},
+         {"tokens_per_s", x.tokens_per_s},
+         {"per_layer", x.per_layer},
+         {"cached_experts", x.cached_experts},
+         {"expert_bytes", x.expert_bytes},
+         {"policy", x.policy},
+         {"miss", x.miss},
+         {"prefetch", x.prefetch}};
+  if (x.prefetch != "none") {
+    j["prefetched"] = x.prefetched;
+    j["prefetch_accuracy"] = x.prefetch_accuracy;
+    j["prefetch_wasted_bytes"] = x.prefetch_wasted_bytes;
+  }
+  if (x.miss == "cpu") {
+    j["cpu_share"] = x.cpu_share;
+    j["cpu_busy_s"] = x.cpu_busy_s;
+  }
+  return j;
+}
+
 json result_json(const sim::run::run_result& r) {
   json summary{{"simulated_time_s", r.simulated_time_s},
                {"step_time_s", r.step_time_s},
@@ -254,6 +277,7 @@ json result_json(const sim::run::run_result& r) {
   }
   if (r.serving && r.speculative) out["serving"]["speculative"] = speculative_json(*r.speculative);
   if (r.placement) out["placement"] = placement_json(*r.placement);
+  if (r.offload) out["offload"] = offload_json(*r.offload);
   return out;
 }
 

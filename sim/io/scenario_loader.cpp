@@ -12,6 +12,7 @@
 #include "sim/io/overrides.hpp"
 #include "sim/io/placement_schema.hpp"
 #include "sim/io/presets.hpp"
+#include "sim/io/offload_schema.hpp"
 #include "sim/io/serve_schema.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
@@ -87,30 +88,6 @@ const object_type<moe_config>& moe_config_type() {
                   "slots from every source, filled or not (needs capacity_factor > 0)")
         .optional("exchange", &moe_config::exchange, exchange_kind_spec(), exchange_kind_doc)
         .optional("placement", &moe_config::placement, placement_spec(), placement_doc);
-    return o;
-  }();
-  return t;
-}
-
-const object_type<precision_config>& precision_type() {
-  static const auto t = [] {
-    object_type<precision_config> o(
-        "precision", "Number formats at run time where they differ from model.dtype");
-    enum_spec<models::weight_dtype> formats;
-    for (auto d : {models::weight_dtype::fp32, models::weight_dtype::bf16,
-                   models::weight_dtype::fp16, models::weight_dtype::fp8}) {
-      formats.choices.emplace_back(std::string(models::to_string(d)), d);
-    }
-    using f = optional_spec<models::weight_dtype, enum_spec<models::weight_dtype>>;
-    o.optional("kv_cache", &precision_config::kv_cache, f{formats},
-               "KV cache entries (default: model.dtype)")
-        .optional("attention", &precision_config::attention, f{formats},
-                  "attention core maths, scores and values (default: model.dtype)")
-        .optional("dispatch", &precision_config::dispatch, f{formats},
-                  "tokens sent to the experts (default: model.dtype; fp8 adds one fp32 scale "
-                  "per 128 values)")
-        .optional("combine", &precision_config::combine, f{formats},
-                  "expert outputs sent back (default: model.dtype)");
     return o;
   }();
   return t;
@@ -286,7 +263,10 @@ void add_sections(object_type<scenario>& o) {
                 "measured op times replacing the roofline for the ops they cover: CSV "
                 "op,dtype,tokens,context,time_us (relative to the scenario)")
       .optional("folding", &scenario::folding, nested(folding_type()),
-                "identical work simulated once");
+                "identical work simulated once")
+      .optional("offload", &scenario::offload,
+                optional_spec<offload_config, object_spec<offload_config>>{nested(offload_type())},
+                "expert offloading to host memory (cache, prefetch, host execution)");
 }
 
 // Strategy items are partial scenarios: a name plus any sections. Their keys are checked
@@ -452,6 +432,7 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   load_request_trace(s, without, base);
   resolve_disaggregation(s, without);
   resolve_speculative(s, without);
+  resolve_offload(s, without);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -583,6 +564,11 @@ json scenario_to_json(const sim::run::scenario& s) {
   if (sv && !sv->speculative) j["workload"]["serve"].erase("speculative");
   if (sv && sv->speculative && !sv->speculative->tree)
     j["workload"]["serve"]["speculative"].erase("tree");
+  // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
+  if (!s.offload) j.erase("offload");
+  if (!s.cluster.host) j["cluster"].erase("host");
+  for (const char* k : {"expert_weights", "attention_weights"})
+    if (j["precision"][k].is_null()) j["precision"].erase(k);
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }

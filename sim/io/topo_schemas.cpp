@@ -258,6 +258,26 @@ const object_type<chip_spec>& chip_type() {
   return t;
 }
 
+const object_type<topo::host_cpu_spec>& host_cpu_type() {
+  static const auto t = [] {
+    object_type<topo::host_cpu_spec> o("host", "The host CPU of each host");
+    o.optional("name", &topo::host_cpu_spec::name, string_spec{false}, "the CPU, as sourced")
+        .required("cores", &topo::host_cpu_spec::cores, integer_spec<int>{1, 1 << 16},
+                  "physical cores")
+        .required("fp32_flops_per_s", &topo::host_cpu_spec::fp32_flops_per_s,
+                  quantity_spec{dimension::flops_per_s, 0, 1e21, true},
+                  "fp32 vector FMA peak of all cores")
+        .optional("bf16_flops_per_s", &topo::host_cpu_spec::bf16_flops_per_s, flop_rate,
+                  "bf16 peak (0: bf16 runs at the fp32 rate)")
+        .optional("dram_bytes", &topo::host_cpu_spec::dram_bytes, quantity_spec{dimension::bytes, 0, 1e18},
+                  "host memory (0: not stated)")
+        .required("dram_bytes_per_s", &topo::host_cpu_spec::dram_bytes_per_s, bandwidth,
+                  "sustained host memory bandwidth");
+    return o;
+  }();
+  return t;
+}
+
 const object_type<cluster_spec>& cluster_type() {
   static const auto t = [] {
     object_type<cluster_spec> o("cluster", "The cluster: a preset name and/or its wiring");
@@ -287,6 +307,10 @@ const object_type<cluster_spec>& cluster_type() {
                   "nvswitch: GPUs sharing one host")
         .optional("scale_out", &cluster_spec::scale_out, nested(fat_tree_type()),
                   "nvswitch: the fat-tree")
+        .optional("host", &cluster_spec::host,
+                  optional_spec<topo::host_cpu_spec, object_spec<topo::host_cpu_spec>>{
+                      nested(host_cpu_type())},
+                  "the host CPU (expert offloading's miss: cpu)")
         .check(validated_by<cluster_spec>(&topo::validate));
     return o;
   }();

@@ -18,6 +18,19 @@ void route_set::add(const topo::topology& topo, const topo::router& router, cons
   indexed_ = false;
 }
 
+void route_set::add_path(const topo::topology& topo, const connection& c,
+                         std::span<const link_id> path) {
+  time_ps latency = 0;
+  for (const link_id l : path) {
+    links_.push_back(l);
+    latency += topo.link(static_cast<topo::link_id>(l)).latency_ps;
+  }
+  conns_.push_back(c);
+  offsets_.push_back(links_.size());
+  latency_.push_back(latency);
+  indexed_ = false;
+}
+
 void route_set::clear() noexcept {
   conns_.clear();
   links_.clear();

@@ -29,6 +29,9 @@ class route_set {
   /// Routes `c` with `router` (ECMP by its tag; an empty path when src == dst) and appends it.
   /// Throws what the router throws for devices it cannot join. O(path).
   void add(const topo::topology& topo, const topo::router& router, const connection& c);
+  /// Appends `c` over the given path (e.g. a device's PCIe link to its host, which the router
+  /// does not join: c.src or c.dst may then name no device, but they must differ). O(path).
+  void add_path(const topo::topology& topo, const connection& c, std::span<const link_id> path);
   void clear() noexcept;
   void reserve(std::size_t connections, std::size_t links);
   /// Builds the link-major view below, once the set is complete (add() and clear() drop it):

@@ -98,6 +98,10 @@ struct precision_config {
   std::optional<models::weight_dtype> attention;  ///< attention core maths (scores, values)
   std::optional<models::weight_dtype> dispatch;   ///< tokens sent to the experts
   std::optional<models::weight_dtype> combine;    ///< expert outputs sent back
+  /// Stored formats of weights (applied to the model as model_spec::expert_dtype and
+  /// attention_dtype by the loader): routed experts, attention projections.
+  std::optional<models::weight_dtype> expert_weights;
+  std::optional<models::weight_dtype> attention_weights;
 
   [[nodiscard]] models::weight_dtype kv_or(models::weight_dtype d) const {
     return kv_cache.value_or(d);
@@ -183,6 +187,21 @@ struct workload_config {
   std::optional<training_config> training;  ///< `workload.training`, only with kind train
   std::optional<moesim::serve::serve_spec>
       serve;  ///< `workload.serve`, only and always with kind serve
+};
+
+/// `offload:` expert offloading (sim/run/expert_offload.hpp). Each device's routed experts
+/// live in host memory; an HBM cache holds some of them. Exactly one cache size is set.
+enum class offload_policy { lru, lfu };
+enum class offload_miss { fetch, cpu };
+enum class offload_prefetch { none, gate, previous_token };
+struct offload_config {
+  std::optional<int> cache_experts_per_layer;  ///< a cache of this many per MoE layer
+  std::optional<int> cache_experts;            ///< one cache of this many over all layers
+  std::optional<double> cache_bytes;           ///< one cache of this many bytes (whole experts)
+  offload_policy policy = offload_policy::lru;
+  offload_miss miss = offload_miss::fetch;  ///< fetch over the host link, or run on the host
+  offload_prefetch prefetch = offload_prefetch::none;
+  double prefetch_accuracy = 1.0;  ///< gate: probability each predicted expert is right
 };
 
 }  // namespace moesim::sim::run

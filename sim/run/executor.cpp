@@ -22,7 +22,9 @@ pass_executor::pass_executor(machine& m, expert_exchange& x, routing_source& rou
       placement_(placement != nullptr ? *placement : contiguous_),
       tp_(s.parallelism.tp),
       ep_(s.parallelism.ep),
-      recompute_(s.workload.training.value_or(training_config{}).recompute) {}
+      recompute_(s.workload.training.value_or(training_config{}).recompute) {
+  if (s.offload) offload_ = std::make_unique<expert_offload>(m, s);
+}
 
 /// One rank's op: its kernels (one or two) and the profile row that times it.
 struct pass_executor::rank_op {
@@ -148,7 +150,13 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
                               op_id* cur) {
   const bool fwd = r.kind == pass_kind::forward;
   simulation& sim = m_.sim();
-  const auto lr = routing_.routing(r.rep, r.pass, layer, fwd);
+  std::shared_ptr<const layer_routing> lr;
+  std::shared_ptr<expert_offload::layer_plan> offloaded;
+  if (offload_ && fwd) {
+    std::tie(lr, offloaded) = begin_offload(r, layer);
+  } else {
+    lr = routing_.routing(r.rep, r.pass, layer, fwd);
+  }
   // Both directions carry the same copies between the same pairs.
   const expert_placement::pass_assignment placed = placement_.assign(*lr, layer);
   const std::vector<double> tokens = x_.tokens(*lr, padded_slots(widest(r)), placed);
@@ -192,15 +200,22 @@ task pass_executor::layer_moe(const pass_request& r, int layer, const std::strin
     // experts are the group's critical path.
     expert_op critical;
     int critical_rank = 0;
+    if (offloaded) co_await offloaded->done->done;
     for (int e = 0; e < ep_; ++e) {
-      const expert_op x = run_experts(r, e, placed.ranks[static_cast<std::size_t>(e)],
-                                      (*arrived)[static_cast<std::size_t>(e)], tag);
+      const auto ue = static_cast<std::size_t>(e);
+      expert_op x;
+      if (offloaded) {
+        x = run_offloaded_experts(r, e, *offloaded, (*arrived)[ue], tag);
+      } else {
+        x = run_experts(r, e, placed.ranks[ue], (*arrived)[ue], tag);
+      }
       if (x.end > critical.end) {
         critical = x;
         critical_rank = e;
       }
     }
     const time_ps arrival = (*arrived)[static_cast<std::size_t>(critical_rank)];
+    if (offloaded) offload_->note_stall(std::max<time_ps>(0, critical.start - arrival));
     const op_id a_deps[] = {*cur};
     const op_id a = m_.ops().add(c, start, arrival, a_deps, r.stage);
     const op_id x_deps[] = {a, critical.stream_previous};
@@ -311,6 +326,49 @@ pass_executor::expert_op pass_executor::run_experts(const pass_request& r, int e
   }
   if (fwd) st.tokens_in += copies;
   return {end, gemm.start, gemm.previous_op, c};
+}
+
+/// Offloading: this layer's routing (taken a layer early under gate prefetch) and the offload
+/// plan begun now, with the next MoE layer's routing taken ahead for gate prefetch.
+std::pair<std::shared_ptr<const layer_routing>, std::shared_ptr<expert_offload::layer_plan>>
+pass_executor::begin_offload(const pass_request& r, int layer) {
+  std::shared_ptr<const layer_routing> lr;
+  const auto here = lookahead_.find({r.rep, r.pass, layer});
+  if (here != lookahead_.end()) {
+    lr = here->second;
+    lookahead_.erase(here);
+  } else {
+    lr = routing_.routing(r.rep, r.pass, layer, true);
+  }
+  int next = -1;
+  for (const int l : chunks_.layers(r.model_chunk)) {
+    if (l > layer && chunks_.is_moe(l)) {
+      next = l;
+      break;
+    }
+  }
+  const layer_routing* ahead = nullptr;
+  if (next >= 0 && offload_->wants_lookahead()) {
+    auto& slot = lookahead_[{r.rep, r.pass, next}];
+    slot = routing_.routing(r.rep, r.pass, next, true);
+    ahead = slot.get();
+  }
+  return {lr, offload_->begin_layer(r.rep, r.stage, layer, *lr, ahead, next)};
+}
+
+/// Offloading: rank e's device computes the experts it holds once their weights are in (the
+/// hits and fetched misses), and its layer ends when the host's experts' outputs are back too.
+pass_executor::expert_op pass_executor::run_offloaded_experts(
+    const pass_request& r, int e, const expert_offload::layer_plan& plan, time_ps arrived,
+    const std::string& tag) {
+  const auto ue = static_cast<std::size_t>(e);
+  const time_ps ready = std::max(arrived, static_cast<time_ps>(plan.ready[ue]));
+  expert_placement::rank_load held;
+  held.copies = plan.gpu_copies[ue];
+  held.active = plan.gpu_active[ue];
+  expert_op x = run_experts(r, e, held, ready, tag);
+  x.end = std::max(x.end, static_cast<time_ps>(plan.cpu_done[ue]));
+  return x;
 }
 
 /// The output head (and the loss) on the last chunk: forward after the last layer, backward

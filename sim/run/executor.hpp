@@ -28,6 +28,7 @@
 
 #include "sim/engine/task.hpp"
 #include "sim/run/exchange.hpp"
+#include "sim/run/expert_offload.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/model_chunks.hpp"
 #include "sim/run/op_costs.hpp"
@@ -88,6 +89,8 @@ class pass_executor {
 
   /// `o` (kept; null: none) hears of every forward MoE layer pass from now on.
   void observe(layer_observer* o) noexcept { observer_ = o; }
+  /// Expert offloading (`offload:`; expert_offload.hpp), null without it.
+  [[nodiscard]] const expert_offload* offload() const noexcept { return offload_.get(); }
 
   /// Token bytes the forward dispatches sent between devices, so far.
   [[nodiscard]] double dispatch_bytes() const noexcept { return dispatch_bytes_; }
@@ -114,6 +117,11 @@ class pass_executor {
   expert_op run_experts(const pass_request& r, int e, const expert_placement::rank_load& held,
                         time_ps at, const std::string& tag);
   std::pair<time_ps, op_id> head(const pass_request& r, op_id dep);
+  std::pair<std::shared_ptr<const layer_routing>, std::shared_ptr<expert_offload::layer_plan>>
+  begin_offload(const pass_request& r, int layer);
+  expert_op run_offloaded_experts(const pass_request& r, int e,
+                                  const expert_offload::layer_plan& plan, time_ps arrived,
+                                  const std::string& tag);
   [[nodiscard]] std::int64_t padded_slots(const pass_shape& shape) const;
 
   machine& m_;
@@ -128,6 +136,9 @@ class pass_executor {
   cluster::recompute_mode recompute_;
   double dispatch_bytes_ = 0;
   layer_observer* observer_ = nullptr;
+  std::unique_ptr<expert_offload> offload_;
+  /// Gate prefetch: routings taken a layer early, by (rep, pass, layer).
+  std::map<std::tuple<int, int, int>, std::shared_ptr<const layer_routing>> lookahead_;
   /// TP all-reduce plans by (rep, stage, TP group or -1 for all, tokens).
   std::map<std::tuple<int, int, int, double>, std::shared_ptr<const net::collective_plan>>
       tp_plans_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "models/model_params.hpp"
 #include "sim/run/batch.hpp"
+#include "sim/run/expert_offload.hpp"
 #include "sim/run/expert_placement.hpp"
 #include "sim/run/layout.hpp"
 #include "sim/run/serve_instances.hpp"
@@ -65,6 +67,8 @@ cluster::model_memory_shape memory_shape(const models::model_spec& m,
                          models::layer_params(m, moe_layer) - 2 * x.embedding_params;
   }
   x.weight_bytes_per_param = models::bytes_per_param(m.dtype);
+  x.expert_bytes_per_param = models::expert_bytes_per_param(m);
+  x.attention_bytes_per_param = models::attention_bytes_per_param(m);
   // KV cache and exchanged tokens in their run-time formats, as the step moves them; the
   // dispatch buffers are reused by the combine, so they fit the wider of the two.
   x.kv_bytes_per_token_layer =
@@ -135,6 +139,26 @@ std::string describe_overflow(const cluster::memory_plan& plan, const scenario& 
 
 // Tensor parallelism all-reduces twice per layer: its groups must stay inside one scale-up
 // domain (an NVLink node, or a TPU slice on its ICI torus), never across InfiniBand or the DCN.
+// "offload: the expert cache of 256 experts (88.0 GiB) exceeds the 11.9 GiB of HBM left on
+// device 0 (t4, 14.9 GiB) after the rest (3.00 GiB)".
+void check_offload_cache(const scenario& s, const cluster::memory_plan& plan) {
+  double cache = 0;
+  for (const auto& item : plan.items) {
+    if (item.name == "expert cache (offloaded experts)") cache = item.bytes;
+  }
+  const double rest = plan.total_bytes - cache;
+  const double left = s.chip.hbm_bytes - rest;
+  if (cache <= left) return;
+  const double expert = offload_expert_bytes(s);
+  throw std::invalid_argument(fmt::format(
+      "offload: the expert cache of {} experts of {} ({}) exceeds the {} of HBM left on device "
+      "{} ({}, {}) after the rest ({})",
+      static_cast<long long>(std::llround(cache / expert)), cluster::format_memory_bytes(expert),
+      cluster::format_memory_bytes(cache), cluster::format_memory_bytes(std::max(0.0, left)),
+      plan.device, s.chip.name, cluster::format_memory_bytes(s.chip.hbm_bytes),
+      cluster::format_memory_bytes(rest)));
+}
+
 void check_tp_domains(const scenario& s, const layout& l) {
   const int tp = s.parallelism.tp;
   if (tp == 1) return;
@@ -332,8 +356,14 @@ std::vector<cluster::memory_plan> stage_memory_plans(const scenario& s) {
   std::vector<cluster::memory_plan> plans;
   for (int k = 0; k < p.pp; ++k) {
     stages[static_cast<std::size_t>(k)].stage = k;
-    cluster::memory_plan plan =
-        cluster::plan_device_memory(shape, layout, stages[static_cast<std::size_t>(k)], work);
+    cluster::model_memory_shape stage_shape = shape;
+    if (s.offload) {
+      stage_shape.resident_routed_expert_bytes =
+          offload_cache_experts(s, stages[static_cast<std::size_t>(k)].moe_layers) *
+          offload_expert_bytes(s);
+    }
+    cluster::memory_plan plan = cluster::plan_device_memory(
+        stage_shape, layout, stages[static_cast<std::size_t>(k)], work);
     plan.device = run::layout(p).device({0, 0, 0, k});
     // moe.placement's redundant slots: slots / ep - experts / ep more experts per MoE layer.
     if (s.moe.placement && s.moe.placement->redundant_experts > 0 && s.model.moe) {
@@ -479,6 +509,7 @@ void check_feasible(const scenario& s) {
   const auto fullest =
       std::max_element(plans.begin(), plans.end(),
                        [](const auto& a, const auto& b) { return a.total_bytes < b.total_bytes; });
+  if (s.offload) check_offload_cache(s, *fullest);
   if (fullest->total_bytes > s.chip.hbm_bytes) {
     throw std::invalid_argument(describe_overflow(*fullest, s));
   }

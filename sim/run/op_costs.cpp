@@ -73,7 +73,7 @@ attention_kernels attention_cost(const models::model_spec& m, const pass_shape& 
     for (const seq_slice& x : p.slices) core_bytes += core_bytes_uniform(m, slice_shape(p, x));
   }
   const double act = 2.0 * p.tokens * m.hidden * bpp(m);
-  return {{2.0 * params * p.tokens / p.tp, params * bpp(m) / p.tp + act,
+  return {{2.0 * params * p.tokens / p.tp, params * models::attention_bytes_per_param(m) / p.tp + act,
            cluster::kernel_class::gemm, p.tokens},
           {attention_core_flops(m, p), core_bytes, cluster::kernel_class::attention}};
 }
@@ -95,7 +95,8 @@ cluster::op_cost expert_cost(const models::model_spec& m, const pass_shape& p, d
   const double expert = static_cast<double>(models::expert_params(m));
   const double shared = static_cast<double>(models::shared_expert_params(m));
   const double shared_tokens = shared > 0 ? p.tokens : 0;
-  const double weights = (active * expert + shared) * bpp(m) / p.tp;
+  const double weights =
+      (active * expert * models::expert_bytes_per_param(m) + shared * bpp(m)) / p.tp;
   // Rows of the grouped GEMM: the mean tokens per routed expert with any (the shared experts'
   // GEMM over all the device's tokens is the larger, faster-streaming part when present; the
   // op is priced as one kernel at the routed experts' rows).

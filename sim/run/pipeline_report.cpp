@@ -92,6 +92,7 @@ run_result pipeline_run::result() const {
   r.layout = lay.describe();
   approximations(r);
   r.events = m_.sim().events_processed();
+  if (const expert_offload* o = executor_.offload()) r.offload = o->report(r.steps, r.tokens_per_s);
   return r;
 }
 

@@ -29,6 +29,7 @@ struct scenario {
   sampling_config sampling;
   workload_config workload;
   folding_config folding;
+  std::optional<offload_config> offload;  ///< `offload:` (absent: every expert in HBM)
   objective_kind objective = objective_kind::step_time;  ///< how strategies are ranked
   std::string variant;     ///< strategy name; empty for the scenario as written
   std::string op_profile;  ///< `op_profile:` as written (relative to the scenario); may be empty

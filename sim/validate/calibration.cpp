@@ -752,6 +752,7 @@ std::vector<calibration_row> make_rows() {
   rows.push_back(unique_experts_row("unique-experts-uniform-deepseek-v3-t4", "deepseek-v3", 4));
   rows.push_back(unique_experts_row("unique-experts-uniform-mixtral-t4", "mixtral-8x7b", 4));
   add_speculative_rows(rows);
+  add_offload_rows(rows);
   return rows;
 }
 #pragma GCC diagnostic pop

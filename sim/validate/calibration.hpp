@@ -50,6 +50,9 @@ struct calibration_result {
 
 /// Appends the speculative decoding rows (speculative_rows.cpp: Cascade, MoESD).
 void add_speculative_rows(std::vector<calibration_row>& rows);
+/// Appends the expert offloading rows (offload_rows.cpp: mixtral-offloading, MoE-Infinity,
+/// Fiddler).
+void add_offload_rows(std::vector<calibration_row>& rows);
 
 /// Simulates one row.
 [[nodiscard]] calibration_result evaluate(const calibration_row& row);
