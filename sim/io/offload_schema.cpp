@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sim/io/error.hpp"
+#include "sim/place/placement.hpp"
 
 namespace moesim::io {
 
@@ -118,6 +119,14 @@ void resolve_offload(sim::run::scenario& s, const doc::node& root) {
     throw input_error(where, "offload",
                       fmt::format("expert offloading needs parallelism.tp 1, got {}",
                                   s.parallelism.tp));
+  }
+  if (s.moe.placement && (s.moe.placement->strategy != place::strategy::contiguous ||
+                          s.moe.placement->redundant_experts > 0)) {
+    throw input_error(where, "offload",
+                      fmt::format("expert offloading runs the contiguous expert split, but "
+                                  "moe.placement asks for strategy {} with {} redundant experts",
+                                  place::to_string(s.moe.placement->strategy),
+                                  s.moe.placement->redundant_experts));
   }
   const int per_rank = s.model.moe->experts / std::max(1, s.parallelism.ep);
   if (o.cache_experts_per_layer && *o.cache_experts_per_layer > per_rank) {

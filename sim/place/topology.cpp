@@ -29,6 +29,8 @@
 // on the README's 2-core machine (`moesim bench place`).
 #include <metis.h>
 
+#include <mutex>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -116,6 +118,12 @@ std::vector<int> metis_parts(const graph& g, std::span<const double> load, int n
   auto xadj = g.xadj;
   auto adjncy = g.adjncy;
   auto adjwgt = g.adjwgt;
+  // GKlib keeps its random state process-wide (METIS reseeds it from METIS_OPTION_SEED at each
+  // call), so two calls at once (strategies placed on worker threads) would interleave its draws
+  // and change each other's partitions: one call at a time. The one static of the library,
+  // guarding the one global state of a C library we call.
+  static std::mutex metis_state;
+  const std::lock_guard<std::mutex> lock(metis_state);
   const int status = METIS_PartGraphKway(&nvtxs, &ncon, xadj.data(), adjncy.data(), vwgt.data(),
                                          nullptr, adjwgt.data(), &nparts, nullptr, ubvec.data(),
                                          options, &objval, part.data());

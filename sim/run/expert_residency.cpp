@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 
 #include "models/model_params.hpp"
@@ -178,13 +177,7 @@ expert_placement expert_residency::placed_from(
   p.devices = s_.parallelism.ep;
   p.seed = s_.seed;
   p.coactivation = coact;
-  // METIS (topology_aware) draws from GKlib's process-wide random state, so two runs placing at
-  // once (strategies on worker threads) would interleave its draws: one at a time.
-  static std::mutex metis;
-  std::unique_lock<std::mutex> lock(metis, std::defer_lock);
-  if (cfg_.strategy == place::strategy::topology_aware) lock.lock();
   const place::placement out = place::place(cfg_.strategy, p);
-  if (lock.owns_lock()) lock.unlock();
   expert_placement e(s_.model.moe->experts, s_.parallelism.ep,
                      layers_.empty() ? 0 : layers_.back() + 1);
   for (std::size_t i = 0; i < layers_.size(); ++i) e.set_layer(layers_[i], out.phy2log[i]);
