@@ -260,6 +260,98 @@ placement place(strategy s, const problem& p) {
   return assemble(p, std::move(phy2log));
 }
 
+namespace {
+
+/// Copies of each expert held by each of `units` blocks of `per_unit` slots of `row`.
+std::vector<std::vector<int>> held_by(const std::vector<int>& row, int units, int per_unit,
+                                      int experts) {
+  std::vector<std::vector<int>> held(static_cast<std::size_t>(units),
+                                     std::vector<int>(static_cast<std::size_t>(experts), 0));
+  for (std::size_t s = 0; s < row.size(); ++s) {
+    ++held[s / static_cast<std::size_t>(per_unit)][static_cast<std::size_t>(row[s])];
+  }
+  return held;
+}
+
+/// Greedy matching of `news` to `olds` (both the listed indices) by overlap(new, old),
+/// largest first, ties to the lower new then the lower old index. Returns old index per new.
+template <class Overlap>
+std::vector<int> match(const std::vector<int>& news, const std::vector<int>& olds,
+                       Overlap&& overlap) {
+  struct pair {
+    int common;
+    int n;
+    int o;
+  };
+  std::vector<pair> pairs;
+  pairs.reserve(news.size() * olds.size());
+  for (const int n : news) {
+    for (const int o : olds) pairs.push_back({overlap(n, o), n, o});
+  }
+  std::sort(pairs.begin(), pairs.end(), [](const pair& a, const pair& b) {
+    if (a.common != b.common) return a.common > b.common;
+    return a.n != b.n ? a.n < b.n : a.o < b.o;
+  });
+  std::vector<int> to(news.size(), -1);
+  std::vector<bool> taken(olds.size(), false);
+  const int n0 = news.front();
+  const int o0 = olds.front();
+  for (const pair& x : pairs) {
+    auto& slot = to[static_cast<std::size_t>(x.n - n0)];
+    if (slot >= 0 || taken[static_cast<std::size_t>(x.o - o0)]) continue;
+    slot = x.o;
+    taken[static_cast<std::size_t>(x.o - o0)] = true;
+  }
+  return to;
+}
+
+int common(const std::vector<int>& a, const std::vector<int>& b) {
+  int n = 0;
+  for (std::size_t e = 0; e < a.size(); ++e) n += std::min(a[e], b[e]);
+  return n;
+}
+
+}  // namespace
+
+placement keep_in_place(const problem& p, const placement& previous, const placement& next) {
+  const int experts = static_cast<int>(p.loads[0].size());
+  const int per_device = p.physical_experts / p.devices;
+  const int per_node_devices = p.devices / p.nodes;
+  std::vector<std::vector<int>> phy2log(next.phy2log.size());
+  for (std::size_t l = 0; l < next.phy2log.size(); ++l) {
+    const std::vector<int>& was = previous.phy2log[l];
+    const std::vector<int>& now = next.phy2log[l];
+    const int per_node = per_node_devices * per_device;
+    const auto node_was = held_by(was, p.nodes, per_node, experts);
+    const auto node_now = held_by(now, p.nodes, per_node, experts);
+    const auto dev_was = held_by(was, p.devices, per_device, experts);
+    const auto dev_now = held_by(now, p.devices, per_device, experts);
+    std::vector<int> nodes(static_cast<std::size_t>(p.nodes));
+    std::iota(nodes.begin(), nodes.end(), 0);
+    const std::vector<int> node_to = match(nodes, nodes, [&](int n, int o) {
+      return common(node_now[static_cast<std::size_t>(n)], node_was[static_cast<std::size_t>(o)]);
+    });
+    phy2log[l].resize(now.size());
+    for (int n = 0; n < p.nodes; ++n) {
+      const int o = node_to[static_cast<std::size_t>(n)];
+      std::vector<int> news(static_cast<std::size_t>(per_node_devices));
+      std::vector<int> olds(news.size());
+      std::iota(news.begin(), news.end(), n * per_node_devices);
+      std::iota(olds.begin(), olds.end(), o * per_node_devices);
+      const std::vector<int> dev_to = match(news, olds, [&](int a, int b) {
+        return common(dev_now[static_cast<std::size_t>(a)], dev_was[static_cast<std::size_t>(b)]);
+      });
+      for (std::size_t k = 0; k < news.size(); ++k) {
+        const auto from = static_cast<std::size_t>(news[k] * per_device);
+        const auto to = static_cast<std::size_t>(dev_to[k] * per_device);
+        std::copy_n(now.begin() + static_cast<std::ptrdiff_t>(from), per_device,
+                    phy2log[l].begin() + static_cast<std::ptrdiff_t>(to));
+      }
+    }
+  }
+  return assemble(p, std::move(phy2log));
+}
+
 double max_over_mean(const std::vector<double>& device_load) {
   if (device_load.empty()) return 0.0;
   double sum = 0.0;

@@ -78,6 +78,18 @@ void check(strategy s, const problem& p);
 /// repair of O(experts x nodes) a move).
 [[nodiscard]] placement place(strategy s, const problem& p);
 
+/// `next` with its devices relabelled to keep what `previous` holds, so a rebalance moves only
+/// what must move (a strategy run again on drifted loads may put the same expert sets on other
+/// devices). Per layer: next's nodes are matched to previous's nodes, then within each matched
+/// pair next's devices to previous's devices, each greedily by the most expert copies in common
+/// (ties to the lower next index, then the lower previous index); a device's slots move as a
+/// block, in their order. Every device keeps its set of experts and so its load, and every
+/// node its set of devices: max/mean and the groups a node holds are unchanged. Both
+/// placements are of `p`'s shape (the problem `next` was placed on).
+/// O(layers x (nodes^2 x experts + devices^2 x slots / nodes)).
+[[nodiscard]] placement keep_in_place(const problem& p, const placement& previous,
+                                      const placement& next);
+
 /// Max over mean of one layer's device_load (1 = perfectly even; 0 for an all-zero layer).
 [[nodiscard]] double max_over_mean(const std::vector<double>& device_load);
 

@@ -161,26 +161,29 @@ expert_residency::expert_residency(machine& m, const scenario& s, std::int64_t t
     }
     warmup_tokens_ = static_cast<double>(cfg_.warmup);
   }
-  placement_ = placed_from(loads, coact);
+  placed_ = place::place(cfg_.strategy, problem_of(std::move(loads), std::move(coact)));
+  placement_ = tables_of(placed_);
   window_.resize(n_l);
 }
 
-expert_placement expert_residency::placed_from(
-    const std::vector<std::vector<double>>& loads,
-    const std::vector<std::vector<double>>& coact) const {
+place::problem expert_residency::problem_of(std::vector<std::vector<double>> loads,
+                                            std::vector<std::vector<double>> coact) const {
   place::problem p;
-  p.loads = loads;
+  p.loads = std::move(loads);
   p.physical_experts = s_.model.moe->experts + static_cast<int>(cfg_.redundant_experts);
   const int groups = s_.model.moe->router.n_groups;
   p.groups = groups > 0 && s_.model.moe->experts % groups == 0 ? groups : 1;
   p.nodes = nodes_;
   p.devices = s_.parallelism.ep;
   p.seed = s_.seed;
-  p.coactivation = coact;
-  const place::placement out = place::place(cfg_.strategy, p);
+  p.coactivation = std::move(coact);
+  return p;
+}
+
+expert_placement expert_residency::tables_of(const place::placement& placed) const {
   expert_placement e(s_.model.moe->experts, s_.parallelism.ep,
                      layers_.empty() ? 0 : layers_.back() + 1);
-  for (std::size_t i = 0; i < layers_.size(); ++i) e.set_layer(layers_[i], out.phy2log[i]);
+  for (std::size_t i = 0; i < layers_.size(); ++i) e.set_layer(layers_[i], placed.phy2log[i]);
   e.set_choice(cfg_.choice,
                cfg_.choice == replica_choice::nearest ? distance_ : std::vector<int>{});
   return e;
@@ -225,7 +228,10 @@ task expert_residency::step_end(int rep, int stage, int step, int steps,
       }
     }
   }
-  auto next = std::make_shared<expert_placement>(placed_from(loads, {}));
+  // Placed afresh on the window's loads, then relabelled to keep what the devices hold.
+  const place::problem p = problem_of(std::move(loads), {});
+  placed_ = place::keep_in_place(p, placed_, place::place(cfg_.strategy, p));
+  auto next = std::make_shared<expert_placement>(tables_of(placed_));
   // This stage's layers' moves, one group per layer, one flow per move and TP rank.
   const double bytes = static_cast<double>(models::expert_params(s_.model)) *
                        models::bytes_per_param(s_.model.dtype) / s_.parallelism.tp;

@@ -19,7 +19,10 @@
 //                   weights have arrived, the moves contending with the exchange for the links
 //                   (vLLM's async EPLB, vllm/distributed/eplb/async_worker.py, transfers one
 //                   layer at a time while the model runs).
-// Only changed slots move, and an expert the rank already holds is not fetched again, as vLLM's
+// The fresh placement is first relabelled to keep what the devices hold (place::keep_in_place:
+// nodes, then devices within them, matched by experts in common), since a strategy run again
+// may deal the same expert sets to other devices. Only changed slots move, and an expert the
+// rank already holds is not fetched again, as vLLM's
 // rearrange_expert_weights_inplace does (vllm/distributed/eplb/rebalance_execute.py:
 // move_to_buffer's is_unchanged and is_received_locally).
 #include <cstdint>
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "sim/engine/task.hpp"
+#include "sim/place/placement.hpp"
 #include "sim/run/executor.hpp"
 #include "sim/run/expert_placement.hpp"
 #include "sim/run/machine.hpp"
@@ -75,8 +79,11 @@ class expert_residency final : public layer_observer {
   [[nodiscard]] placement_report report(double steps) const;
 
  private:
-  [[nodiscard]] expert_placement placed_from(const std::vector<std::vector<double>>& loads,
-                                             const std::vector<std::vector<double>>& coact) const;
+  /// The placement problem of this run's EP group on `loads` (and `coact`), per routed layer.
+  [[nodiscard]] place::problem problem_of(std::vector<std::vector<double>> loads,
+                                          std::vector<std::vector<double>> coact) const;
+  /// `placed` as the executor's slot tables.
+  [[nodiscard]] expert_placement tables_of(const place::placement& placed) const;
 
   machine& m_;
   const scenario& s_;
@@ -85,6 +92,7 @@ class expert_residency final : public layer_observer {
   std::vector<int> node_;
   std::vector<int> distance_;
   int nodes_ = 1;
+  place::placement placed_;  ///< the latest placement (a rebalance's target once decided)
   expert_placement placement_;
   // Measured.
   std::vector<double> spread_;  ///< per forward layer pass: device load max / mean

@@ -253,3 +253,36 @@ TEST_CASE("bad problems are refused with the numbers") {
   CHECK(refusal(strategy::topology_aware, q) ==
         "coactivation[0][1][2] = -1 is not a finite count >= 0");
 }
+
+TEST_CASE("keep_in_place relabels devices to keep what they hold, loads unchanged") {
+  place::problem p;
+  p.loads = {{8, 1, 6, 3, 5, 4, 7, 2}};
+  p.physical_experts = 8;
+  p.nodes = 2;
+  p.devices = 4;
+  // Before: device d holds {2d, 2d+1}. After: the same pairs dealt to other devices and nodes.
+  place::placement before;
+  before.phy2log = {{0, 1, 2, 3, 4, 5, 6, 7}};
+  place::placement after;
+  after.phy2log = {{6, 7, 4, 5, 2, 3, 0, 1}};
+  const place::placement b = place::keep_in_place(p, before, before);
+  const place::placement kept = place::keep_in_place(p, before, after);
+  CHECK(kept.phy2log == before.phy2log);
+  CHECK(kept.device_load == b.device_load);
+  // Sets that overlap only in part: each device keeps the most it can; a node's devices stay
+  // together (devices 0-1 and 2-3 are the two nodes).
+  place::placement mixed;
+  mixed.phy2log = {{3, 2, 1, 4, 7, 6, 5, 0}};
+  const place::placement m = place::keep_in_place(p, before, mixed);
+  // Node sets {3,2,1,4} and {7,6,5,0}: the first shares 3 with node 0 ({0..3}), the second 3
+  // with node 1 ({4..7}); within node 0, {3,2} matches device 1 and {1,4} device 0; within
+  // node 1, {7,6} matches device 3 and {5,0} device 2.
+  CHECK(m.phy2log == std::vector<std::vector<int>>{{1, 4, 3, 2, 5, 0, 7, 6}});
+  // Device loads are the same multiset as the unrelabelled placement's.
+  const place::placement raw = place::keep_in_place(p, mixed, mixed);
+  auto sorted = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  CHECK(sorted(m.device_load[0]) == sorted(raw.device_load[0]));
+}
