@@ -11,6 +11,7 @@
 
 #include "models/model_spec.hpp"
 #include "models/router.hpp"
+#include "models/token_source.hpp"
 
 namespace moesim::models {
 namespace {

@@ -40,7 +40,7 @@
 #include <vector>
 
 #include "models/routing.hpp"
-#include "models/token_source.hpp"
+#include "models/token_source_config.hpp"
 
 namespace moesim::models {
 

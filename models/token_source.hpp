@@ -28,19 +28,10 @@
 #include <vector>
 
 #include "models/matrix.hpp"
+#include "models/token_source_config.hpp"
 #include "sim/engine/random.hpp"
 
 namespace moesim::models {
-
-inline constexpr double default_token_skew = 0.15;
-
-struct token_source_config {
-  int hidden = 0;
-  int topics = 64;
-  double zipf_exponent = 1.0;
-  double skew = default_token_skew;
-  double sequence_correlation = 0.5;  ///< rho of the AR(1) per-token part, in [0, 1)
-};
 
 class token_source {
  public:

@@ -1,5 +1,7 @@
 #include "topologies/metrics.hpp"
 
+#include "topologies/graph.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -21,7 +23,7 @@ namespace moesim::topo {
 std::vector<std::int32_t> hop_distances(const topology& topo, device_id src) {
   if (src < 0 || src >= topo.device_count())
     throw std::invalid_argument("hop_distances: device " + std::to_string(src) + " out of range");
-  const graph_type& g = topo.graph();
+  const graph_type& g = topo.graph().g;
   std::vector<std::int32_t> dist(static_cast<std::size_t>(topo.vertex_count()), -1);
   std::vector<vertex_id> queue;
   queue.reserve(dist.size());
@@ -191,7 +193,7 @@ bisection_result bisection(const topology& topo) {
 }
 
 void write_graphviz(std::ostream& out, const topology& topo) {
-  const graph_type& g = topo.graph();
+  const graph_type& g = topo.graph().g;
   const auto vertex_label = [&](std::ostream& os, std::size_t v) {
     os << "[label=\"" << topo.name(static_cast<vertex_id>(v)) << "\"]";
   };

@@ -1,5 +1,7 @@
 #include "topologies/topology.hpp"
 
+#include "topologies/graph.hpp"
+
 #include <cassert>
 #include <stdexcept>
 
@@ -63,12 +65,54 @@ std::int32_t torus_slice::local_of(std::span<const int> c) const {
   return local;
 }
 
+topology::topology() : graph_(std::make_unique<graph_store>()) {}
+topology::~topology() = default;
+topology::topology(const topology& other)
+    : family(other.family),
+      label(other.label),
+      devices(other.devices),
+      nics(other.nics),
+      slices(other.slices),
+      domains(other.domains),
+      tree(other.tree),
+      dcn_switch(other.dcn_switch),
+      eccentricity_sources(other.eccentricity_sources),
+      vertices_(other.vertices_),
+      graph_(std::make_unique<graph_store>(*other.graph_)),
+      links_(other.links_),
+      device_count_(other.device_count_),
+      kind_counts_(other.kind_counts_) {}
+topology& topology::operator=(const topology& other) {
+  if (this != &other) *this = topology(other);
+  return *this;
+}
+// A moved-from topology gets an empty graph, so graph() stays valid on it.
+topology::topology(topology&& other) noexcept : topology() { *this = std::move(other); }
+topology& topology::operator=(topology&& other) noexcept {
+  family = other.family;
+  label = std::move(other.label);
+  devices = std::move(other.devices);
+  nics = std::move(other.nics);
+  slices = std::move(other.slices);
+  domains = std::move(other.domains);
+  tree = std::move(other.tree);
+  dcn_switch = other.dcn_switch;
+  eccentricity_sources = std::move(other.eccentricity_sources);
+  vertices_ = std::move(other.vertices_);
+  std::swap(graph_, other.graph_);
+  links_ = std::move(other.links_);
+  device_count_ = other.device_count_;
+  kind_counts_ = std::move(other.kind_counts_);
+  return *this;
+}
+
 vertex_id topology::add_vertex(vertex_kind kind) {
   // Devices first: device ids double as vertex ids.
   if (kind == vertex_kind::device && device_count_ != vertex_count())
     throw std::logic_error("topology: devices must be added before any other vertex");
   const auto index = kind_counts_[static_cast<std::size_t>(kind)]++;
-  const auto v = static_cast<vertex_id>(boost::add_vertex(vertex_info{kind, index}, graph_));
+  const auto v = static_cast<vertex_id>(boost::add_vertex(vertex_info{kind, index}, graph_->g));
+  vertices_.push_back(vertex_info{kind, index});
   if (kind == vertex_kind::device) ++device_count_;
   return v;
 }
@@ -93,9 +137,9 @@ link_id topology::add_duplex_link(vertex_id a, vertex_id b, link_kind kind, doub
   links_.push_back({a, b, kind, bytes_per_s, latency_ab_ps, id + 1});
   links_.push_back({b, a, kind, bytes_per_s, latency_ba_ps, id});
   boost::add_edge(static_cast<std::size_t>(a), static_cast<std::size_t>(b), edge_bundle{id},
-                  graph_);
+                  graph_->g);
   boost::add_edge(static_cast<std::size_t>(b), static_cast<std::size_t>(a), edge_bundle{id + 1},
-                  graph_);
+                  graph_->g);
   return id;
 }
 

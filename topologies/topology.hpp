@@ -13,8 +13,8 @@
 //   how the network solver keeps per-link state.
 // Ownership: the topology owns its graph and metadata; routers and caches hold a const
 // reference and must not outlive it. Not thread-safe to mutate; const use is thread-safe.
-#include <boost/graph/adjacency_list.hpp>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,12 +52,9 @@ struct link_info {
   link_id reverse = none;       // the opposite direction of the same cable
 };
 
-/// Boost graph type: vertex bundle = vertex_info, edge bundle = the link id.
-struct edge_bundle {
-  link_id id = none;
-};
-using graph_type =
-    boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, vertex_info, edge_bundle>;
+/// The Boost.Graph view of a topology (topologies/graph.hpp), kept out of this header so the
+/// many files that read a topology do not parse Boost.Graph (about 6 s of compile each).
+struct graph_store;
 
 /// Where a device sits outside its scale-up fabric. Links are none where absent.
 struct device_attachment {
@@ -139,7 +136,12 @@ enum class topology_family : std::uint8_t { torus, switched, custom };
 
 class topology {
  public:
-  topology() = default;
+  topology();
+  ~topology();
+  topology(const topology& other);
+  topology& operator=(const topology& other);
+  topology(topology&& other) noexcept;
+  topology& operator=(topology&& other) noexcept;
 
   // ---- construction (used by the builders; O(1) amortised each) ----
   vertex_id add_vertex(vertex_kind kind);
@@ -153,7 +155,7 @@ class topology {
   // ---- queries ----
   [[nodiscard]] std::int32_t device_count() const noexcept { return device_count_; }
   [[nodiscard]] std::int32_t vertex_count() const noexcept {
-    return static_cast<std::int32_t>(boost::num_vertices(graph_));
+    return static_cast<std::int32_t>(vertices_.size());
   }
   [[nodiscard]] std::int32_t link_count() const noexcept {
     return static_cast<std::int32_t>(links_.size());
@@ -164,9 +166,10 @@ class topology {
   }
   [[nodiscard]] std::span<const link_info> links() const noexcept { return links_; }
   [[nodiscard]] const vertex_info& vertex(vertex_id v) const {
-    return graph_[static_cast<std::size_t>(v)];
+    return vertices_[static_cast<std::size_t>(v)];
   }
-  [[nodiscard]] const graph_type& graph() const noexcept { return graph_; }
+  /// The graph for Boost.Graph algorithms (include topologies/graph.hpp to use it).
+  [[nodiscard]] const graph_store& graph() const noexcept { return *graph_; }
   /// "dev12", "host3", "nic5", "nvswitch0", "leaf4", "spine2", "core1", "dcn0".
   [[nodiscard]] std::string name(vertex_id v) const;
 
@@ -185,7 +188,8 @@ class topology {
   std::vector<device_id> eccentricity_sources;
 
  private:
-  graph_type graph_;
+  std::vector<vertex_info> vertices_;    // [vertex]
+  std::unique_ptr<graph_store> graph_;  // never null; mirrors vertices_ and links_
   std::vector<link_info> links_;
   std::int32_t device_count_ = 0;
   std::vector<std::int32_t> kind_counts_ = std::vector<std::int32_t>(8, 0);

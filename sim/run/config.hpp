@@ -11,7 +11,7 @@
 #include "models/capacity.hpp"
 #include "models/model_spec.hpp"
 #include "models/routing_trace.hpp"
-#include "models/token_source.hpp"
+#include "models/token_source_config.hpp"
 #include "sim/cluster/memory.hpp"
 #include "sim/place/placement.hpp"
 #include "sim/run/exchange_kind.hpp"

@@ -33,7 +33,7 @@
 #include "sim/run/model_chunks.hpp"
 #include "sim/run/op_costs.hpp"
 #include "sim/run/pipeline_schedule.hpp"
-#include "sim/run/routing_sampler.hpp"
+#include "sim/run/layer_routing.hpp"
 
 namespace moesim::sim::run {
 

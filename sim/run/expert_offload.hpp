@@ -51,7 +51,7 @@
 #include "sim/engine/time.hpp"
 #include "sim/run/config.hpp"
 #include "sim/run/result.hpp"
-#include "sim/run/routing_sampler.hpp"
+#include "sim/run/layer_routing.hpp"
 #include "sim/run/scenario.hpp"
 #include "topologies/topology.hpp"
 

@@ -28,7 +28,8 @@
 #include <span>
 #include <vector>
 
-#include "sim/run/routing_sampler.hpp"
+#include "sim/run/layer_routing.hpp"
+#include "sim/run/scenario.hpp"
 #include "sim/serve/speculative_spec.hpp"
 
 namespace moesim::sim::run {

@@ -1,4 +1,5 @@
 #include "sim/run/expert_residency.hpp"
+#include "sim/run/routing_sampler.hpp"
 
 #include <fmt/format.h>
 

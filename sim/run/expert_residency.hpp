@@ -36,7 +36,7 @@
 #include "sim/run/expert_placement.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/result.hpp"
-#include "sim/run/routing_sampler.hpp"
+#include "sim/run/layer_routing.hpp"
 
 namespace moesim::sim::run {
 

@@ -1,4 +1,5 @@
 #include "sim/run/routing_prefetch.hpp"
+#include "sim/run/routing_sampler.hpp"
 
 #include <algorithm>
 #include <optional>

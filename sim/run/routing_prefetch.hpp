@@ -29,9 +29,11 @@
 #include <thread>
 #include <vector>
 
-#include "sim/run/routing_sampler.hpp"
+#include "sim/run/layer_routing.hpp"
 
 namespace moesim::sim::run {
+
+class routing_sampler;
 
 struct routing_key_space {
   int replicas = 1;

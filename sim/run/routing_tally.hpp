@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "sim/run/result.hpp"
-#include "sim/run/routing_sampler.hpp"
+#include "sim/run/layer_routing.hpp"
 
 namespace moesim::sim::run {
 

@@ -48,6 +48,7 @@
 #include "sim/run/model_chunks.hpp"
 #include "sim/run/request_spans.hpp"
 #include "sim/run/result.hpp"
+#include "sim/run/routing_sampler.hpp"
 #include "sim/run/routing_tally.hpp"
 #include "sim/run/speculation.hpp"
 #include "sim/serve/latency.hpp"

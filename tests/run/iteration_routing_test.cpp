@@ -2,6 +2,7 @@
 // between the threads) gives, layer by layer, the routing the sampler gives directly, whatever
 // the thread count, when the guessed sample size is wrong, and when a layer is asked out of turn.
 #include "sim/run/iteration_routing.hpp"
+#include "sim/run/routing_sampler.hpp"
 
 #include <catch2/catch.hpp>
 #include <vector>

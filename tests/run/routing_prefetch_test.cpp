@@ -1,6 +1,7 @@
 // Routings computed ahead on worker threads are the routings the sampler gives directly, whatever
 // the number of workers, the window and the order they are taken in.
 #include "sim/run/routing_prefetch.hpp"
+#include "sim/run/routing_sampler.hpp"
 
 #include <catch2/catch.hpp>
 #include <map>
