@@ -10,6 +10,7 @@
 
 #include "models/model_params.hpp"
 #include "models/routing_trace.hpp"
+#include "sim/place/rebalance.hpp"
 
 namespace moesim::sim::run {
 
@@ -228,9 +229,12 @@ task expert_residency::step_end(int rep, int stage, int step, int steps,
       }
     }
   }
-  // Placed afresh on the window's loads, then relabelled to keep what the devices hold.
+  // Improved move by move (min_gain), or placed afresh on the window's loads and relabelled to
+  // keep what the devices hold.
   const place::problem p = problem_of(std::move(loads), {});
-  placed_ = place::keep_in_place(p, placed_, place::place(cfg_.strategy, p));
+  placed_ = cfg_.rebalance->min_gain
+                ? place::rebalance_moves(p, placed_, *cfg_.rebalance->min_gain)
+                : place::keep_in_place(p, placed_, place::place(cfg_.strategy, p));
   auto next = std::make_shared<expert_placement>(tables_of(placed_));
   // This stage's layers' moves, one group per layer, one flow per move and TP rank.
   const double bytes = static_cast<double>(models::expert_params(s_.model)) *

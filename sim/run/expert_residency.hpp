@@ -25,6 +25,9 @@
 // rank already holds is not fetched again, as vLLM's
 // rearrange_expert_weights_inplace does (vllm/distributed/eplb/rebalance_execute.py:
 // move_to_buffer's is_unchanged and is_received_locally).
+// With `min_gain` the rebalance instead improves the current placement move by move, each move
+// made only when its balance gain per expert copy transferred reaches min_gain
+// (place::rebalance_moves, sim/place/rebalance.hpp): fewer bytes for less balance.
 #include <cstdint>
 #include <deque>
 #include <optional>
