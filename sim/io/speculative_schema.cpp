@@ -179,7 +179,8 @@ const object_type<serve::speculative_spec>& speculative_type() {
                   list_spec<serve::expert_replica, object_spec<serve::expert_replica>>{
                       nested(replica_type()), 1, 1 << 16},
                   "policy divided: extra copies of hot experts on other EP ranks (their weights "
-                  "join each device's memory)")
+                  "join each device's memory); with moe.placement, divided uses its copies "
+                  "instead and this list is refused")
         .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
           if (sp.tree &&
               (runs(sp, speculation_policy::grouped) || runs(sp, speculation_policy::deferral) ||
@@ -268,7 +269,7 @@ namespace {
 
 /// Policy divided's replicas against the model and the layout: an MoE target, per_copy
 /// exchange without padding, experts, ranks and MoE layers in range, no rank holding a copy
-/// twice, and a policy that uses them.
+/// twice, a policy that uses them, and no moe.placement (whose copies divided then uses).
 void check_replicas(const sim::run::scenario& s, const doc::node& node, const std::string& path) {
   const auto& sp = *s.workload.serve->speculative;
   const doc::node* list = node.find("replicas");
@@ -284,6 +285,12 @@ void check_replicas(const sim::run::scenario& s, const doc::node& node, const st
                  "names");
   }
   if (!s.model.moe) detail::fail(*list, at, s.model.name + " has no routed experts to copy");
+  if (s.moe.placement) {
+    detail::fail(*list, at,
+                 "moe.placement places the experts, so policy divided splits tokens over its "
+                 "copies; give the copies there (moe.placement.redundant_experts with load_aware, "
+                 "eplb or topology_aware) or here, not both");
+  }
   if (s.moe.exchange != sim::run::exchange_kind::per_copy || s.moe.padded) {
     detail::fail(*list, at,
                  "replicas need moe.exchange per_copy without padding (the per-rank and "

@@ -61,7 +61,10 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
                                                    moe_layers(chunks_))),
-      spec_(speculation_of(s, m_, x_, *routing_, placement_)),
+      // Policy divided splits tokens over moe.placement's copies when the scenario has one
+      // (the loader refuses replicas listed besides it), else over its own replicas.
+      spec_(speculation_of(s, m_, x_, *routing_,
+                           residency_ ? residency_->placement() : placement_)),
       executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_,
                 residency_ ? &residency_->placement() : &placement_),
       load_(static_cast<std::size_t>(ep_)),
