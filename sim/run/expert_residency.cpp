@@ -167,6 +167,24 @@ expert_residency::expert_residency(machine& m, const scenario& s, std::int64_t t
   window_.resize(n_l);
 }
 
+std::vector<std::vector<int>> expert_residency::single_copy_ranks() const {
+  if (s_.moe.exchange == exchange_kind::per_copy || cfg_.redundant_experts > 0 ||
+      cfg_.rebalance || layers_.empty()) {
+    return {};
+  }
+  std::vector<std::vector<int>> out(static_cast<std::size_t>(layers_.back()) + 1);
+  const int per = s_.model.moe->experts / s_.parallelism.ep;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const std::vector<int>& row = placed_.phy2log[i];
+    auto& ranks = out[static_cast<std::size_t>(layers_[i])];
+    ranks.assign(row.size(), 0);
+    for (std::size_t slot = 0; slot < row.size(); ++slot) {
+      ranks[static_cast<std::size_t>(row[slot])] = static_cast<int>(slot) / per;
+    }
+  }
+  return out;
+}
+
 place::problem expert_residency::problem_of(std::vector<std::vector<double>> loads,
                                             std::vector<std::vector<double>> coact) const {
   place::problem p;

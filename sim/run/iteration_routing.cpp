@@ -8,9 +8,11 @@ namespace moesim::sim::run {
 
 iteration_routing::iteration_routing(const scenario& s, std::int64_t max_tokens_per_source,
                                      const ep_nodes& nodes, routing_tally& tally, int threads,
-                                     std::vector<int> moe_layers)
+                                     std::vector<int> moe_layers,
+                                     std::vector<std::vector<int>> expert_ranks)
     : tally_(tally),
-      sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node),
+      sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node,
+               std::move(expert_ranks)),
       ahead_(threads > 1 && sampler_.independent() && !moe_layers.empty()),
       layers_(std::move(moe_layers)) {
   const int top = layers_.empty() ? 0 : *std::max_element(layers_.begin(), layers_.end());

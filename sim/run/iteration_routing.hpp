@@ -41,9 +41,12 @@ namespace moesim::sim::run {
 class iteration_routing final : public routing_source {
  public:
   /// `max_tokens_per_source` sizes the sample; `moe_layers` are the MoE layers in pass order.
-  /// `threads` > 1 starts the worker (when the sampler is independent()).
+  /// `threads` > 1 starts the worker (when the sampler is independent()). `expert_ranks`:
+  /// routing_sampler's layer_expert_ranks (a moe.placement under a per_rank or hierarchical
+  /// exchange).
   iteration_routing(const scenario& s, std::int64_t max_tokens_per_source, const ep_nodes& nodes,
-                    routing_tally& tally, int threads, std::vector<int> moe_layers);
+                    routing_tally& tally, int threads, std::vector<int> moe_layers,
+                    std::vector<std::vector<int>> expert_ranks = {});
   ~iteration_routing() override;
   iteration_routing(const iteration_routing&) = delete;
   iteration_routing& operator=(const iteration_routing&) = delete;

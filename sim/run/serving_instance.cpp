@@ -60,7 +60,9 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
                      : nullptr),
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
-                                                   moe_layers(chunks_))),
+                                                   moe_layers(chunks_),
+                                                   residency_ ? residency_->single_copy_ranks()
+                                                              : std::vector<std::vector<int>>{})),
       // Policy divided splits tokens over moe.placement's copies when the scenario has one
       // (the loader refuses replicas listed besides it), else over its own replicas.
       spec_(speculation_of(s, m_, x_, *routing_,
