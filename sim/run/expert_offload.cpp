@@ -8,6 +8,28 @@
 
 namespace moesim::sim::run {
 
+namespace {
+
+/// Ahead-of-use loads (gate prefetch, preload): makes `k`, not resident, resident in `cache`,
+/// evicting per the policy (never one of `keep`) and dropping the victim's flow and prefetch
+/// records; false when it was resident or found no room. (A template: the flow records are the
+/// class's own type.)
+template <class Flows>
+bool admit(Flows& flows, std::map<std::int64_t, bool>& prefetched, expert_cache& cache,
+           std::int64_t k, std::span<const std::int64_t> keep) {
+  if (cache.contains(k)) return false;
+  bool inserted = false;
+  const std::int64_t evicted = cache.insert(k, keep, &inserted);
+  if (!inserted) return false;
+  if (evicted >= 0) {
+    flows.erase(evicted);
+    prefetched.erase(evicted);
+  }
+  return true;
+}
+
+}  // namespace
+
 void expert_cache::touch(std::int64_t key) {
   entry& e = entries_.at(key);
   e.last_use = ++clock_;
@@ -162,14 +184,7 @@ void expert_offload::prefetch(topo::device_id d, int rank, int layer,
   for (const int x : predicted) keep.push_back(key(layer, rank * per_rank_ + x));
   for (const int x : predicted) {
     const std::int64_t k = key(layer, rank * per_rank_ + x);
-    if (cache.contains(k)) continue;
-    bool inserted = false;
-    const std::int64_t evicted = cache.insert(k, keep, &inserted);
-    if (!inserted) continue;
-    if (evicted >= 0) {
-      dc.flows.erase(evicted);
-      dc.prefetched.erase(evicted);
-    }
+    if (!admit(dc.flows, dc.prefetched, cache, k, keep)) continue;
     dc.flows[k] = fetch(d, expert_bytes_);
     dc.prefetched[k] = false;
     prefetched_ += 1;
@@ -333,14 +348,7 @@ std::vector<expert_offload::layer_experts> expert_offload::preload(
     expert_cache& cache = cache_for(dc, w.layer);
     for (const int x : w.experts) {
       const std::int64_t k = key(w.layer, rank * per_rank_ + x);
-      if (cache.contains(k)) continue;
-      bool inserted = false;
-      const std::int64_t evicted = cache.insert(k, keep, &inserted);
-      if (!inserted) continue;
-      if (evicted >= 0) {
-        dc.flows.erase(evicted);
-        dc.prefetched.erase(evicted);
-      }
+      if (!admit(dc.flows, dc.prefetched, cache, k, keep)) continue;
       auto rec = std::make_shared<inflight>();
       dc.flows[k] = rec;
       dc.queue.push_back(std::move(rec));
