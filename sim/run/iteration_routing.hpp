@@ -59,6 +59,11 @@ class iteration_routing final : public routing_source {
   /// The current iteration's routing of `layer`, counted for its batch and recorded in the
   /// tally. Layers asked in pass order; another pass or layer is routed on the spot.
   std::shared_ptr<const layer_routing> routing(int, int pass, int layer, bool) override;
+  /// The current iteration's routing of MoE layer `layer` ahead of its pass (policy prefetch's
+  /// draft predictor), not recorded in the tally: routing() returns the same object later and
+  /// records it then. Layers peeked in pass order (with bias balancing, the order of the
+  /// decisions is the pass's).
+  std::shared_ptr<const layer_routing> peek(int pass, int layer);
 
   [[nodiscard]] const routing_sampler& sampler() const noexcept { return sampler_; }
 
@@ -98,6 +103,8 @@ class iteration_routing final : public routing_source {
   bool ahead_;
   std::vector<int> layers_;
   std::vector<int> index_of_;  ///< layer -> position in layers_, -1 for a dense layer
+  /// Without the worker: routings peek() made for the current iteration, by layer.
+  std::vector<std::shared_ptr<const layer_routing>> peeked_;
   std::mutex mutex_;
   std::condition_variable changed_;  ///< a job finished or new ones are free; or stop
   iteration_jobs current_;           ///< the iteration being run (ahead: its decisions made)
