@@ -71,6 +71,16 @@ json mechanism_json(const std::string& policy, const sim::run::policy_figures& f
   if (policy == "blockwise") {
     return {{"blockwise", {{"block_sizes", f.block_sizes}, {"mean_block", f.mean_block}}}};
   }
+  if (policy == "prefetch") {
+    return {{"prefetch",
+             {{"from", f.prefetch_from},
+              {"iterations", f.prefetch_iterations},
+              {"predicted_experts", f.prefetch_predicted},
+              {"hit_rate", f.prefetch_hit_rate},
+              {"coverage", f.prefetch_coverage},
+              {"fetched_bytes", f.prefetch_fetched_bytes},
+              {"wasted_bytes", f.prefetch_wasted_bytes}}}};
+  }
   return json::object();
 }
 
@@ -115,6 +125,10 @@ json speculative_json(const sim::run::speculative_report& x) {
                       {"unique_experts_plain", p.unique_experts_plain},
                       {"device_expert_tokens_max_over_mean", p.rank_tokens_max_over_mean},
                       {"device_unique_experts_max_over_mean", p.rank_unique_max_over_mean}});
+    if (p.offloaded) {
+      points.back()["expert_hit_rate"] = p.expert_hit_rate;
+      points.back()["fetched_bytes_per_token"] = p.fetched_bytes_per_token;
+    }
     const json m = mechanism_json(p.policy, p.mechanism);
     if (!m.empty()) points.back()["mechanism"] = m;
   }
@@ -148,6 +162,10 @@ json speculative_json(const sim::run::speculative_report& x) {
                 {"tokens_per_s", x.full_batch_tokens_per_s},
                 {"verify_pass_s", x.full_batch_verify_pass_s}}},
               {"points", points}};
+  if (x.offloaded) {
+    out["full_batch"]["expert_hit_rate"] = x.full_batch_expert_hit_rate;
+    out["full_batch"]["fetched_bytes_per_token"] = x.full_batch_fetched_bytes_per_token;
+  }
   if (x.tree_steps > 0) {
     out["tree"] = {{"steps", x.tree_steps},
                    {"top_k", x.tree_top_k},

@@ -107,9 +107,15 @@ void resolve_offload(sim::run::scenario& s, const doc::node& root) {
                                   sizes));
   }
   using sim::run::workload_kind;
-  if (s.workload.kind != workload_kind::decode && s.workload.kind != workload_kind::prefill) {
+  if (s.workload.kind == workload_kind::train) {
     throw input_error(where, "offload",
-                      "expert offloading runs fixed-batch decode or prefill workloads");
+                      "expert offloading runs inference (decode, prefill or serve), not training");
+  }
+  if (s.workload.kind == workload_kind::serve && s.workload.serve &&
+      s.workload.serve->disaggregation) {
+    throw input_error(where, "offload",
+                      "expert offloading runs aggregated serving (one instance's caches), not "
+                      "disaggregated prefill and decode instances");
   }
   if (!s.model.moe) {
     throw input_error(where, "offload",

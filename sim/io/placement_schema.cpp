@@ -36,7 +36,13 @@ const object_type<rebalance_config>& rebalance_type() {
                        {"background", sim::run::rebalance_mode::background}}},
                   "stop_the_world: the next pass waits for every move; background: passes go "
                   "on with the old placement, each layer switching when its weights have "
-                  "arrived (vLLM's and SGLang's EPLB)");
+                  "arrived (vLLM's and SGLang's EPLB)")
+        .optional("min_gain", &rebalance_config::min_gain,
+                  optional_spec<double, number_spec>{number_spec{0, 1}},
+                  "trade balance for moves: keep the placement and make only the moves (swap "
+                  "two experts, or turn a spare copy into another expert's) that lower the "
+                  "layer's device load max/mean by at least this per expert copy transferred; "
+                  "absent: place afresh with the strategy");
     return o;
   }();
   return t;

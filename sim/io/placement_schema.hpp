@@ -21,6 +21,6 @@ inline placement_field placement_spec() {
 }
 inline constexpr const char* placement_doc =
     "which device holds which experts: {strategy, redundant_experts, replica_choice, warmup, "
-    "rebalance: {every, window, mode}}";
+    "rebalance: {every, window, mode, min_gain}}";
 
 }  // namespace moesim::io

@@ -564,6 +564,10 @@ json scenario_to_json(const sim::run::scenario& s) {
   if (sv && !sv->speculative) j["workload"]["serve"].erase("speculative");
   if (sv && sv->speculative && !sv->speculative->tree)
     j["workload"]["serve"]["speculative"].erase("tree");
+  if (sv && sv->speculative &&  // policy prefetch's keys only where it runs
+      !serve::runs_policy(*sv->speculative, serve::speculation_policy::prefetch))
+    for (const char* k : {"prefetch_from", "prefetch_accuracy"})
+      j["workload"]["serve"]["speculative"].erase(k);
   // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
   if (!s.offload) j.erase("offload");
   if (!s.cluster.host) j["cluster"].erase("host");

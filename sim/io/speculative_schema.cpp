@@ -90,13 +90,13 @@ enum_spec<serve::speculation_policy> policy_spec() {
                                         {"grouped", speculation_policy::grouped},
                                         {"deferral", speculation_policy::deferral},
                                         {"blockwise", speculation_policy::blockwise},
-                                        {"divided", speculation_policy::divided}}};
+                                        {"divided", speculation_policy::divided},
+                                        {"prefetch", speculation_policy::prefetch}}};
 }
 
 /// Whether the scenario runs `p`, as its policy or in its grid.
 bool runs(const serve::speculative_spec& sp, serve::speculation_policy p) {
-  return sp.policy == p ||
-         std::find(sp.policies.begin(), sp.policies.end(), p) != sp.policies.end();
+  return serve::runs_policy(sp, p);
 }
 
 }  // namespace
@@ -146,9 +146,10 @@ const object_type<serve::speculative_spec>& speculative_type() {
         .optional("policy", &speculative_spec::policy, policy_spec(),
                   "none (plain decoding), naive (verify k drafts every step), grouped (k per "
                   "iteration by measured utility), deferral (stop drafting below a confidence "
-                  "threshold) blockwise (k proposal heads on the target, no drafter passes) or "
-                  "divided (naive with "
-                  "the replicated experts' tokens split over their copies)")
+                  "threshold) blockwise (k proposal heads on the target, no drafter passes), "
+                  "divided (naive with the replicated experts' tokens split over their copies) "
+                  "or prefetch (naive with the verification's predicted experts loaded into the "
+                  "HBM expert cache while the drafter runs; needs offload:)")
         .optional("test_iterations", &speculative_spec::test_iterations,
                   integer_spec<std::uint32_t>{1, 1000},
                   "grouped: iterations each candidate k (0 to k) runs in a test phase")
@@ -179,7 +180,16 @@ const object_type<serve::speculative_spec>& speculative_type() {
                   list_spec<serve::expert_replica, object_spec<serve::expert_replica>>{
                       nested(replica_type()), 1, 1 << 16},
                   "policy divided: extra copies of hot experts on other EP ranks (their weights "
-                  "join each device's memory)")
+                  "join each device's memory); with moe.placement, divided uses its copies "
+                  "instead and this list is refused")
+        .optional("prefetch_from", &speculative_spec::prefetch_from,
+                  enum_spec<serve::prefetch_source>{{{"draft", serve::prefetch_source::draft},
+                                                     {"prompt", serve::prefetch_source::prompt}}},
+                  "prefetch: predict the verification's experts from the draft's own routing "
+                  "(draft) or from the experts the context routed to most (prompt)")
+        .optional("prefetch_accuracy", &speculative_spec::prefetch_accuracy, number_spec{0, 1},
+                  "prefetch from draft (required): probability each expert the verification "
+                  "uses is predicted (else a wrong expert of its device is)")
         .check([](const speculative_spec& sp, const doc::node& n, const std::string& path) {
           if (sp.tree &&
               (runs(sp, speculation_policy::grouped) || runs(sp, speculation_policy::deferral) ||
@@ -227,7 +237,22 @@ const object_type<serve::speculative_spec>& speculative_type() {
           if (runs(sp, speculation_policy::deferral) && n.find("threshold") == nullptr) {
             detail::fail(n, path, "missing required key 'threshold' for policy deferral");
           }
+          if (runs(sp, speculation_policy::prefetch) &&
+              sp.prefetch_from == serve::prefetch_source::draft &&
+              n.find("prefetch_accuracy") == nullptr) {
+            detail::fail(n, path,
+                         "missing required key 'prefetch_accuracy' for policy prefetch from the "
+                         "draft's routing (prefetch_from draft, the default)");
+          }
+          if (const doc::node* a = n.find("prefetch_accuracy");
+              a != nullptr && sp.prefetch_from != serve::prefetch_source::draft) {
+            detail::fail(*a, detail::join_path(path, "prefetch_accuracy"),
+                         "applies to prefetch_from draft only (prompt predicts from the "
+                         "context's routing)");
+          }
           const std::pair<const char*, speculation_policy> owned[] = {
+              {"prefetch_from", speculation_policy::prefetch},
+              {"prefetch_accuracy", speculation_policy::prefetch},
               {"threshold", speculation_policy::deferral},
               {"confidence_concentration", speculation_policy::deferral},
               {"test_iterations", speculation_policy::grouped},
@@ -268,7 +293,7 @@ namespace {
 
 /// Policy divided's replicas against the model and the layout: an MoE target, per_copy
 /// exchange without padding, experts, ranks and MoE layers in range, no rank holding a copy
-/// twice, and a policy that uses them.
+/// twice, a policy that uses them, and no moe.placement (whose copies divided then uses).
 void check_replicas(const sim::run::scenario& s, const doc::node& node, const std::string& path) {
   const auto& sp = *s.workload.serve->speculative;
   const doc::node* list = node.find("replicas");
@@ -284,6 +309,12 @@ void check_replicas(const sim::run::scenario& s, const doc::node& node, const st
                  "names");
   }
   if (!s.model.moe) detail::fail(*list, at, s.model.name + " has no routed experts to copy");
+  if (s.moe.placement) {
+    detail::fail(*list, at,
+                 "moe.placement places the experts, so policy divided splits tokens over its "
+                 "copies; give the copies there (moe.placement.redundant_experts with load_aware, "
+                 "eplb or topology_aware) or here, not both");
+  }
   if (s.moe.exchange != sim::run::exchange_kind::per_copy || s.moe.padded) {
     detail::fail(*list, at,
                  "replicas need moe.exchange per_copy without padding (the per-rank and "
@@ -348,6 +379,16 @@ void resolve_speculative(sim::run::scenario& s, const doc::node& root) {
                  "instances do not speculate yet)");
   }
   check_replicas(s, node, path);
+  if (runs(sp, serve::speculation_policy::prefetch) && !s.offload) {
+    const doc::node* at = node.find("policies");
+    if (sp.policy == serve::speculation_policy::prefetch || at == nullptr) at = node.find("policy");
+    detail::fail(at != nullptr ? *at : node,
+                 path + (sp.policy == serve::speculation_policy::prefetch ? ".policy" : ".policies"),
+                 fmt::format("policy prefetch loads experts from host memory into the HBM expert "
+                             "cache, but the scenario has no `offload:` (every expert of {} "
+                             "stays in HBM: nothing to pre-load)",
+                             s.model.name));
+  }
   using serve::drafter_kind;
   switch (sp.drafter) {
     case drafter_kind::draft_model: {

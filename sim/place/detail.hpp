@@ -5,6 +5,8 @@
 #include <span>
 #include <vector>
 
+#include "sim/place/placement.hpp"
+
 namespace moesim::place::detail {
 
 /// eplb.py's replicate_experts rule in the arithmetic of T (float for eplb, as eplb.py;
@@ -46,6 +48,11 @@ std::vector<int> replicate_order(std::span<const T> weight, int slots, std::vect
 /// O(copies x (devices + per_device)).
 [[nodiscard]] std::vector<int> pack_copies(std::span<const double> load, std::span<const int> count,
                                            int devices, int per_device);
+
+/// The placement whose slot tables are `phy2log` (one row per layer of `p`): logcnt, log2phy
+/// (ascending slots, padded with -1 to the most copies) and device_load on p.loads.
+/// O(layers x slots).
+[[nodiscard]] placement assemble(const problem& p, std::vector<std::vector<int>> phy2log);
 
 /// DeepSeek EPLB's phy2log for one layer (eplb.cpp).
 [[nodiscard]] std::vector<int> eplb_layer(std::span<const double> load, int physical, int groups,

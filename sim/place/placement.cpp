@@ -175,6 +175,30 @@ std::vector<int> pack_copies(std::span<const double> load, std::span<const int> 
   return row;
 }
 
+placement assemble(const problem& p, std::vector<std::vector<int>> phy2log) {
+  placement x;
+  const std::size_t experts = p.loads[0].size();
+  const int per_device = p.physical_experts / p.devices;
+  x.logcnt.assign(p.loads.size(), std::vector<int>(experts, 0));
+  int most = 1;
+  for (std::size_t l = 0; l < p.loads.size(); ++l) {
+    for (int e : phy2log[l]) ++x.logcnt[l][e];
+    most = std::max(most, *std::max_element(x.logcnt[l].begin(), x.logcnt[l].end()));
+  }
+  x.log2phy.assign(p.loads.size(), std::vector<std::vector<int>>(experts));
+  x.device_load.assign(p.loads.size(), std::vector<double>(p.devices, 0.0));
+  for (std::size_t l = 0; l < p.loads.size(); ++l) {
+    for (std::size_t s = 0; s < phy2log[l].size(); ++s) {
+      const int e = phy2log[l][s];
+      x.log2phy[l][e].push_back(static_cast<int>(s));
+      x.device_load[l][s / per_device] += p.loads[l][e] / x.logcnt[l][e];
+    }
+    for (auto& slots : x.log2phy[l]) slots.resize(most, -1);
+  }
+  x.phy2log = std::move(phy2log);
+  return x;
+}
+
 }  // namespace detail
 
 namespace {
@@ -202,31 +226,6 @@ std::vector<int> random_layer(int experts, std::uint64_t seed, std::size_t layer
     std::swap(row[i], row[j]);
   }
   return row;
-}
-
-/// logcnt, log2phy (ascending slots, padded with -1) and device_load from phy2log.
-placement assemble(const problem& p, std::vector<std::vector<int>> phy2log) {
-  placement x;
-  const std::size_t experts = p.loads[0].size();
-  const int per_device = p.physical_experts / p.devices;
-  x.logcnt.assign(p.loads.size(), std::vector<int>(experts, 0));
-  int most = 1;
-  for (std::size_t l = 0; l < p.loads.size(); ++l) {
-    for (int e : phy2log[l]) ++x.logcnt[l][e];
-    most = std::max(most, *std::max_element(x.logcnt[l].begin(), x.logcnt[l].end()));
-  }
-  x.log2phy.assign(p.loads.size(), std::vector<std::vector<int>>(experts));
-  x.device_load.assign(p.loads.size(), std::vector<double>(p.devices, 0.0));
-  for (std::size_t l = 0; l < p.loads.size(); ++l) {
-    for (std::size_t s = 0; s < phy2log[l].size(); ++s) {
-      const int e = phy2log[l][s];
-      x.log2phy[l][e].push_back(static_cast<int>(s));
-      x.device_load[l][s / per_device] += p.loads[l][e] / x.logcnt[l][e];
-    }
-    for (auto& slots : x.log2phy[l]) slots.resize(most, -1);
-  }
-  x.phy2log = std::move(phy2log);
-  return x;
 }
 
 }  // namespace
@@ -257,7 +256,7 @@ placement place(strategy s, const problem& p) {
         break;
     }
   }
-  return assemble(p, std::move(phy2log));
+  return detail::assemble(p, std::move(phy2log));
 }
 
 namespace {
@@ -349,7 +348,7 @@ placement keep_in_place(const problem& p, const placement& previous, const place
       }
     }
   }
-  return assemble(p, std::move(phy2log));
+  return detail::assemble(p, std::move(phy2log));
 }
 
 double max_over_mean(const std::vector<double>& device_load) {

@@ -56,6 +56,10 @@ struct rebalance_config {
   std::uint32_t every = 1;   ///< steps (decode/prefill/train) or serving iterations between
   std::uint32_t window = 1;  ///< passes of measured loads the new placement is computed from
   rebalance_mode mode = rebalance_mode::stop_the_world;
+  /// Set: improve the current placement move by move while a move lowers the layer's device
+  /// load max/mean by at least this per expert copy it transfers (place::rebalance_moves);
+  /// unset: place afresh with the strategy and keep what devices hold (place::keep_in_place).
+  std::optional<double> min_gain;
 };
 
 /// `moe.placement`: which device holds which experts (sim/place/placement.hpp's strategies),

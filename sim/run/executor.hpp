@@ -91,6 +91,7 @@ class pass_executor {
   void observe(layer_observer* o) noexcept { observer_ = o; }
   /// Expert offloading (`offload:`; expert_offload.hpp), null without it.
   [[nodiscard]] const expert_offload* offload() const noexcept { return offload_.get(); }
+  [[nodiscard]] expert_offload* offload() noexcept { return offload_.get(); }
 
   /// Token bytes the forward dispatches sent between devices, so far.
   [[nodiscard]] double dispatch_bytes() const noexcept { return dispatch_bytes_; }

@@ -8,6 +8,28 @@
 
 namespace moesim::sim::run {
 
+namespace {
+
+/// Ahead-of-use loads (gate prefetch, preload): makes `k`, not resident, resident in `cache`,
+/// evicting per the policy (never one of `keep`) and dropping the victim's flow and prefetch
+/// records; false when it was resident or found no room. (A template: the flow records are the
+/// class's own type.)
+template <class Flows>
+bool admit(Flows& flows, std::map<std::int64_t, bool>& prefetched, expert_cache& cache,
+           std::int64_t k, std::span<const std::int64_t> keep) {
+  if (cache.contains(k)) return false;
+  bool inserted = false;
+  const std::int64_t evicted = cache.insert(k, keep, &inserted);
+  if (!inserted) return false;
+  if (evicted >= 0) {
+    flows.erase(evicted);
+    prefetched.erase(evicted);
+  }
+  return true;
+}
+
+}  // namespace
+
 void expert_cache::touch(std::int64_t key) {
   entry& e = entries_.at(key);
   e.last_use = ++clock_;
@@ -58,6 +80,26 @@ int offload_cache_experts(const scenario& s, int moe_layers) {
   return static_cast<int>(std::floor(o.cache_bytes.value_or(0) / offload_expert_bytes(s)));
 }
 
+std::vector<int> predict_experts(std::span<const int> truth, int per_rank, double accuracy,
+                                 rng& gen) {
+  std::vector<int> predicted;
+  for (const int x : truth) {
+    if (gen.uniform01() < accuracy) {
+      predicted.push_back(x);
+      continue;
+    }
+    std::vector<int> wrong;
+    for (int y = 0; y < per_rank; ++y) {
+      const bool used = std::find(truth.begin(), truth.end(), y) != truth.end();
+      const bool taken = std::find(predicted.begin(), predicted.end(), y) != predicted.end();
+      if (!used && !taken) wrong.push_back(y);
+    }
+    if (wrong.empty()) continue;
+    predicted.push_back(wrong[static_cast<std::size_t>(gen.below(wrong.size()))]);
+  }
+  return predicted;
+}
+
 double host_expert_seconds(const scenario& s, const topo::host_cpu_spec& cpu, double copies) {
   const double params = static_cast<double>(models::expert_params(s.model));
   const double rate = s.model.dtype == models::weight_dtype::bf16 && cpu.bf16_flops_per_s > 0
@@ -85,6 +127,7 @@ expert_offload::expert_offload(machine& m, const scenario& s)
                                            : offload_cache_experts(s, moe_layers_);
   layer_hits_.assign(static_cast<std::size_t>(moe_layers_), 0);
   layer_lookups_.assign(static_cast<std::size_t>(moe_layers_), 0);
+  routed_.assign(static_cast<std::size_t>(moe_layers_) * static_cast<std::size_t>(experts_), 0);
 }
 
 expert_offload::device_caches& expert_offload::caches_of(topo::device_id d, int rank) {
@@ -141,14 +184,7 @@ void expert_offload::prefetch(topo::device_id d, int rank, int layer,
   for (const int x : predicted) keep.push_back(key(layer, rank * per_rank_ + x));
   for (const int x : predicted) {
     const std::int64_t k = key(layer, rank * per_rank_ + x);
-    if (cache.contains(k)) continue;
-    bool inserted = false;
-    const std::int64_t evicted = cache.insert(k, keep, &inserted);
-    if (!inserted) continue;
-    if (evicted >= 0) {
-      dc.flows.erase(evicted);
-      dc.prefetched.erase(evicted);
-    }
+    if (!admit(dc.flows, dc.prefetched, cache, k, keep)) continue;
     dc.flows[k] = fetch(d, expert_bytes_);
     dc.prefetched[k] = false;
     prefetched_ += 1;
@@ -168,6 +204,10 @@ std::shared_ptr<expert_offload::layer_plan> expert_offload::begin_layer(
   plan->gpu_active.assign(static_cast<std::size_t>(ep), 0);
   plan->done = std::make_shared<countdown>(sim, 1);
   const std::size_t ordinal = static_cast<std::size_t>(moe_ordinal_.at(layer));
+  for (int x = 0; x < experts_; ++x) {
+    routed_[ordinal * static_cast<std::size_t>(experts_) + static_cast<std::size_t>(x)] +=
+        static_cast<double>(lr.expert_load[static_cast<std::size_t>(x)]);
+  }
   for (int e = 0; e < ep; ++e) {
     const topo::device_id d = m_.device(rep, stage, e);
     device_caches& dc = caches_of(d, e);
@@ -275,20 +315,7 @@ std::shared_ptr<expert_offload::layer_plan> expert_offload::begin_layer(
             truth.push_back(x);
           }
         }
-        for (const int x : truth) {
-          if (gen_.uniform01() < cfg_.prefetch_accuracy) {
-            predicted.push_back(x);
-            continue;
-          }
-          std::vector<int> wrong;
-          for (int y = 0; y < per_rank_; ++y) {
-            const bool used = std::find(truth.begin(), truth.end(), y) != truth.end();
-            const bool taken = std::find(predicted.begin(), predicted.end(), y) != predicted.end();
-            if (!used && !taken) wrong.push_back(y);
-          }
-          if (wrong.empty()) continue;
-          predicted.push_back(wrong[static_cast<std::size_t>(gen_.below(wrong.size()))]);
-        }
+        predicted = predict_experts(truth, per_rank_, cfg_.prefetch_accuracy, gen_);
       } else if (cfg_.prefetch == offload_prefetch::previous_token) {
         auto it = last_active_.find({d, next_layer});
         if (it != last_active_.end()) predicted = it->second;
@@ -299,6 +326,59 @@ std::shared_ptr<expert_offload::layer_plan> expert_offload::begin_layer(
   }
   plan->done->one();
   return plan;
+}
+
+std::span<const double> expert_offload::routed(int layer) const {
+  const auto ordinal = static_cast<std::size_t>(moe_ordinal_.at(layer));
+  return std::span<const double>(routed_).subspan(ordinal * static_cast<std::size_t>(experts_),
+                                                  static_cast<std::size_t>(experts_));
+}
+
+std::vector<expert_offload::layer_experts> expert_offload::preload(
+    int rep, int stage, int rank, std::span<const layer_experts> wanted) {
+  const topo::device_id d = m_.device(rep, stage, rank);
+  device_caches& dc = caches_of(d, rank);
+  std::vector<std::int64_t> keep;
+  for (const layer_experts& w : wanted) {
+    for (const int x : w.experts) keep.push_back(key(w.layer, rank * per_rank_ + x));
+  }
+  std::vector<layer_experts> fetched;
+  for (const layer_experts& w : wanted) {
+    fetched.push_back({w.layer, {}});
+    expert_cache& cache = cache_for(dc, w.layer);
+    for (const int x : w.experts) {
+      const std::int64_t k = key(w.layer, rank * per_rank_ + x);
+      if (!admit(dc.flows, dc.prefetched, cache, k, keep)) continue;
+      auto rec = std::make_shared<inflight>();
+      dc.flows[k] = rec;
+      dc.queue.push_back(std::move(rec));
+      fetched.back().experts.push_back(x);
+    }
+  }
+  pump(d, dc);
+  return fetched;
+}
+
+void expert_offload::pump(topo::device_id d, device_caches& c) {
+  if (c.copying || c.queue_next >= c.queue.size()) {
+    if (c.queue_next >= c.queue.size()) {
+      c.queue.clear();
+      c.queue_next = 0;
+    }
+    return;
+  }
+  std::shared_ptr<inflight> rec = c.queue[c.queue_next++];
+  c.copying = true;
+  // Through fetch(), as every host -> device copy; the queued record completes with it (an
+  // evicted one is still copied: the stream had it).
+  const std::shared_ptr<inflight> wire = fetch(d, expert_bytes_);
+  wire->waiters.push_back([this, d, &c, rec](time_ps t) {
+    rec->done_at = t;
+    auto waiters = std::move(rec->waiters);
+    for (auto& w : waiters) w(t);
+    c.copying = false;
+    pump(d, c);
+  });
 }
 
 offload_report expert_offload::report(std::uint32_t steps, double tokens_per_s) const {

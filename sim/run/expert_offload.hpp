@@ -37,7 +37,14 @@
 // layer by layer for one shared cache. Under `miss: cpu` nothing is ever fetched, so the
 // cached set stays the loaded one (Fiddler's static placement, here by index, not popularity).
 //
-// Scope: fixed-batch decode and prefill (forward passes), tp 1, the contiguous expert split.
+// Speculative prefetch (policy prefetch, expert_prefetch.hpp) preloads the experts a
+// verification is predicted to touch through preload(): queued on one copy stream per device
+// (each fetch starts when the one before it has landed, as cudaMemcpyAsync calls on one stream
+// run), entering the cache at once; a layer that needs one still queued or on the wire waits
+// for it as for any in-flight fetch.
+//
+// Scope: fixed-batch decode and prefill (forward passes) and aggregated serving (one pass per
+// iteration; the caches persist across iterations), tp 1, the contiguous expert split.
 // Complexity: O(active experts x cache capacity) per layer and device (victim scans).
 #include <cstdint>
 #include <functional>
@@ -91,6 +98,13 @@ class expert_cache {
 /// The cache's capacity in experts on one device holding `moe_layers` MoE layers.
 [[nodiscard]] int offload_cache_experts(const scenario& s, int moe_layers);
 
+/// Predicted experts (indices in [0, per_rank)) for an expert set `truth`: each of `truth` with
+/// probability `accuracy`, else a uniformly drawn expert neither in `truth` nor predicted yet
+/// (none when every one is). Gate prefetch and policy prefetch's draft predictor draw this way
+/// from their own streams. O(truth x per_rank).
+[[nodiscard]] std::vector<int> predict_experts(std::span<const int> truth, int per_rank,
+                                               double accuracy, rng& gen);
+
 /// Seconds the host CPU takes to run one expert over `copies` routed tokens:
 /// max(2 x expert_params x copies / FLOP/s, stored weight bytes / DRAM bytes/s), the FLOP/s
 /// the bf16 rate when the model's activations are bf16 and the CPU has one, else fp32.
@@ -128,6 +142,31 @@ class expert_offload {
   /// The figures (tokens_per_s and stall per step filled from `steps` and `tokens_per_s`).
   [[nodiscard]] offload_report report(std::uint32_t steps, double tokens_per_s) const;
 
+  /// Running totals so far (an iteration's figures are the difference of two).
+  struct totals {
+    double lookups = 0;        ///< active experts looked up
+    double hits = 0;           ///< of which found in the cache
+    double bytes_fetched = 0;  ///< host -> device, demand, prefetch and preload
+  };
+  [[nodiscard]] totals running_totals() const noexcept { return {lookups_, hits_, bytes_fetched_}; }
+
+  /// One MoE layer's experts of one EP rank (indices in [0, experts / ep)).
+  struct layer_experts {
+    int layer = 0;
+    std::vector<int> experts;
+  };
+  /// Speculative prefetch: from now, every expert of `wanted` not resident on EP rank `rank`'s
+  /// device of (rep, stage) enters its cache (evicting per the policy, never another of
+  /// `wanted`; with no room it is skipped) and is fetched on the device's copy stream, in the
+  /// order given. Returns the experts fetched, layer by layer as given. O(wanted x capacity).
+  std::vector<layer_experts> preload(int rep, int stage, int rank,
+                                     std::span<const layer_experts> wanted);
+  /// Token copies routed to each expert of MoE layer `layer` by the forward passes so far
+  /// (index = expert): the context policy prefetch's prompt predictor ranks. O(1).
+  [[nodiscard]] std::span<const double> routed(int layer) const;
+  [[nodiscard]] int experts_per_rank() const noexcept { return per_rank_; }
+  [[nodiscard]] double expert_bytes() const noexcept { return expert_bytes_; }
+
  private:
   struct inflight {
     time_ps done_at = -1;  ///< -1 while the flow is on the wire
@@ -137,7 +176,13 @@ class expert_offload {
     std::vector<expert_cache> caches;  ///< one per MoE layer, or one for all
     std::map<std::int64_t, std::shared_ptr<inflight>> flows;  ///< fetches of resident keys
     std::map<std::int64_t, bool> prefetched;  ///< resident prefetched keys, used yet?
+    /// The copy stream of preload(): fetches waiting for the one on the wire (`copying`).
+    std::vector<std::shared_ptr<inflight>> queue;
+    std::size_t queue_next = 0;
+    bool copying = false;
   };
+  /// Starts the next queued preload of device d when its copy stream is idle.
+  void pump(topo::device_id d, device_caches& c);
   /// The caches of device d (EP rank `rank`), made and filled on first use.
   device_caches& caches_of(topo::device_id d, int rank);
   expert_cache& cache_for(device_caches& c, int layer);
@@ -166,6 +211,7 @@ class expert_offload {
   std::vector<double> layer_hits_, layer_lookups_;
   double hits_ = 0, lookups_ = 0, bytes_fetched_ = 0, cpu_experts_ = 0;
   double prefetched_ = 0, prefetch_used_ = 0;
+  std::vector<double> routed_;  ///< copies per (MoE ordinal, expert), for routed()
   time_ps stall_ps_ = 0;
   time_ps cpu_busy_ps_ = 0;
   std::map<int, int> moe_ordinal_;  ///< layer -> MoE ordinal

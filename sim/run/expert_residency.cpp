@@ -11,6 +11,7 @@
 
 #include "models/model_params.hpp"
 #include "models/routing_trace.hpp"
+#include "sim/place/rebalance.hpp"
 
 namespace moesim::sim::run {
 
@@ -167,6 +168,24 @@ expert_residency::expert_residency(machine& m, const scenario& s, std::int64_t t
   window_.resize(n_l);
 }
 
+std::vector<std::vector<int>> expert_residency::single_copy_ranks() const {
+  if (s_.moe.exchange == exchange_kind::per_copy || cfg_.redundant_experts > 0 ||
+      cfg_.rebalance || layers_.empty()) {
+    return {};
+  }
+  std::vector<std::vector<int>> out(static_cast<std::size_t>(layers_.back()) + 1);
+  const int per = s_.model.moe->experts / s_.parallelism.ep;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const std::vector<int>& row = placed_.phy2log[i];
+    auto& ranks = out[static_cast<std::size_t>(layers_[i])];
+    ranks.assign(row.size(), 0);
+    for (std::size_t slot = 0; slot < row.size(); ++slot) {
+      ranks[static_cast<std::size_t>(row[slot])] = static_cast<int>(slot) / per;
+    }
+  }
+  return out;
+}
+
 place::problem expert_residency::problem_of(std::vector<std::vector<double>> loads,
                                             std::vector<std::vector<double>> coact) const {
   place::problem p;
@@ -229,9 +248,12 @@ task expert_residency::step_end(int rep, int stage, int step, int steps,
       }
     }
   }
-  // Placed afresh on the window's loads, then relabelled to keep what the devices hold.
+  // Improved move by move (min_gain), or placed afresh on the window's loads and relabelled to
+  // keep what the devices hold.
   const place::problem p = problem_of(std::move(loads), {});
-  placed_ = place::keep_in_place(p, placed_, place::place(cfg_.strategy, p));
+  placed_ = cfg_.rebalance->min_gain
+                ? place::rebalance_moves(p, placed_, *cfg_.rebalance->min_gain)
+                : place::keep_in_place(p, placed_, place::place(cfg_.strategy, p));
   auto next = std::make_shared<expert_placement>(tables_of(placed_));
   // This stage's layers' moves, one group per layer, one flow per move and TP rank.
   const double bytes = static_cast<double>(models::expert_params(s_.model)) *

@@ -25,6 +25,9 @@
 // rank already holds is not fetched again, as vLLM's
 // rearrange_expert_weights_inplace does (vllm/distributed/eplb/rebalance_execute.py:
 // move_to_buffer's is_unchanged and is_received_locally).
+// With `min_gain` the rebalance instead improves the current placement move by move, each move
+// made only when its balance gain per expert copy transferred reaches min_gain
+// (place::rebalance_moves, sim/place/rebalance.hpp): fewer bytes for less balance.
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -57,12 +60,18 @@ struct weight_move {
 class expert_residency final : public layer_observer {
  public:
   /// `s.moe.placement` must be set. Places the experts (warm-up routing as above) for the EP
-  /// group of (rep 0, stage 0); `tokens_per_source` is a pass's tokens per EP rank. (A
-  /// non-contiguous strategy under a per_rank or hierarchical exchange, whose counts assume the
-  /// contiguous split, is refused by check_feasible.)
+  /// group of (rep 0, stage 0); `tokens_per_source` is a pass's tokens per EP rank. (Under a
+  /// per_rank or hierarchical exchange the routing counts with single_copy_ranks();
+  /// check_feasible refuses redundant experts or rebalancing there.)
   expert_residency(machine& m, const scenario& s, std::int64_t tokens_per_source, bool training);
 
   [[nodiscard]] const expert_placement& placement() const noexcept { return placement_; }
+  /// Under a per_rank or hierarchical exchange, for the routing's counts: per model layer (up
+  /// to the last routed one) the EP rank holding each expert of the initial placement (rows of
+  /// layers without experts empty). Empty when the exchange is per_copy, or when an expert may
+  /// have several copies or move (redundant experts, rebalancing; check_feasible refuses those
+  /// with these exchanges). O(layers x slots).
+  [[nodiscard]] std::vector<std::vector<int>> single_copy_ranks() const;
   /// Each EP rank's node (NVSwitch node or torus slice), numbered from 0.
   [[nodiscard]] const std::vector<int>& rank_node() const noexcept { return node_; }
 

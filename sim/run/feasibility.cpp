@@ -446,13 +446,20 @@ void check_feasible(const scenario& s) {
           pl->redundant_experts, experts, pl->redundant_experts,
           experts + static_cast<long long>(pl->redundant_experts), p.ep, p.ep));
     }
-    if (const auto& pl = s.moe.placement; pl && pl->strategy != place::strategy::contiguous &&
-                                          s.moe.exchange != exchange_kind::per_copy) {
+    // per_rank / hierarchical count the ranks and nodes each token needs when its layer is
+    // routed, ahead of the pass: a placement with one fixed copy per expert is known then; a
+    // replica's copy is chosen per pass from the whole batch's counts, and a rebalanced
+    // placement changes during the run.
+    if (const auto& pl = s.moe.placement;
+        pl && s.moe.exchange != exchange_kind::per_copy &&
+        (pl->redundant_experts > 0 || pl->rebalance)) {
       throw std::invalid_argument(fmt::format(
-          "moe: placement {} moves experts off the contiguous split, which exchange {} assumes "
-          "(its per-rank and per-node token counts); use exchange per_copy or placement "
-          "contiguous",
+          "moe: placement {} with {} under exchange {}: its per-rank and per-node token counts "
+          "are made when a layer is routed, before a pass picks among copies or a rebalance "
+          "moves experts; use exchange per_copy, or a placement without redundant experts "
+          "and rebalancing",
           place::to_string(pl->strategy),
+          pl->redundant_experts > 0 ? "redundant experts" : "rebalancing",
           s.moe.exchange == exchange_kind::per_rank ? "per_rank" : "hierarchical"));
     }
   } else if (p.ep != 1) {

@@ -8,9 +8,11 @@ namespace moesim::sim::run {
 
 iteration_routing::iteration_routing(const scenario& s, std::int64_t max_tokens_per_source,
                                      const ep_nodes& nodes, routing_tally& tally, int threads,
-                                     std::vector<int> moe_layers)
+                                     std::vector<int> moe_layers,
+                                     std::vector<std::vector<int>> expert_ranks)
     : tally_(tally),
-      sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node),
+      sampler_(s, s.parallelism.ep, max_tokens_per_source, 1, nodes.node,
+               std::move(expert_ranks)),
       ahead_(threads > 1 && sampler_.independent() && !moe_layers.empty()),
       layers_(std::move(moe_layers)) {
   const int top = layers_.empty() ? 0 : *std::max_element(layers_.begin(), layers_.end());
@@ -136,6 +138,7 @@ void iteration_routing::begin_iteration(int pass, std::vector<std::int64_t> toke
   if (!ahead_) {
     current_ = fresh(pass);
     current_.per_source = std::move(tokens_per_source);
+    peeked_.assign(layers_.size(), nullptr);
     return;
   }
   std::unique_lock lock(mutex_);
@@ -154,11 +157,26 @@ void iteration_routing::begin_iteration(int pass, std::vector<std::int64_t> toke
 }
 
 std::shared_ptr<const layer_routing> iteration_routing::routing(int, int pass, int layer, bool) {
+  std::shared_ptr<const layer_routing> lr = peek(pass, layer);
+  tally_.record(layer, *lr);
+  return lr;
+}
+
+std::shared_ptr<const layer_routing> iteration_routing::peek(int pass, int layer) {
   const int index = static_cast<std::size_t>(layer) < index_of_.size()
                         ? index_of_[static_cast<std::size_t>(layer)]
                         : -1;
   std::shared_ptr<const layer_routing> lr;
-  if (!ahead_ || pass != current_.pass || index < 0) {
+  if (!ahead_ && pass == current_.pass && index >= 0 &&
+      static_cast<std::size_t>(index) < peeked_.size()) {
+    // Made once per iteration and layer: routing() after peek() takes the same.
+    auto& slot = peeked_[static_cast<std::size_t>(index)];
+    if (!slot) {
+      slot = std::make_shared<const layer_routing>(sampler_.count(
+          sampler_.decide(0, pass, layer, current_.sample, 1), current_.per_source, 1));
+    }
+    lr = slot;
+  } else if (!ahead_ || pass != current_.pass || index < 0) {
     lr = std::make_shared<const layer_routing>(sampler_.count(
         sampler_.decide(0, pass, layer, current_.sample, 1), current_.per_source, 1));
   } else {
@@ -173,7 +191,6 @@ std::shared_ptr<const layer_routing> iteration_routing::routing(int, int pass, i
     if (j.failure) std::rethrow_exception(j.failure);
     lr = j.counted;
   }
-  tally_.record(layer, *lr);
   return lr;
 }
 

@@ -41,9 +41,12 @@ namespace moesim::sim::run {
 class iteration_routing final : public routing_source {
  public:
   /// `max_tokens_per_source` sizes the sample; `moe_layers` are the MoE layers in pass order.
-  /// `threads` > 1 starts the worker (when the sampler is independent()).
+  /// `threads` > 1 starts the worker (when the sampler is independent()). `expert_ranks`:
+  /// routing_sampler's layer_expert_ranks (a moe.placement under a per_rank or hierarchical
+  /// exchange).
   iteration_routing(const scenario& s, std::int64_t max_tokens_per_source, const ep_nodes& nodes,
-                    routing_tally& tally, int threads, std::vector<int> moe_layers);
+                    routing_tally& tally, int threads, std::vector<int> moe_layers,
+                    std::vector<std::vector<int>> expert_ranks = {});
   ~iteration_routing() override;
   iteration_routing(const iteration_routing&) = delete;
   iteration_routing& operator=(const iteration_routing&) = delete;
@@ -56,6 +59,11 @@ class iteration_routing final : public routing_source {
   /// The current iteration's routing of `layer`, counted for its batch and recorded in the
   /// tally. Layers asked in pass order; another pass or layer is routed on the spot.
   std::shared_ptr<const layer_routing> routing(int, int pass, int layer, bool) override;
+  /// The current iteration's routing of MoE layer `layer` ahead of its pass (policy prefetch's
+  /// draft predictor), not recorded in the tally: routing() returns the same object later and
+  /// records it then. Layers peeked in pass order (with bias balancing, the order of the
+  /// decisions is the pass's).
+  std::shared_ptr<const layer_routing> peek(int pass, int layer);
 
   [[nodiscard]] const routing_sampler& sampler() const noexcept { return sampler_; }
 
@@ -95,6 +103,8 @@ class iteration_routing final : public routing_source {
   bool ahead_;
   std::vector<int> layers_;
   std::vector<int> index_of_;  ///< layer -> position in layers_, -1 for a dense layer
+  /// Without the worker: routings peek() made for the current iteration, by layer.
+  std::vector<std::shared_ptr<const layer_routing>> peeked_;
   std::mutex mutex_;
   std::condition_variable changed_;  ///< a job finished or new ones are free; or stop
   iteration_jobs current_;           ///< the iteration being run (ahead: its decisions made)

@@ -61,10 +61,11 @@ std::size_t prefetch_window(const scenario& s) {
 
 pipeline_routing::pipeline_routing(const scenario& s, const model_chunks& chunks,
                                    routing_key_space keys, std::int64_t tokens,
-                                   const ep_nodes& nodes, routing_tally& tally, int threads)
+                                   const ep_nodes& nodes, routing_tally& tally, int threads,
+                                   std::vector<std::vector<int>> expert_ranks)
     : training_(chunks.training),
       tally_(tally),
-      sampler_(s, s.parallelism.ep, tokens, threads, nodes.node),
+      sampler_(s, s.parallelism.ep, tokens, threads, nodes.node, std::move(expert_ranks)),
       prefetch_(sampler_, std::move(keys), threads - 1, prefetch_window(s)) {}
 
 std::shared_ptr<const layer_routing> pipeline_routing::routing(int rep, int pass, int layer,
@@ -95,12 +96,13 @@ pipeline_run::pipeline_run(const scenario& s, trace_recorder& trace, const run_o
       m_(s, trace, opt.trace),
       x_(m_, s),
       tally_(s.model.moe ? s.model.moe->experts : 0, s.parallelism.ep),
-      routing_(s, chunks_, routing_keys(chunks_, replicas_, steps_, micro_batches_),
-               static_cast<std::int64_t>(shape_.tokens), x_.nodes(), tally_, opt.threads),
       residency_(s.moe.placement && s.model.moe
                      ? std::make_unique<expert_residency>(
                            m_, s, static_cast<std::int64_t>(shape_.tokens), training)
                      : nullptr),
+      routing_(s, chunks_, routing_keys(chunks_, replicas_, steps_, micro_batches_),
+               static_cast<std::int64_t>(shape_.tokens), x_.nodes(), tally_, opt.threads,
+               residency_ ? residency_->single_copy_ranks() : std::vector<std::vector<int>>{}),
       executor_(m_, x_, routing_, s, chunks_, residency_ ? &residency_->placement() : nullptr) {
   if (residency_) executor_.observe(residency_.get());
   completions_.assign(static_cast<std::size_t>(micro_batches_), 0);

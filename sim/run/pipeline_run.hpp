@@ -41,8 +41,10 @@ namespace moesim::sim::run {
 /// threads, recorded in the tally when a forward takes them, kept for the backward (training).
 class pipeline_routing final : public routing_source {
  public:
+  /// `expert_ranks`: routing_sampler's layer_expert_ranks.
   pipeline_routing(const scenario& s, const model_chunks& chunks, routing_key_space keys,
-                   std::int64_t tokens, const ep_nodes& nodes, routing_tally& tally, int threads);
+                   std::int64_t tokens, const ep_nodes& nodes, routing_tally& tally, int threads,
+                   std::vector<std::vector<int>> expert_ranks = {});
   std::shared_ptr<const layer_routing> routing(int rep, int pass, int layer, bool forward) override;
   [[nodiscard]] const routing_sampler& sampler() const noexcept { return sampler_; }
 
@@ -104,8 +106,8 @@ class pipeline_run {
   machine m_;
   expert_exchange x_;
   routing_tally tally_;
+  std::unique_ptr<expert_residency> residency_;  ///< with moe.placement; before routing_
   pipeline_routing routing_;
-  std::unique_ptr<expert_residency> residency_;  ///< with moe.placement
   pass_executor executor_;
   std::vector<std::unique_ptr<ready_entry>> ready_;
   time_ps end_time_ = 0;

@@ -88,6 +88,18 @@ struct policy_figures {
   /// the mean block.
   std::vector<std::int64_t> block_sizes;
   double mean_block = 0;
+  /// prefetch (expert_prefetch.hpp): the predictor, verifying iterations that preloaded,
+  /// experts predicted (over MoE layers, devices and iterations), the share of them the
+  /// verification used (hits) and of the verification's experts predicted (coverage), bytes
+  /// the preloads fetched and of those the bytes of experts that verification did not use
+  /// (wasted).
+  std::string prefetch_from;
+  std::int64_t prefetch_iterations = 0;
+  double prefetch_predicted = 0;
+  double prefetch_hit_rate = 0;
+  double prefetch_coverage = 0;
+  double prefetch_fetched_bytes = 0;
+  double prefetch_wasted_bytes = 0;
 };
 
 /// One point of a speculative grid (speculative_grid.hpp): `batch` requests decoding together
@@ -114,6 +126,11 @@ struct speculative_point {
   /// (speculative_report's, under the point's placement).
   double rank_tokens_max_over_mean = 0;
   double rank_unique_max_over_mean = 0;
+  /// With `offload:`: the full batch's share of active experts found in the HBM cache, and
+  /// host -> device expert bytes per emitted token (speculative_report's full_batch_*).
+  bool offloaded = false;
+  double expert_hit_rate = 0;
+  double fetched_bytes_per_token = 0;
   policy_figures mechanism;  ///< the point's policy's figures
 };
 
@@ -157,6 +174,11 @@ struct speculative_report {
   std::int64_t full_batch_iterations = 0;
   double full_batch_tokens_per_s = 0;
   double full_batch_verify_pass_s = 0;
+  /// With `offload:`, over those iterations: active experts found in the HBM cache / looked
+  /// up, and host -> device expert bytes per emitted token.
+  bool offloaded = false;
+  double full_batch_expert_hit_rate = 0;
+  double full_batch_fetched_bytes_per_token = 0;
   policy_figures mechanism;               ///< the policy's own figures
   std::vector<speculative_point> points;  ///< the scenario's grid, when it has one
   /// A draft tree's shape (steps 0: a chain) and its expected accepted drafts at the rates the

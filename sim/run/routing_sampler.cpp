@@ -24,7 +24,8 @@ models::token_source make_source(const scenario& s, int hidden) {
 }  // namespace
 
 routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source,
-                                 int threads, std::vector<int> rank_nodes)
+                                 int threads, std::vector<int> rank_nodes,
+                                 std::vector<std::vector<int>> layer_expert_ranks)
     : s_(s),
       sources_(sources),
       threads_(std::max(threads, 1)),
@@ -56,6 +57,14 @@ routing_sampler::routing_sampler(const scenario& s, int sources, std::int64_t to
       rank_node_ = std::move(rank_nodes);
       nodes_ = *std::max_element(rank_node_.begin(), rank_node_.end()) + 1;
     }
+    for (const std::vector<int>& row : layer_expert_ranks) {
+      if (expert_rank_.empty() || row.empty()) continue;
+      if (row.size() != expert_rank_.size() ||
+          std::any_of(row.begin(), row.end(), [&](int r) { return r < 0 || r >= sources; })) {
+        throw std::logic_error("routing_sampler: a layer's expert ranks of the wrong shape");
+      }
+    }
+    layer_expert_rank_ = std::move(layer_expert_ranks);
   }
 }
 
@@ -226,8 +235,14 @@ layer_routing routing_sampler::count(const sampled_decisions& d,
   const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
   // per_rank exchange: also the tokens that need each EP rank at least once (DeepEP's count).
-  const models::expert_grouping by_rank{expert_rank_, expert_rank_.empty() ? 0 : sources_,
-                                        rank_node_, nodes_};
+  //    Under a placement, the ranks holding the layer's experts.
+  std::span<const int> rank_of = expert_rank_;
+  if (!expert_rank_.empty() && static_cast<std::size_t>(d.layer) < layer_expert_rank_.size() &&
+      !layer_expert_rank_[static_cast<std::size_t>(d.layer)].empty()) {
+    rank_of = layer_expert_rank_[static_cast<std::size_t>(d.layer)];
+  }
+  const models::expert_grouping by_rank{rank_of, rank_of.empty() ? 0 : sources_, rank_node_,
+                                        nodes_};
   const models::batch_counts counts =
       scaled ? models::scale_to_batch(cap.kept, per_source, router_.n_groups, gen, by_rank, threads)
              : models::count_batch(models::slice_tokens(cap.kept, 0, static_cast<int>(total)),

@@ -33,8 +33,13 @@ class routing_sampler {
   /// `sources` devices each contribute `tokens_per_source` tokens per step to one EP group.
   /// `threads` work on the router and the batch scaling; results do not depend on it.
   /// `rank_nodes` (hierarchical exchange): the node of each source rank, numbered from 0.
+  /// `layer_expert_ranks` (per_rank / hierarchical exchange under a moe.placement whose experts
+  /// have one copy each): layer_expert_ranks[layer][e] is the EP rank holding expert e, so
+  /// rank_tokens and node_tokens count the ranks and nodes that hold each token's experts; a
+  /// layer without a row (or an empty one) keeps the contiguous split.
   routing_sampler(const scenario& s, int sources, std::int64_t tokens_per_source, int threads = 1,
-                  std::vector<int> rank_nodes = {});
+                  std::vector<int> rank_nodes = {},
+                  std::vector<std::vector<int>> layer_expert_ranks = {});
 
   /// Routing of one pass through one MoE layer for EP group `group`; `pass` counts
   /// micro-batches over the run (step * micro_batches + micro-batch). Deterministic in
@@ -96,6 +101,7 @@ class routing_sampler {
   std::unique_ptr<std::once_flag[]> gate_once_;  ///< per layer: creates gates_[layer] once
   std::vector<std::vector<float>> bias_;         ///< per layer selection bias (balance: bias)
   std::vector<int> expert_rank_;  ///< per_rank / hierarchical exchange: each expert's EP rank
+  std::vector<std::vector<int>> layer_expert_rank_;  ///< per layer, when placed (constructor)
   std::vector<int> rank_node_;    ///< hierarchical exchange: each EP rank's node
   int nodes_ = 0;
   struct token_batch {

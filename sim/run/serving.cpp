@@ -85,6 +85,7 @@ class serving_loop final : public serving_driver {
     serving_approximations(r, instance_);
     r.speculative = instance_.speculative();
     r.placement = instance_.placement();
+    r.offload = instance_.offload(r.tokens_per_s);
     r.events = m_.sim().events_processed();
     return r;
   }

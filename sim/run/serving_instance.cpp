@@ -60,8 +60,13 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
                      : nullptr),
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
-                                                   moe_layers(chunks_))),
-      spec_(speculation_of(s, m_, x_, *routing_, placement_)),
+                                                   moe_layers(chunks_),
+                                                   residency_ ? residency_->single_copy_ranks()
+                                                              : std::vector<std::vector<int>>{})),
+      // Policy divided splits tokens over moe.placement's copies when the scenario has one
+      // (the loader refuses replicas listed besides it), else over its own replicas.
+      spec_(speculation_of(s, m_, x_, *routing_,
+                           residency_ ? residency_->placement() : placement_)),
       executor_(m_, x_, spec_ ? spec_->tap() : *routing_, s, chunks_,
                 residency_ ? &residency_->placement() : &placement_),
       load_(static_cast<std::size_t>(ep_)),
@@ -69,6 +74,11 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
       wake_(m.sim()),
       counters_(m.trace().enabled()) {
   if (residency_) executor_.observe(residency_.get());
+  const auto& spec = s.workload.serve->speculative;
+  if (spec && spec->policy == moesim::serve::speculation_policy::prefetch && executor_.offload()) {
+    prefetch_ = std::make_unique<speculative_prefetch>(s, *executor_.offload(), *routing_,
+                                                       moe_layers(chunks_));
+  }
   ranks_.reserve(static_cast<std::size_t>(ep_));
   for (int e = 0; e < ep_; ++e) ranks_.emplace_back(limits());
   if (counters_) spans_.emplace(m.trace(), max_request_lanes);
@@ -220,6 +230,10 @@ process serving_instance::loop() {
         for (const serve::seq_work& w : it.seqs) spans_->started(w.request, start);
       }
     }
+    const auto* offload = executor_.offload();
+    const expert_offload::totals before =
+        offload != nullptr ? offload->running_totals() : expert_offload::totals{};
+    if (prefetch_) prefetch_->start(its, iterations_);  // loads overlap the drafting
     if (spec_) co_await spec_->draft(its, iterations_, &last);
     const time_ps drafted = sim.now();
     co_await executor_.run(request, &last);
@@ -233,7 +247,15 @@ process serving_instance::loop() {
         rank_of_.erase(f.req.id);
       }
     }
-    if (spec_) spec_->iterated(start, drafted, sim.now());
+    if (spec_) {
+      expert_offload::totals delta;
+      if (offload != nullptr) {
+        const expert_offload::totals after = offload->running_totals();
+        delta = {after.lookups - before.lookups, after.hits - before.hits,
+                 after.bytes_fetched - before.bytes_fetched};
+      }
+      spec_->iterated(start, drafted, sim.now(), offload != nullptr ? &delta : nullptr);
+    }
     if (residency_) {
       co_await residency_->step_end(0, 0, iterations_, std::numeric_limits<int>::max(),
                                     chunks_.layers(0), &last);
@@ -264,7 +286,15 @@ std::optional<placement_report> serving_instance::placement() const {
 
 std::optional<speculative_report> serving_instance::speculative() const {
   if (!spec_) return std::nullopt;
-  return spec_->report();
+  speculative_report r = spec_->report();
+  if (prefetch_) prefetch_->fill(r.mechanism);
+  return r;
+}
+
+std::optional<offload_report> serving_instance::offload(double tokens_per_s) const {
+  const expert_offload* o = executor_.offload();
+  if (o == nullptr) return std::nullopt;
+  return o->report(static_cast<std::uint32_t>(std::max(iterations_, 1)), tokens_per_s);
 }
 
 void serving_instance::fill_devices(run_result& r) const {

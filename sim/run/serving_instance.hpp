@@ -42,6 +42,7 @@
 #include "sim/engine/process.hpp"
 #include "sim/run/exchange.hpp"
 #include "sim/run/executor.hpp"
+#include "sim/run/expert_prefetch.hpp"
 #include "sim/run/expert_residency.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/machine.hpp"
@@ -123,6 +124,8 @@ class serving_instance {
   [[nodiscard]] const routing_sampler& sampler() const noexcept;
   /// Speculative decoding's figures, when the instance speculates.
   [[nodiscard]] std::optional<speculative_report> speculative() const;
+  /// Expert offloading's figures (`offload:`), per iteration; nullopt without.
+  [[nodiscard]] std::optional<offload_report> offload(double tokens_per_s) const;
   [[nodiscard]] time_ps exchange_kernel_ps() const noexcept { return x_.kernel_ps(); }
   /// Per device of the instance, in layout order: busy seconds per iteration, the memory plan.
   void fill_devices(run_result& r) const;
@@ -153,6 +156,8 @@ class serving_instance {
   std::unique_ptr<iteration_routing> routing_;
   std::unique_ptr<speculation> spec_;  ///< with workload.serve.speculative (policy not none)
   pass_executor executor_;
+  /// Policy prefetch (with `offload:`): preloads the verification's predicted experts.
+  std::unique_ptr<speculative_prefetch> prefetch_;
   std::vector<serve::scheduler> ranks_;  ///< index = attention-DP (EP) rank
   std::vector<rank_load> load_;          ///< index = rank
   std::unordered_map<std::uint64_t, int> rank_of_;

@@ -211,6 +211,9 @@ speculation::speculation(const scenario& s, machine& m, expert_exchange& x, rout
   if (!spec_.draft) throw std::logic_error("speculation: the drafter's model was not resolved");
   draft_s_ = std::make_unique<scenario>(s);
   draft_s_->model = *spec_.draft;
+  // The drafter's weights stay in HBM (`offload:` concerns the target's routed experts; an
+  // MTP module's experts are its own, counted in draft_weight_bytes).
+  draft_s_->offload.reset();
   draft_chunks_ = std::make_unique<model_chunks>(*draft_s_, /*is_training=*/false);
   if (spec_.drafter == drafter_kind::mtp) {
     draft_routing_ = std::make_unique<draft_routing>(s, nodes);
@@ -330,7 +333,8 @@ std::vector<int> speculation::accept(const serve::iteration& it) {
   return out;
 }
 
-void speculation::iterated(time_ps start, time_ps drafted, time_ps end) {
+void speculation::iterated(time_ps start, time_ps drafted, time_ps end,
+                           const expert_offload::totals* offload) {
   const std::int64_t decoding = std::exchange(iteration_decoding_, 0);
   const std::int64_t emitted = std::exchange(iteration_emitted_, 0);
   mechanism_.iterated(decoding, std::exchange(iteration_prefill_, false), emitted,
@@ -341,6 +345,11 @@ void speculation::iterated(time_ps start, time_ps drafted, time_ps end) {
     full_emitted_ += emitted;
     full_ps_ += end - start;
     full_verify_ps_ += end - drafted;
+    if (offload != nullptr) {
+      full_offload_.lookups += offload->lookups;
+      full_offload_.hits += offload->hits;
+      full_offload_.bytes_fetched += offload->bytes_fetched;
+    }
   }
   if (!verifying_) return;
   ++verify_iterations_;
@@ -390,6 +399,14 @@ speculative_report speculation::report() const {
   if (full_iterations_ > 0) {
     r.full_batch_tokens_per_s = static_cast<double>(full_emitted_) / seconds(full_ps_);
     r.full_batch_verify_pass_s = seconds(full_verify_ps_) / static_cast<double>(full_iterations_);
+  }
+  r.offloaded = s_.offload.has_value();
+  if (full_offload_.lookups > 0) {
+    r.full_batch_expert_hit_rate = full_offload_.hits / full_offload_.lookups;
+  }
+  if (full_emitted_ > 0) {
+    r.full_batch_fetched_bytes_per_token =
+        full_offload_.bytes_fetched / static_cast<double>(full_emitted_);
   }
   const time_ps total = draft_ps_ + verify_ps_;
   r.mechanism = mechanism_.figures(drafted_, verifications_);

@@ -96,8 +96,10 @@ class speculation {
   /// statistics. O(sequences + drafts).
   [[nodiscard]] std::vector<int> accept(const serve::iteration& it);
   /// The iteration that started at `start` ended at `end`, its drafting at `drafted` (after
-  /// accept() for each of its ranks).
-  void iterated(time_ps start, time_ps drafted, time_ps end);
+  /// accept() for each of its ranks); with offloading, `offload` is its lookups, hits and
+  /// fetched bytes (the difference of the running totals across it).
+  void iterated(time_ps start, time_ps drafted, time_ps end,
+                const expert_offload::totals* offload = nullptr);
 
   [[nodiscard]] speculative_report report() const;
 
@@ -134,6 +136,7 @@ class speculation {
   std::int64_t full_emitted_ = 0;
   time_ps full_ps_ = 0;
   time_ps full_verify_ps_ = 0;
+  expert_offload::totals full_offload_;  ///< offloading's figures over those iterations
   std::int64_t accepted_ = 0;
   std::vector<std::int64_t> reached_;      ///< verifications that drafted position i
   std::vector<std::int64_t> accepted_at_;  ///< ... and accepted it

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <vector>
 
+#include "sim/run/expert_prefetch.hpp"
+
 namespace moesim::sim::run {
 
 using moesim::serve::speculation_policy;
@@ -29,6 +31,8 @@ std::string policy_approximation(const moesim::serve::speculative_spec& spec) {
       return "blockwise: each proposal head is a hidden x hidden feedforward layer (two "
              "matrices) with the shared output projection, run at every verified position; a "
              "head's proposals are accepted at the scenario's per-position rates";
+    case speculation_policy::prefetch:
+      return prefetch_approximation(spec);
     case speculation_policy::none:
     case speculation_policy::naive:
     case speculation_policy::divided:
@@ -155,6 +159,7 @@ policy_figures speculation_mechanism::figures(std::int64_t drafted,
     case speculation_policy::none:
     case speculation_policy::naive:
     case speculation_policy::divided:
+    case speculation_policy::prefetch:  // its figures come from expert_prefetch
       break;
   }
   return f;

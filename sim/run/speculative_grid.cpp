@@ -49,6 +49,11 @@ speculative_point point_of(const point_key& key, const run_result& r, const run_
   x.k = key.k;
   x.policy = moesim::serve::to_string(key.policy);
   x.tpot_s = r.serving ? r.serving->tpot_s.mean : 0;
+  if (r.speculative && r.speculative->offloaded) {
+    x.offloaded = true;
+    x.expert_hit_rate = r.speculative->full_batch_expert_hit_rate;
+    x.fetched_bytes_per_token = r.speculative->full_batch_fetched_bytes_per_token;
+  }
   if (key.policy == speculation_policy::none || !r.speculative || !none.speculative) return x;
   const speculative_report& sp = *r.speculative;
   const speculative_report& plain = *none.speculative;

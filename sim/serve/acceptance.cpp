@@ -71,8 +71,14 @@ const char* to_string(speculation_policy p) noexcept {
       return "blockwise";
     case speculation_policy::divided:
       return "divided";
+    case speculation_policy::prefetch:
+      return "prefetch";
   }
   return "?";
+}
+
+const char* to_string(prefetch_source p) noexcept {
+  return p == prefetch_source::draft ? "draft" : "prompt";
 }
 
 acceptance_model::acceptance_model(std::vector<double> conditional, double topic_spread,

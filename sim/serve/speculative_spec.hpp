@@ -11,6 +11,7 @@
 // (vllm/v1/spec_decode/metrics.py), and a position counts only when every earlier one was
 // accepted, so it is the product of the conditionals up to i. `reading` says which one the
 // scenario's numbers are; marginal numbers are converted (c_0 = m_0, c_i = m_i / m_{i-1}).
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -40,8 +41,17 @@ enum class drafter_kind { draft_model, mtp, eagle, ngram };
 ///  - blockwise: blockwise parallel decoding, k proposal heads on the target's last hidden
 ///    state (no drafter passes), the block verified in the next pass;
 ///  - divided: a fixed K with the tokens of replicated experts split over their copies
-///    (`replicas`, divided rollout).
-enum class speculation_policy { none, naive, grouped, deferral, blockwise, divided };
+///    (`replicas`, divided rollout);
+///  - prefetch: a fixed K, with the experts the verification is predicted to touch loaded from
+///    host memory into the HBM expert cache while the drafter runs (`prefetch_from`; needs
+///    `offload:`, sim/run/expert_prefetch.hpp).
+enum class speculation_policy { none, naive, grouped, deferral, blockwise, divided, prefetch };
+
+/// Policy prefetch's predictor of the experts a verification touches:
+///  - draft: the draft's own routing (the verify tokens' computed routing, each expert the
+///    verification uses predicted with probability `prefetch_accuracy`, else a wrong one);
+///  - prompt: the experts the context routed to most (context-aware), per MoE layer and device.
+enum class prefetch_source { draft, prompt };
 
 /// Extra copies of one routed expert on other EP ranks of every EP group (policy divided). Its
 /// home stays where the contiguous split puts it (expert / (experts / ep)); the placement issue
@@ -102,6 +112,10 @@ struct speculative_spec {
   /// Policy divided: extra copies of hot experts; their weights join each device's memory plan
   /// when the scenario or its grid runs divided.
   std::vector<expert_replica> replicas;
+  /// Policy prefetch: the predictor, and (draft) the probability each expert the verification
+  /// uses is predicted (required with draft).
+  prefetch_source prefetch_from = prefetch_source::draft;
+  double prefetch_accuracy = 0;
   /// Resolved by the loader: the drafter's model (draft_model: the preset; eagle: the one-layer
   /// head; mtp: one MTP module as a one-layer model); empty for ngram.
   std::shared_ptr<const models::model_spec> draft;
@@ -113,7 +127,14 @@ struct speculative_spec {
 /// accepted more often than an earlier one). O(k).
 [[nodiscard]] std::vector<double> conditional_acceptance(const speculative_spec& spec);
 
+/// Whether `spec` runs policy `p`, as its policy or in its grid. O(policies).
+[[nodiscard]] inline bool runs_policy(const speculative_spec& spec, speculation_policy p) {
+  return spec.policy == p ||
+         std::find(spec.policies.begin(), spec.policies.end(), p) != spec.policies.end();
+}
+
 [[nodiscard]] const char* to_string(drafter_kind k) noexcept;
 [[nodiscard]] const char* to_string(speculation_policy p) noexcept;
+[[nodiscard]] const char* to_string(prefetch_source p) noexcept;
 
 }  // namespace moesim::serve

@@ -258,3 +258,21 @@ TEST_CASE("placement: bad slot tables are refused with the numbers") {
   CHECK_THROWS_WITH(p.set_layer(0, std::vector<int>{0, 1, 2, 2}),
                     Catch::Contains("no slot of layer 0 holds expert 3"));
 }
+
+TEST_CASE("divided takes its copies from moe.placement when the scenario has one") {
+  // Without a replicas list and without moe.placement, divided runs on the contiguous split
+  // (above: its spread equals the split's). With moe.placement, the verifying passes run on the
+  // placement's slot tables (load_aware, 4 redundant experts: 12 slots, 3 per rank), so the
+  // spread under the run's placement is no longer the split's.
+  std::string text = mixtral_ep("divided", "");
+  const std::string moe = "moe: {capacity_factor: 0}";
+  text.replace(text.find(moe), moe.size(),
+               "moe: {capacity_factor: 0, placement: {strategy: load_aware, "
+               "redundant_experts: 4}}");
+  const sim::run::run_result placed = run(text);
+  REQUIRE(placed.speculative);
+  REQUIRE(placed.placement);
+  CHECK(placed.placement->physical_experts == 12);
+  const auto& x = *placed.speculative;
+  CHECK(x.rank_tokens_max_over_mean != x.rank_tokens_max_over_mean_contiguous);
+}

@@ -48,6 +48,8 @@ int serve_pd(const options& opt, std::ostream& out);
 /// Speculative decoding: the whole spec-decode-mixtral grid (batch x k x policy) as `moesim run`
 /// evaluates it, wall time and cost per grid point (issue 13: under 60 s on 2 cores).
 int spec_grid(const options& opt, std::ostream& out);
+/// The same for the spec-decode-offload grid (policy prefetch under expert offloading).
+int spec_grid_offload(const options& opt, std::ostream& out);
 
 /// Rebalancing's wall-time cost: a serving run with EPLB rebalanced every 50 iterations against
 /// the same run placed once (issue 14: at most 1.2x).

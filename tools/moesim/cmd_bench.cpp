@@ -28,6 +28,7 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"serve-pd", &bench::serve_pd},
       {"rebalance", &bench::rebalance},
       {"spec-grid", &bench::spec_grid},
+      {"spec-grid-offload", &bench::spec_grid_offload},
       {"place", &bench::place}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
