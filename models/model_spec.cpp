@@ -209,12 +209,32 @@ double bytes_per_param(weight_dtype dtype) noexcept {
   return 2.0;
 }
 
+double quant_meta_bytes_per_param(const weight_quant& q) noexcept {
+  if (q.group_size <= 0) return 0;
+  const double g = q.group_size;
+  const double groups = (q.scale_bits + q.zero_bits) / 8.0 / g;
+  const double scale_meta =
+      q.scale_bits < 16 && q.scale_group_size > 0 ? 4.0 / (g * q.scale_group_size) : 0;
+  return groups + scale_meta;
+}
+
+double quant_dequant_bytes_per_param(const weight_quant& q) noexcept {
+  if (q.group_size <= 0) return 0;
+  return 12.0 * (quant_dequant_kernels(q) / 3) / q.group_size;
+}
+
+int quant_dequant_kernels(const weight_quant& q) noexcept {
+  return 3 * ((q.scale_bits < 16 ? 1 : 0) + (q.zero_bits < 16 ? 1 : 0));
+}
+
 double expert_bytes_per_param(const model_spec& spec) noexcept {
-  return bytes_per_param(spec.expert_dtype.value_or(spec.dtype));
+  return bytes_per_param(spec.expert_dtype.value_or(spec.dtype)) +
+         (spec.expert_quant ? quant_meta_bytes_per_param(*spec.expert_quant) : 0);
 }
 
 double attention_bytes_per_param(const model_spec& spec) noexcept {
-  return bytes_per_param(spec.attention_dtype.value_or(spec.dtype));
+  return bytes_per_param(spec.attention_dtype.value_or(spec.dtype)) +
+         (spec.attention_quant ? quant_meta_bytes_per_param(*spec.attention_quant) : 0);
 }
 
 bool is_gated(ffn_activation activation) noexcept {

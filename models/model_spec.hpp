@@ -98,6 +98,33 @@ struct moe_spec {
   router_spec router;
 };
 
+/// Group-wise weight quantisation's metadata (HQQ, GPTQ, AWQ style): each `group_size`
+/// consecutive weights share one scale and one zero point, stored at `scale_bits` and
+/// `zero_bits` (16: fp16; 8: themselves quantised, as HQQ's quant_scale / quant_zero). Scales
+/// below 16 bits are dequantised in groups of `scale_group_size` with one fp16 scale and zero
+/// each (0: not counted). HQQ quantises zeros tensor-wide (one fp16 pair per matrix), which is
+/// not counted (a few bytes per matrix).
+struct weight_quant {
+  int group_size = 64;
+  int scale_bits = 16;
+  int zero_bits = 16;
+  int scale_group_size = 0;
+};
+/// Metadata bytes per weight parameter: (scale_bits + zero_bits) / 8 / group_size, plus the
+/// quantised scales' fp16 scale and zero (4 bytes) per scale_group_size x group_size weights.
+[[nodiscard]] double quant_meta_bytes_per_param(const weight_quant& q) noexcept;
+/// HBM bytes per weight parameter that dequantising the metadata moves at every use beyond the
+/// stored bytes: metadata stored below 16 bits is expanded to fp16 before the GEMM by three
+/// elementwise kernels (unpack to fp16: write 2 bytes; subtract the zero: read 2, write 2;
+/// multiply by the scale: read 2, write 2), then the GEMM reads it at 2 bytes: 12 bytes per
+/// quantised scale or zero, per group (HQQ's Quantizer.dequantize on scale_q and zero_q in
+/// HQQLinear's forward, as mixtral-offloading's HQQLinearTritonSavable.forward_triton calls it
+/// before its fused triton matmul). 0 when both are stored at 16 bits or more.
+[[nodiscard]] double quant_dequant_bytes_per_param(const weight_quant& q) noexcept;
+/// Elementwise kernels that dequantising one weight matrix's metadata launches: 3 per quantised
+/// scale or zero tensor (0, 3 or 6).
+[[nodiscard]] int quant_dequant_kernels(const weight_quant& q) noexcept;
+
 struct model_spec {
   std::string name;
   std::string source;
@@ -118,6 +145,11 @@ struct model_spec {
   /// streamed from HBM and fetched from the host are in these formats.
   std::optional<weight_dtype> expert_dtype;
   std::optional<weight_dtype> attention_dtype;
+  /// Group quantisation metadata of those formats (precision.expert_quant, .attention_quant):
+  /// counted in the bytes stored, streamed and fetched (expert_bytes_per_param,
+  /// attention_bytes_per_param) and in the dequantisation traffic (op_costs).
+  std::optional<weight_quant> expert_quant;
+  std::optional<weight_quant> attention_quant;
 };
 
 /// Throws std::invalid_argument naming the field and the numbers that disagree
@@ -135,7 +167,7 @@ void validate(const model_spec& spec);
 
 [[nodiscard]] double bytes_per_param(weight_dtype dtype) noexcept;
 /// Bytes per parameter of the routed experts (expert_dtype, else dtype) and of the attention
-/// projections (attention_dtype, else dtype).
+/// projections (attention_dtype, else dtype), with their quantisation metadata when set.
 [[nodiscard]] double expert_bytes_per_param(const model_spec& spec) noexcept;
 [[nodiscard]] double attention_bytes_per_param(const model_spec& spec) noexcept;
 [[nodiscard]] bool is_gated(ffn_activation activation) noexcept;

@@ -107,6 +107,10 @@ void validate(const chip_spec& chip) {
   require_positive(chip, "host_link.bytes_per_s", chip.host_link.bytes_per_s);
   require_non_negative(chip, "host_link.latency_ps",
                        static_cast<double>(chip.host_link.latency_ps));
+  require_non_negative(chip, "host_link.copy_bytes_per_s", chip.host_link.copy_bytes_per_s);
+  if (chip.host_link.copy_bytes_per_s > chip.host_link.bytes_per_s)
+    fail(chip, "host_link.copy_bytes_per_s", "<= host_link.bytes_per_s (line rate)",
+         chip.host_link.copy_bytes_per_s);
   if (chip.host_link.pcie_gen < 0)
     fail(chip, "host_link.pcie_gen", ">= 0", chip.host_link.pcie_gen);
   if (chip.nic) {

@@ -20,7 +20,8 @@
 //                siblings: [{chip: .., factors: [..]}],   # each optional, fraction in (0, 1]
 //                gemm_fp8_hbm: [{rows: .., hbm: ..}, ..]}  # optional, rows increasing
 //   scale_up: {links_per_chip: .., link_bytes_per_s: .., hop_latency_ps: ..}
-//   host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5, bytes_per_s: .., latency_ps: ..}
+//   host_link: {interface: "PCIe Gen5 x16", pcie_gen: 5, bytes_per_s: .., latency_ps: ..,
+//               copy_bytes_per_s: ..}  # optional: pinned cudaMemcpy rate
 //   nic: {model: "ConnectX-7", chips_per_nic: 1, bytes_per_s: .., latency_ps: ..}  # optional
 //   price_usd_per_hour: ..           # optional: on-demand list price per device-hour
 //   price_source: "..."              # required when price_usd_per_hour is given
@@ -114,6 +115,14 @@ struct host_link_spec {
   int pcie_gen = 0;             // YAML pcie_gen: 0 when not PCIe or not published
   double bytes_per_s = 0;       // YAML bytes_per_s (per direction, per device)
   std::int64_t latency_ps = 0;  // YAML latency_ps
+  /// YAML copy_bytes_per_s: what a pinned host -> device cudaMemcpy reaches over this link
+  /// (below line rate: packet headers, DMA and driver overheads). 0: unmeasured, line rate.
+  /// The host link carries only copies, so the topology builds it at this rate when given.
+  double copy_bytes_per_s = 0;
+  /// The rate the device <-> host link runs at: copy_bytes_per_s when given, else line rate.
+  [[nodiscard]] double achievable_bytes_per_s() const noexcept {
+    return copy_bytes_per_s > 0 ? copy_bytes_per_s : bytes_per_s;
+  }
 };
 
 /// Scale-out network interface. On GPUs one NIC serves `chips_per_nic` GPUs (1 on DGX); on TPUs

@@ -12,7 +12,9 @@ namespace moesim::topo {
 namespace {
 
 void attach_host(topology& topo, device_id d, vertex_id host, const chip_spec& chip) {
-  const link_id l = topo.add_duplex_link(d, host, link_kind::pcie, chip.host_link.bytes_per_s,
+  // The host link carries copies (cudaMemcpy), at the copy rate the preset measured.
+  const link_id l = topo.add_duplex_link(d, host, link_kind::pcie,
+                                         chip.host_link.achievable_bytes_per_s(),
                                          chip.host_link.latency_ps);
   device_attachment& att = topo.devices[static_cast<std::size_t>(d)];
   att.host = host;

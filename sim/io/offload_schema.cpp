@@ -12,6 +12,25 @@ namespace moesim::io {
 using sim::run::offload_config;
 using sim::run::precision_config;
 
+const object_type<models::weight_quant>& weight_quant_type() {
+  static const auto t = [] {
+    object_type<models::weight_quant> o(
+        "quant", "Group quantisation metadata: one scale and one zero per group of weights");
+    o.required("group_size", &models::weight_quant::group_size, integer_spec<int>{1, 1 << 20},
+               "weights sharing one scale and zero (HQQ group_size)")
+        .optional("scale_bits", &models::weight_quant::scale_bits, integer_spec<int>{1, 32},
+                  "bits of a stored scale (16: fp16; 8: HQQ quant_scale)")
+        .optional("zero_bits", &models::weight_quant::zero_bits, integer_spec<int>{1, 32},
+                  "bits of a stored zero (16: fp16; 8: HQQ quant_zero)")
+        .optional("scale_group_size", &models::weight_quant::scale_group_size,
+                  integer_spec<int>{0, 1 << 20},
+                  "quantised scales sharing one fp16 scale and zero (HQQ "
+                  "scale_quant_params.group_size; 0: not counted)");
+    return o;
+  }();
+  return t;
+}
+
 const object_type<precision_config>& precision_type() {
   static const auto t = [] {
     object_type<precision_config> o(
@@ -30,6 +49,7 @@ const object_type<precision_config>& precision_type() {
       stored.choices.emplace_back(std::string(models::to_string(d)), d);
     }
     using f = optional_spec<models::weight_dtype, enum_spec<models::weight_dtype>>;
+    using q = optional_spec<models::weight_quant, object_spec<models::weight_quant>>;
     o.optional("kv_cache", &precision_config::kv_cache, f{formats},
                "KV cache entries (default: model.dtype)")
         .optional("attention", &precision_config::attention, f{formats},
@@ -43,7 +63,13 @@ const object_type<precision_config>& precision_type() {
                   "stored format of the routed experts' weights (default: model.dtype); "
                   "computed at model.dtype's FLOP/s, dequantised on the fly")
         .optional("attention_weights", &precision_config::attention_weights, f{stored},
-                  "stored format of the attention projections' weights (default: model.dtype)");
+                  "stored format of the attention projections' weights (default: model.dtype)")
+        .optional("expert_quant", &precision_config::expert_quant, q{nested(weight_quant_type())},
+                  "expert_weights' group quantisation metadata: counted in the bytes stored, "
+                  "streamed and fetched, and its per-use dequantisation traffic")
+        .optional("attention_quant", &precision_config::attention_quant,
+                  q{nested(weight_quant_type())},
+                  "attention_weights' group quantisation metadata");
     return o;
   }();
   return t;
@@ -87,9 +113,42 @@ const object_type<offload_config>& offload_type() {
   return t;
 }
 
+namespace {
+
+bool integer_format(const std::optional<models::weight_dtype>& d) {
+  using models::weight_dtype;
+  return d && (*d == weight_dtype::int8 || *d == weight_dtype::int4 || *d == weight_dtype::int3 ||
+               *d == weight_dtype::int2);
+}
+
+/// precision.<quant_key> describes the groups of an integer precision.<format_key>.
+void check_quant(const doc::node& root, const std::optional<models::weight_quant>& quant,
+                 const std::optional<models::weight_dtype>& format, const char* quant_key,
+                 const char* format_key) {
+  if (!quant || integer_format(format)) return;
+  const doc::node* p = root.find("precision");
+  const doc::node* k = p != nullptr ? p->find(quant_key) : nullptr;
+  throw input_error(k != nullptr ? k->where() : root.where(),
+                    std::string("precision.") + quant_key,
+                    fmt::format("group quantisation metadata needs an integer precision.{} "
+                                "(int8, int4, int3 or int2), got {}",
+                                format_key,
+                                format ? std::string(models::to_string(*format)) : "none"));
+}
+
+}  // namespace
+
 void resolve_offload(sim::run::scenario& s, const doc::node& root) {
-  if (s.model.moe) s.model.expert_dtype = s.precision.expert_weights;
+  check_quant(root, s.precision.expert_quant, s.precision.expert_weights, "expert_quant",
+              "expert_weights");
+  check_quant(root, s.precision.attention_quant, s.precision.attention_weights,
+              "attention_quant", "attention_weights");
+  if (s.model.moe) {
+    s.model.expert_dtype = s.precision.expert_weights;
+    s.model.expert_quant = s.precision.expert_quant;
+  }
   s.model.attention_dtype = s.precision.attention_weights;
+  s.model.attention_quant = s.precision.attention_quant;
   if (!s.offload) return;
   const doc::node* n = root.find("offload");
   const source_loc where = n != nullptr ? n->where() : root.where();

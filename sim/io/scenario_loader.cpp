@@ -571,8 +571,9 @@ json scenario_to_json(const sim::run::scenario& s) {
   // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
   if (!s.offload) j.erase("offload");
   if (!s.cluster.host) j["cluster"].erase("host");
-  for (const char* k : {"expert_weights", "attention_weights"})
+  for (const char* k : {"expert_weights", "attention_weights", "expert_quant", "attention_quant"})
     if (j["precision"][k].is_null()) j["precision"].erase(k);
+  if (!(s.chip.host_link.copy_bytes_per_s > 0)) j["chip"]["host_link"].erase("copy_bytes_per_s");
   if (!s.variant.empty()) j["strategy"] = s.variant;
   return j;
 }

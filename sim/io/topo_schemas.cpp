@@ -109,7 +109,10 @@ const object_type<topo::host_link_spec>& host_link_type() {
                   "PCIe generation (0: not PCIe)")
         .required("bytes_per_s", &topo::host_link_spec::bytes_per_s, bandwidth,
                   "per direction, per device")
-        .optional("latency_ps", &topo::host_link_spec::latency_ps, latency, "one way");
+        .optional("latency_ps", &topo::host_link_spec::latency_ps, latency, "one way")
+        .optional("copy_bytes_per_s", &topo::host_link_spec::copy_bytes_per_s,
+                  bandwidth_or_zero,
+                  "pinned host -> device cudaMemcpy rate (0: line rate)");
     return o;
   }();
   return t;

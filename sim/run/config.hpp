@@ -106,6 +106,10 @@ struct precision_config {
   /// attention_dtype by the loader): routed experts, attention projections.
   std::optional<models::weight_dtype> expert_weights;
   std::optional<models::weight_dtype> attention_weights;
+  /// Their group quantisation's metadata (model_spec::expert_quant, attention_quant); only
+  /// with an integer format (int8, int4, int3, int2).
+  std::optional<models::weight_quant> expert_quant;
+  std::optional<models::weight_quant> attention_quant;
 
   [[nodiscard]] models::weight_dtype kv_or(models::weight_dtype d) const {
     return kv_cache.value_or(d);

@@ -159,6 +159,51 @@ void check_offload_cache(const scenario& s, const cluster::memory_plan& plan) {
       cluster::format_memory_bytes(rest)));
 }
 
+// Devices that share one host (its CPU and DRAM): gpus_per_host on GPU nodes, a host_shape
+// block on a TPU torus.
+long long devices_per_host(const topo::cluster_spec& c) {
+  if (c.fabric == topo::fabric_kind::nvswitch) return std::max(1, c.gpus_per_host);
+  long long n = 1;
+  for (std::size_t a = 0; a < c.host_shape.size(); ++a) {
+    n *= std::min(c.host_shape[a], a < c.shape.size() ? c.shape[a] : 1);
+  }
+  return std::max(1LL, n);
+}
+
+// The offloaded experts live in their host's DRAM: a device's experts the cache does not hold
+// when the run starts (its routed experts over its MoE layers less the cache's capacity; a
+// fetched expert swaps places with the one it evicts, as mixtral-offloading's ExpertCache does,
+// so the host never holds more). Every device of a host holds as many as the fullest stage's.
+// "offload: host 0 needs 84.0 GiB for the offloaded experts of its 1 device (256 experts of
+// 336 MiB) > 11.8 GiB of DRAM (cluster colab-t4, host.dram_bytes)". A host without a stated
+// dram_bytes is not checked.
+void check_offload_host(const scenario& s) {
+  if (!s.cluster.host || !(s.cluster.host->dram_bytes > 0) || !s.model.moe) return;
+  const parallel_config& p = s.parallelism;
+  // MoE layers per stage (chunk c sits on stage c % pp, as in stage_memory_plans).
+  std::vector<int> stage_moe(static_cast<std::size_t>(std::max(1, p.pp)), 0);
+  for (int c = 0; c < p.pp * p.vp; ++c) {
+    const auto [first, last] = chunk_layer_range(s.model.layers, p.pp * p.vp, c);
+    for (int i = first; i < last; ++i) {
+      stage_moe[static_cast<std::size_t>(c % p.pp)] += models::is_moe_layer(s.model, i) ? 1 : 0;
+    }
+  }
+  const int moe_layers = *std::max_element(stage_moe.begin(), stage_moe.end());
+  const long long per_rank = s.model.moe->experts / std::max(1, p.ep);
+  const long long cached = offload_cache_experts(s, moe_layers);
+  const long long offloaded = std::max(0LL, per_rank * moe_layers - cached);
+  const long long devices = std::min(devices_per_host(s.cluster), cluster_devices(s.cluster));
+  const double expert = offload_expert_bytes(s);
+  const double need = static_cast<double>(offloaded * devices) * expert;
+  if (need <= s.cluster.host->dram_bytes) return;
+  throw std::invalid_argument(fmt::format(
+      "offload: host 0 needs {} for the offloaded experts of its {} device{} ({} experts of {} "
+      "each, {} of {} per device not cached) > {} of DRAM (cluster {}, host.dram_bytes)",
+      cluster::format_memory_bytes(need), devices, devices == 1 ? "" : "s", offloaded * devices,
+      cluster::format_memory_bytes(expert), offloaded, per_rank * moe_layers,
+      cluster::format_memory_bytes(s.cluster.host->dram_bytes), s.cluster.name));
+}
+
 void check_tp_domains(const scenario& s, const layout& l) {
   const int tp = s.parallelism.tp;
   if (tp == 1) return;
@@ -516,7 +561,10 @@ void check_feasible(const scenario& s) {
   const auto fullest =
       std::max_element(plans.begin(), plans.end(),
                        [](const auto& a, const auto& b) { return a.total_bytes < b.total_bytes; });
-  if (s.offload) check_offload_cache(s, *fullest);
+  if (s.offload) {
+    check_offload_cache(s, *fullest);
+    check_offload_host(s);
+  }
   if (fullest->total_bytes > s.chip.hbm_bytes) {
     throw std::invalid_argument(describe_overflow(*fullest, s));
   }

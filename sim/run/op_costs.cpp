@@ -1,6 +1,7 @@
 #include "sim/run/op_costs.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "models/model_params.hpp"
 
@@ -10,6 +11,11 @@ namespace {
 
 double bpp(const models::model_spec& m) {
   return models::bytes_per_param(m.dtype);
+}
+
+/// HBM bytes per weight that dequantising a group-quantised format's metadata moves per use.
+double dequant_bpp(const std::optional<models::weight_quant>& q) {
+  return q ? models::quant_dequant_bytes_per_param(*q) : 0;
 }
 
 double qk_plus_v(const models::model_spec& m, const pass_shape& p) {
@@ -73,7 +79,9 @@ attention_kernels attention_cost(const models::model_spec& m, const pass_shape& 
     for (const seq_slice& x : p.slices) core_bytes += core_bytes_uniform(m, slice_shape(p, x));
   }
   const double act = 2.0 * p.tokens * m.hidden * bpp(m);
-  return {{2.0 * params * p.tokens / p.tp, params * models::attention_bytes_per_param(m) / p.tp + act,
+  const double weights =
+      params * (models::attention_bytes_per_param(m) + dequant_bpp(m.attention_quant)) / p.tp;
+  return {{2.0 * params * p.tokens / p.tp, weights + act,
            cluster::kernel_class::gemm, p.tokens},
           {attention_core_flops(m, p), core_bytes, cluster::kernel_class::attention}};
 }
@@ -96,7 +104,9 @@ cluster::op_cost expert_cost(const models::model_spec& m, const pass_shape& p, d
   const double shared = static_cast<double>(models::shared_expert_params(m));
   const double shared_tokens = shared > 0 ? p.tokens : 0;
   const double weights =
-      (active * expert * models::expert_bytes_per_param(m) + shared * bpp(m)) / p.tp;
+      (active * expert * (models::expert_bytes_per_param(m) + dequant_bpp(m.expert_quant)) +
+       shared * bpp(m)) /
+      p.tp;
   // Rows of the grouped GEMM: the mean tokens per routed expert with any (the shared experts'
   // GEMM over all the device's tokens is the larger, faster-streaming part when present; the
   // op is priced as one kernel at the routed experts' rows).

@@ -6,7 +6,9 @@
 // Conventions (multiply-add = 2 FLOPs; weights in the model's dtype, the routed experts' and the
 // attention projections' in their own stored formats when the scenario sets them
 // (model_spec::expert_dtype, attention_dtype: bytes in that format, FLOPs at the activations'
-// rate, the weights dequantised on the fly); activations in the model's dtype):
+// rate, the weights dequantised on the fly; group-quantised formats add their metadata to the
+// bytes stored and streamed, and metadata stored below 16 bits its per-use dequantisation
+// traffic, models::quant_dequant_bytes_per_param); activations in the model's dtype):
 //  - attention: two kernels. The projections (a GEMM) 2·params·T, bytes its weights and the
 //    layer's input and output; the core (a fused attention kernel, efficiency.attention) the
 //    scores and values over the keys each query sees, 2·heads·(qk_dim + v_dim)·keys·T (keys: the

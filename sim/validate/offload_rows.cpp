@@ -52,14 +52,17 @@ void add_offload_rows(std::vector<calibration_row>& rows) {
       .unit = "tokens/s",
       .measured = 2.5,
       .tolerance = 0.2,
-      .note = "expert fetches are flows over the T4's PCIe Gen3 x16 link at line rate; HQQ's "
-              "group scales and zeros are not counted; prefetch accuracy 0.8 is assumed",
-      .gap = "simulated ~8.5 tokens/s, 3x the published rate: the model has no HQQ "
-             "dequantisation kernels (the 2-bit GEMMs run as if their weights were fp16 at the "
-             "quantised bytes), no quantisation metadata (group scales and zeros, ~+50% bytes "
-             "at 2 bits, group 16), PCIe at line rate rather than the ~12 GB/s pinned copies "
-             "reach on Gen3, and no Python/launch overhead per expert; measuring the T4's "
-             "HQQ kernel and copy rates would fix it",
+      .note = "expert fetches are flows over the T4's PCIe Gen3 x16 link at the pinned copy rate "
+              "(12.2 GB/s; mixtral-offloading pins its host buffers); HQQ's group scales and "
+              "zeros are counted (0.377 bytes per 2-bit weight) and dequantised to fp16 at every "
+              "use (1.5 bytes of HBM traffic per weight); prefetch accuracy 0.8 is assumed",
+      .gap = "simulated ~3.8 tokens/s, 1.5x the published rate (it was ~8.5 before the copy "
+             "rate, HQQ metadata and its dequantisation were modelled): still missing are the "
+             "per-expert framework costs of the released code (Python dispatch of ~30 PyTorch "
+             "ops per expert on one Colab vCPU, and the device sync of its per-expert "
+             "`.tolist()` in SparseMoeWrapper.forward, which stops launches from running ahead "
+             "of the GPU), the dequantisation kernels' own launches, and the Colab VM's "
+             "virtualised PCIe; measuring one expert's wall time on a T4 would settle it",
       .simulate = [] { return offload_run("offload-mixtral", "int2-lru-prefetch").tokens_per_s; },
   });
   rows.push_back({
@@ -73,7 +76,8 @@ void add_offload_rows(std::vector<calibration_row>& rows) {
       .unit = "s",
       .measured = 0.735,
       .tolerance = 0.25,
-      .note = "no prefetch modelled (MoE-Infinity's activation-aware prefetch would lower it); "
+      .note = "fetches at the Gen4 x16 pinned copy rate (25 GB/s); no prefetch modelled "
+              "(MoE-Infinity's activation-aware prefetch would lower it); "
               "the README's mixed dataset is read as batch-1 decode at context 256",
       .simulate =
           [] {
