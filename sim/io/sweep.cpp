@@ -14,15 +14,14 @@ namespace {
 std::vector<sweep_axis> read_axes(const doc::node& part, const std::string& name) {
   if (!part.is_map()) {
     throw input_error(part.where(), "sweep." + name,
-                      "expected a mapping of key paths to lists of values, got " +
-                          part.describe());
+                      "expected a mapping of key paths to lists of values, got " + part.describe());
   }
   std::vector<sweep_axis> out;
   for (const auto& e : part.entries()) {
     const std::string path = "sweep." + name + "." + e.key;
     if (!e.value.is_seq()) {
-      throw input_error(e.value.where(), path, "expected a list of values, got " +
-                                                   e.value.describe());
+      throw input_error(e.value.where(), path,
+                        "expected a list of values, got " + e.value.describe());
     }
     if (e.value.items().empty()) {
       throw input_error(e.key_where, path, "empty axis: give at least one value");
@@ -106,10 +105,10 @@ sweep_spec read_sweep(const doc::node& sweep) {
   std::vector<std::string> seen;
   for (const auto& a : s.zip) {
     if (a.values.size() != s.zip.front().values.size()) {
-      throw input_error(a.key_where, "sweep.zip." + a.path,
-                        fmt::format("zipped lists differ in length: this one has {}, '{}' has {}",
-                                    a.values.size(), s.zip.front().path,
-                                    s.zip.front().values.size()));
+      throw input_error(
+          a.key_where, "sweep.zip." + a.path,
+          fmt::format("zipped lists differ in length: this one has {}, '{}' has {}",
+                      a.values.size(), s.zip.front().path, s.zip.front().values.size()));
     }
   }
   for (const auto* part : {&s.grid, &s.zip}) {
@@ -157,7 +156,8 @@ double student_t975(std::size_t df) {
   // Cornish-Fisher expansion around the normal quantile (Abramowitz & Stegun 26.7.5).
   const double z = 1.959963984540054;
   const double n = static_cast<double>(df);
-  return z + (z * z * z + z) / (4 * n) + (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * n * n);
+  return z + (z * z * z + z) / (4 * n) +
+         (5 * std::pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * n * n);
 }
 
 mean_ci mean_ci95(const std::vector<double>& samples) {
@@ -175,8 +175,9 @@ mean_ci mean_ci95(const std::vector<double>& samples) {
 
 const std::vector<std::string>& sweep_metric_names() {
   static const std::vector<std::string> names{
-      "step_time_s", "tokens_per_s", "drop_rate",  "dispatch_bytes_per_step", "peak_hbm_bytes",
-      "ttft_p50_s",  "ttft_p99_s",   "tpot_p50_s", "tpot_p99_s"};
+      "step_time_s",    "tokens_per_s", "drop_rate",  "dispatch_bytes_per_step",
+      "peak_hbm_bytes", "ttft_p50_s",   "ttft_p99_s", "tpot_p50_s",
+      "tpot_p99_s"};
   return names;
 }
 
@@ -267,8 +268,9 @@ std::vector<json> resumable_points(const json& old, const sweep_spec& spec, std:
   try {
     if (old.at("schema") != sweep_schema || old.at("axes") != json(names) ||
         old.at("seeds").get<std::size_t>() != seeds) {
-      throw input_error(origin + ": --resume: the file is of another sweep (its schema, axes or "
-                                 "--seeds differ); remove it or choose another --out");
+      throw input_error(origin +
+                        ": --resume: the file is of another sweep (its schema, axes or "
+                        "--seeds differ); remove it or choose another --out");
     }
     for (const auto& p : old.at("points")) {
       const auto i = p.at("point").get<std::size_t>();

@@ -42,7 +42,8 @@ struct sweep_args {
 /// The reason a refused point is infeasible: the loader's message without its file position.
 std::string reason_of(const io::input_error& e) {
   if (!e.located()) return e.what();
-  return (e.path().empty() ? "" : e.path() + ": ") + e.detail();
+  return (e.context().empty() ? "" : e.context() + ": ") +
+         (e.path().empty() ? "" : e.path() + ": ") + e.detail();
 }
 
 /// Loads every axis value alone over the base, so a wrong key or value is bad input (exit 2)
@@ -64,7 +65,7 @@ void check_axes(const io::doc::node& root, const io::sweep_spec& spec, const std
 
 /// Point `i` over the seeds: its JSON (sim/io/sweep.hpp point_json).
 io::json run_point(const io::doc::node& root, const io::sweep_spec& spec, std::size_t i,
-                   std::size_t seeds, const std::string& dir) {
+                   std::size_t seeds, const std::string& dir, int threads) {
   std::vector<std::vector<sim::run::run_result>> runs;
   std::vector<std::string> strategies;
   try {
@@ -79,12 +80,13 @@ io::json run_point(const io::doc::node& root, const io::sweep_spec& spec, std::s
       std::vector<const sim::run::scenario*> scenarios{&set.base};
       for (const auto& s : set.strategies) scenarios.push_back(&s);
       if (k == 0) {
-        for (const auto* s : scenarios) strategies.push_back(s->variant.empty() ? "base" : s->variant);
+        for (const auto* s : scenarios)
+          strategies.push_back(s->variant.empty() ? "base" : s->variant);
       }
       auto& results = runs.emplace_back();
       for (const auto* s : scenarios) {
         sim::trace_recorder off(false);
-        results.push_back(sim::run::simulate(*s, off, sim::run::run_options{1, {}, {}}));
+        results.push_back(sim::run::simulate(*s, off, sim::run::run_options{threads, {}, {}}));
       }
     }
   } catch (const io::input_error& e) {
@@ -165,17 +167,16 @@ int run_sweep(const sweep_args& a) {
   root.erase("sweep");
   const std::size_t total = spec.points();
   if (total > io::sweep_point_limit && !a.force) {
-    throw io::input_error(spec.where, "sweep",
-                          fmt::format("{} points, more than {}: pass --force to run them",
-                                      total == SIZE_MAX ? std::string("too many")
-                                                        : std::to_string(total),
-                                      io::sweep_point_limit));
+    throw io::input_error(
+        spec.where, "sweep",
+        fmt::format("{} points, more than {}: pass --force to run them",
+                    total == SIZE_MAX ? std::string("too many") : std::to_string(total),
+                    io::sweep_point_limit));
   }
   const std::string dir = std::filesystem::path(a.file).parent_path().string();
   check_axes(root, spec, dir);
   const std::size_t n = a.limit > 0 ? std::min(a.limit, total) : total;
-  const std::string prefix =
-      a.out.empty() ? std::filesystem::path(a.file).stem().string() : a.out;
+  const std::string prefix = a.out.empty() ? std::filesystem::path(a.file).stem().string() : a.out;
   std::vector<io::json> points(n);
   if (a.resume && std::filesystem::exists(prefix + ".json")) {
     std::ifstream in(prefix + ".json", std::ios::binary);
@@ -197,17 +198,20 @@ int run_sweep(const sweep_args& a) {
   std::atomic<std::size_t> next{0};
   {
     sweep_progress progress(todo.size(), !a.quiet);
+    const auto workers = std::min<std::size_t>(static_cast<std::size_t>(a.jobs), todo.size());
+    // Threads beyond the points go to each simulation's routing maths (byte-identical).
+    const int inner =
+        static_cast<int>(static_cast<std::size_t>(a.jobs) / std::max<std::size_t>(workers, 1));
     auto work = [&] {
       for (std::size_t k = next++; k < todo.size(); k = next++) {
         try {
-          points[todo[k]] = run_point(root, spec, todo[k], a.seeds, dir);
+          points[todo[k]] = run_point(root, spec, todo[k], a.seeds, dir, inner);
         } catch (...) {
           errors[k] = std::current_exception();
         }
         progress.point_done();
       }
     };
-    const auto workers = std::min<std::size_t>(static_cast<std::size_t>(a.jobs), todo.size());
     std::vector<std::thread> pool;
     for (std::size_t w = 1; w < workers; ++w) pool.emplace_back(work);
     work();
@@ -216,14 +220,14 @@ int run_sweep(const sweep_args& a) {
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
-  io::json doc{{"schema", io::sweep_schema},
-               {"scenario", root.find("name") && root.find("name")->is_scalar()
-                                ? root.find("name")->text()
-                                : std::string()},
-               {"seeds", a.seeds},
-               {"axes", spec.axis_names()},
-               {"points_total", total},
-               {"points", points}};
+  io::json doc{
+      {"schema", io::sweep_schema},
+      {"scenario", root.find("name") && root.find("name")->is_scalar() ? root.find("name")->text()
+                                                                       : std::string()},
+      {"seeds", a.seeds},
+      {"axes", spec.axis_names()},
+      {"points_total", total},
+      {"points", points}};
   write_text(prefix + ".json", io::dump(doc));
   write_text(prefix + ".csv", io::sweep_csv(doc));
   if (!a.quiet) {
@@ -252,7 +256,8 @@ void add_sweep_command(CLI::App& app, commands& cmds) {
                   "byte-identical for any count")
       ->check(CLI::Range(1, 256));
   sub->add_option("--out", st->out, "Output prefix (default: the file's name without .yaml)");
-  sub->add_option("--limit", st->limit, "Run only the first N points")->check(CLI::Range(1, 1 << 30));
+  sub->add_option("--limit", st->limit, "Run only the first N points")
+      ->check(CLI::Range(1, 1 << 30));
   sub->add_option("--seeds", st->seeds,
                   "Run each point with seeds seed..seed+S-1; report mean and 95% CI")
       ->check(CLI::Range(1, 1000));
