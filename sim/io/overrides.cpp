@@ -55,13 +55,17 @@ void apply_override(doc::node& root, std::string_view assignment) {
     throw input_error(where, "", "expected key.path=value");
   }
   const std::string_view path = assignment.substr(0, eq);
-  const auto segments = split_path(path, where);
   doc::node value = doc::parse(assignment.substr(eq + 1), origin);
   value.relocate(where);
   if (value.is_null() && assignment.substr(eq + 1).empty()) {
     throw input_error(where, std::string(path), "missing value after '='");
   }
+  apply_override(root, path, value, where);
+}
 
+void apply_override(doc::node& root, std::string_view path, const doc::node& value,
+                    const source_loc& where) {
+  const auto segments = split_path(path, where);
   doc::node* cur = &root;
   std::string walked;
   for (std::size_t i = 0; i < segments.size(); ++i) {

@@ -16,4 +16,10 @@ namespace moesim::io {
 /// or a list index out of range.
 void apply_override(doc::node& root, std::string_view assignment);
 
+/// As above for a value already parsed (a sweep axis's value, sim/io/sweep.hpp): `path` is
+/// set to `value`, which keeps its own source; `key_where` is where the path was written
+/// (errors about the path, and unknown keys, point there).
+void apply_override(doc::node& root, std::string_view path, const doc::node& value,
+                    const source_loc& key_where);
+
 }  // namespace moesim::io

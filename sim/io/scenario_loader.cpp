@@ -444,8 +444,8 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
     const bool named = !section.empty() && section.find(' ') == std::string::npos;
     const doc::node* where = named ? root.find(section) : nullptr;
     if (where == nullptr) where = root.find("parallelism");
-    throw input_error(where ? where->where() : root.where(), named ? section : "",
-                      named ? what.substr(colon + 2) : what);
+    throw infeasible_error(input_error(where ? where->where() : root.where(),
+                                       named ? section : "", named ? what.substr(colon + 2) : what));
   }
   return s;
 }
@@ -484,6 +484,7 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
   if (!root.is_map()) {
     detail::fail(root, "", "expected a scenario (a mapping of sections), got " + root.describe());
   }
+  root.erase("sweep");  // the axes of `moesim sweep`; the file loads as its base scenario
   for (const auto& o : opt.overrides) apply_override(root, o);
   if (opt.seed) apply_override(root, "seed=" + std::to_string(*opt.seed));
 
@@ -515,7 +516,12 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
         s.variant = strategy_name;
         out.strategies.push_back(std::move(s));
       } catch (const input_error& e) {
-        detail::rethrow_for_strategy(e, item, detail::strategy_context(item, i));
+        try {
+          detail::rethrow_for_strategy(e, item, detail::strategy_context(item, i));
+        } catch (const input_error& named) {
+          if (dynamic_cast<const infeasible_error*>(&e) != nullptr) throw infeasible_error(named);
+          throw;
+        }
       }
     }
   }
@@ -526,6 +532,11 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
 
 sim::run::scenario_set load_scenario_file(const std::string& path, const load_options& opt) {
   return load(doc::parse_file(path), opt, std::filesystem::path(path).parent_path());
+}
+
+sim::run::scenario_set load_scenario_tree(doc::node root, const std::string& base_dir,
+                                          const load_options& opt) {
+  return load(std::move(root), opt, std::filesystem::path(base_dir));
 }
 
 sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,

@@ -7,6 +7,8 @@
 // Sections (see `moesim schema` for every key):
 //   name, description, seed, model, cluster, chip, network, parallelism, moe, sampling,
 //   workload, strategies
+// plus `sweep:` (axes for `moesim sweep`, sim/io/sweep.hpp), which loading ignores: a sweep
+// file loads (and `moesim run` runs) as its base scenario.
 // `model` and `cluster` take `preset: NAME` plus overriding keys; `chip` overrides fields of
 // the chip preset named by cluster.chip. Each `strategies:` item has a `name` and any
 // sections, merged over the scenario as written.
@@ -27,10 +29,22 @@ struct load_options {
   std::optional<std::uint64_t> seed;   ///< replaces the scenario's seed
 };
 
+/// A layout the cluster or model cannot run (check_feasible: e.g. EP not dividing the experts),
+/// as opposed to a malformed file: a sweep reports such a point as infeasible and goes on.
+class infeasible_error : public input_error {
+ public:
+  explicit infeasible_error(const input_error& e) : input_error(e) {}
+};
+
 sim::run::scenario_set load_scenario_file(const std::string& path, const load_options& opt = {});
 /// As load_scenario_file for text; relative paths inside (routing traces) resolve against the
 /// current directory.
 sim::run::scenario_set load_scenario_text(std::string_view yaml, const std::string& origin,
+                                          const load_options& opt = {});
+
+/// As load_scenario_file for a document tree already parsed (and perhaps edited); relative
+/// paths inside resolve against `base_dir`.
+sim::run::scenario_set load_scenario_tree(doc::node root, const std::string& base_dir,
                                           const load_options& opt = {});
 
 /// The shipped scenario `scenarios/<name>.yaml`, compiled into the binary (for `moesim

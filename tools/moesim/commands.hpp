@@ -29,6 +29,7 @@ void add_dispatch_command(CLI::App& app, commands& cmds);
 void add_accuracy_command(CLI::App& app, commands& cmds);
 void add_report_command(CLI::App& app, commands& cmds);
 void add_place_command(CLI::App& app, commands& cmds);
+void add_sweep_command(CLI::App& app, commands& cmds);
 /// `moesim place ARGS...` in this process, printing to `out` (for `moesim bench place`).
 int place_command(const std::vector<std::string>& args, std::ostream& out);
 
@@ -48,6 +49,7 @@ inline void register_commands(CLI::App& app, commands& cmds) {
   add_accuracy_command(app, cmds);
   add_report_command(app, cmds);
   add_place_command(app, cmds);
+  add_sweep_command(app, cmds);
 }
 
 }  // namespace moesim::cli
