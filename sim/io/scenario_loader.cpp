@@ -1,3 +1,7 @@
+// About 600 lines: the scenario schema's top-level sections (network, parallelism, moe,
+// sampling, training, workload, folding) and the loading passes over them (strategies, serving
+// layouts, traces, profiles). The split when it grows: the section types (up to
+// scenario_type) into scenario_sections.cpp.
 #include "sim/io/scenario_loader.hpp"
 
 #include <filesystem>
