@@ -21,6 +21,7 @@
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "sim/io/strategy_errors.hpp"
+#include "sim/io/sweep.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/layout.hpp"
 
@@ -565,6 +566,7 @@ json scenario_json_schema() {
         json::array({json{{"required", json::array({"preset"})}}, json{{"required", required}}});
   }
   out["properties"]["chip"].erase("required");
+  out["properties"]["sweep"] = sweep_json_schema();
   return out;
 }
 

@@ -122,6 +122,28 @@ sweep_spec read_sweep(const doc::node& sweep) {
   return s;
 }
 
+json sweep_json_schema() {
+  auto axes = [](const char* what) {
+    return json{{"type", "object"},
+                {"description", what},
+                {"minProperties", 1},
+                {"additionalProperties",
+                 {{"type", "array"},
+                  {"minItems", 1},
+                  {"description", "Values of this key path (as for --set), any YAML each"}}}};
+  };
+  return {{"type", "object"},
+          {"description",
+           "Axes of `moesim sweep` (README \"Sweeps\"): key paths to lists of values; "
+           "`moesim run` and `validate` ignore it"},
+          {"minProperties", 1},
+          {"additionalProperties", false},
+          {"properties",
+           {{"grid", axes("Cartesian product of the axes; the first varies slowest")},
+            {"zip", axes("Lists of equal length taken side by side, as one axis varying "
+                         "fastest")}}}};
+}
+
 void apply_point(doc::node& root, const sweep_spec& spec, std::size_t i) {
   const auto values = spec.point(i);
   std::size_t k = 0;

@@ -52,6 +52,9 @@ struct sweep_spec {
 /// axis, zipped lists of unequal length or an axis given twice.
 sweep_spec read_sweep(const doc::node& sweep);
 
+/// JSON Schema of the `sweep:` block (in `moesim schema`, so editors accept sweep files).
+json sweep_json_schema();
+
 /// Applies point `i` to `root` (a scenario tree without its sweep block).
 void apply_point(doc::node& root, const sweep_spec& spec, std::size_t i);
 

@@ -1,6 +1,7 @@
 // `moesim sweep`: the points of a scenario's `sweep:` block (sim/io/sweep.hpp) simulated on a
-// pool of threads, written as PREFIX.json and PREFIX.csv in point order (byte-identical at any
-// --jobs).
+// pool of threads, or over the ranks of an MPI job (sweep_mpi.hpp), journaled as they finish
+// (sim/io/sweep_journal.hpp) and written as PREFIX.json and PREFIX.csv in point order
+// (byte-identical at any --jobs and rank count).
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -10,8 +11,11 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -20,9 +24,11 @@
 #include "sim/io/progress.hpp"
 #include "sim/io/scenario_loader.hpp"
 #include "sim/io/sweep.hpp"
+#include "sim/io/sweep_journal.hpp"
 #include "sim/run/simulate.hpp"
 #include "tools/moesim/commands.hpp"
 #include "tools/moesim/progress_display.hpp"
+#include "tools/moesim/sweep_mpi.hpp"
 
 namespace moesim::cli {
 
@@ -37,6 +43,7 @@ struct sweep_args {
   bool resume = false;
   bool force = false;
   bool quiet = false;
+  bool jobs_given = false;  ///< --jobs on the command line (else, under MPI, cores / ranks)
 };
 
 /// The reason a refused point is infeasible: the loader's message without its file position.
@@ -99,9 +106,15 @@ io::json run_point(const io::doc::node& root, const io::sweep_spec& spec, std::s
 }
 
 void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw io::input_error(path + ": cannot write the sweep output");
+  const std::string part = path + ".part";
+  {
+    std::ofstream out(part, std::ios::binary);
+    out << text;
+    if (!out.flush()) throw io::input_error(path + ": cannot write the sweep output");
+  }
+  std::error_code e;
+  std::filesystem::rename(part, path, e);
+  if (e) throw io::input_error(path + ": cannot write the sweep output (" + e.message() + ")");
 }
 
 /// Points done, rate and ETA: redrawn in place on a terminal, else a plain line every 10 s.
@@ -156,44 +169,87 @@ class sweep_progress {
   std::thread thread_;
 };
 
-int run_sweep(const sweep_args& a) {
-  const auto t0 = std::chrono::steady_clock::now();
-  io::doc::node root = io::doc::parse_file(a.file);
-  const io::doc::node* block = root.is_map() ? root.find("sweep") : nullptr;
+/// Everything every process (every MPI rank) derives from the file alone, checked.
+struct sweep_plan {
+  io::doc::node root;  ///< the scenario without its sweep block
+  io::sweep_spec spec;
+  std::string dir;     ///< the file's folder (relative paths in the scenario)
+  std::size_t total = 0;  ///< points in the sweep
+  std::size_t n = 0;      ///< points to have (--limit)
+  std::string prefix;
+};
+
+sweep_plan plan_sweep(const sweep_args& a) {
+  sweep_plan p;
+  p.root = io::doc::parse_file(a.file);
+  const io::doc::node* block = p.root.is_map() ? p.root.find("sweep") : nullptr;
   if (block == nullptr) {
     throw io::input_error(a.file + ": no sweep: block (axes to sweep; see README \"Sweeps\")");
   }
-  const io::sweep_spec spec = io::read_sweep(*block);
-  root.erase("sweep");
-  const std::size_t total = spec.points();
-  if (total > io::sweep_point_limit && !a.force) {
+  p.spec = io::read_sweep(*block);
+  p.root.erase("sweep");
+  p.total = p.spec.points();
+  if (p.total > io::sweep_point_limit && !a.force) {
     throw io::input_error(
-        spec.where, "sweep",
+        p.spec.where, "sweep",
         fmt::format("{} points, more than {}: pass --force to run them",
-                    total == SIZE_MAX ? std::string("too many") : std::to_string(total),
+                    p.total == SIZE_MAX ? std::string("too many") : std::to_string(p.total),
                     io::sweep_point_limit));
   }
-  const std::string dir = std::filesystem::path(a.file).parent_path().string();
-  check_axes(root, spec, dir);
-  const std::size_t n = a.limit > 0 ? std::min(a.limit, total) : total;
-  const std::string prefix = a.out.empty() ? std::filesystem::path(a.file).stem().string() : a.out;
-  std::vector<io::json> points(n);
-  if (a.resume && std::filesystem::exists(prefix + ".json")) {
-    std::ifstream in(prefix + ".json", std::ios::binary);
+  p.dir = std::filesystem::path(a.file).parent_path().string();
+  check_axes(p.root, p.spec, p.dir);
+  p.n = a.limit > 0 ? std::min(a.limit, p.total) : p.total;
+  p.prefix = a.out.empty() ? std::filesystem::path(a.file).stem().string() : a.out;
+  return p;
+}
+
+/// The writer's state (the only process, or rank 0): the points so far and the journal.
+struct sweep_outputs {
+  std::vector<io::json> points;  ///< by point index; null = still to run
+  std::vector<std::size_t> todo;
+  std::unique_ptr<io::sweep_journal> journal;
+  std::mutex mutex;
+
+  /// Point `i` done: journaled (durable) first, then kept. Thread-safe.
+  void record(std::size_t i, io::json&& point) {
+    journal->append(point);
+    const std::lock_guard lock(mutex);
+    points[i] = std::move(point);
+  }
+};
+
+/// --resume's points (PREFIX.json, then the journal PREFIX.partial.jsonl), and a fresh journal
+/// holding them.
+void open_outputs(const sweep_args& a, const sweep_plan& p, sweep_outputs& out) {
+  out.points.assign(p.n, io::json());
+  const std::string journal = io::sweep_journal_path(p.prefix);
+  if (a.resume && std::filesystem::exists(p.prefix + ".json")) {
+    std::ifstream in(p.prefix + ".json", std::ios::binary);
     std::stringstream text;
     text << in.rdbuf();
     io::json old;
     try {
       old = io::json::parse(text.str());
     } catch (const io::json::exception& e) {
-      throw io::input_error(prefix + ".json: --resume: not JSON (" + e.what() + ")");
+      throw io::input_error(p.prefix + ".json: --resume: not JSON (" + e.what() + ")");
     }
-    points = io::resumable_points(old, spec, a.seeds, n, prefix + ".json");
+    out.points = io::resumable_points(old, p.spec, a.seeds, p.n, p.prefix + ".json");
   }
-  std::vector<std::size_t> todo;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (points[i].is_null()) todo.push_back(i);
+  if (a.resume && std::filesystem::exists(journal)) {
+    auto journaled = io::read_sweep_journal(journal, p.spec, a.seeds, p.n);
+    for (std::size_t i = 0; i < p.n; ++i) {
+      if (out.points[i].is_null()) out.points[i] = std::move(journaled[i]);
+    }
   }
+  for (std::size_t i = 0; i < p.n; ++i) {
+    if (out.points[i].is_null()) out.todo.push_back(i);
+  }
+  out.journal = std::make_unique<io::sweep_journal>(journal, p.spec, a.seeds, out.points);
+}
+
+/// The points to run on `a.jobs` threads of this process.
+void run_threads(const sweep_args& a, const sweep_plan& p, sweep_outputs& out) {
+  const auto& todo = out.todo;
   std::vector<std::exception_ptr> errors(todo.size());
   std::atomic<std::size_t> next{0};
   {
@@ -205,7 +261,7 @@ int run_sweep(const sweep_args& a) {
     auto work = [&] {
       for (std::size_t k = next++; k < todo.size(); k = next++) {
         try {
-          points[todo[k]] = run_point(root, spec, todo[k], a.seeds, dir, inner);
+          out.record(todo[k], run_point(p.root, p.spec, todo[k], a.seeds, p.dir, inner));
         } catch (...) {
           errors[k] = std::current_exception();
         }
@@ -220,28 +276,107 @@ int run_sweep(const sweep_args& a) {
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
-  io::json doc{
-      {"schema", io::sweep_schema},
-      {"scenario", root.find("name") && root.find("name")->is_scalar() ? root.find("name")->text()
-                                                                       : std::string()},
-      {"seeds", a.seeds},
-      {"axes", spec.axis_names()},
-      {"points_total", total},
-      {"points", points}};
-  write_text(prefix + ".json", io::dump(doc));
-  write_text(prefix + ".csv", io::sweep_csv(doc));
+}
+
+/// Writes PREFIX.json and PREFIX.csv in point order (each through a temporary file renamed
+/// over it), removes the journal, prints the summary.
+int finish(const sweep_args& a, const sweep_plan& p, sweep_outputs& out,
+           std::chrono::steady_clock::time_point t0) {
+  const auto* name = p.root.find("name");
+  io::json doc{{"schema", io::sweep_schema},
+               {"scenario", name && name->is_scalar() ? name->text() : std::string()},
+               {"seeds", a.seeds},
+               {"axes", p.spec.axis_names()},
+               {"points_total", p.total},
+               {"points", out.points}};
+  write_text(p.prefix + ".json", io::dump(doc));
+  write_text(p.prefix + ".csv", io::sweep_csv(doc));
+  out.journal->remove();
   if (!a.quiet) {
     std::size_t infeasible = 0;
-    for (const auto& p : points) infeasible += p.at("rows").at(0).at("feasible") ? 0 : 1;
+    for (const auto& pt : out.points) infeasible += pt.at("rows").at(0).at("feasible") ? 0 : 1;
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::size_t ran = out.todo.size();
     fmt::print(std::cout,
                "{}: {} of {} points ({} infeasible, {} resumed), {} seed{} each; wrote {}.csv "
                "and {}.json\n  wall time {:.3f} s ({:.3g} points/s run)\n",
-               a.file, n, total, infeasible, n - todo.size(), a.seeds, a.seeds == 1 ? "" : "s",
-               prefix, prefix, wall, static_cast<double>(todo.size()) / std::max(wall, 1e-9));
+               a.file, p.n, p.total, infeasible, p.n - ran, a.seeds, a.seeds == 1 ? "" : "s",
+               p.prefix, p.prefix, wall, static_cast<double>(ran) / std::max(wall, 1e-9));
   }
   return 0;
+}
+
+#if MOESIM_WITH_MPI
+/// The failure `fn` throws, if any (input_error: exit 2; anything else: exit 1).
+sweep_mpi::failure attempt(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const io::input_error& e) {
+    return {2, e.what()};
+  } catch (const std::exception& e) {
+    return {1, e.what()};
+  }
+  return {};
+}
+
+/// A failure agreed by every rank: rank 0 throws it for main() to print (exactly as a threaded
+/// run would), the others exit with its code silently.
+int fail(const sweep_mpi::failure& f, int rank) {
+  if (rank != 0) return f.code;
+  if (f.code == 2) throw io::input_error(f.message);
+  throw std::runtime_error(f.message);
+}
+
+/// Under mpirun/srun: every rank reads and checks the file, rank 0 also the outputs; points are
+/// handed out by rank 0 (sweep_mpi.hpp) and written there.
+int run_sweep_mpi(sweep_args a, std::chrono::steady_clock::time_point t0) {
+  const sweep_mpi::world world;
+  if (!a.jobs_given) {  // the node's cores shared by its ranks
+    a.jobs = std::max(1, a.jobs / world.ranks_on_node());
+  }
+  sweep_plan plan;
+  sweep_outputs out;
+  sweep_mpi::failure f = world.agree(attempt([&] {
+    plan = plan_sweep(a);
+    if (world.rank() == 0) open_outputs(a, plan, out);
+  }));
+  if (f.code != 0) return fail(f, world.rank());
+  std::optional<sweep_progress> progress;
+  if (world.rank() == 0) progress.emplace(out.todo.size(), !a.quiet);
+  auto compute = [&](std::size_t i) {
+    sweep_mpi::outcome o;
+    o.error = attempt([&] { o.point = run_point(plan.root, plan.spec, i, a.seeds, plan.dir, 1); });
+    return o;
+  };
+  auto done = [&](std::size_t i, io::json&& point) {
+    const auto r = attempt([&] { out.record(i, std::move(point)); });
+    progress->point_done();
+    return r;
+  };
+  f = world.run(out.todo, a.jobs, compute, done);
+  progress.reset();
+  if (f.code != 0) return fail(f, world.rank());
+  return world.rank() == 0 ? finish(a, plan, out, t0) : 0;
+}
+#endif
+
+int run_sweep(const sweep_args& a) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (const auto rank = sweep_mpi::launched_rank()) {
+#if MOESIM_WITH_MPI
+    return run_sweep_mpi(a, t0);
+#else
+    if (*rank != 0) return 0;
+    std::cerr << "moesim sweep: this moesim was built without MPI: the sweep runs on rank 0's "
+                 "threads only (rebuild with libopenmpi-dev installed to spread it over ranks)\n";
+#endif
+  }
+  const sweep_plan plan = plan_sweep(a);
+  sweep_outputs out;
+  open_outputs(a, plan, out);
+  run_threads(a, plan, out);
+  return finish(a, plan, out, t0);
 }
 
 }  // namespace
@@ -261,10 +396,11 @@ void add_sweep_command(CLI::App& app, commands& cmds) {
   sub->add_option("--seeds", st->seeds,
                   "Run each point with seeds seed..seed+S-1; report mean and 95% CI")
       ->check(CLI::Range(1, 1000));
-  sub->add_flag("--resume", st->resume, "Keep the points already in PREFIX.json");
+  sub->add_flag("--resume", st->resume, "Keep the points already in PREFIX.json and in the journal PREFIX.partial.jsonl");
   sub->add_flag("--force", st->force, "Allow more than 100,000 points");
   sub->add_flag("--quiet", st->quiet, "Print nothing on success, and no progress");
-  sub->callback([&cmds, st] { cmds.run = [st] { return run_sweep(*st); }; });
+  sub->callback([&cmds, st, sub] {
+    st->jobs_given = sub->count("--jobs") > 0; cmds.run = [st] { return run_sweep(*st); }; });
 }
 
 }  // namespace moesim::cli

@@ -1,0 +1,46 @@
+# Runs one sweep scenario under `mpirun -n 2` (MPIEXEC, one compute thread a rank): the CSV and
+# JSON must equal the threaded run's golden files tests/golden/<name>.sweep.{csv,json} byte for
+# byte (see CMakeLists.txt). With BAD set, runs that file instead: it must exit 2 and print
+# exactly one message, the threaded run's, on stderr (mpirun -q prints nothing of its own).
+set(ENV{OMPI_ALLOW_RUN_AS_ROOT} 1)  # CI runs as root
+set(ENV{OMPI_ALLOW_RUN_AS_ROOT_CONFIRM} 1)
+# One machine, shared memory only: no network probing in containers.
+set(mpirun ${MPIEXEC} -q -n 2 --oversubscribe --mca btl self,vader)
+file(MAKE_DIRECTORY ${OUT_DIR})
+if(DEFINED BAD)
+  execute_process(COMMAND ${MOESIM} sweep ${BAD} --quiet --out ${OUT_DIR}/bad
+                  RESULT_VARIABLE rc ERROR_VARIABLE threaded)
+  if(NOT rc EQUAL 2 OR threaded STREQUAL "")
+    message(FATAL_ERROR "moesim sweep ${BAD}: expected exit 2 and a message, got ${rc}")
+  endif()
+  execute_process(COMMAND ${mpirun} ${MOESIM} sweep ${BAD} --quiet --out ${OUT_DIR}/bad
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2)
+    message(FATAL_ERROR "mpirun -n 2 moesim sweep ${BAD}: expected exit 2, got ${rc}\n${out}${err}")
+  endif()
+  if(NOT err STREQUAL threaded OR NOT out STREQUAL "")
+    message(FATAL_ERROR "mpirun -n 2 moesim sweep ${BAD}: expected exactly the threaded run's "
+                        "message\n${threaded}on stderr, got\n${err}and on stdout\n${out}")
+  endif()
+  return()
+endif()
+file(REMOVE ${OUT_DIR}/mpi.csv ${OUT_DIR}/mpi.json)
+execute_process(
+  COMMAND ${mpirun} ${MOESIM} sweep ${SCENARIO} --quiet --jobs 1 --out ${OUT_DIR}/mpi
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "mpirun -n 2 moesim sweep ${SCENARIO} failed (exit ${rc}):\n${out}${err}")
+endif()
+if(EXISTS ${OUT_DIR}/mpi.partial.jsonl)
+  message(FATAL_ERROR "${NAME}: the sweep journal was not removed at the end")
+endif()
+foreach(ext csv json)
+  set(golden ${GOLDEN_DIR}/${NAME}.sweep.${ext})
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT_DIR}/mpi.${ext} ${golden}
+                  RESULT_VARIABLE same)
+  if(NOT same EQUAL 0)
+    execute_process(COMMAND diff -u ${golden} ${OUT_DIR}/mpi.${ext} OUTPUT_VARIABLE d)
+    string(SUBSTRING "${d}" 0 4000 d)
+    message(FATAL_ERROR "${NAME}: the MPI sweep's ${ext} differs from the threaded golden:\n${d}")
+  endif()
+endforeach()
