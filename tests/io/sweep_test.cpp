@@ -2,6 +2,9 @@
 // --jobs 1 and 2.
 #include "sim/io/sweep.hpp"
 
+#include "sim/io/scenario_loader.hpp"
+#include "sim/io/sweep_journal.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -114,6 +117,60 @@ TEST_CASE("sweep outputs are byte-identical at --jobs 1 and --jobs 2, and resume
              Catch::StartsWith("point,moe.capacity_factor,moe.routing,moe.padded,strategy,"
                                "feasible,reason,step_time_s,step_time_s_ci95,"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("sweep journal: a killed sweep resumes from its journal to the same files") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "moesim-sweep-journal-test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string file = std::string(MOESIM_SOURCE_DIR) + "/scenarios/sweep-capacity.yaml";
+  const std::string cmd = std::string(MOESIM_BINARY) + " sweep " + file + " --quiet --limit 6 --out ";
+  REQUIRE(std::system((cmd + (dir / "full").string()).c_str()) == 0);
+  CHECK_FALSE(fs::exists(sweep_journal_path((dir / "full").string())));  // removed at the end
+  const json full = json::parse(slurp((dir / "full.json").string()));
+  // The journal a sweep killed after three points leaves: the header and those points in
+  // completion order, the last line cut short by the kill; no PREFIX.json or .csv yet.
+  auto root = doc::parse_file(file);
+  const auto spec = read_sweep(*root.find("sweep"));
+  const std::string journal = sweep_journal_path((dir / "k").string());
+  {
+    sweep_journal j(journal, spec, 1, {});
+    for (std::size_t i : {4, 0, 2}) j.append(full.at("points").at(i));
+  }
+  {
+    std::ofstream cut(journal, std::ios::app | std::ios::binary);
+    cut << full.at("points").at(5).dump().substr(0, 40);
+  }
+  const auto kept = read_sweep_journal(journal, spec, 1, 6);
+  CHECK(kept[0] == full.at("points").at(0));
+  CHECK(kept[4] == full.at("points").at(4));
+  CHECK(kept[1].is_null());
+  CHECK(kept[5].is_null());  // the cut line
+  REQUIRE(std::system((cmd + (dir / "k").string() + " --resume").c_str()) == 0);
+  CHECK(slurp((dir / "k.json").string()) == slurp((dir / "full.json").string()));
+  CHECK(slurp((dir / "k.csv").string()) == slurp((dir / "full.csv").string()));
+  CHECK_FALSE(fs::exists(journal));
+  // A journal of another sweep (other --seeds), or corrupt before its last line, is refused.
+  { sweep_journal j(journal, spec, 2, {}); }
+  CHECK_THROWS_AS(read_sweep_journal(journal, spec, 1, 6), input_error);
+  {
+    std::ofstream bad(journal, std::ios::binary);
+    bad << json{{"schema", sweep_schema}, {"axes", spec.axis_names()}, {"seeds", 1}}.dump()
+        << "\n{not json\n" << full.at("points").at(0).dump() << "\n";
+  }
+  CHECK_THROWS_WITH(read_sweep_journal(journal, spec, 1, 6), Catch::Contains(":2: --resume"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("sweep block is in the scenario schema") {
+  const auto s = scenario_json_schema();
+  const auto& sweep = s.at("properties").at("sweep");
+  CHECK(sweep.at("additionalProperties") == false);
+  const auto& grid = sweep.at("properties").at("grid");
+  CHECK(grid.at("additionalProperties").at("type") == "array");
+  CHECK(grid.at("additionalProperties").at("minItems") == 1);
+  CHECK(sweep.at("properties").contains("zip"));
 }
 
 }  // namespace moesim::io
