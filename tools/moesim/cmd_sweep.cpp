@@ -279,9 +279,10 @@ void run_threads(const sweep_args& a, const sweep_plan& p, sweep_outputs& out) {
 }
 
 /// Writes PREFIX.json and PREFIX.csv in point order (each through a temporary file renamed
-/// over it), removes the journal, prints the summary.
+/// over it), removes the journal, prints the summary (`startup`: MPI's start-up, part of the
+/// wall time from `t0`).
 int finish(const sweep_args& a, const sweep_plan& p, sweep_outputs& out,
-           std::chrono::steady_clock::time_point t0) {
+           std::chrono::steady_clock::time_point t0, std::optional<double> startup = {}) {
   const auto* name = p.root.find("name");
   io::json doc{{"schema", io::sweep_schema},
                {"scenario", name && name->is_scalar() ? name->text() : std::string()},
@@ -300,9 +301,10 @@ int finish(const sweep_args& a, const sweep_plan& p, sweep_outputs& out,
     const std::size_t ran = out.todo.size();
     fmt::print(std::cout,
                "{}: {} of {} points ({} infeasible, {} resumed), {} seed{} each; wrote {}.csv "
-               "and {}.json\n  wall time {:.3f} s ({:.3g} points/s run)\n",
+               "and {}.json\n  wall time {:.3f} s ({:.3g} points/s run{})\n",
                a.file, p.n, p.total, infeasible, p.n - ran, a.seeds, a.seeds == 1 ? "" : "s",
-               p.prefix, p.prefix, wall, static_cast<double>(ran) / std::max(wall, 1e-9));
+               p.prefix, p.prefix, wall, static_cast<double>(ran) / std::max(wall, 1e-9),
+               startup ? fmt::format("; MPI start-up {:.3f} s of it", *startup) : "");
   }
   return 0;
 }
@@ -332,6 +334,8 @@ int fail(const sweep_mpi::failure& f, int rank) {
 /// handed out by rank 0 (sweep_mpi.hpp) and written there.
 int run_sweep_mpi(sweep_args a, std::chrono::steady_clock::time_point t0) {
   const sweep_mpi::world world;
+  const double startup =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!a.jobs_given) {  // the node's cores shared by its ranks
     a.jobs = std::max(1, a.jobs / world.ranks_on_node());
   }
@@ -357,7 +361,7 @@ int run_sweep_mpi(sweep_args a, std::chrono::steady_clock::time_point t0) {
   f = world.run(out.todo, a.jobs, compute, done);
   progress.reset();
   if (f.code != 0) return fail(f, world.rank());
-  return world.rank() == 0 ? finish(a, plan, out, t0) : 0;
+  return world.rank() == 0 ? finish(a, plan, out, t0, startup) : 0;
 }
 #endif
 
