@@ -341,8 +341,11 @@ int run_sweep_mpi(sweep_args a, std::chrono::steady_clock::time_point t0) {
   }
   sweep_plan plan;
   sweep_outputs out;
-  sweep_mpi::failure f = world.agree(attempt([&] {
-    plan = plan_sweep(a);
+  // Every rank's file checked before rank 0 touches the outputs (a bad file on any rank must
+  // leave an earlier journal as it was).
+  sweep_mpi::failure f = world.agree(attempt([&] { plan = plan_sweep(a); }));
+  if (f.code != 0) return fail(f, world.rank());
+  f = world.agree(attempt([&] {
     if (world.rank() == 0) open_outputs(a, plan, out);
   }));
   if (f.code != 0) return fail(f, world.rank());
