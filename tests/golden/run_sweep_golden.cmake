@@ -1,6 +1,7 @@
 # Runs one sweep scenario at --jobs 1 and --jobs 2: the CSV and JSON must be byte-identical
 # between the runs and equal tests/golden/<name>.sweep.{csv,json} (see CMakeLists.txt).
 # With MOESIM_UPDATE_GOLDENS=1 in the environment it rewrites the golden files instead.
+include(${CMAKE_CURRENT_LIST_DIR}/compare_golden.cmake)
 file(MAKE_DIRECTORY ${OUT_DIR})
 foreach(jobs 1 2)
   execute_process(
@@ -25,11 +26,5 @@ foreach(ext csv json)
   if(NOT EXISTS ${golden})
     message(FATAL_ERROR "${NAME}: no golden file ${golden} (run tools/update-goldens.sh)")
   endif()
-  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT_DIR}/j1.${ext} ${golden}
-                  RESULT_VARIABLE same)
-  if(NOT same EQUAL 0)
-    execute_process(COMMAND diff -u ${golden} ${OUT_DIR}/j1.${ext} OUTPUT_VARIABLE d)
-    string(SUBSTRING "${d}" 0 4000 d)
-    message(FATAL_ERROR "${NAME}: the sweep's ${ext} differs from the golden file:\n${d}")
-  endif()
+  moesim_compare_golden(${OUT_DIR}/j1.${ext} ${golden} "${NAME}: the sweep's ${ext}")
 endforeach()

@@ -3,6 +3,7 @@
 # byte (see CMakeLists.txt). With BAD set, runs that file instead: it must exit 2 and print
 # exactly one message, the threaded run's, on stderr (mpirun -q prints nothing of its own),
 # also when only rank 1 has the bad file.
+include(${CMAKE_CURRENT_LIST_DIR}/compare_golden.cmake)
 set(ENV{OMPI_ALLOW_RUN_AS_ROOT} 1)  # CI runs as root
 set(ENV{OMPI_ALLOW_RUN_AS_ROOT_CONFIRM} 1)
 # One machine, shared memory only: no network probing in containers.
@@ -51,12 +52,6 @@ if(EXISTS ${OUT_DIR}/mpi.partial.jsonl)
   message(FATAL_ERROR "${NAME}: the sweep journal was not removed at the end")
 endif()
 foreach(ext csv json)
-  set(golden ${GOLDEN_DIR}/${NAME}.sweep.${ext})
-  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${OUT_DIR}/mpi.${ext} ${golden}
-                  RESULT_VARIABLE same)
-  if(NOT same EQUAL 0)
-    execute_process(COMMAND diff -u ${golden} ${OUT_DIR}/mpi.${ext} OUTPUT_VARIABLE d)
-    string(SUBSTRING "${d}" 0 4000 d)
-    message(FATAL_ERROR "${NAME}: the MPI sweep's ${ext} differs from the threaded golden:\n${d}")
-  endif()
+  moesim_compare_golden(${OUT_DIR}/mpi.${ext} ${GOLDEN_DIR}/${NAME}.sweep.${ext}
+                        "${NAME}: the MPI sweep's ${ext} (mpirun -n 2)")
 endforeach()
