@@ -7,7 +7,9 @@
 
 namespace moesim::io {
 
-std::string sweep_journal_path(const std::string& prefix) { return prefix + ".partial.jsonl"; }
+std::string sweep_journal_path(const std::string& prefix) {
+  return prefix + ".partial.jsonl";
+}
 
 std::vector<json> read_sweep_journal(const std::string& path, const sweep_spec& spec,
                                      std::size_t seeds, std::size_t points) {
@@ -57,8 +59,8 @@ sweep_journal::~sweep_journal() {
 }
 
 void sweep_journal::write(const std::string& line) {
-  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() ||
-      std::fflush(file_) != 0 || ::fdatasync(::fileno(file_)) != 0) {
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0 ||
+      ::fdatasync(::fileno(file_)) != 0) {
     throw input_error(path_ + ": cannot write the sweep journal");
   }
 }

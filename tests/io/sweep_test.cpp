@@ -2,14 +2,14 @@
 // --jobs 1 and 2.
 #include "sim/io/sweep.hpp"
 
-#include "sim/io/scenario_loader.hpp"
-#include "sim/io/sweep_journal.hpp"
-
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "sim/io/scenario_loader.hpp"
+#include "sim/io/sweep_journal.hpp"
 
 namespace moesim::io {
 
@@ -125,7 +125,8 @@ TEST_CASE("sweep journal: a killed sweep resumes from its journal to the same fi
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string file = std::string(MOESIM_SOURCE_DIR) + "/scenarios/sweep-capacity.yaml";
-  const std::string cmd = std::string(MOESIM_BINARY) + " sweep " + file + " --quiet --limit 6 --out ";
+  const std::string cmd =
+      std::string(MOESIM_BINARY) + " sweep " + file + " --quiet --limit 6 --out ";
   REQUIRE(std::system((cmd + (dir / "full").string()).c_str()) == 0);
   CHECK_FALSE(fs::exists(sweep_journal_path((dir / "full").string())));  // removed at the end
   const json full = json::parse(slurp((dir / "full.json").string()));
@@ -157,7 +158,8 @@ TEST_CASE("sweep journal: a killed sweep resumes from its journal to the same fi
   {
     std::ofstream bad(journal, std::ios::binary);
     bad << json{{"schema", sweep_schema}, {"axes", spec.axis_names()}, {"seeds", 1}}.dump()
-        << "\n{not json\n" << full.at("points").at(0).dump() << "\n";
+        << "\n{not json\n"
+        << full.at("points").at(0).dump() << "\n";
   }
   CHECK_THROWS_WITH(read_sweep_journal(journal, spec, 1, 6), Catch::Contains(":2: --resume"));
   fs::remove_all(dir);

@@ -173,7 +173,7 @@ class sweep_progress {
 struct sweep_plan {
   io::doc::node root;  ///< the scenario without its sweep block
   io::sweep_spec spec;
-  std::string dir;     ///< the file's folder (relative paths in the scenario)
+  std::string dir;        ///< the file's folder (relative paths in the scenario)
   std::size_t total = 0;  ///< points in the sweep
   std::size_t n = 0;      ///< points to have (--limit)
   std::string prefix;
@@ -330,25 +330,21 @@ int fail(const sweep_mpi::failure& f, int rank) {
   throw std::runtime_error(f.message);
 }
 
-/// Under mpirun/srun: every rank reads and checks the file, rank 0 also the outputs; points are
-/// handed out by rank 0 (sweep_mpi.hpp) and written there.
-int run_sweep_mpi(sweep_args a, std::chrono::steady_clock::time_point t0) {
-  const sweep_mpi::world world;
-  const double startup =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+/// The collective part: every rank reads and checks the file, then rank 0 the outputs; points
+/// are handed out by rank 0 (sweep_mpi.hpp) and recorded there. Failures are returned, agreed.
+sweep_mpi::failure distribute(const sweep_mpi::world& world, sweep_args a, sweep_plan& plan,
+                              sweep_outputs& out) {
   if (!a.jobs_given) {  // the node's cores shared by its ranks
     a.jobs = std::max(1, a.jobs / world.ranks_on_node());
   }
-  sweep_plan plan;
-  sweep_outputs out;
   // Every rank's file checked before rank 0 touches the outputs (a bad file on any rank must
   // leave an earlier journal as it was).
   sweep_mpi::failure f = world.agree(attempt([&] { plan = plan_sweep(a); }));
-  if (f.code != 0) return fail(f, world.rank());
+  if (f.code != 0) return f;
   f = world.agree(attempt([&] {
     if (world.rank() == 0) open_outputs(a, plan, out);
   }));
-  if (f.code != 0) return fail(f, world.rank());
+  if (f.code != 0) return f;
   std::optional<sweep_progress> progress;
   if (world.rank() == 0) progress.emplace(out.todo.size(), !a.quiet);
   auto compute = [&](std::size_t i) {
@@ -361,10 +357,25 @@ int run_sweep_mpi(sweep_args a, std::chrono::steady_clock::time_point t0) {
     progress->point_done();
     return r;
   };
-  f = world.run(out.todo, a.jobs, compute, done);
-  progress.reset();
-  if (f.code != 0) return fail(f, world.rank());
-  return world.rank() == 0 ? finish(a, plan, out, t0, startup) : 0;
+  return world.run(out.todo, a.jobs, compute, done);
+}
+
+/// Under mpirun/srun. Rank 0 writes the files after MPI_Finalize, so nothing that can throw runs
+/// while MPI lives (an exception then aborts the job: sweep_mpi::world).
+int run_sweep_mpi(const sweep_args& a, std::chrono::steady_clock::time_point t0) {
+  sweep_plan plan;
+  sweep_outputs out;
+  sweep_mpi::failure f;
+  int rank = 0;
+  double startup = 0;
+  {
+    const sweep_mpi::world world;
+    startup = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rank = world.rank();
+    f = distribute(world, a, plan, out);
+  }
+  if (f.code != 0) return fail(f, rank);
+  return rank == 0 ? finish(a, plan, out, t0, startup) : 0;
 }
 #endif
 
@@ -394,7 +405,8 @@ void add_sweep_command(CLI::App& app, commands& cmds) {
   auto st = std::make_shared<sweep_args>();
   sub->add_option("file", st->file, "Scenario YAML file with a sweep: block")->required();
   sub->add_option("--jobs", st->jobs,
-                  "Points simulated at once (default: the machine's cores); the outputs are "
+                  "Points simulated at once (default: the machine's cores); under MPI, per rank "
+                  "(default: the machine's cores over its ranks); the outputs are "
                   "byte-identical for any count")
       ->check(CLI::Range(1, 256));
   sub->add_option("--out", st->out, "Output prefix (default: the file's name without .yaml)");
@@ -403,11 +415,14 @@ void add_sweep_command(CLI::App& app, commands& cmds) {
   sub->add_option("--seeds", st->seeds,
                   "Run each point with seeds seed..seed+S-1; report mean and 95% CI")
       ->check(CLI::Range(1, 1000));
-  sub->add_flag("--resume", st->resume, "Keep the points already in PREFIX.json and in the journal PREFIX.partial.jsonl");
+  sub->add_flag("--resume", st->resume,
+                "Keep the points already in PREFIX.json and in the journal PREFIX.partial.jsonl");
   sub->add_flag("--force", st->force, "Allow more than 100,000 points");
   sub->add_flag("--quiet", st->quiet, "Print nothing on success, and no progress");
   sub->callback([&cmds, st, sub] {
-    st->jobs_given = sub->count("--jobs") > 0; cmds.run = [st] { return run_sweep(*st); }; });
+    st->jobs_given = sub->count("--jobs") > 0;
+    cmds.run = [st] { return run_sweep(*st); };
+  });
 }
 
 }  // namespace moesim::cli

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -122,8 +123,7 @@ std::vector<std::uint8_t> receive(const MPI_Status& st) {
   int n = 0;
   MPI_Get_count(&st, MPI_BYTE, &n);
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(n));
-  MPI_Recv(bytes.data(), n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
-           MPI_STATUS_IGNORE);
+  MPI_Recv(bytes.data(), n, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
   return bytes;
 }
 
@@ -158,7 +158,12 @@ world::world() {
   MPI_Comm_free(&node);
 }
 
-world::~world() { MPI_Finalize(); }
+world::~world() {
+  // An exception leaving while MPI lives would leave the other ranks waiting for this one:
+  // abort the job instead (callers return agreed failures, never throw, while a world lives).
+  if (std::uncaught_exceptions() > 0) MPI_Abort(MPI_COMM_WORLD, 1);
+  MPI_Finalize();
+}
 
 failure world::agree(const failure& mine) const {
   const int me = mine.code != 0 ? rank_ : size_;

@@ -63,8 +63,9 @@ using compute_fn = std::function<outcome(std::size_t point)>;
 /// failure stops the hand-out).
 using done_fn = std::function<failure(std::size_t point, io::json&& result)>;
 
-/// The MPI job: MPI_Init_thread (FUNNELED) on construction, MPI_Finalize on destruction; one per
-/// process, on the main thread.
+/// The MPI job: MPI_Init_thread (FUNNELED) on construction, MPI_Finalize on destruction, or
+/// MPI_Abort of the whole job when destroyed by an exception (never a hang); one per process, on
+/// the main thread.
 class world {
  public:
   world();
