@@ -6,8 +6,10 @@
 include(${CMAKE_CURRENT_LIST_DIR}/compare_golden.cmake)
 set(ENV{OMPI_ALLOW_RUN_AS_ROOT} 1)  # CI runs as root
 set(ENV{OMPI_ALLOW_RUN_AS_ROOT_CONFIRM} 1)
-# One machine, shared memory only: no network probing in containers.
-set(mpirun ${MPIEXEC} -q -n 2 --oversubscribe --mca btl self,vader)
+# One machine, shared memory only: no network probing in containers, and no cross-process
+# memory copies (CMA), which container seccomp profiles often refuse.
+set(mca --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
+set(mpirun ${MPIEXEC} -q -n 2 --oversubscribe ${mca})
 file(MAKE_DIRECTORY ${OUT_DIR})
 if(DEFINED BAD)
   execute_process(COMMAND ${MOESIM} sweep ${BAD} --quiet --out ${OUT_DIR}/bad
@@ -21,7 +23,7 @@ if(DEFINED BAD)
     if(ranks STREQUAL "2 ranks")
       set(cmd ${mpirun} ${MOESIM} sweep ${BAD} --quiet --out ${OUT_DIR}/bad)
     else()
-      set(cmd ${MPIEXEC} -q --oversubscribe --mca btl self,vader
+      set(cmd ${MPIEXEC} -q --oversubscribe ${mca}
               -n 1 ${MOESIM} sweep ${SCENARIO} --quiet --out ${OUT_DIR}/bad :
               -n 1 ${MOESIM} sweep ${BAD} --quiet --out ${OUT_DIR}/bad)
     endif()
