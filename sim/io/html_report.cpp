@@ -35,6 +35,7 @@ double num(const json& j, const char* key) {
 }
 
 std::string seconds_cell(double v) {
+  if (v == 0) return "0";
   return std::isfinite(v) ? format_seconds(v) : "-";
 }
 
@@ -81,7 +82,7 @@ std::string comparison_table(const json& m) {
       head.emplace_back(h);
     }
   }
-  std::string out = "<table class=\"strategies\">\n" + head_row(head);
+  std::string out = "<div class=\"wide\"><table class=\"strategies\">\n" + head_row(head);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const json& r = *rows[i];
     const json& s = r.at("summary");
@@ -101,7 +102,7 @@ std::string comparison_table(const json& m) {
     }
     out += "</tr>\n";
   }
-  out += "</table>\n";
+  out += "</table></div>\n";
   if (m.contains("comparison")) {
     out += fmt::format("<p class=\"note\">Ranked by {}.</p>\n",
                        escape(m.at("comparison").at("objective").get<std::string>()));
@@ -134,13 +135,13 @@ std::string breakdown(const json& m) {
   }
   std::vector<std::string> head{"strategy"};
   for (const auto p : cols) head.push_back(bars.parts[p]);
-  std::string table = "<table class=\"breakdown\">\n" + head_row(head);
+  std::string table = "<div class=\"wide\"><table class=\"breakdown\">\n" + head_row(head);
   for (std::size_t b = 0; b < bars.bars.size(); ++b) {
     table += "<tr>" + cell(bars.bars[b], false);
     for (const auto p : cols) table += cell(seconds_cell(bars.values[p][b] / 1e3));
     table += "</tr>\n";
   }
-  table += "</table>\n";
+  table += "</table></div>\n";
   return "<h3>Where the time goes</h3>\n" + svg::draw(bars) + table;
 }
 
@@ -379,7 +380,7 @@ std::string sweep_section(const json& doc) {
     const metric_view v = view_of(metric);
     head.emplace_back(v.label ? v.label : metric);
   }
-  out += "<h3>Points</h3>\n<table class=\"sweep\">\n" + head_row(head);
+  out += "<h3>Points</h3>\n<div class=\"wide\"><table class=\"sweep\">\n" + head_row(head);
   for (const auto& p : points) {
     for (const auto& row : p.at("rows")) {
       out += "<tr>" + cell(p.at("point").dump());
@@ -397,7 +398,7 @@ std::string sweep_section(const json& doc) {
       out += "</tr>\n";
     }
   }
-  return out + "</table>\n";
+  return out + "</table></div>\n";
 }
 
 // ---- traces -------------------------------------------------------------------------------
@@ -469,12 +470,13 @@ std::string trace_section(const json& t) {
 }
 
 constexpr const char* style = R"(<style>
-body{font-family:sans-serif;margin:24px auto;max-width:1000px;color:#222;background:#fff}
+body{font-family:sans-serif;margin:24px auto;padding:0 16px;max-width:1000px;color:#222;background:#fff}
 h1{font-size:24px}h2{font-size:19px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:36px}
 h3{font-size:15px;margin-top:22px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #d0d0d0;padding:3px 7px}th{background:#f2f2f2;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}td.infeasible{color:#a33}
+th,td{border:1px solid #d0d0d0;padding:3px 7px;white-space:nowrap}th{background:#f2f2f2;text-align:left;white-space:normal;vertical-align:bottom}
+td.n{text-align:right;font-variant-numeric:tabular-nums}td.infeasible{color:#a33;white-space:normal}
+.wide{overflow-x:auto}
 svg.chart{display:block;margin:10px 0;max-width:100%;height:auto}
 .note{color:#555;font-size:13px}code,pre{background:#f5f5f5;padding:1px 4px}
 pre{padding:8px;overflow-x:auto}

@@ -170,6 +170,7 @@ std::string number(double v) {
     }
     return fmt::format("{:.4g}{}", m, suffix[i]);
   }
+  if (a >= 1e4) return fmt::format("{:.0f}", v);
   return fmt::format("{:.4g}", v);
 }
 

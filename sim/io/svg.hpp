@@ -15,7 +15,8 @@ namespace moesim::io::svg {
 std::string escape(std::string_view s);
 
 /// A number for a tick or a cell: up to 4 significant digits, no trailing zeros ("0.125",
-/// "1.5e+06" for large magnitudes, "0" for zero).
+/// "2.5"), whole below a million ("51640"), with SI suffixes above ("55.2M", "1.5G"), "0" for
+/// zero, "-" for NaN.
 std::string number(double v);
 
 /// Tick positions covering [lo, hi] at a 1-2-5 step, about `target` of them, all within
