@@ -434,37 +434,63 @@ std::string trace_section(const json& t) {
            "InfiniBand, DCN and ICI links while a transfer runs them above half their capacity "
            "(NVLink and PCIe traffic is on the devices' own tracks).</p>\n";
   }
-  // Bytes carried: the integral of the step function (GB/s x ms = MB).
+  // Each link's samples in time order: a step function (a value holds to the next sample).
+  double t0 = std::numeric_limits<double>::infinity();
+  double t1 = -t0;
   std::vector<std::pair<double, std::string>> busiest;
   for (const auto& n : names) {
-    const auto& s = links[n];
+    svg::series& s = links[n];
     std::vector<std::size_t> idx(s.x.size());
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
     std::stable_sort(idx.begin(), idx.end(), [&](auto a, auto b) { return s.x[a] < s.x[b]; });
-    double area = 0;
-    for (std::size_t i = 0; i + 1 < idx.size(); ++i) {
-      area += s.y[idx[i]] * (s.x[idx[i + 1]] - s.x[idx[i]]);
+    svg::series sorted{s.name, {}, {}};
+    for (const auto i : idx) {
+      sorted.x.push_back(s.x[i]);
+      sorted.y.push_back(s.y[i]);
     }
+    s = std::move(sorted);
+    // Bytes carried: the integral (GB/s x ms = MB).
+    double area = 0;
+    for (std::size_t i = 0; i + 1 < s.x.size(); ++i) area += s.y[i] * (s.x[i + 1] - s.x[i]);
     busiest.emplace_back(-area, n);
+    t0 = std::min(t0, s.x.front());
+    t1 = std::max(t1, s.x.back());
   }
   std::stable_sort(busiest.begin(), busiest.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Transfers last microseconds: averaged over `bins` equal intervals, so the chart shows how
+  // busy each link was over the run rather than a comb of spikes.
+  constexpr int bins = 30;
+  const double width = t1 > t0 ? (t1 - t0) / bins : 1.0;
   svg::line_chart c;
-  c.title = fmt::format("Throughput of the {} busiest links", std::min(shown, busiest.size()));
+  c.title = fmt::format("Throughput of the {} busiest links (mean over {} intervals)",
+                        std::min(shown, busiest.size()), bins);
   c.x_label = "simulated time (ms)";
   c.y_label = "GB/s";
   c.steps = true;
-  for (std::size_t i = 0; i < busiest.size() && i < shown; ++i) {
-    svg::series s = links[busiest[i].second];
-    std::vector<std::size_t> idx(s.x.size());
-    for (std::size_t k = 0; k < idx.size(); ++k) idx[k] = k;
-    std::stable_sort(idx.begin(), idx.end(), [&](auto a, auto b) { return s.x[a] < s.x[b]; });
-    svg::series sorted{s.name, {}, {}};
-    for (const auto k : idx) {
-      sorted.x.push_back(s.x[k]);
-      sorted.y.push_back(s.y[k]);
+  for (std::size_t k = 0; k < busiest.size() && k < shown; ++k) {
+    const svg::series& s = links[busiest[k].second];
+    std::vector<double> sum(bins, 0.0);
+    for (std::size_t i = 0; i + 1 < s.x.size(); ++i) {
+      const double a = s.x[i];
+      const double b = s.x[i + 1];
+      if (s.y[i] == 0 || b <= a) continue;
+      const int first = std::clamp(static_cast<int>((a - t0) / width), 0, bins - 1);
+      const int last = std::clamp(static_cast<int>((b - t0) / width), 0, bins - 1);
+      for (int j = first; j <= last; ++j) {
+        const double lo = std::max(a, t0 + width * j);
+        const double hi = std::min(b, t0 + width * (j + 1));
+        if (hi > lo) sum[static_cast<std::size_t>(j)] += s.y[i] * (hi - lo);
+      }
     }
-    c.lines.push_back(std::move(sorted));
+    std::string name = s.name;
+    if (name.size() > 5 && name.ends_with(" GB/s")) name.resize(name.size() - 5);
+    svg::series binned{name, {}, {}};
+    for (int j = 0; j <= bins; ++j) {  // the last point closes the last interval
+      binned.x.push_back(t0 + width * j);
+      binned.y.push_back(sum[static_cast<std::size_t>(std::min(j, bins - 1))] / width);
+    }
+    c.lines.push_back(std::move(binned));
   }
   return out + svg::draw(c);
 }
