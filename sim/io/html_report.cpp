@@ -145,49 +145,42 @@ std::string breakdown(const json& m) {
   return "<h3>Where the time goes</h3>\n" + svg::draw(bars) + table;
 }
 
-/// Heatmaps of the figures per expert, per MoE layer and per device (each row on its own
-/// scale: the rows are of different units).
+/// One heatmap over the objects of `items`: a column per object (labelled by its `index`
+/// key), a row per (label, key) figure, each row on its own scale (the rows' units differ).
+std::string figure_heatmap(const char* title, const char* x_label, const json& items,
+                           const char* index,
+                           const std::vector<std::pair<const char*, const char*>>& figures) {
+  svg::heatmap h;
+  h.title = title;
+  h.x_label = x_label;
+  h.scale_rows = true;
+  h.values.resize(figures.size());
+  for (const auto& [label, key] : figures) h.rows.emplace_back(label);
+  for (const auto& x : items) {
+    h.cols.push_back(std::to_string(x.at(index).get<long long>()));
+    for (std::size_t k = 0; k < figures.size(); ++k) {
+      h.values[k].push_back(num(x, figures[k].second));
+    }
+  }
+  return svg::draw(h);
+}
+
+/// Heatmaps of the figures per expert, per MoE layer and per device.
 std::string heatmaps(const json& m) {
   std::string out = "<h3>Load across experts, layers and devices</h3>\n";
-  svg::heatmap e;
-  e.title = "Expert load (per step, averaged over layers)";
-  e.x_label = "expert";
-  e.rows = {"tokens routed", "tokens dropped"};
-  e.values.resize(2);
-  e.scale_rows = true;
-  for (const auto& x : m.at("experts")) {
-    e.cols.push_back(std::to_string(x.at("expert").get<long long>()));
-    e.values[0].push_back(num(x, "tokens"));
-    e.values[1].push_back(num(x, "dropped"));
-  }
-  out += svg::draw(e);
-  svg::heatmap l;
-  l.title = "MoE layers";
-  l.x_label = "MoE layer";
-  l.rows = {"device load max/mean", "experts touched", "drop rate"};
-  l.values.resize(3);
-  l.scale_rows = true;
-  for (const auto& x : m.at("routing").at("layers")) {
-    l.cols.push_back(std::to_string(x.at("layer").get<long long>()));
-    l.values[0].push_back(num(x, "load_max_over_mean"));
-    l.values[1].push_back(num(x, "unique_experts"));
-    l.values[2].push_back(num(x, "drop_rate"));
-  }
-  out += svg::draw(l);
-  svg::heatmap d;
-  d.title = "Devices";
-  d.x_label = "device";
-  d.rows = {"compute busy (s)", "weight loads busy (s)", "network busy (s)",
-            "expert copies received", "memory planned (bytes)"};
-  const char* keys[] = {"compute_busy_s", "hbm_busy_s", "network_busy_s", "tokens_routed_in",
-                        "memory_bytes"};
-  d.values.resize(std::size(keys));
-  d.scale_rows = true;
-  for (const auto& x : m.at("devices")) {
-    d.cols.push_back(std::to_string(x.at("device").get<long long>()));
-    for (std::size_t k = 0; k < std::size(keys); ++k) d.values[k].push_back(num(x, keys[k]));
-  }
-  out += svg::draw(d);
+  out += figure_heatmap("Expert load (per step, averaged over layers)", "expert",
+                        m.at("experts"), "expert",
+                        {{"tokens routed", "tokens"}, {"tokens dropped", "dropped"}});
+  out += figure_heatmap("MoE layers", "MoE layer", m.at("routing").at("layers"), "layer",
+                        {{"device load max/mean", "load_max_over_mean"},
+                         {"experts touched", "unique_experts"},
+                         {"drop rate", "drop_rate"}});
+  out += figure_heatmap("Devices", "device", m.at("devices"), "device",
+                        {{"compute busy (s)", "compute_busy_s"},
+                         {"weight loads busy (s)", "hbm_busy_s"},
+                         {"network busy (s)", "network_busy_s"},
+                         {"expert copies received", "tokens_routed_in"},
+                         {"memory planned (bytes)", "memory_bytes"}});
   out +=
       "<p class=\"note\">The metrics carry expert loads averaged over layers and per-layer "
       "summaries, not a layer &times; expert matrix; hover a cell for its value.</p>\n";
