@@ -147,19 +147,37 @@ std::string breakdown(const json& m) {
 
 /// One heatmap over the objects of `items`: a column per object (labelled by its `index`
 /// key), a row per (label, key) figure, each row on its own scale (the rows' units differ).
-std::string figure_heatmap(const char* title, const char* x_label, const json& items,
+/// Beyond `max_columns` objects a column is the mean of consecutive ones (9216 devices would
+/// be 46,000 cells, megabytes of SVG), and the title says how many.
+std::string figure_heatmap(std::string title, const char* x_label, const json& items,
                            const char* index,
                            const std::vector<std::pair<const char*, const char*>>& figures) {
+  constexpr std::size_t max_columns = 256;
+  const std::size_t n = items.size();
+  const std::size_t group = (n + max_columns - 1) / max_columns;
   svg::heatmap h;
-  h.title = title;
+  h.title = group > 1 ? fmt::format("{} (a column is the mean of {} {}s)", title, group, x_label)
+                      : std::move(title);
   h.x_label = x_label;
   h.scale_rows = true;
   h.values.resize(figures.size());
   for (const auto& [label, key] : figures) h.rows.emplace_back(label);
-  for (const auto& x : items) {
-    h.cols.push_back(std::to_string(x.at(index).get<long long>()));
+  for (std::size_t first = 0; first < n; first += std::max<std::size_t>(group, 1)) {
+    const std::size_t last = std::min(n, first + group) - 1;
+    const auto name = [&](std::size_t i) {
+      return std::to_string(items.at(i).at(index).get<long long>());
+    };
+    h.cols.push_back(first == last ? name(first) : name(first) + "-" + name(last));
     for (std::size_t k = 0; k < figures.size(); ++k) {
-      h.values[k].push_back(num(x, figures[k].second));
+      double sum = 0;
+      std::size_t count = 0;
+      for (std::size_t i = first; i <= last; ++i) {
+        const double v = num(items.at(i), figures[k].second);
+        if (!std::isfinite(v)) continue;
+        sum += v;
+        ++count;
+      }
+      h.values[k].push_back(count > 0 ? sum / static_cast<double>(count) : nan);
     }
   }
   return svg::draw(h);
@@ -328,9 +346,11 @@ std::string sweep_section(const json& doc) {
         key += fmt::format("{}{}={}", key.empty() ? "" : ", ", axes[a],
                            p.at("values").at(axes[a]).get<std::string>());
       }
-      const auto strategy = row.at("strategy").get<std::string>();
-      if (strategy != "base") key += (key.empty() ? "" : ", ") + strategy;
-      if (key.empty()) key = axes[xa];
+      // The strategy names the line when the scenario has several ("base" = as written).
+      if (p.at("rows").size() > 1) {
+        key += (key.empty() ? "" : ", ") + row.at("strategy").get<std::string>();
+      }
+      if (key.empty()) key = "base";
       if (!rows.contains(key)) keys.push_back(key);
       rows[key].emplace_back(x, &row);
     }

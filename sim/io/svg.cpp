@@ -175,8 +175,10 @@ std::string number(double v) {
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
-  if (hi <= lo) {
-    const double pad = lo == 0 ? 1 : std::abs(lo) * 0.1;
+  if (hi <= lo && lo == 0) {
+    hi = 1;  // all zeros: a 0..1 axis, zero at the bottom
+  } else if (hi <= lo) {
+    const double pad = std::abs(lo) * 0.1;
     lo -= pad;
     hi += pad;
   }

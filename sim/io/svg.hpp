@@ -21,7 +21,8 @@ std::string number(double v);
 
 /// Tick positions covering [lo, hi] at a 1-2-5 step, about `target` of them, all within
 /// [lo, hi] rounded outwards to the step (the axis then spans the first to the last tick).
-/// lo == hi gives ticks around the value. Precondition: finite lo <= hi, target >= 2.
+/// lo == hi gives ticks around the value (0..1 for zero). Precondition: finite lo <= hi,
+/// target >= 2.
 std::vector<double> nice_ticks(double lo, double hi, int target = 5);
 
 /// The i-th colour of a qualitative palette readable on white and by colour-blind readers

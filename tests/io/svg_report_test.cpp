@@ -40,6 +40,8 @@ TEST_CASE("svg: ticks step 1-2-5 and cover the range") {
   CHECK(t.back() >= 7.1);
   CHECK(t.size() >= 3);
   CHECK(t.size() <= 9);
+  CHECK(io::svg::nice_ticks(0, 0).front() == 0);  // all zeros: 0 at the bottom
+  CHECK(io::svg::nice_ticks(0, 0).back() == 1);
   const auto one = io::svg::nice_ticks(4, 4);  // a single value still gets an axis
   CHECK(one.front() < 4);
   CHECK(one.back() > 4);
