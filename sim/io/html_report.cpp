@@ -74,8 +74,13 @@ std::string strategy_name(const json& row) {
 std::string comparison_table(const json& m) {
   const auto rows = strategy_rows(m);
   const bool serving = m.contains("serving");
-  std::vector<std::string> head{"rank", "strategy", serving ? "iteration (mean)" : "step time",
-                                "tokens/s", "tokens/s per device", "MFU", "peak HBM per device",
+  std::vector<std::string> head{"rank",
+                                "strategy",
+                                serving ? "iteration (mean)" : "step time",
+                                "tokens/s",
+                                "tokens/s per device",
+                                "MFU",
+                                "peak HBM per device",
                                 "dropped"};
   if (serving) {
     for (const char* h : {"TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "goodput (req/s)"}) {
@@ -186,9 +191,8 @@ std::string figure_heatmap(std::string title, const char* x_label, const json& i
 /// Heatmaps of the figures per expert, per MoE layer and per device.
 std::string heatmaps(const json& m) {
   std::string out = "<h3>Load across experts, layers and devices</h3>\n";
-  out += figure_heatmap("Expert load (per step, averaged over layers)", "expert",
-                        m.at("experts"), "expert",
-                        {{"tokens routed", "tokens"}, {"tokens dropped", "dropped"}});
+  out += figure_heatmap("Expert load (per step, averaged over layers)", "expert", m.at("experts"),
+                        "expert", {{"tokens routed", "tokens"}, {"tokens dropped", "dropped"}});
   out += figure_heatmap("MoE layers", "MoE layer", m.at("routing").at("layers"), "layer",
                         {{"device load max/mean", "load_max_over_mean"},
                          {"experts touched", "unique_experts"},
@@ -356,10 +360,9 @@ std::string sweep_section(const json& doc) {
     }
   }
   std::string out = fmt::format(
-      "<p>{} points of {} ({} axes: {}), {} seed(s); {} infeasible row(s).</p>\n",
-      points.size(), svg::number(num(doc, "points_total")), axes.size(),
-      escape(fmt::format("{}", fmt::join(axes, ", "))), svg::number(num(doc, "seeds")),
-      infeasible);
+      "<p>{} points of {} ({} axes: {}), {} seed(s); {} infeasible row(s).</p>\n", points.size(),
+      svg::number(num(doc, "points_total")), axes.size(),
+      escape(fmt::format("{}", fmt::join(axes, ", "))), svg::number(num(doc, "seeds")), infeasible);
   for (const auto& metric : sweep_metric_names()) {
     svg::line_chart c;
     const metric_view v = view_of(metric);
@@ -400,9 +403,9 @@ std::string sweep_section(const json& doc) {
       for (const auto& a : axes) out += cell(p.at("values").at(a).get<std::string>(), false);
       out += cell(row.at("strategy").get<std::string>(), false);
       if (!row.at("feasible").get<bool>()) {
-        out += fmt::format("<td class=\"infeasible\" colspan=\"{}\">infeasible: {}</td></tr>\n",
-                           sweep_metric_names().size(),
-                           escape(row.at("reason").get<std::string>()));
+        out +=
+            fmt::format("<td class=\"infeasible\" colspan=\"{}\">infeasible: {}</td></tr>\n",
+                        sweep_metric_names().size(), escape(row.at("reason").get<std::string>()));
         continue;
       }
       for (const auto& metric : sweep_metric_names()) {
@@ -532,9 +535,10 @@ report_kind report_kind_of(const report_input& in) {
     const json& s = in.doc.at("schema");
     if (s == metrics_schema) return report_kind::metrics;
     if (s == sweep_schema) return report_kind::sweep;
-    throw input_error(fmt::format("{}: schema {}: expected {} (moesim run --metrics) or {} "
-                                  "(moesim sweep)",
-                                  in.name, s.dump(), metrics_schema, sweep_schema));
+    throw input_error(
+        fmt::format("{}: schema {}: expected {} (moesim run --metrics) or {} "
+                    "(moesim sweep)",
+                    in.name, s.dump(), metrics_schema, sweep_schema));
   }
   if (in.doc.contains("traceEvents")) return report_kind::trace;
   throw input_error(fmt::format(
@@ -552,9 +556,9 @@ std::string html_report(const std::vector<report_input>& inputs) {
     const char* what = kind == report_kind::metrics ? "metrics"
                        : kind == report_kind::sweep ? "sweep"
                                                     : "trace";
-    const std::string title =
-        kind == report_kind::trace ? in.name
-                                   : fmt::format("{} ({})", in.doc.value("scenario", "?"), in.name);
+    const std::string title = kind == report_kind::trace
+                                  ? in.name
+                                  : fmt::format("{} ({})", in.doc.value("scenario", "?"), in.name);
     contents += fmt::format("<li><a href=\"#{}\">{}</a> &middot; {}</li>\n", anchor(i),
                             escape(title), what);
     body += fmt::format("<section id=\"{}\" class=\"{}\">\n<h2>{}</h2>\n", anchor(i), what,

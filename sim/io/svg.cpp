@@ -68,7 +68,8 @@ std::string legend(const std::vector<std::pair<std::string, std::string>>& entri
   std::string out;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const double x = x0 + col_w * static_cast<double>(i % cols);
-    const double y = y0 + legend_row * static_cast<double>(i / cols);
+    const std::size_t row = i / cols;  // whole rows
+    const double y = y0 + legend_row * static_cast<double>(row);
     if (lines) {
       out += fmt::format(
           "<g class=\"legend\"><line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" "
@@ -115,9 +116,8 @@ std::string y_axis(const std::vector<double>& ticks, const scale& y, double left
 }
 
 std::string frame(double left, double right, double bottom) {
-  return fmt::format(
-      "<path d=\"M{0} {1}V{2}H{3}\" fill=\"none\" stroke=\"#333333\"/>\n", px(left), px(top),
-      px(bottom), px(right));
+  return fmt::format("<path d=\"M{0} {1}V{2}H{3}\" fill=\"none\" stroke=\"#333333\"/>\n", px(left),
+                     px(top), px(bottom), px(right));
 }
 
 std::string no_data(double height) {
@@ -143,12 +143,23 @@ std::string escape(std::string_view s) {
   out.reserve(s.size());
   for (const char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -213,8 +224,8 @@ std::string heat_colour(double t) {
   if (std::isnan(t)) return "#d9d9d9";
   t = std::clamp(t, 0.0, 1.0);
   // YlGnBu stops (ColorBrewer), interpolated in RGB.
-  static constexpr int stops[][3] = {{255, 255, 217}, {199, 233, 180}, {65, 182, 196},
-                                     {34, 94, 168},   {8, 29, 88}};
+  static constexpr int stops[][3] = {
+      {255, 255, 217}, {199, 233, 180}, {65, 182, 196}, {34, 94, 168}, {8, 29, 88}};
   const double f = t * 4;
   const auto i = std::min<std::size_t>(3, static_cast<std::size_t>(f));
   const double u = f - static_cast<double>(i);
@@ -282,7 +293,7 @@ std::string draw(const line_chart& c) {
       const scale s{std::log(xlo), std::log(xhi), left + 12, right - 12};
       return s(std::log(v));
     }
-    return scale{xlo, xhi, left + (cat ? 0 : 0), right}(v);
+    return scale{xlo, xhi, left, right}(v);
   };
   out += y_axis(yt, y, left, right, c.y_label);
   for (std::size_t i = 0; i < xt.size(); ++i) {
@@ -320,9 +331,8 @@ std::string draw(const line_chart& c) {
       if (!c.steps) {
         marks += fmt::format(
             "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"><title>{}: {}, {}</title></circle>\n",
-            px(X), px(Y), col, escape(s.name), cat ? escape(c.x_categories.at(
-                                                         static_cast<std::size_t>(s.x[i])))
-                                                   : number(s.x[i]),
+            px(X), px(Y), col, escape(s.name),
+            cat ? escape(c.x_categories.at(static_cast<std::size_t>(s.x[i]))) : number(s.x[i]),
             number(s.y[i]));
       }
     }
@@ -350,6 +360,7 @@ std::string draw(const stacked_bars& c) {
     }
   }
   std::vector<std::string> names;
+  names.reserve(shown.size());
   for (const auto p : shown) names.push_back(c.parts[p]);
   const std::size_t cols = legend_columns(names);
   const double height = bottom + 44 + legend_height(shown.size(), cols) + 8;
@@ -371,6 +382,7 @@ std::string draw(const stacked_bars& c) {
   const double slot = (right - left) / static_cast<double>(c.bars.size());
   const double bar_w = std::min(80.0, slot * 0.6);
   std::vector<std::pair<std::string, std::string>> entries;
+  entries.reserve(shown.size());
   for (const std::size_t p : shown) entries.emplace_back(c.parts[p], colour(entries.size()));
   for (std::size_t b = 0; b < c.bars.size(); ++b) {
     const double x = left + slot * (static_cast<double>(b) + 0.5);
@@ -399,7 +411,8 @@ std::string draw(const heatmap& c) {
   for (const auto& r : c.rows) label_w = std::max(label_w, char_w * static_cast<double>(r.size()));
   const double left = std::min(220.0, label_w + 34);
   const double right = width - (c.scale_rows ? 96 : 24);
-  const double cell_h = c.rows.empty() ? 0 : std::clamp(plot_h / static_cast<double>(c.rows.size()), 4.0, 28.0);
+  const double cell_h =
+      c.rows.empty() ? 0 : std::clamp(plot_h / static_cast<double>(c.rows.size()), 4.0, 28.0);
   const double bottom = top + cell_h * static_cast<double>(c.rows.size());
   const double height = bottom + 44 + (c.scale_rows ? 14 : 30) + 8;
   std::string out = open_svg(height, c.title);
@@ -428,7 +441,10 @@ std::string draw(const heatmap& c) {
     const double Y = top + cell_h * static_cast<double>(r);
     for (std::size_t k = 0; k < c.cols.size(); ++k) {
       const double v = value(r, k);
-      const double t = !std::isfinite(v) ? std::nan("") : hi > lo ? (v - lo) / (hi - lo) : hi > 0 ? 0.5 : 0.0;
+      const double t = !std::isfinite(v) ? std::nan("")
+                       : hi > lo         ? (v - lo) / (hi - lo)
+                       : hi > 0          ? 0.5
+                                         : 0.0;
       out += fmt::format(
           "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}, {}: {}"
           "</title></rect>\n",

@@ -2,7 +2,10 @@
 // `ctest -R "report: browser"` opens a real report in Chromium.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "sim/io/error.hpp"
 #include "sim/io/html_report.hpp"
@@ -105,8 +108,7 @@ TEST_CASE("svg: stacked bars leave out all-zero parts, heatmaps draw every cell"
 TEST_CASE("html report: inputs are told apart by schema, bad ones refused") {
   CHECK(io::report_kind_of({"m", {{"schema", io::metrics_schema}}}) == io::report_kind::metrics);
   CHECK(io::report_kind_of({"s", {{"schema", io::sweep_schema}}}) == io::report_kind::sweep);
-  CHECK(io::report_kind_of({"t", {{"traceEvents", io::json::array()}}}) ==
-        io::report_kind::trace);
+  CHECK(io::report_kind_of({"t", {{"traceEvents", io::json::array()}}}) == io::report_kind::trace);
   CHECK_THROWS_WITH(io::report_kind_of({"x.json", {{"schema", "other/1"}}}),
                     Catch::Contains("x.json: schema \"other/1\": expected moesim.metrics/1"));
   CHECK_THROWS_AS(io::report_kind_of({"x.json", io::json::array()}), io::input_error);
@@ -122,18 +124,18 @@ TEST_CASE("html report: a sweep's curves against its numeric axis, names escaped
     for (const auto& m : io::sweep_metric_names()) metrics[m] = nullptr;
     metrics["step_time_s"] = 0.001 * (i + 1);
     metrics["drop_rate"] = 0.1 / (i + 1);
-    points.push_back({{"point", i},
-                      {"values", {{"policy", i % 2 ? "<b>" : "a"}, {"cf", cfs[i / 2]}}},
-                      {"rows",
-                       {{{"strategy", "base"}, {"feasible", true}, {"reason", ""},
-                         {"metrics", metrics}}}}});
+    points.push_back(
+        {{"point", i},
+         {"values", {{"policy", i % 2 ? "<b>" : "a"}, {"cf", cfs[i / 2]}}},
+         {"rows",
+          {{{"strategy", "base"}, {"feasible", true}, {"reason", ""}, {"metrics", metrics}}}}});
   }
-  points.push_back({{"point", 4},
-                    {"values", {{"policy", "a"}, {"cf", "0"}}},
-                    {"rows",
-                     {{{"strategy", "base"}, {"feasible", false}, {"reason", "no <cap>"}}}}});
-  const io::json doc{{"schema", io::sweep_schema}, {"scenario", "sw"},   {"seeds", 1},
-                     {"axes", {"policy", "cf"}},    {"points_total", 5}, {"points", points}};
+  points.push_back(
+      {{"point", 4},
+       {"values", {{"policy", "a"}, {"cf", "0"}}},
+       {"rows", {{{"strategy", "base"}, {"feasible", false}, {"reason", "no <cap>"}}}}});
+  const io::json doc{{"schema", io::sweep_schema}, {"scenario", "sw"},  {"seeds", 1},
+                     {"axes", {"policy", "cf"}},   {"points_total", 5}, {"points", points}};
   const std::string page = io::html_report({{"sw.json", doc}});
   CHECK(page == io::html_report({{"sw.json", doc}}));
   // Two charts (the metrics with values), x = cf (the first numeric axis), one line per policy.
@@ -144,4 +146,48 @@ TEST_CASE("html report: a sweep's curves against its numeric axis, names escaped
   CHECK(page.find("<b>") == std::string::npos);
   CHECK(page.find("infeasible: no &lt;cap&gt;") != std::string::npos);
   CHECK(page.find("ui.perfetto.dev") != std::string::npos);
+}
+
+TEST_CASE("html report: a metrics file's tables and charts, large device counts grouped") {
+  std::ifstream in(std::string(MOESIM_SOURCE_DIR) + "/tests/golden/quickstart.metrics.json");
+  io::json m = io::json::parse(in);
+  const std::string page = io::html_report({{"q.json", m}});
+  CHECK(count(page, "<table class=\"strategies\">") == 1);
+  CHECK(count(page, "<g class=\"bar\">") == 1);  // one strategy
+  CHECK(count(page, "<svg ") == 4);              // breakdown and three heatmaps
+  CHECK(count(page, "<ul class=\"approximations\">") == 1);
+  CHECK(page.find("a column is the mean") == std::string::npos);
+  // 600 devices: 3 to a column, 200 columns.
+  io::json devices = io::json::array();
+  for (int d = 0; d < 600; ++d) devices.push_back({{"device", d}, {"compute_busy_s", d}});
+  m["devices"] = devices;
+  const std::string big = io::html_report({{"q.json", m}});
+  CHECK(big.find("Devices (a column is the mean of 3 devices)") != std::string::npos);
+  CHECK(big.find("<title>compute busy (s), 597-599: 598</title>") != std::string::npos);
+}
+
+TEST_CASE("html report: a trace's busiest links, averaged over intervals") {
+  io::json events = io::json::array();
+  events.push_back(
+      {{"ph", "M"}, {"pid", 0}, {"name", "process_name"}, {"args", {{"name", "device 0"}}}});
+  events.push_back(
+      {{"ph", "M"}, {"pid", 1}, {"name", "process_name"}, {"args", {{"name", "links"}}}});
+  // Link a: 100 GB/s over [0, 30) us; link b: 50 GB/s over [0, 3) us; a device counter ignored.
+  for (const auto& [name, end, value] : std::vector<std::tuple<const char*, double, double>>{
+           {"ib a GB/s", 30, 100}, {"ib b GB/s", 3, 50}}) {
+    events.push_back(
+        {{"ph", "C"}, {"pid", 1}, {"name", name}, {"ts", 0}, {"args", {{"value", value}}}});
+    events.push_back(
+        {{"ph", "C"}, {"pid", 1}, {"name", name}, {"ts", end}, {"args", {{"value", 0}}}});
+  }
+  events.push_back(
+      {{"ph", "C"}, {"pid", 0}, {"name", "KV cache used"}, {"ts", 1}, {"args", {{"value", 1}}}});
+  const std::string page = io::html_report({{"t.json", {{"traceEvents", events}}}});
+  CHECK(page.find("2 links with traffic counters") != std::string::npos);
+  CHECK(page.find("Throughput of the 2 busiest links") != std::string::npos);
+  // Busiest first (a carried 3 MB, b 0.15 MB), names without the unit.
+  CHECK(page.find("<title>ib a</title>") < page.find("<title>ib b</title>"));
+  CHECK(page.find("KV cache") == std::string::npos);
+  const std::string none = io::html_report({{"t.json", {{"traceEvents", io::json::array()}}}});
+  CHECK(none.find("No link counters in this trace") != std::string::npos);
 }
