@@ -360,9 +360,12 @@ std::string sweep_section(const json& doc) {
     }
   }
   std::string out = fmt::format(
-      "<p>{} points of {} ({} axes: {}), {} seed(s); {} infeasible row(s).</p>\n", points.size(),
+      "<p>{} points of {} ({} axes: {}), {} seed(s){}; {} infeasible row(s).</p>\n", points.size(),
       svg::number(num(doc, "points_total")), axes.size(),
-      escape(fmt::format("{}", fmt::join(axes, ", "))), svg::number(num(doc, "seeds")), infeasible);
+      escape(fmt::format("{}", fmt::join(axes, ", "))), svg::number(num(doc, "seeds")),
+      num(doc, "seeds") > 1 ? " (the mean; error bars: the 95% confidence interval of the mean)"
+                            : "",
+      infeasible);
   for (const auto& metric : sweep_metric_names()) {
     svg::line_chart c;
     const metric_view v = view_of(metric);
@@ -375,12 +378,16 @@ std::string sweep_section(const json& doc) {
       auto pts = rows[k];
       std::stable_sort(pts.begin(), pts.end(),
                        [](const auto& a, const auto& b) { return a.first < b.first; });
-      svg::series s{k, {}, {}};
+      svg::series s{k, {}, {}, {}};
       for (const auto& [x, row] : pts) {
-        const double y = num(row->at("metrics"), metric.c_str()) * v.factor;
+        const json& metrics = row->at("metrics");
+        const json value = metrics.contains(metric) ? metrics.at(metric) : json(nullptr);
+        const double y = num(value) * v.factor;
         any = any || std::isfinite(y);
         s.x.push_back(x);
         s.y.push_back(y);
+        // Over several seeds: the 95% confidence interval of the mean as an error bar.
+        s.err.push_back(value.is_object() ? num(value, "ci95") * v.factor : 0.0);
       }
       c.lines.push_back(std::move(s));
     }
@@ -459,7 +466,7 @@ std::string trace_section(const json& t) {
     std::vector<std::size_t> idx(s.x.size());
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
     std::stable_sort(idx.begin(), idx.end(), [&](auto a, auto b) { return s.x[a] < s.x[b]; });
-    svg::series sorted{s.name, {}, {}};
+    svg::series sorted{s.name, {}, {}, {}};
     for (const auto i : idx) {
       sorted.x.push_back(s.x[i]);
       sorted.y.push_back(s.y[i]);
@@ -501,7 +508,7 @@ std::string trace_section(const json& t) {
     }
     std::string name = s.name;
     if (name.size() > 5 && name.ends_with(" GB/s")) name.resize(name.size() - 5);
-    svg::series binned{name, {}, {}};
+    svg::series binned{name, {}, {}, {}};
     for (int j = 0; j <= bins; ++j) {  // the last point closes the last interval
       binned.x.push_back(t0 + width * j);
       binned.y.push_back(sum[static_cast<std::size_t>(std::min(j, bins - 1))] / width);

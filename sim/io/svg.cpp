@@ -124,6 +124,12 @@ std::string no_data(double height) {
   return text(width / 2, height / 2, "(no data)", "middle", " fill=\"#777777\"");
 }
 
+/// Point i's error-bar half-width: 0 when it has none.
+double error_of(const series& s, std::size_t i) {
+  const double e = i < s.err.size() ? s.err[i] : 0.0;
+  return std::isfinite(e) && e > 0 ? e : 0.0;
+}
+
 /// Ticks of a log axis over [lo, hi] (lo > 0): powers of 2 for a range up to 2^12, else of 10.
 std::vector<double> log_ticks(double lo, double hi) {
   const double base = hi / lo <= 4096 ? 2 : 10;
@@ -260,8 +266,9 @@ std::string draw(const line_chart& c) {
       any = true;
       xlo = std::min(xlo, s.x[i]);
       xhi = std::max(xhi, s.x[i]);
-      ylo = std::min(ylo, s.y[i]);
-      yhi = std::max(yhi, s.y[i]);
+      const double e = error_of(s, i);
+      ylo = std::min(ylo, s.y[i] - e);
+      yhi = std::max(yhi, s.y[i] + e);
     }
   }
   if (!any) return out + no_data(height) + "</svg>\n";
@@ -328,6 +335,13 @@ std::string draw(const line_chart& c) {
       }
       pen = true;
       ++points;
+      if (const double e = error_of(s, i); e > 0) {
+        marks += fmt::format(
+            "<path d=\"M{0} {1}V{2}M{3} {1}H{4}M{3} {2}H{4}\" stroke=\"{5}\" "
+            "stroke-width=\"1.2\"><title>{6}: {7} +- {8}</title></path>\n",
+            px(X), px(y(s.y[i] + e)), px(y(s.y[i] - e)), px(X - 4), px(X + 4), col, escape(s.name),
+            number(s.y[i]), number(e));
+      }
       if (!c.steps) {
         marks += fmt::format(
             "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"><title>{}: {}, {}</title></circle>\n",

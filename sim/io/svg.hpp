@@ -33,11 +33,14 @@ std::string colour(std::size_t i);
 /// clamped, NaN gives grey.
 std::string heat_colour(double t);
 
-/// One curve: (x[i], y[i]) points in the given order; a NaN y leaves a gap.
+/// One curve: (x[i], y[i]) points in the given order; a NaN y leaves a gap. `err`, when not
+/// empty, holds each point's error-bar half-width (e.g. a 95% confidence interval; 0 or NaN:
+/// none), drawn as y +- err[i].
 struct series {
   std::string name;
   std::vector<double> x;
   std::vector<double> y;
+  std::vector<double> err;
 };
 
 struct line_chart {

@@ -64,7 +64,7 @@ TEST_CASE("svg: a line chart has its axes, series, legend and gaps, the same byt
   c.title = "step <time>";
   c.x_label = "capacity factor";
   c.y_label = "ms";
-  c.lines = {{"a & b", {1, 2, 3}, {1, std::nan(""), 3}}, {"c", {1, 2}, {2, 2}}};
+  c.lines = {{"a & b", {1, 2, 3}, {1, std::nan(""), 3}, {}}, {"c", {1, 2}, {2, 2}, {0.5, 0}}};
   const std::string s = io::svg::draw(c);
   CHECK(s == io::svg::draw(c));
   CHECK(s.rfind("<svg ", 0) == 0);
@@ -74,6 +74,7 @@ TEST_CASE("svg: a line chart has its axes, series, legend and gaps, the same byt
   CHECK(count(s, "<g class=\"legend\">") == 2);
   CHECK(s.find("a &amp; b") != std::string::npos);
   CHECK(count(s, "<circle") == 4);  // the NaN point is left out
+  CHECK(count(s, "+- 0.5</title>") == 1);  // one error bar (0 draws none)
   // The gap: the first series' path starts twice.
   const auto first = s.find("<path d=\"M", s.find("<g class=\"series\">"));
   const auto end = s.find('"', first + 9);
