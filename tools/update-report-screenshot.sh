@@ -14,7 +14,7 @@ trap 'rm -rf "$out"' EXIT
 (cd "$out" && "$OLDPWD/$build/moesim" report serve-mixtral-h100.json sweep-capacity.json \
   -o report.html)
 
-chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
+chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --no-first-run --disable-dev-shm-usage \
   --user-data-dir="$out/profile" --window-size=1040,1400 --screenshot="$PWD/tools/readme/report.png" \
   "file://$out/report.html" 2>/dev/null
 echo "tools/readme/report.png: $(stat -c %s tools/readme/report.png) bytes"

@@ -96,7 +96,7 @@ def write_png(path, w, h, rgb):
 def chromium(browser, page, out_dir, *args):
     """Runs headless Chromium on `page`; returns (stdout, console lines from its log)."""
     cmd = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-           "--no-first-run", "--enable-logging=stderr", "--v=0",
+           "--no-first-run", "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0",
            f"--user-data-dir={os.path.join(out_dir, 'profile')}", *args,
            "file://" + os.path.abspath(page)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
