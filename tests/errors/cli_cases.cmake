@@ -34,6 +34,7 @@ expect(2 trace)
 # report: neither files nor a subcommand; files without -o.
 expect(2 report)
 expect(2 report tests/golden/quickstart.metrics.json)
+expect(2 report tests/golden/quickstart.metrics.json -o /nonexistent-dir/report.html)
 expect(0 report --help)
 expect(0 trace convert --help)
 expect(0 --help)
