@@ -1,3 +1,6 @@
+// About 600 lines: the page's three kinds of section (metrics, sweeps, traces) and its frame,
+// each reading its own schema. The split when it grows: the trace section (trace_section and
+// the link binning) into html_trace.cpp, then the sweep section.
 #include "sim/io/html_report.hpp"
 
 #include <fmt/format.h>
