@@ -291,7 +291,9 @@ struct metric_view {
   double factor;
 };
 
-metric_view view_of(const std::string& metric) {
+/// `serving`: the sweep's points serve, so step_time_s is the mean iteration time.
+metric_view view_of(const std::string& metric, bool serving) {
+  if (serving && metric == "step_time_s") return {"iteration time, mean (ms)", 1e3};
   static const std::map<std::string, metric_view> views{
       {"step_time_s", {"step time (ms)", 1e3}},
       {"tokens_per_s", {"tokens/s", 1}},
@@ -362,6 +364,11 @@ std::string sweep_section(const json& doc) {
       rows[key].emplace_back(x, &row);
     }
   }
+  const bool serving = std::any_of(rows.begin(), rows.end(), [](const auto& kv) {
+    return std::any_of(kv.second.begin(), kv.second.end(), [](const auto& xr) {
+      return std::isfinite(num(xr.second->at("metrics"), "ttft_p50_s"));
+    });
+  });
   std::string out = fmt::format(
       "<p>{} points of {} ({} axes: {}), {} seed(s){}; {} infeasible row(s).</p>\n", points.size(),
       svg::number(num(doc, "points_total")), axes.size(),
@@ -371,7 +378,7 @@ std::string sweep_section(const json& doc) {
       infeasible);
   for (const auto& metric : sweep_metric_names()) {
     svg::line_chart c;
-    const metric_view v = view_of(metric);
+    const metric_view v = view_of(metric, serving);
     const std::string label = v.label ? v.label : metric;
     c.title = fmt::format("{} vs {}", label, axes[xa]);
     c.x_label = axes[xa];
@@ -403,7 +410,7 @@ std::string sweep_section(const json& doc) {
   head.insert(head.end(), axes.begin(), axes.end());
   head.emplace_back("strategy");
   for (const auto& metric : sweep_metric_names()) {
-    const metric_view v = view_of(metric);
+    const metric_view v = view_of(metric, serving);
     head.emplace_back(v.label ? v.label : metric);
   }
   out += "<h3>Points</h3>\n<div class=\"wide\"><table class=\"sweep\">\n" + head_row(head);
@@ -419,7 +426,8 @@ std::string sweep_section(const json& doc) {
         continue;
       }
       for (const auto& metric : sweep_metric_names()) {
-        out += cell(svg::number(num(row.at("metrics"), metric.c_str()) * view_of(metric).factor));
+        out += cell(
+            svg::number(num(row.at("metrics"), metric.c_str()) * view_of(metric, serving).factor));
       }
       out += "</tr>\n";
     }
