@@ -530,11 +530,14 @@ std::string trace_section(const json& t) {
 }
 
 constexpr const char* style = R"(<style>
-body{font-family:sans-serif;margin:24px auto;padding:0 16px;max-width:1000px;color:#222;background:#fff}
-h1{font-size:24px}h2{font-size:19px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:36px}
+body{font-family:sans-serif;margin:24px auto;padding:0 16px;max-width:1000px;color:#222;
+background:#fff}
+h1{font-size:24px}
+h2{font-size:19px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:36px}
 h3{font-size:15px;margin-top:22px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
-th,td{border:1px solid #d0d0d0;padding:3px 7px;white-space:nowrap}th{background:#f2f2f2;text-align:left;white-space:normal;vertical-align:bottom}
+th,td{border:1px solid #d0d0d0;padding:3px 7px;white-space:nowrap}
+th{background:#f2f2f2;text-align:left;white-space:normal;vertical-align:bottom}
 td.n{text-align:right;font-variant-numeric:tabular-nums}td.infeasible{color:#a33;white-space:normal}
 .wide{overflow-x:auto}
 svg.chart{display:block;margin:10px 0;max-width:100%;height:auto}
