@@ -14,6 +14,7 @@ packages=(
   libcli11-dev                   # command line
   libmetis-dev                   # topology-aware expert placement: graph partitioning (sim/place)
   openmpi-bin libopenmpi-dev     # distributed sweeps (the build uses MPI when present)
+  chromium fonts-dejavu-core python3   # the HTML report's browser test (ctest -R "report: browser")
 )
 
 missing=()

@@ -31,6 +31,11 @@ expect(2 trace convert --from sglang --model mixtral-8x7b tests/errors/sglang-st
 expect(2 trace convert --from sglang --model tests/errors/mixtral-2-layers.model
        tests/errors/sglang-stat-beyond.json out.json)
 expect(2 trace)
+# report: neither files nor a subcommand; files without -o.
+expect(2 report)
+expect(2 report tests/golden/quickstart.metrics.json)
+expect(2 report tests/golden/quickstart.metrics.json -o /nonexistent-dir/report.html)
+expect(0 report --help)
 expect(0 trace convert --help)
 expect(0 --help)
 expect(0 run --help)

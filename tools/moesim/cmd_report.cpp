@@ -1,4 +1,6 @@
-// `moesim report`: the README's generated sections (sim/io/readme_report.hpp).
+// `moesim report`: an HTML report of metrics, sweep and trace files (sim/io/html_report.hpp),
+// and the README's generated sections (sim/io/readme_report.hpp).
+//   report FILES... -o report.html         one self-contained page (charts as inline SVG)
 //   report readme [--root DIR] [--check]   rewrite (or check) README.md's generated sections
 //   report scenarios METRICS... --out FILE summarise `moesim run --metrics` files for the
 //                                          flagship table
@@ -11,6 +13,7 @@
 #include <sstream>
 
 #include "sim/io/error.hpp"
+#include "sim/io/html_report.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/readme_report.hpp"
 #include "tools/bench/record.hpp"
@@ -89,15 +92,43 @@ std::vector<std::string> check_summaries_against_goldens(const fs::path& root) {
 }  // namespace
 
 void add_report_command(CLI::App& app, commands& cmds) {
-  auto* sub = app.add_subcommand("report", "Generate the README's tables from stored results");
-  sub->require_subcommand(1);
+  auto* sub = app.add_subcommand(
+      "report",
+      "An HTML report of metrics, sweep and trace files (report FILES... -o report.html), or "
+      "the README's generated tables (report readme|scenarios|speculative)");
+  sub->require_subcommand(0, 1);
   struct state {
     std::string root = ".";
     bool check = false;
     std::vector<std::string> metrics;
     std::string out;
+    std::vector<std::string> files;
+    std::string html;
   };
   auto st = std::make_shared<state>();
+  sub->add_option("files", st->files,
+                  "Metrics (moesim run --metrics), sweep (moesim sweep, PREFIX.json) and trace "
+                  "(moesim run --trace) files");
+  sub->add_option("-o,--output", st->html, "The HTML page to write");
+  sub->callback([&cmds, st, sub] {
+    if (!sub->get_subcommands().empty()) return;
+    if (st->files.empty()) {
+      throw CLI::ValidationError(
+          "report: give metrics, sweep or trace files and -o report.html, or a subcommand "
+          "(readme, scenarios, speculative)");
+    }
+    if (st->html.empty()) throw CLI::ValidationError("report: -o report.html is required");
+    cmds.run = [st] {
+      std::vector<io::report_input> inputs;
+      for (const auto& f : st->files) inputs.push_back({f, read_json(f)});
+      const std::string page = io::html_report(inputs);
+      std::ofstream out(st->html, std::ios::binary);
+      out << page;
+      if (!out.flush()) throw io::input_error(st->html + ": cannot write the report");
+      fmt::print(std::cout, "{}: {} input(s), {} bytes\n", st->html, inputs.size(), page.size());
+      return 0;
+    };
+  });
   auto* readme = sub->add_subcommand(
       "readme", "Rewrite README.md's generated sections (validation, flagship, performance)");
   readme->add_option("--root", st->root, "Repository root (default: .)");
