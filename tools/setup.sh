@@ -14,6 +14,7 @@ packages=(
   libcli11-dev                   # command line
   libmetis-dev                   # topology-aware expert placement: graph partitioning (sim/place)
   openmpi-bin libopenmpi-dev     # distributed sweeps (the build uses MPI when present)
+  python3-matplotlib             # tools/plot.py (figures of metrics, sweeps and traces)
 )
 
 missing=()
