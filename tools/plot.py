@@ -14,8 +14,9 @@ Outputs, one file per figure the data supports, named OUTDIR/<scenario>-<kind>.<
                stacked bar per strategy (the comparison's strategies when the run ranks some);
   expert-load  metrics: tokens per expert per step (mean over MoE layers) with the dropped
                share, device load max/mean and drop rate per MoE layer, and the (token, expert)
-               copies each device received. The metrics hold no per-layer per-expert or
-               per-device per-layer counts, so there is no layer x expert heatmap (yet);
+               copies each device received;
+  expert-heatmap  metrics of `moesim run --layer-loads`: heatmaps of tokens per (layer,
+               expert) and per (EP rank, layer), mean per routing pass;
   speculative  metrics of a speculative-decoding scenario: speedup over plain decoding vs batch
                size, one panel per policy and one line per draft length K;
   sweep        sweep: every metric column vs the first numeric axis (the first axis when none
@@ -40,7 +41,16 @@ import sys
 
 METRICS_SCHEMA = "moesim.metrics/1"
 SWEEP_SCHEMA = "moesim.sweep/1"
-KINDS = ("breakdown", "expert-load", "speculative", "sweep", "links")
+KINDS = ("breakdown", "expert-load", "expert-heatmap", "speculative", "sweep", "links")
+# Where a kind's data comes from, for "nothing to draw" errors.
+KIND_SOURCES = {
+    "breakdown": "metrics",
+    "expert-load": "metrics of a run with MoE layers",
+    "expert-heatmap": "metrics of `moesim run --layer-loads`",
+    "speculative": "metrics of a speculative-decoding scenario",
+    "sweep": "a `moesim sweep` JSON file",
+    "links": "a trace of `moesim run --trace` with link counters",
+}
 FORMATS = ("png", "svg", "pdf")
 DPI = 110
 HOTTEST_LINKS = 8
@@ -279,6 +289,43 @@ def draw_device_tokens(ax, devices):
     ax.set_xlim(-0.5, len(xs) - 0.5)
 
 
+def draw_expert_heatmap(plt, doc, path):
+    """Heatmaps of layer x expert and EP rank x layer loads (metrics of `moesim run
+    --layer-loads`); None without them."""
+    layers = need(need(doc, "routing", path), "layers", path, "routing.")
+    if not layers or "expert_tokens" not in layers[0]:
+        return None
+    names = [l["layer"] for l in layers]
+    experts = [l["expert_tokens"] for l in layers]
+    ranks = [list(col) for col in zip(*(l["rank_tokens"] for l in layers))]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9.0, 8.4),
+                                      gridspec_kw={"height_ratios": [1, 1]})
+    draw_heatmap(fig, top, experts, "expert", "layer", names, "(token, expert) copies per pass")
+    draw_heatmap(fig, bottom, ranks, "layer", "EP rank", None, "copies received per pass",
+                 x_names=names)
+    top.set_title("tokens per expert, per MoE layer", fontsize=9)
+    bottom.set_title("tokens received per EP rank (experts split contiguously), per MoE layer",
+                     fontsize=9)
+    fig.suptitle(f"{doc['scenario']}: expert load by layer (strategy {strategy_of(doc)}, mean "
+                 "per routing pass of an EP group)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def draw_heatmap(fig, ax, rows, x_label, y_label, y_names, colour_label, x_names=None):
+    """rows[i][j] as an image: row i on the y axis (named y_names), column j on x."""
+    image = ax.imshow(rows, aspect="auto", interpolation="nearest", cmap="viridis",
+                      origin="lower")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    for names, set_ticks, count in ((y_names, ax.set_yticks, len(rows)),
+                                    (x_names, ax.set_xticks, len(rows[0]))):
+        if names:
+            step = max(1, math.ceil(count / 16))
+            set_ticks(range(0, count, step), [str(n) for n in names[::step]])
+    fig.colorbar(image, ax=ax, label=colour_label, fraction=0.04, pad=0.02)
+
+
 def draw_speculative(plt, doc, path):
     """Speedup vs batch per policy, a line per K; None without a speculative grid."""
     spec = doc.get("serving", {}).get("speculative")
@@ -429,6 +476,7 @@ def draw_sweep_metric(ax, metric, series, cmap, serving):
     means = [c[metric][0] for rows in series.values() for _, c in rows if metric in c]
     factor, unit = unit_scale(unit_kind, means)
     markers = "osD^vP*X"
+    dashes = ("-", "--", ":", "-.")  # lines with equal values stay visible over each other
     for i, (name, rows) in enumerate(series.items()):
         pts = sorted((x, c[metric]) for x, c in rows if metric in c and c[metric][0] is not None)
         if not pts:
@@ -437,7 +485,7 @@ def draw_sweep_metric(ax, metric, series, cmap, serving):
         errs = [(e or 0.0) * factor for _, (_, e) in pts]
         ax.errorbar([x for x, _ in pts], ys, yerr=errs if any(errs) else None,
                     marker=markers[i % len(markers)], markersize=4, capsize=3,
-                    color=cmap(i % 10), label=name)
+                    linestyle=dashes[i % len(dashes)], color=cmap(i % 10), label=name)
     ax.set_ylabel(f"{label} ({unit})" if unit else label)
     ax.set_title(label, fontsize=9)
     ax.grid(alpha=0.3)
@@ -529,7 +577,7 @@ def draw_links(plt, doc, path):
 
 DRAWERS = {
     "metrics": (("breakdown", draw_breakdown), ("expert-load", draw_expert_load),
-                ("speculative", draw_speculative)),
+                ("expert-heatmap", draw_expert_heatmap), ("speculative", draw_speculative)),
     "sweep": (("sweep", draw_sweep),),
     "trace": (("links", draw_links),),
 }
@@ -613,7 +661,8 @@ def main(argv):
         inputs = [(f, read_input(f)) for f in args.files]
         written = plot_all(inputs, args.outdir, args.format, args.only)
         if not written:
-            what = f"a {args.only} figure" if args.only else "a figure"
+            what = (f"--only {args.only} (it needs {KIND_SOURCES[args.only]})" if args.only
+                    else "any figure")
             raise InputError(f"nothing to draw: no input has the data for {what}")
     except InputError as e:
         sys.stderr.write(f"plot.py: {e}\n")

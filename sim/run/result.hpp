@@ -42,6 +42,10 @@ struct layer_stats {
   double drop_rate = 0;
   double unique_experts = 0;
   double load_max_over_mean = 0;  ///< per-device received copies, max / mean
+  /// (token, expert) copies per expert and received per EP rank (experts split contiguously,
+  /// as load_max_over_mean counts them), mean per routing pass of the layer.
+  std::vector<double> expert_tokens;
+  std::vector<double> rank_tokens;
 };
 
 /// A disaggregated serving run's figures beyond `serving`: each role's iterations (batch sizes,

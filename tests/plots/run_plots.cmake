@@ -62,7 +62,7 @@ if(MODE STREQUAL "errors")
   if(EXISTS ${OUT_DIR}/figs)
     message(FATAL_ERROR "plot.py wrote figures although an input was bad")
   endif()
-  expect_error("nothing to draw: no input has the data for a speculative figure"
+  expect_error("nothing to draw: no input has the data for --only speculative (it needs metrics of a speculative-decoding scenario)"
                ${SOURCE_DIR}/tests/golden/quickstart.metrics.json --only speculative)
   run(2 ${plot} unknown.json --format gif)  # argparse's own usage error
   run(0 ${plot} --help)
@@ -75,7 +75,8 @@ endif()
 # Figures from fresh moesim outputs of shipped scenarios, cut to run in a few seconds.
 set(scenarios ${SOURCE_DIR}/scenarios)
 run(0 ${MOESIM} run ${scenarios}/quickstart.yaml --quiet --metrics quickstart.json
-    --trace quickstart.trace.json)
+    --trace quickstart.trace.json --layer-loads)
+run(0 ${python} ${SOURCE_DIR}/tests/plots/check_layer_loads.py quickstart.json)
 run(0 ${MOESIM} run ${scenarios}/serve-mixtral-h100.yaml --set workload.serve.duration_s=1
     --quiet --metrics serve.json)
 run(0 ${MOESIM} run ${scenarios}/spec-decode-mixtral.yaml
@@ -88,7 +89,8 @@ run(0 ${MOESIM} sweep ${SOURCE_DIR}/tests/plots/serve-rate.yaml --jobs 2 --quiet
 set(inputs quickstart.json quickstart.trace.json serve.json spec.json capacity.json rate.json)
 run(0 ${plot} ${inputs} -o png)
 set(expected
-  png/quickstart-breakdown.png png/quickstart-expert-load.png png/quickstart-links.png
+  png/quickstart-breakdown.png png/quickstart-expert-load.png png/quickstart-expert-heatmap.png
+  png/quickstart-links.png
   png/serve-mixtral-h100-breakdown.png png/serve-mixtral-h100-expert-load.png
   png/spec-decode-mixtral-breakdown.png png/spec-decode-mixtral-expert-load.png
   png/spec-decode-mixtral-speculative.png png/sweep-capacity-sweep.png png/serve-rate-sweep.png)
