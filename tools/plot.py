@@ -199,7 +199,9 @@ def breakdown_rows(doc, path):
 def draw_breakdown(plt, doc, path):
     """Stacked bars of the critical path per strategy; None when there is no breakdown."""
     rows = breakdown_rows(doc, path)
-    categories = [c for c in rows[0][1] if any(r[1].get(c, 0) > 0 for r in rows)]
+    # Colours by the category's place in the metrics' fixed order: the same in every figure.
+    order = list(rows[0][1])
+    categories = [c for c in order if any(r[1].get(c, 0) > 0 for r in rows)]
     if not categories:
         return None
     totals = [sum(r[1].get(c, 0) for c in categories) for r in rows]
@@ -208,13 +210,16 @@ def draw_breakdown(plt, doc, path):
     cmap = plt.get_cmap("tab20")
     bottoms = [0.0] * len(rows)
     xs = list(range(len(rows)))
-    for i, c in enumerate(categories):
+    for c in categories:
         heights = [r[1].get(c, 0) * factor for r in rows]
-        ax.bar(xs, heights, bottom=bottoms, color=cmap(i % 20), label=c.replace("_", " "),
+        ax.bar(xs, heights, bottom=bottoms, color=cmap(order.index(c) % 20),
+               label=c.replace("_", " "),
                width=0.6, edgecolor="white", linewidth=0.5)
         bottoms = [b + h for b, h in zip(bottoms, heights)]
     ax.set_xticks(xs, [r[0] for r in rows], rotation=20 if len(rows) > 3 else 0, ha="right"
                   if len(rows) > 3 else "center")
+    pad = 1.0 if len(rows) == 1 else 0.5
+    ax.set_xlim(-pad, len(rows) - 1 + pad)
     serving = "serving" in doc
     ax.set_ylabel(f"{'mean iteration' if serving else 'step'} time ({unit})")
     objective = doc.get("comparison", {}).get("objective")
@@ -222,7 +227,9 @@ def draw_breakdown(plt, doc, path):
     what = f"{len(rows)} strategies" if len(rows) > 1 else f"strategy {rows[0][0]}"
     ax.set_title(f"{doc['scenario']}: critical path per {'iteration' if serving else 'step'} "
                  f"by category ({doc.get('workload', '')}, {what})", fontsize=10)
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    handles, labels = ax.get_legend_handles_labels()  # top of the stack first, as drawn
+    ax.legend(handles[::-1], labels[::-1], fontsize=8, loc="center left",
+              bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return fig
 
@@ -285,7 +292,7 @@ def draw_device_tokens(ax, devices):
     ys = [d["tokens_routed_in"] for d in devices]
     ax.bar(xs, ys, width=0.8 if len(xs) <= 64 else 1.0, color="tab:green", linewidth=0)
     ax.set_xlabel("device")
-    ax.set_ylabel("(token, expert) copies\nreceived per run")
+    ax.set_ylabel("(token, expert) copies\nreceived (whole batch)")
     ax.set_xlim(-0.5, len(xs) - 0.5)
 
 
