@@ -258,17 +258,18 @@ def draw_expert_load(plt, doc, path):
 
 
 def draw_expert_tokens(ax, experts):
-    """Bars of tokens per expert per step (mean over layers), dropped share on top."""
+    """Bars of tokens per expert per step (mean over layers), the dropped ones on top
+    (experts[].tokens are the copies kept after capacity, dropped ones are not in them)."""
     xs = [e["expert"] for e in experts]
-    kept = [e["tokens"] - e["dropped"] for e in experts]
+    kept = [e["tokens"] for e in experts]
     dropped = [e["dropped"] for e in experts]
     width = 0.8 if len(xs) <= 64 else 1.0
     ax.bar(xs, kept, width=width, color="tab:blue", label="computed", linewidth=0)
     if any(d > 0 for d in dropped):
         ax.bar(xs, dropped, bottom=kept, width=width, color="tab:red", label="dropped",
                linewidth=0)
-    mean = sum(e["tokens"] for e in experts) / len(experts)
-    ax.axhline(mean, color="black", linewidth=0.8, linestyle="--", label="mean")
+    mean = sum(kept) / len(experts)
+    ax.axhline(mean, color="black", linewidth=0.8, linestyle="--", label="mean computed")
     ax.set_xlabel("expert")
     ax.set_ylabel("tokens per step\n(mean over layers)")
     ax.set_xlim(-0.5, len(xs) - 0.5)
@@ -281,6 +282,7 @@ def draw_layer_load(ax, layers):
     ax.plot(xs, [l["load_max_over_mean"] for l in layers], marker="o", markersize=3,
             color="tab:blue", label="device load max/mean")
     ax.axhline(1.0, color="gray", linewidth=0.6)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("layer")
     ax.set_ylabel("device load max/mean")
     drops = [100 * l["drop_rate"] for l in layers]
