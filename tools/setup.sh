@@ -15,6 +15,7 @@ packages=(
   libmetis-dev                   # topology-aware expert placement: graph partitioning (sim/place)
   openmpi-bin libopenmpi-dev     # distributed sweeps (the build uses MPI when present)
   chromium fonts-dejavu-core python3   # the HTML report's browser test (ctest -R "report: browser")
+  python3-matplotlib             # tools/plot.py (figures of metrics, sweeps and traces)
 )
 
 missing=()

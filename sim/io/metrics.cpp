@@ -336,6 +336,14 @@ json metrics_json(const std::vector<sim::run::run_result>& results,
   return j;
 }
 
+void add_layer_loads(json& metrics, const sim::run::run_result& r) {
+  json& layers = metrics.at("routing").at("layers");
+  for (std::size_t i = 0; i < r.layers.size(); ++i) {
+    layers.at(i)["expert_tokens"] = r.layers[i].expert_tokens;
+    layers.at(i)["rank_tokens"] = r.layers[i].rank_tokens;
+  }
+}
+
 std::string dump(const json& j) {
   return j.dump(2) + "\n";
 }

@@ -25,6 +25,12 @@ json metrics_json(const sim::run::run_result& r, const sim::run::scenario& s);
 json metrics_json(const std::vector<sim::run::run_result>& results,
                   const std::vector<const sim::run::scenario*>& scenarios);
 
+/// Adds each MoE layer's loads of `r` (the run the top-level figures are of) to its metrics:
+/// routing.layers[i].expert_tokens (per expert) and rank_tokens (per EP rank), (token, expert)
+/// copies per routing pass (`moesim run --layer-loads`; tools/plot.py draws them as heatmaps).
+/// O(layers x experts).
+void add_layer_loads(json& metrics, const sim::run::run_result& r);
+
 /// JSON text with a trailing newline; doubles printed shortest-round-trip, so identical
 /// values give identical bytes.
 std::string dump(const json& j);

@@ -23,8 +23,8 @@ struct device_usage {
 };
 
 struct expert_load {
-  double tokens = 0;   ///< (token, expert) assignments per step, averaged over layers and steps
-  double dropped = 0;  ///< of which dropped by capacity
+  double tokens = 0;   ///< (token, expert) copies kept per step, mean over layers and steps
+  double dropped = 0;  ///< copies dropped by capacity (not in `tokens`), same units
 };
 
 /// What one device holds in HBM (sim/cluster/memory.hpp's plan), whole bytes.
@@ -42,6 +42,10 @@ struct layer_stats {
   double drop_rate = 0;
   double unique_experts = 0;
   double load_max_over_mean = 0;  ///< per-device received copies, max / mean
+  /// (token, expert) copies kept per expert and received per EP rank (experts split
+  /// contiguously, as load_max_over_mean counts them), mean per routing pass of the layer.
+  std::vector<double> expert_tokens;
+  std::vector<double> rank_tokens;
 };
 
 /// A disaggregated serving run's figures beyond `serving`: each role's iterations (batch sizes,

@@ -20,11 +20,15 @@ void routing_tally::record(int layer, const layer_routing& lr) {
   // doubles as adding copy by copy.
   std::vector<double> per_rank(static_cast<std::size_t>(ep_), 0.0);
   const int per = lr.experts / ep_;
+  ls.expert_tokens.resize(static_cast<std::size_t>(lr.experts), 0.0);
+  ls.rank_tokens.resize(static_cast<std::size_t>(ep_), 0.0);
   for (int e = 0; e < lr.experts; ++e) {
     const auto n = static_cast<double>(lr.expert_load[static_cast<std::size_t>(e)]);
     per_rank[static_cast<std::size_t>(e / per)] += n;
     experts_[static_cast<std::size_t>(e)].tokens += n;
+    ls.expert_tokens[static_cast<std::size_t>(e)] += n;
   }
+  for (std::size_t k = 0; k < per_rank.size(); ++k) ls.rank_tokens[k] += per_rank[k];
   for (int e = 0; e < lr.experts; ++e) {
     experts_[static_cast<std::size_t>(e)].dropped +=
         static_cast<double>(lr.dropped_per_expert[static_cast<std::size_t>(e)]);
@@ -52,6 +56,8 @@ void routing_tally::fill(run_result& r, double passes_per_layer, double steps_x_
     ls.drop_rate /= passes_per_layer;
     ls.unique_experts /= passes_per_layer;
     ls.load_max_over_mean /= passes_per_layer;
+    for (double& v : ls.expert_tokens) v /= passes_per_layer;
+    for (double& v : ls.rank_tokens) v /= passes_per_layer;
     r.layers.push_back(ls);
   }
   const double per_step_layer = n / steps_x_replicas;

@@ -91,11 +91,16 @@ void add_run_command(CLI::App& app, commands& cmds) {
     std::string trace_window;
     std::string trace_strategy;
     bool quiet = false;
+    bool layer_loads = false;
     int threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   };
   auto st = std::make_shared<state>();
   add_scenario_args(sub, st->args);
   sub->add_option("--metrics", st->metrics, "Write metrics JSON here");
+  sub->add_flag("--layer-loads", st->layer_loads,
+                "Add each MoE layer's tokens per expert and per EP rank to the metrics "
+                "(routing.layers[].expert_tokens, rank_tokens; for tools/plot.py's heatmaps)")
+      ->needs(sub->get_option("--metrics"));
   auto* trace_opt =
       sub->add_option("--trace", st->trace, "Write a Chrome/Perfetto trace JSON here");
   sub->add_option("--trace-devices", st->trace_devices,
@@ -221,8 +226,9 @@ void add_run_command(CLI::App& app, commands& cmds) {
       const double wall =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!st->metrics.empty()) {
-        write_file(st->metrics, "metrics",
-                   [&](std::ostream& o) { o << io::dump(io::metrics_json(results, scenarios)); });
+        io::json metrics = io::metrics_json(results, scenarios);
+        if (st->layer_loads) io::add_layer_loads(metrics, results.front());
+        write_file(st->metrics, "metrics", [&](std::ostream& o) { o << io::dump(metrics); });
       }
       if (!st->trace.empty()) {
         write_file(st->trace, "trace", [&](std::ostream& o) {
