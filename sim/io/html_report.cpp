@@ -1,6 +1,5 @@
-// About 600 lines: the page's three kinds of section (metrics, sweeps, traces) and its frame,
-// each reading its own schema. The split when it grows: the trace section (trace_section and
-// the link binning) into html_trace.cpp, then the sweep section.
+// The page's frame and its metrics and sweep sections (the trace section: html_trace.cpp).
+// When it grows past about 600 lines the sweep section moves out next.
 #include "sim/io/html_report.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +11,7 @@
 #include <utility>
 
 #include "sim/io/error.hpp"
+#include "sim/io/html_report_detail.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/svg.hpp"
 #include "sim/io/sweep.hpp"
@@ -23,19 +23,8 @@ namespace {
 
 using svg::escape;
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-
-/// A number of a document: NaN for null or absent; a {mean, ci95} object (sweeps over seeds)
-/// gives its mean.
-double num(const json& j) {
-  if (j.is_number()) return j.get<double>();
-  if (j.is_object() && j.contains("mean")) return num(j.at("mean"));
-  return nan;
-}
-
-double num(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) ? num(j.at(key)) : nan;
-}
+using detail::nan;
+using detail::num;
 
 std::string seconds_cell(double v) {
   if (v == 0) return "0";
@@ -153,45 +142,92 @@ std::string breakdown(const json& m) {
   return "<h3>Where the time goes</h3>\n" + svg::draw(bars) + table;
 }
 
+/// Beyond this many columns a heatmap column is the mean of consecutive ones (9216 devices
+/// would be 46,000 cells, megabytes of SVG); the title says how many.
+constexpr std::size_t max_columns = 256;
+
+/// The [first, last] index ranges of `n` columns grouped to at most max_columns.
+std::vector<std::pair<std::size_t, std::size_t>> column_groups(std::size_t n) {
+  const std::size_t group = std::max<std::size_t>((n + max_columns - 1) / max_columns, 1);
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t first = 0; first < n; first += group) {
+    out.emplace_back(first, std::min(n, first + group) - 1);
+  }
+  return out;
+}
+
+std::string grouped_title(std::string title, std::size_t n, const char* x_label) {
+  const std::size_t group = (n + max_columns - 1) / max_columns;
+  return group > 1 ? fmt::format("{} (a column is the mean of {} {}s)", title, group, x_label)
+                   : title;
+}
+
+/// The mean of `value(i)` over [first, last], skipping NaN (NaN when all are).
+template <class F>
+double group_mean(std::pair<std::size_t, std::size_t> g, F value) {
+  double sum = 0;
+  std::size_t count = 0;
+  for (std::size_t i = g.first; i <= g.second; ++i) {
+    const double v = value(i);
+    if (!std::isfinite(v)) continue;
+    sum += v;
+    ++count;
+  }
+  return count > 0 ? sum / static_cast<double>(count) : nan;
+}
+
 /// One heatmap over the objects of `items`: a column per object (labelled by its `index`
 /// key), a row per (label, key) figure, each row on its own scale (the rows' units differ).
-/// Beyond `max_columns` objects a column is the mean of consecutive ones (9216 devices would
-/// be 46,000 cells, megabytes of SVG), and the title says how many.
 std::string figure_heatmap(std::string title, const char* x_label, const json& items,
                            const char* index,
                            const std::vector<std::pair<const char*, const char*>>& figures) {
-  constexpr std::size_t max_columns = 256;
-  const std::size_t n = items.size();
-  const std::size_t group = (n + max_columns - 1) / max_columns;
   svg::heatmap h;
-  h.title = group > 1 ? fmt::format("{} (a column is the mean of {} {}s)", title, group, x_label)
-                      : std::move(title);
+  h.title = grouped_title(std::move(title), items.size(), x_label);
   h.x_label = x_label;
   h.scale_rows = true;
   h.values.resize(figures.size());
   for (const auto& [label, key] : figures) h.rows.emplace_back(label);
-  for (std::size_t first = 0; first < n; first += std::max<std::size_t>(group, 1)) {
-    const std::size_t last = std::min(n, first + group) - 1;
-    const auto name = [&](std::size_t i) {
-      return std::to_string(items.at(i).at(index).get<long long>());
-    };
-    h.cols.push_back(first == last ? name(first) : name(first) + "-" + name(last));
+  const auto name = [&](std::size_t i) {
+    return std::to_string(items.at(i).at(index).get<long long>());
+  };
+  for (const auto& g : column_groups(items.size())) {
+    h.cols.push_back(g.first == g.second ? name(g.first) : name(g.first) + "-" + name(g.second));
     for (std::size_t k = 0; k < figures.size(); ++k) {
-      double sum = 0;
-      std::size_t count = 0;
-      for (std::size_t i = first; i <= last; ++i) {
-        const double v = num(items.at(i), figures[k].second);
-        if (!std::isfinite(v)) continue;
-        sum += v;
-        ++count;
-      }
-      h.values[k].push_back(count > 0 ? sum / static_cast<double>(count) : nan);
+      h.values[k].push_back(
+          group_mean(g, [&](std::size_t i) { return num(items.at(i), figures[k].second); }));
     }
   }
   return svg::draw(h);
 }
 
-/// Heatmaps of the figures per expert, per MoE layer and per device.
+/// A layer x column heatmap of `moesim run --layer-loads` (routing.layers[].`key`, one value
+/// per expert or EP rank), one colour scale over the grid. Empty when the run has none.
+std::string layer_heatmap(const json& layers, const char* key, const char* title,
+                          const char* x_label) {
+  if (layers.empty() || !layers.at(0).contains(key)) return {};
+  const std::size_t n = layers.at(0).at(key).size();
+  svg::heatmap h;
+  h.title = grouped_title(title, n, x_label);
+  h.x_label = x_label;
+  h.y_label = "MoE layer";
+  const auto groups = column_groups(n);
+  for (const auto& g : groups) {
+    h.cols.push_back(g.first == g.second ? std::to_string(g.first)
+                                         : fmt::format("{}-{}", g.first, g.second));
+  }
+  for (const json& l : layers) {
+    h.rows.push_back(std::to_string(l.at("layer").get<long long>()));
+    const json& v = l.at(key);
+    auto& row = h.values.emplace_back();
+    for (const auto& g : groups) {
+      row.push_back(group_mean(g, [&](std::size_t i) { return i < v.size() ? num(v[i]) : nan; }));
+    }
+  }
+  return svg::draw(h);
+}
+
+/// Heatmaps of the figures per expert, per MoE layer and per device, and of the per-layer loads
+/// when the run wrote them.
 std::string heatmaps(const json& m) {
   std::string out = "<h3>Load across experts, layers and devices</h3>\n";
   out += figure_heatmap("Expert load (per step, averaged over layers)", "expert", m.at("experts"),
@@ -206,9 +242,16 @@ std::string heatmaps(const json& m) {
                          {"network busy (s)", "network_busy_s"},
                          {"expert copies received", "tokens_routed_in"},
                          {"memory planned (bytes)", "memory_bytes"}});
-  out +=
-      "<p class=\"note\">The metrics carry expert loads averaged over layers and per-layer "
-      "summaries, not a layer &times; expert matrix; hover a cell for its value.</p>\n";
+  const json& layers = m.at("routing").at("layers");
+  const std::string by_expert =
+      layer_heatmap(layers, "expert_tokens", "Tokens per (MoE layer, expert)", "expert");
+  out += by_expert;
+  out += layer_heatmap(layers, "rank_tokens", "Tokens per (MoE layer, EP rank)", "EP rank");
+  out += by_expert.empty()
+             ? "<p class=\"note\">Run with <code>moesim run --metrics FILE --layer-loads</code> "
+               "for layer &times; expert and layer &times; EP-rank heatmaps; hover a cell for its "
+               "value.</p>\n"
+             : "<p class=\"note\">Hover a cell for its value.</p>\n";
   return out;
 }
 
@@ -440,95 +483,6 @@ std::string sweep_section(const json& doc) {
 /// The busiest links of a Chrome trace from `moesim run --trace`: the counters of its "links"
 /// process (GB/s over each transfer, recorded for links above half their capacity), the five
 /// with the most bytes drawn over time.
-std::string trace_section(const json& t) {
-  constexpr std::size_t shown = 5;
-  std::map<long long, std::string> processes;
-  for (const auto& e : t.at("traceEvents")) {
-    if (e.value("ph", "") == "M" && e.value("name", "") == "process_name") {
-      processes[e.at("pid").get<long long>()] = e.at("args").value("name", "");
-    }
-  }
-  std::vector<std::string> names;
-  std::map<std::string, svg::series> links;
-  for (const auto& e : t.at("traceEvents")) {
-    if (e.value("ph", "") != "C" || processes[e.value("pid", -1LL)] != "links") continue;
-    const auto name = e.at("name").get<std::string>();
-    if (!links.contains(name)) {
-      names.push_back(name);
-      links[name].name = name;
-    }
-    links[name].x.push_back(num(e, "ts") / 1e3);  // microseconds to ms
-    links[name].y.push_back(num(e.at("args"), "value"));
-  }
-  std::string out = fmt::format("<p>{} trace events; {} links with traffic counters.</p>\n",
-                                t.at("traceEvents").size(), names.size());
-  if (names.empty()) {
-    return out +
-           "<p class=\"note\">No link counters in this trace: moesim records them for "
-           "InfiniBand, DCN and ICI links while a transfer runs them above half their capacity "
-           "(NVLink and PCIe traffic is on the devices' own tracks).</p>\n";
-  }
-  // Each link's samples in time order: a step function (a value holds to the next sample).
-  double t0 = std::numeric_limits<double>::infinity();
-  double t1 = -t0;
-  std::vector<std::pair<double, std::string>> busiest;
-  for (const auto& n : names) {
-    svg::series& s = links[n];
-    std::vector<std::size_t> idx(s.x.size());
-    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    std::stable_sort(idx.begin(), idx.end(), [&](auto a, auto b) { return s.x[a] < s.x[b]; });
-    svg::series sorted{s.name, {}, {}, {}};
-    for (const auto i : idx) {
-      sorted.x.push_back(s.x[i]);
-      sorted.y.push_back(s.y[i]);
-    }
-    s = std::move(sorted);
-    // Bytes carried: the integral (GB/s x ms = MB).
-    double area = 0;
-    for (std::size_t i = 0; i + 1 < s.x.size(); ++i) area += s.y[i] * (s.x[i + 1] - s.x[i]);
-    busiest.emplace_back(-area, n);
-    t0 = std::min(t0, s.x.front());
-    t1 = std::max(t1, s.x.back());
-  }
-  std::stable_sort(busiest.begin(), busiest.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  // Transfers last microseconds: averaged over `bins` equal intervals, so the chart shows how
-  // busy each link was over the run rather than a comb of spikes.
-  constexpr int bins = 30;
-  const double width = t1 > t0 ? (t1 - t0) / bins : 1.0;
-  svg::line_chart c;
-  c.title = fmt::format("Throughput of the {} busiest links (mean over {} intervals)",
-                        std::min(shown, busiest.size()), bins);
-  c.x_label = "simulated time (ms)";
-  c.y_label = "GB/s";
-  c.steps = true;
-  for (std::size_t k = 0; k < busiest.size() && k < shown; ++k) {
-    const svg::series& s = links[busiest[k].second];
-    std::vector<double> sum(bins, 0.0);
-    for (std::size_t i = 0; i + 1 < s.x.size(); ++i) {
-      const double a = s.x[i];
-      const double b = s.x[i + 1];
-      if (s.y[i] == 0 || b <= a) continue;
-      const int first = std::clamp(static_cast<int>((a - t0) / width), 0, bins - 1);
-      const int last = std::clamp(static_cast<int>((b - t0) / width), 0, bins - 1);
-      for (int j = first; j <= last; ++j) {
-        const double lo = std::max(a, t0 + width * j);
-        const double hi = std::min(b, t0 + width * (j + 1));
-        if (hi > lo) sum[static_cast<std::size_t>(j)] += s.y[i] * (hi - lo);
-      }
-    }
-    std::string name = s.name;
-    if (name.size() > 5 && name.ends_with(" GB/s")) name.resize(name.size() - 5);
-    svg::series binned{name, {}, {}, {}};
-    for (int j = 0; j <= bins; ++j) {  // the last point closes the last interval
-      binned.x.push_back(t0 + width * j);
-      binned.y.push_back(sum[static_cast<std::size_t>(std::min(j, bins - 1))] / width);
-    }
-    c.lines.push_back(std::move(binned));
-  }
-  return out + svg::draw(c);
-}
-
 constexpr const char* style = R"(<style>
 body{font-family:sans-serif;margin:24px auto;padding:0 16px;max-width:1000px;color:#222;
 background:#fff}
@@ -587,7 +541,7 @@ std::string html_report(const std::vector<report_input>& inputs) {
     try {
       body += kind == report_kind::metrics ? metrics_section(in.doc)
               : kind == report_kind::sweep ? sweep_section(in.doc)
-                                           : trace_section(in.doc);
+                                           : detail::trace_section(in.doc);
     } catch (const json::exception& e) {
       throw input_error(fmt::format("{}: not a complete {} file: {}", in.name, what, e.what()));
     } catch (const std::invalid_argument& e) {

@@ -167,6 +167,26 @@ TEST_CASE("html report: a metrics file's tables and charts, large device counts 
   CHECK(big.find("<title>compute busy (s), 597-599: 598</title>") != std::string::npos);
 }
 
+TEST_CASE("html report: layer loads (--layer-loads) give layer x expert and layer x rank maps") {
+  std::ifstream in(std::string(MOESIM_SOURCE_DIR) + "/tests/golden/quickstart.metrics.json");
+  io::json m = io::json::parse(in);
+  CHECK(io::html_report({{"q.json", m}}).find("--layer-loads") != std::string::npos);
+  // Two MoE layers of 600 experts on 2 ranks: expert columns grouped 3 to a column.
+  io::json layers = io::json::array();
+  for (int l = 0; l < 2; ++l) {
+    io::json experts = io::json::array();
+    for (int e = 0; e < 600; ++e) experts.push_back(l * 1000 + e);
+    layers.push_back({{"layer", l}, {"expert_tokens", experts}, {"rank_tokens", {5, 7}}});
+  }
+  m["routing"]["layers"] = layers;
+  const std::string page = io::html_report({{"q.json", m}});
+  CHECK(count(page, "<svg ") == 6);  // breakdown, three figure heatmaps, two layer maps
+  CHECK(page.find("Tokens per (MoE layer, expert) (a column is the mean of 3 experts)") !=
+        std::string::npos);
+  CHECK(page.find("Tokens per (MoE layer, EP rank)") != std::string::npos);
+  CHECK(page.find("--layer-loads") == std::string::npos);
+}
+
 TEST_CASE("html report: a trace's busiest links, averaged over intervals") {
   io::json events = io::json::array();
   events.push_back(

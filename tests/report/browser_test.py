@@ -141,7 +141,7 @@ def main():
     def o(name):
         return os.path.join(out, name)
     run([moesim, "run", "scenarios/quickstart.yaml", "--quiet", "--metrics", o("quick.json"),
-         "--trace", o("quick.trace.json")], cwd=root)
+         "--trace", o("quick.trace.json"), "--layer-loads"], cwd=root)
     run([moesim, "run", "scenarios/serve-mixtral-h100.yaml", "--quiet", "--metrics",
          o("serve.json"), "--set", "workload.serve.duration_s=1"], cwd=root)
     run([moesim, "run", "scenarios/spec-decode-mixtral.yaml", "--quiet", "--metrics",
