@@ -83,6 +83,11 @@ class routing_sampler {
 
  private:
   const models::row_matrix& gate(int layer);
+  /// d's decisions after the capacity of a `total`-token batch larger than the sample: each
+  /// expert drops the share of its sampled assignments the batch is expected to drop
+  /// (models::expected_batch_drops), lowest priority first. Needs d.priority. O(assignments).
+  [[nodiscard]] models::capacity_result batch_capacity(const sampled_decisions& d,
+                                                       std::int64_t total) const;
   /// The `sample` sampled hidden states of (group, pass). Thread-safe; recent ones are kept
   /// (evicted ones are drawn again, identically: their stream depends only on the key).
   std::shared_ptr<const models::row_matrix> tokens(int group, int pass, int sample);
