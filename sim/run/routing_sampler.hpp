@@ -4,7 +4,9 @@
 // runs the model's router on them (models::route), applies capacity and dropping, and turns
 // the decisions into (token, expert) copies per (source device, expert) for the *full* batch:
 // exact when the batch fits in the sample, otherwise scaled from the sample by multinomial
-// draws so per-device counts keep their variance (models/batch_scaling.hpp).
+// draws so per-device counts keep their variance (models/batch_scaling.hpp). Capacity is the
+// full batch's: a larger batch's expected drops per expert (models::expected_batch_drops, from
+// the sample's loads) are dropped from the sample, lowest priority first, before scaling.
 //
 // A pass's sampled tokens are the same in every layer, as a token's residual stream carries it
 // through the model (each layer routes them with its own gate): a sequence keeps its topic from
