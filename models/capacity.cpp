@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -37,21 +38,8 @@ std::int64_t expert_capacity(std::int64_t tokens, int experts, int top_k, double
   return static_cast<std::int64_t>(std::ceil(exact * (1.0 - 1e-12)));
 }
 
-capacity_result apply_capacity(const routing& r, std::int64_t capacity, drop_policy policy) {
-  if (capacity < 0) {
-    throw std::invalid_argument("apply_capacity: capacity must be >= 0, got " +
-                                std::to_string(capacity));
-  }
+std::vector<std::int32_t> priority_order(const routing& r, drop_policy policy) {
   const auto n = static_cast<std::size_t>(r.assignments());
-  if (static_cast<std::uint64_t>(capacity) >= n) {
-    // No expert can be offered more than every assignment: nothing drops, no order needed.
-    capacity_result out;
-    out.capacity = capacity;
-    out.dropped_per_expert.assign(static_cast<std::size_t>(r.experts), 0);
-    out.kept = r;
-    return out;
-  }
-  // Assignment indices in priority order.
   std::vector<std::int32_t> order;
   order.reserve(n);
   if (policy == drop_policy::position) {
@@ -70,14 +58,33 @@ capacity_result apply_capacity(const routing& r, std::int64_t capacity, drop_pol
       return r.scores[static_cast<std::size_t>(a)] > r.scores[static_cast<std::size_t>(b)];
     });
   }
+  return order;
+}
+
+capacity_result apply_capacities(const routing& r, std::span<const std::int32_t> order,
+                                 std::span<const std::int64_t> capacity) {
+  const auto n = static_cast<std::size_t>(r.assignments());
+  if (capacity.size() != static_cast<std::size_t>(r.experts) || order.size() != n) {
+    throw std::invalid_argument("apply_capacities: " + std::to_string(capacity.size()) +
+                                " capacities and " + std::to_string(order.size()) +
+                                " ordered assignments for " + std::to_string(r.experts) +
+                                " experts and " + std::to_string(n) + " assignments");
+  }
   capacity_result out;
-  out.capacity = capacity;
+  out.capacity = 0;
+  for (const std::int64_t c : capacity) {
+    if (c < 0) {
+      throw std::invalid_argument("apply_capacities: capacity must be >= 0, got " +
+                                  std::to_string(c));
+    }
+    out.capacity = std::max(out.capacity, c);
+  }
   out.dropped_per_expert.assign(static_cast<std::size_t>(r.experts), 0);
   std::vector<std::int64_t> used(static_cast<std::size_t>(r.experts), 0);
   std::vector<char> keep(n, 0);
   for (std::int32_t a : order) {
     const auto e = static_cast<std::size_t>(r.expert_ids[static_cast<std::size_t>(a)]);
-    if (used[e] < capacity) {
+    if (used[e] < capacity[e]) {
       ++used[e];
       keep[static_cast<std::size_t>(a)] = 1;
     } else {
@@ -111,9 +118,87 @@ capacity_result apply_capacity(const routing& r, std::int64_t capacity, drop_pol
   return out;
 }
 
+capacity_result apply_capacity(const routing& r, std::int64_t capacity, drop_policy policy) {
+  if (capacity < 0) {
+    throw std::invalid_argument("apply_capacity: capacity must be >= 0, got " +
+                                std::to_string(capacity));
+  }
+  const auto n = static_cast<std::size_t>(r.assignments());
+  if (static_cast<std::uint64_t>(capacity) >= n) {
+    // No expert can be offered more than every assignment: nothing drops, no order needed.
+    capacity_result out;
+    out.capacity = capacity;
+    out.dropped_per_expert.assign(static_cast<std::size_t>(r.experts), 0);
+    out.kept = r;
+    return out;
+  }
+  const std::vector<std::int64_t> each(static_cast<std::size_t>(r.experts), capacity);
+  capacity_result out = apply_capacities(r, priority_order(r, policy), each);
+  out.capacity = capacity;
+  return out;
+}
+
 capacity_result apply_capacity_factor(const routing& r, int top_k, double capacity_factor,
                                       drop_policy policy) {
   return apply_capacity(r, expert_capacity(r.tokens, r.experts, top_k, capacity_factor), policy);
+}
+
+double expected_overflow(double mean, double variance, double capacity) {
+  if (!std::isfinite(variance) || variance < 0.0) {
+    throw std::invalid_argument("expected_overflow: variance must be finite and >= 0, got " +
+                                std::to_string(variance));
+  }
+  const double excess = mean - capacity;
+  if (variance == 0.0) return std::max(0.0, excess);
+  // E[(Y - c)+] = sigma phi(z) + (mu - c) Phi(-z) with z = (c - mu) / sigma.
+  const double sigma = std::sqrt(variance);
+  const double z = -excess / sigma;
+  const double pdf = std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
+  const double upper = 0.5 * std::erfc(z / std::numbers::sqrt2);
+  return std::max(0.0, sigma * pdf + excess * upper);
+}
+
+std::vector<double> expected_batch_drops(std::span<const std::int64_t> sample_load,
+                                         std::int64_t sample_tokens, std::int64_t batch_tokens,
+                                         std::int64_t capacity) {
+  if (sample_tokens <= 0 || batch_tokens < sample_tokens) {
+    throw std::invalid_argument("expected_batch_drops: need 0 < sample tokens <= batch tokens, got " +
+                                std::to_string(sample_tokens) + " and " +
+                                std::to_string(batch_tokens));
+  }
+  const auto experts = sample_load.size();
+  const double s = static_cast<double>(sample_tokens);
+  const double n = static_cast<double>(batch_tokens);
+  const double scale = n / s;
+  double mean = 0.0;
+  for (const std::int64_t l : sample_load) {
+    if (l < 0 || l > sample_tokens) {
+      throw std::invalid_argument("expected_batch_drops: an expert took " + std::to_string(l) +
+                                  " of " + std::to_string(sample_tokens) + " sampled tokens");
+    }
+    mean += static_cast<double>(l);
+  }
+  std::vector<double> out(experts, 0.0);
+  if (experts == 0) return out;
+  mean /= static_cast<double>(experts);
+  double spread = 0.0;
+  for (const std::int64_t l : sample_load) {
+    spread += (static_cast<double>(l) - mean) * (static_cast<double>(l) - mean);
+  }
+  const double noise = mean * (1.0 - mean / s);
+  double w = 1.0;
+  if (experts >= 2) {
+    spread /= static_cast<double>(experts - 1);
+    const double signal = std::max(0.0, spread - noise);
+    w = signal + noise > 0.0 ? signal / (signal + noise) : 1.0;
+  }
+  const double c = static_cast<double>(capacity);
+  for (std::size_t e = 0; e < experts; ++e) {
+    const double load = mean + w * (static_cast<double>(sample_load[e]) - mean);
+    const double q = std::clamp(load / s, 0.0, 1.0);
+    out[e] = expected_overflow(scale * load, n * q * (1.0 - q) + scale * scale * w * noise, c);
+  }
+  return out;
 }
 
 }  // namespace moesim::models

@@ -38,8 +38,13 @@ struct sampled_decisions {
   int pass = 0;
   int layer = 0;
   int sample = 0;               ///< sampled tokens decided
-  models::capacity_result cap;  ///< the decisions after capacity
+  models::capacity_result cap;  ///< the decisions after the sample's own capacity
   rng gen{0};                   ///< the pass's stream after the decisions: the counting draws
+  /// Token choice under a capacity factor: the decisions before capacity, and their assignments
+  /// in the drop policy's priority order (models::priority_order), from which count() drops
+  /// what a larger batch than the sample would. Empty otherwise (nothing drops).
+  models::routing offered;
+  std::vector<std::int32_t> priority;
 };
 
 }  // namespace moesim::sim::run

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
@@ -202,7 +203,8 @@ sampled_decisions routing_sampler::decide(int group, int pass, int layer, int sa
        static_cast<std::uint64_t>(pass)) *
           static_cast<std::uint64_t>(s_.model.layers) +
       static_cast<std::uint64_t>(layer);
-  sampled_decisions d{group, pass, layer, sample, {}, rng::stream(s_.seed, "routing").fork(index)};
+  sampled_decisions d{
+      group, pass, layer, sample, {}, rng::stream(s_.seed, "routing").fork(index), {}, {}};
   const bool balance = s_.moe.balance == balance_mode::bias && !s_.sampling.trace;
   auto& bias = bias_[static_cast<std::size_t>(layer)];
   if (balance && bias.empty()) bias.assign(static_cast<std::size_t>(router_.experts), 0.0F);
@@ -213,27 +215,41 @@ sampled_decisions routing_sampler::decide(int group, int pass, int layer, int sa
   if (balance) opt.selection_bias = bias;
 
   // 1. Routing decisions for the sample: replayed, or made by the chosen policy.
-  const models::routing decided = policy_decisions(group, pass, layer, sample, d.gen, opt);
+  models::routing decided = policy_decisions(group, pass, layer, sample, d.gen, opt);
 
-  // 2. Capacity on the sample: capacity scales with tokens, so the drop fraction carries over.
+  // 2. Capacity on the sample at the sample's own capacity: exact when the sample is the
+  //    batch; count() redecides the drops of a larger batch from `offered` (step 3).
   //    (Expert choice fills each expert to its capacity by construction: nothing to drop.)
-  d.cap = s_.moe.routing == routing_policy::expert_choice && !s_.sampling.trace
-              ? models::apply_capacity(decided, models::unlimited_capacity, s_.moe.drop)
-              : models::apply_capacity_factor(decided, router_.top_k, s_.moe.capacity_factor,
-                                              s_.moe.drop);
   if (balance) models::update_balance_bias(bias, models::expert_load(decided), bias_update_rate);
+  if ((s_.moe.routing == routing_policy::expert_choice && !s_.sampling.trace) ||
+      s_.moe.capacity_factor == models::dropless) {
+    d.cap = models::apply_capacity(decided, models::unlimited_capacity, s_.moe.drop);
+  } else {
+    const std::int64_t capacity = models::expert_capacity(decided.tokens, decided.experts,
+                                                          router_.top_k, s_.moe.capacity_factor);
+    d.priority = models::priority_order(decided, s_.moe.drop);
+    d.cap = models::apply_capacities(
+        decided, d.priority,
+        std::vector<std::int64_t>(static_cast<std::size_t>(decided.experts), capacity));
+    d.cap.capacity = capacity;
+    d.offered = std::move(decided);
+  }
   return d;
 }
 
 layer_routing routing_sampler::count(const sampled_decisions& d,
                                      std::span<const std::int64_t> per_source, int threads) const {
   if (threads <= 0) threads = threads_;
-  const models::capacity_result& cap = d.cap;
   rng gen = d.gen;
   // 3. Per-source counts of the full batch: exact when it fits in the sample, else scaled.
   const std::int64_t total = std::accumulate(per_source.begin(), per_source.end(), std::int64_t{0});
-  const std::int64_t have = cap.kept.tokens;  // a replayed trace may hold more than the batch
+  const std::int64_t have = d.cap.kept.tokens;  // a replayed trace may hold more than the batch
   const bool scaled = total > have;
+  // Scaled under a capacity factor: the sample drops the share of each expert's assignments
+  // the batch is expected to drop at the batch's capacity, not at the sample's.
+  const models::capacity_result batch_cap =
+      scaled && !d.priority.empty() ? batch_capacity(d, total) : models::capacity_result{};
+  const models::capacity_result& cap = scaled && !d.priority.empty() ? batch_cap : d.cap;
   // per_rank exchange: also the tokens that need each EP rank at least once (DeepEP's count).
   //    Under a placement, the ranks holding the layer's experts.
   std::span<const int> rank_of = expert_rank_;
@@ -266,6 +282,31 @@ layer_routing routing_sampler::count(const sampled_decisions& d,
   lr.unique_experts = static_cast<double>(std::count_if(
       counts.expert_load.begin(), counts.expert_load.end(), [](std::int64_t n) { return n > 0; }));
   return lr;
+}
+
+models::capacity_result routing_sampler::batch_capacity(const sampled_decisions& d,
+                                                        std::int64_t total) const {
+  const models::routing& r = d.offered;
+  const std::int64_t capacity =
+      models::expert_capacity(total, r.experts, router_.top_k, s_.moe.capacity_factor);
+  const std::vector<std::int64_t> load = models::expert_load(r);
+  const std::vector<double> drops = models::expected_batch_drops(load, r.tokens, total, capacity);
+  // Each expert keeps its sampled assignments less its expected batch drops scaled to the
+  // sample, rounded up or down at random in proportion (so the drops stay unbiased).
+  rng gen = rng::stream(s_.seed, "capacity")
+                .fork(static_cast<std::uint64_t>(d.layer))
+                .fork(static_cast<std::uint64_t>(d.group) * s_.workload.steps *
+                          s_.workload.micro_batches +
+                      static_cast<std::uint64_t>(d.pass));
+  std::vector<std::int64_t> keep(load.size());
+  const double scale = static_cast<double>(r.tokens) / static_cast<double>(total);
+  for (std::size_t e = 0; e < load.size(); ++e) {
+    const double x = std::min(drops[e] * scale, static_cast<double>(load[e]));
+    const double whole = std::floor(x);
+    const auto dropped = static_cast<std::int64_t>(whole) + (gen.uniform01() < x - whole ? 1 : 0);
+    keep[e] = load[e] - dropped;
+  }
+  return models::apply_capacities(r, d.priority, keep);
 }
 
 }  // namespace moesim::sim::run

@@ -4,7 +4,9 @@
 // runs the model's router on them (models::route), applies capacity and dropping, and turns
 // the decisions into (token, expert) copies per (source device, expert) for the *full* batch:
 // exact when the batch fits in the sample, otherwise scaled from the sample by multinomial
-// draws so per-device counts keep their variance (models/batch_scaling.hpp).
+// draws so per-device counts keep their variance (models/batch_scaling.hpp). Capacity is the
+// full batch's: a larger batch's expected drops per expert (models::expected_batch_drops, from
+// the sample's loads) are dropped from the sample, lowest priority first, before scaling.
 //
 // A pass's sampled tokens are the same in every layer, as a token's residual stream carries it
 // through the model (each layer routes them with its own gate): a sequence keeps its topic from
@@ -83,6 +85,11 @@ class routing_sampler {
 
  private:
   const models::row_matrix& gate(int layer);
+  /// d's decisions after the capacity of a `total`-token batch larger than the sample: each
+  /// expert drops the share of its sampled assignments the batch is expected to drop
+  /// (models::expected_batch_drops), lowest priority first. Needs d.priority. O(assignments).
+  [[nodiscard]] models::capacity_result batch_capacity(const sampled_decisions& d,
+                                                       std::int64_t total) const;
   /// The `sample` sampled hidden states of (group, pass). Thread-safe; recent ones are kept
   /// (evicted ones are drawn again, identically: their stream depends only on the key).
   std::shared_ptr<const models::row_matrix> tokens(int group, int pass, int sample);

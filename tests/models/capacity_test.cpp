@@ -1,6 +1,8 @@
 #include "models/capacity.hpp"
 
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
 #include <vector>
 
 using namespace moesim::models;
@@ -85,4 +87,68 @@ TEST_CASE("a token whose assignments all drop passes through", "[models][capacit
   const capacity_result none = apply_capacity_factor(r, 1, dropless, drop_policy::position);
   CHECK(none.dropped == 0);
   CHECK(none.kept.expert_ids == r.expert_ids);
+}
+
+TEST_CASE("apply_capacities keeps each expert's own number of its best assignments",
+          "[models][capacity]") {
+  const routing r = example();
+  // Lowest score: expert 0 offered 0.9 (a2), 0.6 (a0), 0.5 (a6), 0.3 (a5), 0.2 (a9);
+  // expert 1: 0.7 (a4), 0.55 (a10), 0.4 (a1); expert 2: 0.8 (a8), 0.5 (a7), 0.45 (a11), 0.1 (a3).
+  const std::vector<std::int32_t> order = priority_order(r, drop_policy::lowest_score);
+  REQUIRE(order.size() == 12);
+  CHECK(order.front() == 2);
+  CHECK(order.back() == 3);
+  const std::vector<std::int64_t> caps{2, 3, 1};
+  const capacity_result c = apply_capacities(r, order, caps);
+  CHECK(c.dropped_per_expert == std::vector<std::int64_t>{3, 0, 3});
+  CHECK(c.dropped == 6);
+  CHECK(c.capacity == 3);
+  CHECK(c.drop_rate == Approx(0.5));
+  // Kept: a0 (e0), a1 (e1), a2 (e0), a4 (e1), a8 (e2), a10 (e1); tokens 2 (a4, a5 -> a4 kept),
+  // 3 (a6, a7: both dropped) and 5 (a10, a11 -> a10) keep one.
+  CHECK(c.kept.offsets == std::vector<std::int32_t>{0, 2, 3, 4, 4, 5, 6});
+  CHECK(c.tokens_fully_dropped == 1);
+  // One capacity for every expert is apply_capacity.
+  const capacity_result same = apply_capacities(r, order, std::vector<std::int64_t>(3, 3));
+  const capacity_result one = apply_capacity(r, 3, drop_policy::lowest_score);
+  CHECK(same.kept.expert_ids == one.kept.expert_ids);
+  CHECK(same.dropped_per_expert == one.dropped_per_expert);
+  CHECK_THROWS(apply_capacities(r, order, std::vector<std::int64_t>{1, 1}));
+  CHECK_THROWS(apply_capacities(r, order, std::vector<std::int64_t>{1, -1, 1}));
+}
+
+TEST_CASE("expected_overflow: the normal's mean excess over a capacity", "[models][capacity]") {
+  // No variance: the plain excess.
+  CHECK(expected_overflow(10.0, 0.0, 7.0) == 3.0);
+  CHECK(expected_overflow(5.0, 0.0, 7.0) == 0.0);
+  // At the mean: sigma / sqrt(2 pi).
+  CHECK(expected_overflow(100.0, 16.0, 100.0) == Approx(4.0 / std::sqrt(2.0 * 3.14159265358979)));
+  // One sigma above the mean: sigma (phi(1) - (1 - Phi(1))) = 2 (0.2419707 - 0.1586553).
+  CHECK(expected_overflow(100.0, 4.0, 102.0) == Approx(2.0 * 0.0833154).epsilon(1e-5));
+  // Far below: the mean excess; far above: nothing.
+  CHECK(expected_overflow(200.0, 4.0, 100.0) == Approx(100.0));
+  CHECK(expected_overflow(0.0, 4.0, 100.0) == Approx(0.0).margin(1e-12));
+  CHECK_THROWS(expected_overflow(1.0, -1.0, 0.0));
+}
+
+TEST_CASE("expected_batch_drops separates the experts' spread from the sample's noise",
+          "[models][capacity]") {
+  // Two experts, top-1, 100 sampled tokens: loads 60 and 40. m = 50, noise 50 (1 - 0.5) = 25,
+  // spread (10^2 + 10^2) / 1 = 200, signal 175, w = 175 / 200 = 0.875: loads 58.75 and 41.25.
+  // Batch of 400 tokens, capacity 200: expert 0's count has mean 235, variance
+  // 400 q (1 - q) (q = 0.5875) + 16 * 0.875 * 25 = 96.9375 + 350 = 446.9375.
+  const std::vector<std::int64_t> load{60, 40};
+  const std::vector<double> d = expected_batch_drops(load, 100, 400, 200);
+  REQUIRE(d.size() == 2);
+  CHECK(d[0] == Approx(expected_overflow(235.0, 446.9375, 200.0)));
+  CHECK(d[1] == Approx(expected_overflow(165.0, 400 * 0.4125 * 0.5875 + 350.0, 200.0)));
+  CHECK(d[0] > 35.0);  // more than the plain excess 235 - 200, as the count varies
+  // Loads no more spread than the sampling noise: all shrunk to the mean, whose overflow is the
+  // batch's own binomial's (mean 200 = capacity, variance 400 / 4 = 100: 10 / sqrt(2 pi)).
+  const std::vector<double> even = expected_batch_drops(std::vector<std::int64_t>{52, 48}, 100,
+                                                        400, 200);
+  CHECK(even[0] == Approx(10.0 / std::sqrt(2.0 * 3.14159265358979)));
+  CHECK(even[1] == Approx(even[0]));
+  CHECK_THROWS(expected_batch_drops(load, 100, 50, 200));
+  CHECK_THROWS(expected_batch_drops(std::vector<std::int64_t>{101, 0}, 100, 400, 200));
 }
