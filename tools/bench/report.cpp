@@ -247,6 +247,28 @@ std::string spec_grid(const results& runs) {
       num(r0, "threads"));
 }
 
+std::string sweep(const results& runs) {
+  const auto& r0 = runs.front();
+  return fmt::format(
+      "{}: {} ({:.0f} points), `moesim sweep`: **{} points/s** at `--jobs 1`, **{} points/s** "
+      "at `--jobs 2`: **{}x** (files byte-identical: {}); per point over {:.0f} sampled points, "
+      "the sweep {} s against `moesim run --threads 1` {} s less a {} s process start: "
+      "overhead **{}%** ({}% with the start); 1-minute load average {} at the start, {} at the "
+      "end",
+      runs_note(runs), r0.value("scenario", "sweep-mixtral-serve"), num(r0, "points"),
+      span(collect(runs, [](const json& r) { return num(r, "points_per_s_1"); }), "{:.2f}"),
+      span(collect(runs, [](const json& r) { return num(r, "points_per_s_2"); }), "{:.2f}"),
+      span(collect(runs, [](const json& r) { return num(r, "speedup"); }), "{:.2f}"),
+      r0.value("identical_outputs", false) ? "yes" : "NO", num(r0, "sample_points"),
+      span(collect(runs, [](const json& r) { return num(r, "sweep_point_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "run_point_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "process_start_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "overhead"); }), "{:+.1f}", 100),
+      span(collect(runs, [](const json& r) { return num(r, "overhead_raw"); }), "{:+.1f}", 100),
+      span(collect(runs, [](const json& r) { return num(r, "load_average_start"); }), "{:.2f}"),
+      span(collect(runs, [](const json& r) { return num(r, "load_average_end"); }), "{:.2f}"));
+}
+
 std::string rebalance(const results& runs) {
   const auto& r0 = runs.front();
   const auto per_iteration = [](const json& r) {
@@ -311,7 +333,8 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"serve-pd", serve},
       {"spec-grid", spec_grid},
       {"rebalance", rebalance},
-      {"place", place_rows}};
+      {"place", place_rows},
+      {"sweep", sweep}};
   return r;
 }
 
