@@ -175,10 +175,11 @@ mean_ci mean_ci95(const std::vector<double>& samples) {
 }
 
 const std::vector<std::string>& sweep_metric_names() {
-  static const std::vector<std::string> names{
-      "step_time_s",    "tokens_per_s",          "drop_rate",  "dispatch_bytes_per_step",
-      "peak_hbm_bytes", "capacity_buffer_bytes", "ttft_p50_s", "ttft_p99_s",
-      "tpot_p50_s",     "tpot_p99_s"};
+  static const std::vector<std::string> names{"step_time_s",    "tokens_per_s",
+                                              "drop_rate",      "dispatch_bytes_per_step",
+                                              "peak_hbm_bytes", "capacity_buffer_bytes",
+                                              "ttft_p50_s",     "ttft_p99_s",
+                                              "tpot_p50_s",     "tpot_p99_s"};
   return names;
 }
 
@@ -190,7 +191,8 @@ std::vector<double> sweep_metrics(const sim::run::run_result& r) {
   double buffers = 0;
   for (const auto& stage : r.memory) {
     for (const auto& [name, bytes] : stage.items) {
-      if (name == "dispatch/combine buffers") buffers = std::max(buffers, static_cast<double>(bytes));
+      if (name == "dispatch/combine buffers")
+        buffers = std::max(buffers, static_cast<double>(bytes));
     }
   }
   return {r.step_time_s,

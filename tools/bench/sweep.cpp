@@ -11,9 +11,11 @@
 //     bound, the lone sweep paying its fixed costs for one point), and the same in CPU seconds
 //     (user + system of the children). The sample as one sweep gives the amortised cost.
 // The scenario's text is the shipped copy compiled into the binary. Minutes of wall time.
+#include "sim/io/sweep.hpp"
+
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -33,7 +35,6 @@
 
 #include "sim/io/doc.hpp"
 #include "sim/io/embedded.hpp"
-#include "sim/io/sweep.hpp"
 #include "tools/bench/bench.hpp"
 
 extern char** environ;
@@ -62,7 +63,9 @@ std::string shipped_text(const std::string& name) {
 double cpu_of_children() {
   rusage u{};
   getrusage(RUSAGE_CHILDREN, &u);
-  const auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  const auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
@@ -126,8 +129,8 @@ int sweep(const options& opt, std::ostream& out) {
 
   // 1 and 2 threads over every point.
   const auto sweep_at = [&](int jobs, const std::string& f, const std::string& prefix) {
-    return run_self({"sweep", f, "--quiet", "--jobs", std::to_string(jobs), "--out",
-                     (dir / prefix).string()});
+    return run_self(
+        {"sweep", f, "--quiet", "--jobs", std::to_string(jobs), "--out", (dir / prefix).string()});
   };
   const timed j1 = sweep_at(1, file, "j1");
   const timed j2 = sweep_at(2, file, "j2");
