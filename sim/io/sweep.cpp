@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -196,21 +197,32 @@ mean_ci mean_ci95(const std::vector<double>& samples) {
 }
 
 const std::vector<std::string>& sweep_metric_names() {
-  static const std::vector<std::string> names{
-      "step_time_s",    "tokens_per_s", "drop_rate",  "dispatch_bytes_per_step",
-      "peak_hbm_bytes", "ttft_p50_s",   "ttft_p99_s", "tpot_p50_s",
-      "tpot_p99_s"};
+  static const std::vector<std::string> names{"step_time_s",    "tokens_per_s",
+                                              "drop_rate",      "dispatch_bytes_per_step",
+                                              "peak_hbm_bytes", "capacity_buffer_bytes",
+                                              "ttft_p50_s",     "ttft_p99_s",
+                                              "tpot_p50_s",     "tpot_p99_s"};
   return names;
 }
 
 std::vector<double> sweep_metrics(const sim::run::run_result& r) {
   const double none = std::numeric_limits<double>::quiet_NaN();
   const auto& s = r.serving;
+  // The memory plan's item for the all-to-all's send and receive buffers at capacity
+  // (sim/cluster/memory.cpp), largest over the pipeline stages; 0 without expert parallelism.
+  double buffers = 0;
+  for (const auto& stage : r.memory) {
+    for (const auto& [name, bytes] : stage.items) {
+      if (name == "dispatch/combine buffers")
+        buffers = std::max(buffers, static_cast<double>(bytes));
+    }
+  }
   return {r.step_time_s,
           r.tokens_per_s,
           r.drop_rate,
           r.dispatch_bytes_per_step,
           r.peak_hbm_bytes,
+          buffers,
           s ? s->ttft_s.p50 : none,
           s ? s->ttft_s.p99 : none,
           s ? s->tpot_s.p50 : none,

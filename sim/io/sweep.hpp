@@ -72,8 +72,10 @@ mean_ci mean_ci95(const std::vector<double>& samples);
 double student_t975(std::size_t df);
 
 /// The summary metrics of a row, in column order: step_time_s, tokens_per_s, drop_rate,
-/// dispatch_bytes_per_step, peak_hbm_bytes, ttft_p50_s, ttft_p99_s, tpot_p50_s, tpot_p99_s
-/// (the last four serving runs only).
+/// dispatch_bytes_per_step, peak_hbm_bytes, capacity_buffer_bytes (the memory plan's
+/// "dispatch/combine buffers" item: send and receive buffers at capacity, bytes per device, the
+/// largest stage's), ttft_p50_s, ttft_p99_s, tpot_p50_s, tpot_p99_s (the last four serving runs
+/// only).
 const std::vector<std::string>& sweep_metric_names();
 /// Those metrics of one run; NaN where the run has none (latencies of a non-serving run).
 std::vector<double> sweep_metrics(const sim::run::run_result& r);

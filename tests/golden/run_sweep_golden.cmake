@@ -2,10 +2,21 @@
 # between the runs and equal tests/golden/<name>.sweep.{csv,json} (see CMakeLists.txt).
 # With MOESIM_UPDATE_GOLDENS=1 in the environment it rewrites the golden files instead.
 include(${CMAKE_CURRENT_LIST_DIR}/compare_golden.cmake)
+# tests/golden/<name>.sweep.args (optional) adds `moesim sweep` arguments, one a line (e.g.
+# `--limit` and `8`), that cut a large sweep to a few seconds; the README states which.
+set(extra "")
+if(EXISTS ${GOLDEN_DIR}/${NAME}.sweep.args)
+  file(STRINGS ${GOLDEN_DIR}/${NAME}.sweep.args lines)
+  foreach(line IN LISTS lines)
+    if(line AND NOT line MATCHES "^#")
+      list(APPEND extra ${line})
+    endif()
+  endforeach()
+endif()
 file(MAKE_DIRECTORY ${OUT_DIR})
 foreach(jobs 1 2)
   execute_process(
-    COMMAND ${MOESIM} sweep ${SCENARIO} --quiet --jobs ${jobs} --out ${OUT_DIR}/j${jobs}
+    COMMAND ${MOESIM} sweep ${SCENARIO} ${extra} --quiet --jobs ${jobs} --out ${OUT_DIR}/j${jobs}
     RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "moesim sweep ${SCENARIO} --jobs ${jobs} failed (exit ${rc}):\n${err}")

@@ -114,8 +114,9 @@ TEST_CASE("sweep outputs are byte-identical at --jobs 1 and --jobs 2, and resume
   // --seeds 2: each metric gets its mean and a _ci95 column.
   REQUIRE(std::system((cmd + (dir / "s").string() + " --limit 3 --seeds 2").c_str()) == 0);
   CHECK_THAT(slurp((dir / "s.csv").string()),
-             Catch::StartsWith("point,moe.capacity_factor,moe.routing,moe.padded,strategy,"
-                               "feasible,reason,step_time_s,step_time_s_ci95,"));
+             Catch::StartsWith("point,moe,moe.capacity_factor,model,cluster,parallelism,"
+                               "precision,workload,strategy,feasible,reason,step_time_s,"
+                               "step_time_s_ci95,"));
   fs::remove_all(dir);
 }
 

@@ -51,6 +51,11 @@ int spec_grid(const options& opt, std::ostream& out);
 /// The same for the spec-decode-offload grid (policy prefetch under expert offloading).
 int spec_grid_offload(const options& opt, std::ostream& out);
 
+/// Sweep speed (issue 15): the 200-point sweep-mixtral-serve as `moesim sweep` runs it, points/s
+/// at --jobs 1 and 2 (target 1.8x), and the sweep's cost per point against a `moesim run` of the
+/// same point (target: under 5% more), timed around child processes of this binary.
+int sweep(const options& opt, std::ostream& out);
+
 /// Rebalancing's wall-time cost: a serving run with EPLB rebalanced every 50 iterations against
 /// the same run placed once (issue 14: at most 1.2x).
 int rebalance(const options& opt, std::ostream& out);

@@ -247,6 +247,33 @@ std::string spec_grid(const results& runs) {
       num(r0, "threads"));
 }
 
+std::string sweep(const results& runs) {
+  const auto& r0 = runs.front();
+  const auto per_point = [](const char* key) {
+    return [key](const json& r) { return num(r, key) / num(r, "points"); };
+  };
+  return fmt::format(
+      "{}: {} ({:.0f} points), `moesim sweep`: **{} points/s** at `--jobs 1`, **{} points/s** "
+      "at `--jobs 2`: **{}x** (CPU s per point {} and {}; files byte-identical: {}); {:.0f} "
+      "sampled points alone, interleaved, `moesim run` {} s a point, a one-point sweep {} s: "
+      "overhead **{}%** ({}% in CPU seconds; in one sweep {} s a point); 1-minute load average "
+      "{} at the start, {} at the end",
+      runs_note(runs), r0.value("scenario", "sweep-mixtral-serve"), num(r0, "points"),
+      span(collect(runs, [](const json& r) { return num(r, "points_per_s_1"); }), "{:.2f}"),
+      span(collect(runs, [](const json& r) { return num(r, "points_per_s_2"); }), "{:.2f}"),
+      span(collect(runs, [](const json& r) { return num(r, "speedup"); }), "{:.2f}"),
+      span(collect(runs, per_point("jobs1_cpu_s")), "{:.3f}"),
+      span(collect(runs, per_point("jobs2_cpu_s")), "{:.3f}"),
+      r0.value("identical_outputs", false) ? "yes" : "NO", num(r0, "sample_points"),
+      span(collect(runs, [](const json& r) { return num(r, "run_point_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "alone_point_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "overhead"); }), "{:+.1f}", 100),
+      span(collect(runs, [](const json& r) { return num(r, "overhead_cpu"); }), "{:+.1f}", 100),
+      span(collect(runs, [](const json& r) { return num(r, "sweep_point_s"); }), "{:.3f}"),
+      span(collect(runs, [](const json& r) { return num(r, "load_average_start"); }), "{:.2f}"),
+      span(collect(runs, [](const json& r) { return num(r, "load_average_end"); }), "{:.2f}"));
+}
+
 std::string rebalance(const results& runs) {
   const auto& r0 = runs.front();
   const auto per_iteration = [](const json& r) {
@@ -311,7 +338,8 @@ const std::map<std::string, std::function<std::string(const results&)>>& rendere
       {"serve-pd", serve},
       {"spec-grid", spec_grid},
       {"rebalance", rebalance},
-      {"place", place_rows}};
+      {"place", place_rows},
+      {"sweep", sweep}};
   return r;
 }
 

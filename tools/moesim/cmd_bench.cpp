@@ -29,7 +29,8 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"rebalance", &bench::rebalance},
       {"spec-grid", &bench::spec_grid},
       {"spec-grid-offload", &bench::spec_grid_offload},
-      {"place", &bench::place}};
+      {"place", &bench::place},
+      {"sweep", &bench::sweep}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
   sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
