@@ -410,10 +410,31 @@ def metric_value(v):
     return v, None
 
 
+def short_value(text, width=32):
+    """An axis value for a legend: mappings and lists (whole-section axes) cut to `width`."""
+    return text if len(text) <= width else text[:width - 1].rstrip(", ") + "\u2026"
+
+
+def label_axes(doc, axes):
+    """`axes` without those that vary together with an earlier one (zipped sections such as
+    model, cluster and parallelism of one system): a label names each combination once."""
+    kept = []
+    for a in axes:
+        pairs = {(p["values"][b], p["values"][a]) for p in doc["points"] for b in kept}
+        covaries = any(
+            len({(p["values"][b], p["values"][a]) for p in doc["points"]})
+            == len({p["values"][b] for p in doc["points"]})
+            == len({p["values"][a] for p in doc["points"]})
+            for b in kept) if pairs else False
+        if not covaries:
+            kept.append(a)
+    return kept
+
+
 def sweep_series(doc, path, x_axis, numeric):
     """{line label: [(x, {metric: (mean, ci95)})]} over the feasible rows, and the count of
     infeasible rows. A line is a combination of the other axes' values and the strategy."""
-    others = [a for a in doc["axes"] if a != x_axis]
+    others = label_axes(doc, [a for a in doc["axes"] if a != x_axis])
     strategies = {r.get("strategy") for p in doc["points"] for r in p.get("rows", [])}
     series = {}
     order = []  # x values in first-seen order, for a categorical axis
@@ -428,7 +449,7 @@ def sweep_series(doc, path, x_axis, numeric):
             if not r.get("feasible"):
                 infeasible += 1
                 continue
-            parts = [f"{a.split('.')[-1]}={values[a]}" for a in others]
+            parts = [f"{a.split('.')[-1]}={short_value(values[a])}" for a in others]
             if len(strategies) > 1:
                 parts.append(r.get("strategy", ""))
             label = ", ".join(parts) or "all points"
