@@ -32,7 +32,7 @@ link_id to_solver(topo::link_id l) {
 }  // namespace
 
 network::network(simulation& sim, const topo::topology& topo, network_params params)
-    : sim_(sim), topo_(topo), params_(params), router_(topo) {
+    : sim_(sim), topo_(topo), params_(params), router_(topo), detour_(topo) {
   capacity_.reserve(static_cast<std::size_t>(topo.link_count()));
   batch_bytes_.assign(static_cast<std::size_t>(topo.link_count()), 0.0);
   link_done_.assign(static_cast<std::size_t>(topo.link_count()), 0);
@@ -46,7 +46,7 @@ network::network(simulation& sim, const topo::topology& topo, network_params par
 // Routes are computed on demand (ECMP by the flow's tag), not cached: a cache keyed by tag
 // would grow with every layer and step of a long run.
 time_ps network::route(const flow_request& f) {
-  router_.route_into(f.src, f.dst, f.tag, route_scratch_);
+  route_live({f.src, f.dst, f.tag});
   scratch_path_.clear();
   time_ps latency = 0;
   for (auto l : route_scratch_) {
@@ -54,6 +54,108 @@ time_ps network::route(const flow_request& f) {
     latency += topo_.link(l).latency_ps;
   }
   return latency;
+}
+
+bool network::route_live(const connection& c) {
+  router_.route_into(c.src, c.dst, c.tag, route_scratch_);
+  if (down_count_ == 0) return false;
+  for (const auto l : route_scratch_) {
+    if (down_[static_cast<std::size_t>(l)] != 0) {
+      ++fault_hits_[fault_of_[static_cast<std::size_t>(l)]];
+      detour_.route(c.src, c.dst, c.tag, down_, route_scratch_);
+      return true;
+    }
+  }
+  return false;
+}
+
+void network::add_link_faults(std::span<const link_fault> faults) {
+  if (faults.empty()) return;
+  if (params_.model != timing_model::flow) {
+    throw std::invalid_argument(
+        "faults: the analytical network model cannot time link faults; use network.model flow");
+  }
+  faults_.insert(faults_.end(), faults.begin(), faults.end());
+  std::stable_sort(faults_.begin() + static_cast<std::ptrdiff_t>(next_fault_), faults_.end(),
+                   [](const link_fault& a, const link_fault& b) { return a.at < b.at; });
+  for (const auto& f : faults) {
+    if (f.fault >= fault_hits_.size()) fault_hits_.resize(f.fault + 1, 0);
+  }
+  const auto links = static_cast<std::size_t>(topo_.link_count());
+  if (down_.empty()) {
+    down_.assign(links, 0);
+    fault_of_.assign(links, 0);
+    degraded_.assign(links, 0);
+    healthy_capacity_ = capacity_;
+  }
+  apply_due_faults();
+}
+
+void network::apply_due_faults() {
+  while (next_fault_ < faults_.size() && faults_[next_fault_].at <= sim_.now()) {
+    apply_fault(next_fault_++);
+  }
+  arm_fault_event();
+}
+
+void network::arm_fault_event() {
+  if (fault_event_armed_ || live_ == 0 || next_fault_ >= faults_.size()) return;
+  fault_event_armed_ = true;
+  fault_event_ = sim_.schedule_at(std::max(sim_.now(), faults_[next_fault_].at), [this] {
+    fault_event_armed_ = false;
+    apply_due_faults();
+  });
+}
+
+void network::apply_fault(std::size_t i) {
+  const link_fault& f = faults_[i];
+  const auto l = static_cast<std::size_t>(f.link);
+  const bool was_down = down_[l] != 0;
+  const bool now_down = f.factor == 0.0;
+  if (was_down != now_down) {
+    down_[l] = now_down ? 1 : 0;
+    down_count_ = now_down ? down_count_ + 1 : down_count_ - 1;
+    detour_.invalidate();
+  }
+  fault_of_[l] = f.fault;
+  const bool now_degraded = !now_down && f.factor < 1.0;
+  if ((degraded_[l] != 0) != now_degraded) {
+    degraded_[l] = now_degraded ? 1 : 0;
+    degraded_count_ = now_degraded ? degraded_count_ + 1 : degraded_count_ - 1;
+  }
+  if (!now_down) {
+    capacity_[l] = healthy_capacity_[l] * f.factor;
+    solver_.set_capacity(to_solver(f.link), capacity_[l]);
+  }
+  // The flows in flight over the link: re-shared (degraded), or moved to a detour (down).
+  std::vector<std::uint32_t> hit;
+  for (std::uint32_t slot = 0; slot < flows_.size(); ++slot) {
+    const auto id = static_cast<flow_id>(slot);
+    if (solver_.contains(id) && solver_.crosses(id, to_solver(f.link))) hit.push_back(slot);
+  }
+  fault_hits_[f.fault] += hit.size();
+  if (now_down) {
+    const time_ps now = sim_.now();
+    for (const std::uint32_t slot : hit) {
+      const active_flow old = flows_[slot];
+      double left = old.remaining_bytes - old.rate * seconds(now - old.last_update);
+      ++epochs_[slot];  // its heap entry is void
+      solver_.remove_flow(static_cast<flow_id>(slot));
+      --live_;
+      live_rate_ -= old.rate;
+      detour_.route(old.conn.src, old.conn.dst, old.conn.tag, down_, route_scratch_);
+      scratch_path_.clear();
+      time_ps latency = 0;
+      for (auto hop : route_scratch_) {
+        scratch_path_.push_back(to_solver(hop));
+        latency += topo_.link(hop).latency_ps;
+      }
+      // A flow with (rounding) nothing left arrives after its new path's latency.
+      add_solver_flow(old.batch, old.index, left > 0 ? left : 0.0, scratch_path_, latency,
+                      old.conn);
+    }
+  }
+  if (live_ > 0 && (now_down ? !hit.empty() : true)) request_solve(true);
 }
 
 std::uint32_t network::new_batch(done_fn on_done, std::size_t count) {
@@ -85,6 +187,7 @@ std::vector<network::link_traffic> network::take_charges() {
 
 void network::start_batch(std::span<const flow_request> flows, done_fn on_done) {
   if (flows.empty()) return;
+  if (next_fault_ < faults_.size()) apply_due_faults();
   const std::uint32_t b = new_batch(std::move(on_done), flows.size());
   stats_.flows += flows.size();
   for (const auto& f : flows) stats_.bytes += f.src == f.dst ? 0.0 : f.bytes;
@@ -102,6 +205,7 @@ void network::start_all_to_all(std::span<const topo::device_id> ranks, double by
                                 std::to_string(bytes_per_pair));
   }
   const auto n = static_cast<double>(ranks.size());
+  if (next_fault_ < faults_.size()) apply_due_faults();
   if (ranks.size() < 2) {
     sim_.schedule_in(0, std::move(on_done));
     return;
@@ -284,10 +388,18 @@ void network::start_analytical(std::span<const flow_request> flows, std::uint32_
   if (observer_) batches_[b].traffic = take_charges();
 }
 
-route_set network::plan_routes(std::span<const connection> connections) const {
+route_set network::plan_routes(std::span<const connection> connections) {
+  if (next_fault_ < faults_.size()) apply_due_faults();
   route_set out;
   out.reserve(connections.size(), connections.size() * 4);
-  for (const auto& c : connections) out.add(topo_, router_, c);
+  for (const auto& c : connections) {
+    if (down_count_ == 0 || c.src == c.dst) {
+      out.add(topo_, router_, c);
+      continue;
+    }
+    route(flow_request{c.src, c.dst, 0.0, c.tag});
+    out.add_path(topo_, c, scratch_path_);
+  }
   out.index_links();
   return out;
 }
@@ -296,6 +408,7 @@ void network::start_groups(std::span<const flow_request> flows,
                            std::span<const std::uint32_t> group_of, std::size_t groups,
                            std::function<void(std::size_t)> on_group_done) {
   assert(group_of.size() == flows.size());
+  if (next_fault_ < faults_.size()) apply_due_faults();
   if (params_.model == timing_model::analytical) {
     route_requests(flows);
     start_groups_analytical(batch_routes_, batch_sizes_, false, group_of, groups,
@@ -311,6 +424,7 @@ void network::start_groups(const route_set& routes, std::span<const double> byte
                            std::span<const std::uint32_t> group_of, std::size_t groups,
                            std::function<void(std::size_t)> on_group_done) {
   assert(bytes.size() == routes.size() && group_of.size() == routes.size());
+  if (next_fault_ < faults_.size()) apply_due_faults();
   if (params_.model == timing_model::analytical) {
     start_groups_analytical(routes, bytes, true, group_of, groups, std::move(on_group_done));
     return;
@@ -330,9 +444,19 @@ void network::start_groups(const route_set& routes, std::span<const double> byte
       finish(b, static_cast<std::uint32_t>(i), 0);
       continue;
     }
-    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), bytes[i], routes.links(i),
-                               routes.latency(i));
-    if (observer_) charge(routes.links(i), bytes[i]);
+    std::span<const link_id> path = routes.links(i);
+    time_ps latency = routes.latency(i);
+    // Routes planned before a link failed: re-routed around it now.
+    if (down_count_ > 0 && std::any_of(path.begin(), path.end(), [&](link_id l) {
+          return down_[static_cast<std::size_t>(l)] != 0;
+        })) {
+      const connection& c = routes.at(i);
+      latency = route(flow_request{c.src, c.dst, 0.0, c.tag});
+      path = scratch_path_;
+    }
+    started |=
+        add_solver_flow(b, static_cast<std::uint32_t>(i), bytes[i], path, latency, routes.at(i));
+    if (observer_) charge(path, bytes[i]);
   }
   if (observer_) batches_[b].traffic = take_charges();
   if (started) request_solve(true);
@@ -362,17 +486,27 @@ void network::start_groups_analytical(const route_set& routes, std::span<const d
 // Adds one flow of batch b to the solver; false when it has no bytes (it completes after its
 // path latency).
 bool network::add_solver_flow(std::uint32_t b, std::uint32_t index, double bytes,
-                              std::span<const link_id> path, time_ps latency) {
+                              std::span<const link_id> path, time_ps latency,
+                              const connection& conn) {
   if (bytes <= 0) {
     finish(b, index, latency);
     return false;
+  }
+  if (degraded_count_ > 0) {
+    for (const link_id l : path) {
+      const auto k = static_cast<std::size_t>(l);
+      if (degraded_[k] != 0) ++fault_hits_[fault_of_[k]];
+    }
   }
   const flow_id id = solver_.add_flow(path);
   const auto slot = static_cast<std::size_t>(id);
   if (slot >= flows_.size()) flows_.resize(slot + 1);
   if (slot >= epochs_.size()) epochs_.resize(slot + 1, 0);
-  flows_[slot] = {bytes, 0.0, sim_.now(), latency, time_max, b, index};
-  if (live_++ == 0) busy_since_ = sim_.now();
+  flows_[slot] = {bytes, 0.0, sim_.now(), latency, time_max, b, index, conn};
+  if (live_++ == 0) {
+    busy_since_ = sim_.now();
+    if (next_fault_ < faults_.size()) arm_fault_event();
+  }
   return true;
 }
 
@@ -385,7 +519,8 @@ void network::start_flow_model(std::span<const flow_request> flows, std::uint32_
       continue;
     }
     const time_ps latency = route(f);
-    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), f.bytes, scratch_path_, latency);
+    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), f.bytes, scratch_path_, latency,
+                               {f.src, f.dst, f.tag});
     if (observer_) charge(scratch_path_, f.bytes);
   }
   if (observer_) batches_[b].traffic = take_charges();
@@ -486,6 +621,10 @@ void network::retire_due() {
     retired = true;
   }
   if (retired) request_solve(false);
+  if (live_ == 0 && fault_event_armed_) {  // idle: the next fault waits for the next flows
+    sim_.cancel(fault_event_);
+    fault_event_armed_ = false;
+  }
   arm_completion_event();
 }
 

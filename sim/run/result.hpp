@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/run/faults.hpp"
 #include "sim/serve/latency.hpp"
 
 namespace moesim::sim::run {
@@ -273,6 +274,10 @@ struct run_result {
   std::optional<speculative_report> speculative;        ///< serving with speculative decoding
   std::optional<placement_report> placement;            ///< with moe.placement
   std::optional<offload_report> offload;                ///< with `offload:`
+  std::optional<fault_report> faults;                   ///< with `faults:`
+  /// With link faults: per fault (s.faults order), the network's fault_hits(); filled by the
+  /// drivers, read into `faults` by simulate().
+  std::vector<std::uint64_t> fault_flows_hit;
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;
