@@ -2,7 +2,7 @@
 // Link faults in the network: how users name a link, and the router that avoids failed links.
 //
 // Naming: a link is the cable between two vertices named as topology::name prints them
-// ("dev12", "leaf4", "spine2", "nic5", "dcn0"; `moesim info --dot` shows them). A fault hits
+// ("dev12", "leaf4", "spine2", "nic5", "dcn0"; `moesim topo --dot` shows them). A fault hits
 // both directions of the cable. Where several parallel cables join the same two vertices (a
 // fat-tree spine's downlinks to one leaf), the lowest-numbered one is meant.
 //

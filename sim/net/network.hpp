@@ -288,7 +288,7 @@ class network {
   std::vector<std::uint64_t> fault_hits_;
   std::size_t next_fault_ = 0;
   std::vector<double> healthy_capacity_;
-  std::vector<std::uint8_t> down_;  ///< [link]: failed (empty until a fault is added)
+  std::vector<std::uint8_t> down_;      ///< [link]: failed (empty until a fault is added)
   std::vector<std::uint8_t> degraded_;  ///< [link]: below its healthy capacity
   std::vector<std::size_t> fault_of_;   ///< [link]: the fault number that last changed it
   std::size_t down_count_ = 0;

@@ -131,3 +131,29 @@ TEST_CASE("the analytical model refuses link faults") {
   network net(sim, t, p);
   CHECK_THROWS_AS(net.add_link_faults(cable(t, 0, 1, 0.0)), std::invalid_argument);
 }
+
+TEST_CASE("a failed fat-tree uplink moves its flows onto the parallel uplink left") {
+  // Four DGX H100 nodes, two per scalable unit: 16 leaves (8 rails x 2 SUs) and one spine, each
+  // leaf wired to it by two parallel cables (fat_tree.hpp: m = 2). GPU 0 of nodes 0 and 1 (rail
+  // 0 of SU 0, one leaf) send B each to GPU 0 of nodes 2 and 3 (rail 0 of SU 1). With the
+  // leaf's lower uplink failed, both cross the other one: 25 GB/s each of its 50 GB/s, 2B / 50
+  // GB/s for both, whatever the ECMP hash picked before; the path's hops and latency unchanged.
+  auto spec = topo::test::dgx_h100(4);
+  spec.scale_out.nodes_per_unit = 2;
+  const auto t = topo::build_cluster(spec, topo::test::h100());
+  REQUIRE(t.tree.leaf_up[0].size() == 2);
+  const double B = 50e6;  // 1 ms at 50 GB/s
+  const std::vector<flow_request> flows{{0, 16, B, 0}, {8, 24, B, 0}};
+  const topo::router router(t);
+  std::vector<sim::time_ps> latency;
+  for (const auto& f : flows) {
+    sim::time_ps l = 0;
+    for (const auto link : router.route(f.src, f.dst, f.tag)) l += t.link(link).latency_ps;
+    latency.push_back(l);
+  }
+  const topo::link_info& up = t.link(t.tree.leaf_up[0][0]);
+  const auto done = run_with(t, flows, cable(t, up.src, up.dst, 0.0));
+  REQUIRE(sim::net::find_link(t, up.src, up.dst) == t.tree.leaf_up[0][0]);
+  CHECK(done[0] == 2 * sim::ps_per_ms + latency[0]);
+  CHECK(done[1] == 2 * sim::ps_per_ms + latency[1]);
+}
