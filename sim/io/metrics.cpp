@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "sim/io/fault_metrics.hpp"
 #include "sim/io/scenario_loader.hpp"
 #include "sim/io/units.hpp"
 
@@ -300,6 +301,7 @@ json result_json(const sim::run::run_result& r) {
   if (r.serving && r.speculative) out["serving"]["speculative"] = speculative_json(*r.speculative);
   if (r.placement) out["placement"] = placement_json(*r.placement);
   if (r.offload) out["offload"] = offload_json(*r.offload);
+  if (r.faults) out["faults"] = faults_json(*r.faults);
   return out;
 }
 

@@ -13,10 +13,11 @@
 #include "models/routing_trace.hpp"
 #include "sim/cluster/profile_table.hpp"
 #include "sim/io/embedded.hpp"
+#include "sim/io/fault_schema.hpp"
+#include "sim/io/offload_schema.hpp"
 #include "sim/io/overrides.hpp"
 #include "sim/io/placement_schema.hpp"
 #include "sim/io/presets.hpp"
-#include "sim/io/offload_schema.hpp"
 #include "sim/io/serve_schema.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
@@ -271,7 +272,10 @@ void add_sections(object_type<scenario>& o) {
                 "identical work simulated once")
       .optional("offload", &scenario::offload,
                 optional_spec<offload_config, object_spec<offload_config>>{nested(offload_type())},
-                "expert offloading to host memory (cache, prefetch, host execution)");
+                "expert offloading to host memory (cache, prefetch, host execution)")
+      .optional("faults", &scenario::faults,
+                list_spec<fault_event, object_spec<fault_event>>{nested(fault_type()), 0, 1024},
+                "simulated faults: failed or degraded links, stragglers (README \"Faults\")");
 }
 
 // Strategy items are partial scenarios: a name plus any sections. Their keys are checked
@@ -438,6 +442,7 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   resolve_disaggregation(s, without);
   resolve_speculative(s, without);
   resolve_offload(s, without);
+  resolve_faults(s, without);
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -449,8 +454,8 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
     const bool named = !section.empty() && section.find(' ') == std::string::npos;
     const doc::node* where = named ? root.find(section) : nullptr;
     if (where == nullptr) where = root.find("parallelism");
-    throw infeasible_error(input_error(where ? where->where() : root.where(),
-                                       named ? section : "", named ? what.substr(colon + 2) : what));
+    throw infeasible_error(input_error(where ? where->where() : root.where(), named ? section : "",
+                                       named ? what.substr(colon + 2) : what));
   }
   return s;
 }
@@ -587,6 +592,7 @@ json scenario_to_json(const sim::run::scenario& s) {
       j["workload"]["serve"]["speculative"].erase(k);
   // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
   if (!s.offload) j.erase("offload");
+  if (s.faults.empty()) j.erase("faults");  // absent, as before the key existed
   if (!s.cluster.host) j["cluster"].erase("host");
   for (const char* k : {"expert_weights", "attention_weights", "expert_quant", "attention_quant"})
     if (j["precision"][k].is_null()) j["precision"].erase(k);

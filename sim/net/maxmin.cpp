@@ -220,6 +220,15 @@ double maxmin_solver::rate_cap_bytes_per_s(flow_id flow) const {
   return rate_cap_[checked_flow(flow)];
 }
 
+bool maxmin_solver::crosses(flow_id flow, link_id link) const {
+  const auto& rec = flows_[checked_flow(flow)];
+  const std::uint32_t c = link_constraint_[static_cast<std::size_t>(link)];
+  for (std::uint32_t hop = 0; hop < rec.path_len; ++hop) {
+    if (path_[rec.path_begin + hop] == c) return true;
+  }
+  return false;
+}
+
 double maxmin_solver::rate_bytes_per_s(flow_id flow) const {
   const auto& rec = flows_[checked_flow(flow)];
   return rec.fresh != 0 ? 0.0 : rec.rate;

@@ -137,6 +137,8 @@ class maxmin_solver {
   /// Removes a live flow; its id may be returned by a later add_flow. O(path) amortised.
   void remove_flow(flow_id flow);
   [[nodiscard]] bool contains(flow_id flow) const noexcept;
+  /// Whether a live flow's path crosses `link`. O(path).
+  [[nodiscard]] bool crosses(flow_id flow, link_id link) const;
   [[nodiscard]] std::size_t flow_count() const noexcept { return live_flows_; }
   /// The weight actually used (the argument rounded to a multiple of 2^-24).
   [[nodiscard]] double weight(flow_id flow) const;

@@ -32,7 +32,7 @@ link_id to_solver(topo::link_id l) {
 }  // namespace
 
 network::network(simulation& sim, const topo::topology& topo, network_params params)
-    : sim_(sim), topo_(topo), params_(params), router_(topo) {
+    : sim_(sim), topo_(topo), params_(params), router_(topo), detour_(topo) {
   capacity_.reserve(static_cast<std::size_t>(topo.link_count()));
   batch_bytes_.assign(static_cast<std::size_t>(topo.link_count()), 0.0);
   link_done_.assign(static_cast<std::size_t>(topo.link_count()), 0);
@@ -46,7 +46,7 @@ network::network(simulation& sim, const topo::topology& topo, network_params par
 // Routes are computed on demand (ECMP by the flow's tag), not cached: a cache keyed by tag
 // would grow with every layer and step of a long run.
 time_ps network::route(const flow_request& f) {
-  router_.route_into(f.src, f.dst, f.tag, route_scratch_);
+  route_live({f.src, f.dst, f.tag});
   scratch_path_.clear();
   time_ps latency = 0;
   for (auto l : route_scratch_) {
@@ -85,6 +85,7 @@ std::vector<network::link_traffic> network::take_charges() {
 
 void network::start_batch(std::span<const flow_request> flows, done_fn on_done) {
   if (flows.empty()) return;
+  if (next_fault_ < faults_.size()) apply_due_faults();
   const std::uint32_t b = new_batch(std::move(on_done), flows.size());
   stats_.flows += flows.size();
   for (const auto& f : flows) stats_.bytes += f.src == f.dst ? 0.0 : f.bytes;
@@ -102,6 +103,7 @@ void network::start_all_to_all(std::span<const topo::device_id> ranks, double by
                                 std::to_string(bytes_per_pair));
   }
   const auto n = static_cast<double>(ranks.size());
+  if (next_fault_ < faults_.size()) apply_due_faults();
   if (ranks.size() < 2) {
     sim_.schedule_in(0, std::move(on_done));
     return;
@@ -284,10 +286,18 @@ void network::start_analytical(std::span<const flow_request> flows, std::uint32_
   if (observer_) batches_[b].traffic = take_charges();
 }
 
-route_set network::plan_routes(std::span<const connection> connections) const {
+route_set network::plan_routes(std::span<const connection> connections) {
+  if (next_fault_ < faults_.size()) apply_due_faults();
   route_set out;
   out.reserve(connections.size(), connections.size() * 4);
-  for (const auto& c : connections) out.add(topo_, router_, c);
+  for (const auto& c : connections) {
+    if (down_count_ == 0 || c.src == c.dst) {
+      out.add(topo_, router_, c);
+      continue;
+    }
+    route(flow_request{c.src, c.dst, 0.0, c.tag});
+    out.add_path(topo_, c, scratch_path_);
+  }
   out.index_links();
   return out;
 }
@@ -296,6 +306,7 @@ void network::start_groups(std::span<const flow_request> flows,
                            std::span<const std::uint32_t> group_of, std::size_t groups,
                            std::function<void(std::size_t)> on_group_done) {
   assert(group_of.size() == flows.size());
+  if (next_fault_ < faults_.size()) apply_due_faults();
   if (params_.model == timing_model::analytical) {
     route_requests(flows);
     start_groups_analytical(batch_routes_, batch_sizes_, false, group_of, groups,
@@ -311,6 +322,7 @@ void network::start_groups(const route_set& routes, std::span<const double> byte
                            std::span<const std::uint32_t> group_of, std::size_t groups,
                            std::function<void(std::size_t)> on_group_done) {
   assert(bytes.size() == routes.size() && group_of.size() == routes.size());
+  if (next_fault_ < faults_.size()) apply_due_faults();
   if (params_.model == timing_model::analytical) {
     start_groups_analytical(routes, bytes, true, group_of, groups, std::move(on_group_done));
     return;
@@ -330,9 +342,19 @@ void network::start_groups(const route_set& routes, std::span<const double> byte
       finish(b, static_cast<std::uint32_t>(i), 0);
       continue;
     }
-    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), bytes[i], routes.links(i),
-                               routes.latency(i));
-    if (observer_) charge(routes.links(i), bytes[i]);
+    std::span<const link_id> path = routes.links(i);
+    time_ps latency = routes.latency(i);
+    // Routes planned before a link failed: re-routed around it now.
+    if (down_count_ > 0 && std::any_of(path.begin(), path.end(), [&](link_id l) {
+          return down_[static_cast<std::size_t>(l)] != 0;
+        })) {
+      const connection& c = routes.at(i);
+      latency = route(flow_request{c.src, c.dst, 0.0, c.tag});
+      path = scratch_path_;
+    }
+    started |=
+        add_solver_flow(b, static_cast<std::uint32_t>(i), bytes[i], path, latency, routes.at(i));
+    if (observer_) charge(path, bytes[i]);
   }
   if (observer_) batches_[b].traffic = take_charges();
   if (started) request_solve(true);
@@ -362,17 +384,27 @@ void network::start_groups_analytical(const route_set& routes, std::span<const d
 // Adds one flow of batch b to the solver; false when it has no bytes (it completes after its
 // path latency).
 bool network::add_solver_flow(std::uint32_t b, std::uint32_t index, double bytes,
-                              std::span<const link_id> path, time_ps latency) {
+                              std::span<const link_id> path, time_ps latency,
+                              const connection& conn) {
   if (bytes <= 0) {
     finish(b, index, latency);
     return false;
+  }
+  if (degraded_count_ > 0) {
+    for (const link_id l : path) {
+      const auto k = static_cast<std::size_t>(l);
+      if (degraded_[k] != 0) ++fault_hits_[fault_of_[k]];
+    }
   }
   const flow_id id = solver_.add_flow(path);
   const auto slot = static_cast<std::size_t>(id);
   if (slot >= flows_.size()) flows_.resize(slot + 1);
   if (slot >= epochs_.size()) epochs_.resize(slot + 1, 0);
-  flows_[slot] = {bytes, 0.0, sim_.now(), latency, time_max, b, index};
-  if (live_++ == 0) busy_since_ = sim_.now();
+  flows_[slot] = {bytes, 0.0, sim_.now(), latency, time_max, b, index, conn};
+  if (live_++ == 0) {
+    busy_since_ = sim_.now();
+    if (next_fault_ < faults_.size()) arm_fault_event();
+  }
   return true;
 }
 
@@ -385,7 +417,8 @@ void network::start_flow_model(std::span<const flow_request> flows, std::uint32_
       continue;
     }
     const time_ps latency = route(f);
-    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), f.bytes, scratch_path_, latency);
+    started |= add_solver_flow(b, static_cast<std::uint32_t>(i), f.bytes, scratch_path_, latency,
+                               {f.src, f.dst, f.tag});
     if (observer_) charge(scratch_path_, f.bytes);
   }
   if (observer_) batches_[b].traffic = take_charges();
@@ -486,6 +519,10 @@ void network::retire_due() {
     retired = true;
   }
   if (retired) request_solve(false);
+  if (live_ == 0 && fault_event_armed_) {  // idle: the next fault waits for the next flows
+    sim_.cancel(fault_event_);
+    fault_event_armed_ = false;
+  }
   arm_completion_event();
 }
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "sim/engine/simulation.hpp"
+#include "sim/net/faults.hpp"
 #include "sim/net/maxmin.hpp"
 #include "sim/net/maxmin_load.hpp"
 #include "sim/net/route_set.hpp"
@@ -54,6 +55,15 @@ struct flow_request {
   topo::device_id dst = 0;
   double bytes = 0;
   std::uint64_t tag = 0;  ///< ECMP flow id: the same tag keeps the same path
+};
+
+/// A change to one directed link from simulated time `at` on: `factor` in (0, 1] scales its
+/// capacity (a degraded link; 1 restores it), 0 takes it down (a failed link: routes avoid it).
+struct link_fault {
+  topo::link_id link = 0;
+  time_ps at = 0;
+  double factor = 0;
+  std::size_t fault = 0;  ///< the caller's fault number, for fault_hits()
 };
 
 struct network_stats {
@@ -88,7 +98,20 @@ class network {
                     std::span<const std::uint32_t> group_of, std::size_t groups,
                     std::function<void(std::size_t group)> on_group_done);
   /// Routes `connections` (ECMP by tag) for start_groups. O(connections · path).
-  [[nodiscard]] route_set plan_routes(std::span<const connection> connections) const;
+  [[nodiscard]] route_set plan_routes(std::span<const connection> connections);
+
+  /// Link faults (flow model only; the analytical model throws std::invalid_argument), applied
+  /// in time order (ties in the order given) at their times: a degraded link's new capacity
+  /// re-shares the flows crossing it from that instant; a failed link's flows in flight move
+  /// to a detour (faults.hpp) with the bytes they have left, and every later route avoids it.
+  /// A fault is applied at its time by an event while flows are in flight, else before the
+  /// next call that starts or routes flows (so no event outlives the run's own work). Throws
+  /// std::runtime_error when a pair in use is left without a route. Call before any flow.
+  void add_link_faults(std::span<const link_fault> faults);
+  /// Per fault number (link_fault::fault): for a failed link, flows in flight moved onto a
+  /// detour plus routes computed around it later (a route_set's connections once, when
+  /// planned); for a degraded link, the flows that crossed it while it was degraded.
+  [[nodiscard]] std::span<const std::uint64_t> fault_hits() const noexcept { return fault_hits_; }
   /// Starts a uniform all-to-all now: every ordered pair of distinct `ranks` sends
   /// `bytes_per_pair` (>= 0), one flow per pair with tag 0, sources then destinations in rank
   /// order; on_done() runs once, when the last flow has arrived (with fewer than two ranks, as an
@@ -136,6 +159,7 @@ class network {
     time_ps finish = time_max;  ///< projected last-byte time at the current rate
     std::uint32_t batch = 0;
     std::uint32_t index = 0;
+    connection conn;  ///< its endpoints and ECMP tag, to re-route it around a failed link
   };
 
   time_ps route(const flow_request& f);  // fills scratch_path_, returns the path latency
@@ -145,7 +169,14 @@ class network {
                                bool skip_empty, std::span<const std::uint32_t> group_of,
                                std::size_t groups, std::function<void(std::size_t)> on_group_done);
   bool add_solver_flow(std::uint32_t b, std::uint32_t index, double bytes,
-                       std::span<const link_id> path, time_ps latency);
+                       std::span<const link_id> path, time_ps latency, const connection& conn);
+  /// Routes c avoiding failed links into route_scratch_ (structural route unless it crosses
+  /// one); returns whether it is a detour.
+  bool route_live(const connection& c);
+  /// Applies the faults due by now, then keeps a fault event armed while flows are in flight.
+  void apply_due_faults();
+  void apply_fault(std::size_t i);
+  void arm_fault_event();
   /// Analytical model: calls at(i, after) with the completion delay of each connection's flow
   /// (skipping those with 0 bytes when skip_empty); `count`: also counts them in stats_ as
   /// count_flows does. O(flows · path).
@@ -252,6 +283,19 @@ class network {
   time_ps completion_event_at_ = -1;
   network_stats stats_;
   traffic_fn observer_;
+  // Link faults (add_link_faults), in time order; next_fault_ is the first not yet applied.
+  std::vector<link_fault> faults_;
+  std::vector<std::uint64_t> fault_hits_;
+  std::size_t next_fault_ = 0;
+  std::vector<double> healthy_capacity_;
+  std::vector<std::uint8_t> down_;      ///< [link]: failed (empty until a fault is added)
+  std::vector<std::uint8_t> degraded_;  ///< [link]: below its healthy capacity
+  std::vector<std::size_t> fault_of_;   ///< [link]: the fault number that last changed it
+  std::size_t down_count_ = 0;
+  std::size_t degraded_count_ = 0;
+  detour_router detour_;
+  bool fault_event_armed_ = false;
+  event_id fault_event_;
 };
 
 }  // namespace moesim::sim::net

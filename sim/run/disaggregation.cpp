@@ -221,6 +221,8 @@ class disaggregated_loop final : public serving_driver {
 
 run_result disaggregated_loop::result() const {
   run_result r = serving_result(s_, static_cast<int>(cluster_devices(s_.cluster)), stats_.report());
+  const auto hits = fabric_.network().fault_hits();
+  r.fault_flows_hit.assign(hits.begin(), hits.end());
   int iterations = 0;
   time_ps end = 0;
   double dispatch_bytes = 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "sim/cluster/profile_table.hpp"
 #include "topologies/cluster.hpp"
@@ -21,6 +22,26 @@ net::network_params network_params_of(const scenario& s) {
 }
 
 }  // namespace
+
+std::vector<net::link_fault> link_faults_of(std::span<const fault_event> faults,
+                                            const topo::topology& topo) {
+  std::vector<net::link_fault> out;
+  for (std::size_t i = 0; i < faults.size(); ++i) {
+    const fault_event& f = faults[i];
+    if (f.kind == fault_kind::straggler || !f.link) continue;
+    const auto from = net::find_vertex(topo, f.link->from);
+    const auto to = net::find_vertex(topo, f.link->to);
+    const auto l = from && to ? net::find_link(topo, *from, *to) : std::nullopt;
+    if (!l) {
+      throw std::invalid_argument("faults: no link joins " + f.link->from + " and " + f.link->to);
+    }
+    const double factor = f.kind == fault_kind::link_down ? 0.0 : f.bandwidth_factor.value_or(1.0);
+    const time_ps at = ps_from_seconds(f.at_s);
+    out.push_back({*l, at, factor, i});
+    out.push_back({topo.link(*l).reverse, at, factor, i});
+  }
+  return out;
+}
 
 cluster::number_format format_of(models::weight_dtype d) {
   switch (d) {
@@ -51,6 +72,7 @@ cluster_fabric::cluster_fabric(const scenario& s, trace_recorder& trace, const t
       sim_(s.seed),
       net_(sim_, topo_, network_params_of(s)),
       cparams_(net::collective_params_for(s.chip)) {
+  net_.add_link_faults(link_faults_of(s.faults, topo_));
   if (!trace_.enabled()) return;
   trace_plan plan = plan_trace(s, topo_, sel, trace_);
   traced_ = std::move(plan.devices);
@@ -72,6 +94,7 @@ machine::machine(const scenario& s, trace_recorder& trace, const trace_selection
       dtype_name_(format_name(format_of(s.model.dtype))),
       dev_(static_cast<std::size_t>(layout_.devices())) {
   add_tracks();
+  add_stragglers();
 }
 
 machine::machine(cluster_fabric& fabric, const scenario& s, topo::device_id first_device)
@@ -90,6 +113,23 @@ machine::machine(cluster_fabric& fabric, const scenario& s, topo::device_id firs
                     layout_.devices(), first_, f_.topology().device_count()));
   }
   add_tracks();
+  add_stragglers();
+}
+
+void machine::add_stragglers() {
+  for (const fault_event& f : s_.faults) {
+    if (f.kind != fault_kind::straggler || !f.device) continue;
+    if (*f.device < first_ || *f.device >= first_ + layout_.devices()) continue;
+    straggler st{*f.device, ps_from_seconds(f.at_s), std::max(f.compute_factor, f.hbm_factor),
+                 rates_};
+    st.rates.flops_per_s /= f.compute_factor;
+    st.rates.attention_flops_per_s /= f.compute_factor;
+    st.rates.hbm_bytes_per_s /= f.hbm_factor;
+    for (auto& g : st.rates.gemm_hbm) g.bytes_per_s /= f.hbm_factor;
+    stragglers_.push_back(std::move(st));
+  }
+  std::stable_sort(stragglers_.begin(), stragglers_.end(),
+                   [](const straggler& a, const straggler& b) { return a.at < b.at; });
 }
 
 void machine::add_tracks() {
@@ -113,7 +153,7 @@ cluster::stream_slot machine::compute(topo::device_id d, category c, const std::
                                       time_ps at, std::span<const cluster::op_cost> kernels,
                                       const profile_key& key) {
   device_state& st = dev(d);
-  const time_ps dur = duration(kernels, key);
+  const time_ps dur = duration(kernels, key, d, at);
   const auto slot = st.compute.enqueue(at, dur, st.compute_op);
   if (trace_.records(st.trace_compute)) {
     double flops = 0;
@@ -129,12 +169,19 @@ cluster::stream_slot machine::compute(topo::device_id d, category c, const std::
   return slot;
 }
 
-time_ps machine::duration(std::span<const cluster::op_cost> kernels, const profile_key& key) const {
+time_ps machine::duration(std::span<const cluster::op_cost> kernels, const profile_key& key,
+                          topo::device_id d, time_ps at) const {
+  const straggler* slow = nullptr;  // the latest straggler fault of d in force at `at`
+  for (const straggler& st : stragglers_) {
+    if (st.device == d && st.at <= at) slow = &st;
+  }
   if (s_.profile && key.op != nullptr) {
     const std::string op = std::string(key.op) + (key.backward ? "_backward" : "");
-    if (const auto t = s_.profile->lookup(op, dtype_name_, key.tokens, key.context)) return *t;
+    if (const auto t = s_.profile->lookup(op, dtype_name_, key.tokens, key.context)) {
+      return slow ? static_cast<time_ps>(std::llround(static_cast<double>(*t) * slow->factor)) : *t;
+    }
   }
-  return cluster::op_time(rates_, kernels);
+  return cluster::op_time(slow ? slow->rates : rates_, kernels);
 }
 
 void machine::mark_compute(int rep, int stage, op_id op) {

@@ -44,6 +44,11 @@ using op_id = op_log::op_id;
 constexpr time_ps launch_overhead_ps = 2 * ps_per_us;
 
 [[nodiscard]] cluster::number_format format_of(models::weight_dtype d);
+/// The link faults among `faults` on `topo`: each link fault as two (both directions of the
+/// cable), numbered by its index in `faults`. Throws std::invalid_argument for a link that
+/// does not exist (the loader refuses those first).
+[[nodiscard]] std::vector<net::link_fault> link_faults_of(std::span<const fault_event> faults,
+                                                          const topo::topology& topo);
 [[nodiscard]] const char* format_name(cluster::number_format f);
 
 /// Which row of a measured op profile (cluster::profile_table) times an op; op == nullptr: none.
@@ -88,6 +93,7 @@ class cluster_fabric {
   [[nodiscard]] simulation& sim() noexcept { return sim_; }
   [[nodiscard]] const simulation& sim() const noexcept { return sim_; }
   [[nodiscard]] net::network& network() noexcept { return net_; }
+  [[nodiscard]] const net::network& network() const noexcept { return net_; }
   [[nodiscard]] const topo::topology& topology() const noexcept { return topo_; }
   [[nodiscard]] const net::collective_params& collective_params() const noexcept {
     return cparams_;
@@ -126,6 +132,7 @@ class machine {
     return static_cast<const cluster_fabric&>(f_).sim();
   }
   [[nodiscard]] net::network& network() noexcept { return f_.network(); }
+  [[nodiscard]] const net::network& network() const noexcept { return f_.network(); }
   [[nodiscard]] const topo::topology& topology() const noexcept { return f_.topology(); }
   [[nodiscard]] const net::collective_params& collective_params() const noexcept {
     return f_.collective_params();
@@ -206,9 +213,11 @@ class machine {
   [[nodiscard]] op_id latest(op_id a, op_id b) const;
 
  private:
-  [[nodiscard]] time_ps duration(std::span<const cluster::op_cost> kernels,
-                                 const profile_key& key) const;
+  /// On device d for an op asked for at `at`: a straggler's slowed rates apply (faults.hpp).
+  [[nodiscard]] time_ps duration(std::span<const cluster::op_cost> kernels, const profile_key& key,
+                                 topo::device_id d, time_ps at) const;
   void add_tracks();
+  void add_stragglers();
   /// The critical-path op of a group operation whose slowest rank ran `slowest`, after `dep`.
   std::pair<time_ps, op_id> record_group(int rep, int stage, category c,
                                          const cluster::stream_slot& slowest, op_id dep);
@@ -223,6 +232,15 @@ class machine {
   std::string dtype_name_;  ///< the op profile's dtype column for the model's number format
   std::vector<device_state> dev_;
   op_log ops_;
+  /// Straggler faults on this machine's devices, in time order: from `at` on, device `device`
+  /// runs at `rates` (its profile-timed ops take `factor` times as long).
+  struct straggler {
+    topo::device_id device = 0;
+    time_ps at = 0;
+    double factor = 1;
+    cluster::device_rates rates;
+  };
+  std::vector<straggler> stragglers_;
 };
 
 }  // namespace moesim::sim::run

@@ -45,6 +45,8 @@ run_result pipeline_run::result() const {
   r.scenario = s_.name;
   r.variant = s_.variant;
   r.seed = s_.seed;
+  const auto hits = m_.network().fault_hits();
+  r.fault_flows_hit.assign(hits.begin(), hits.end());
   r.workload = training_                                    ? "train"
                : s_.workload.kind == workload_kind::prefill ? "prefill"
                                                             : "decode";

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/run/faults.hpp"
 #include "sim/serve/latency.hpp"
 
 namespace moesim::sim::run {
@@ -217,21 +218,21 @@ struct placement_report {
 
 /// Expert offloading's figures (`offload:`), over every forward MoE layer pass of the run.
 struct offload_report {
-  double hit_rate = 0;        ///< active experts found in the HBM cache / active experts
-  double bytes_fetched = 0;   ///< host -> device expert weights, demand and prefetch, all devices
-  double stall_s = 0;         ///< per step: time experts waited for their weights after their
-                              ///< tokens arrived (critical rank of each layer)
-  double tokens_per_s = 0;    ///< the run's tokens/s (as summary.tokens_per_s)
+  double hit_rate = 0;       ///< active experts found in the HBM cache / active experts
+  double bytes_fetched = 0;  ///< host -> device expert weights, demand and prefetch, all devices
+  double stall_s = 0;        ///< per step: time experts waited for their weights after their
+                             ///< tokens arrived (critical rank of each layer)
+  double tokens_per_s = 0;   ///< the run's tokens/s (as summary.tokens_per_s)
   std::vector<double> per_layer;  ///< hit rate per MoE layer, in layer order
   double cached_experts = 0;      ///< cache capacity per device, in experts
   double expert_bytes = 0;        ///< one expert's weights as stored
   // Prefetch (prefetch != none).
-  double prefetch_accuracy = 0;   ///< prefetched experts the next layer used / prefetched
+  double prefetch_accuracy = 0;  ///< prefetched experts the next layer used / prefetched
   double prefetch_wasted_bytes = 0;
-  double prefetched = 0;          ///< experts prefetched
+  double prefetched = 0;  ///< experts prefetched
   // Host execution (miss: cpu).
-  double cpu_share = 0;           ///< active experts run on the host / active experts
-  double cpu_busy_s = 0;          ///< per step, summed over hosts
+  double cpu_share = 0;   ///< active experts run on the host / active experts
+  double cpu_busy_s = 0;  ///< per step, summed over hosts
   std::string policy;
   std::string miss;
   std::string prefetch;
@@ -277,6 +278,10 @@ struct run_result {
   std::optional<speculative_report> speculative;        ///< serving with speculative decoding
   std::optional<placement_report> placement;            ///< with moe.placement
   std::optional<offload_report> offload;                ///< with `offload:`
+  std::optional<fault_report> faults;                   ///< with `faults:`
+  /// With link faults: per fault (s.faults order), the network's fault_hits(); filled by the
+  /// drivers, read into `faults` by simulate().
+  std::vector<std::uint64_t> fault_flows_hit;
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

@@ -9,6 +9,7 @@
 #include "models/model_spec.hpp"
 #include "sim/cluster/profile_table.hpp"
 #include "sim/run/config.hpp"
+#include "sim/run/faults.hpp"
 #include "topologies/chip_spec.hpp"
 #include "topologies/cluster_spec.hpp"
 
@@ -30,6 +31,7 @@ struct scenario {
   workload_config workload;
   folding_config folding;
   std::optional<offload_config> offload;  ///< `offload:` (absent: every expert in HBM)
+  std::vector<fault_event> faults;        ///< `faults:` (sim/run/faults.hpp), in written order
   objective_kind objective = objective_kind::step_time;  ///< how strategies are ranked
   std::string variant;     ///< strategy name; empty for the scenario as written
   std::string op_profile;  ///< `op_profile:` as written (relative to the scenario); may be empty

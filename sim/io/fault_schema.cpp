@@ -1,0 +1,155 @@
+#include "sim/io/fault_schema.hpp"
+
+#include <string>
+#include <vector>
+
+#include "sim/io/error.hpp"
+#include "sim/net/faults.hpp"
+#include "topologies/cluster.hpp"
+
+namespace moesim::io {
+
+using sim::run::fault_event;
+using sim::run::fault_kind;
+using sim::run::fault_link;
+
+namespace {
+
+const object_type<fault_link>& fault_link_type() {
+  static const auto t = [] {
+    object_type<fault_link> o("link",
+                              "A cable between two vertices named as `moesim topo --dot` prints "
+                              "them (dev12, leaf4, spine2, nic5, dcn0); both directions fail");
+    o.required("from", &fault_link::from, string_spec{}, "one end, e.g. dev0")
+        .required("to", &fault_link::to, string_spec{}, "the other end, e.g. dev1");
+    return o;
+  }();
+  return t;
+}
+
+// Refuses key `key` of item n for faults of another kind.
+void refuse_key(const doc::node& n, const std::string& path, const char* key, fault_kind kind) {
+  if (const doc::node* k = n.find(key)) {
+    detail::fail(*k, detail::join_path(path, key),
+                 std::string("not a key of a ") + sim::run::to_string(kind) + " fault");
+  }
+}
+
+}  // namespace
+
+const object_type<fault_event>& fault_type() {
+  static const auto t = [] {
+    object_type<fault_event> o("fault", "A fault at a simulated time");
+    const number_spec factor{0, 1, true};
+    const number_spec slowdown{1, 1e6};
+    o.required("kind", &fault_event::kind,
+               enum_spec<fault_kind>{{{"link_down", fault_kind::link_down},
+                                      {"link_degraded", fault_kind::link_degraded},
+                                      {"straggler", fault_kind::straggler}}},
+               "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
+               "drops; straggler: a device computes slower")
+        .optional("at_s", &fault_event::at_s, number_spec{0, 1e9},
+                  "when it takes effect, simulated seconds from the start")
+        .optional("link", &fault_event::link,
+                  optional_spec<fault_link, object_spec<fault_link>>{nested(fault_link_type())},
+                  "link_down, link_degraded: the cable")
+        .optional("bandwidth_factor", &fault_event::bandwidth_factor,
+                  optional_spec<double, number_spec>{factor},
+                  "link_degraded: its capacity is multiplied by this, in (0, 1]")
+        .optional("device", &fault_event::device,
+                  optional_spec<std::int32_t, integer_spec<std::int32_t>>{{0, 1 << 30}},
+                  "straggler: the cluster device id")
+        .optional("compute_factor", &fault_event::compute_factor, slowdown,
+                  "straggler: its FLOP-bound op time is multiplied by this (>= 1)")
+        .optional("hbm_factor", &fault_event::hbm_factor, slowdown,
+                  "straggler: its HBM-bound op time is multiplied by this (>= 1)")
+        .check([](const fault_event& f, const doc::node& n, const std::string& path) {
+          const bool link_fault = f.kind != fault_kind::straggler;
+          if (link_fault) {
+            if (!f.link) detail::fail(n, path, "missing required key 'link' of a link fault");
+            refuse_key(n, path, "device", f.kind);
+            refuse_key(n, path, "compute_factor", f.kind);
+            refuse_key(n, path, "hbm_factor", f.kind);
+          } else {
+            if (!f.device) detail::fail(n, path, "missing required key 'device' of a straggler");
+            refuse_key(n, path, "link", f.kind);
+            refuse_key(n, path, "bandwidth_factor", f.kind);
+          }
+          if (f.kind == fault_kind::link_down) refuse_key(n, path, "bandwidth_factor", f.kind);
+          if (f.kind == fault_kind::link_degraded && !f.bandwidth_factor) {
+            detail::fail(n, path,
+                         "missing required key 'bandwidth_factor' of a link_degraded fault");
+          }
+        });
+    return o;
+  }();
+  return t;
+}
+
+void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
+  if (s.faults.empty()) return;
+  const doc::node& list = *root.find("faults");
+  const auto item = [&](std::size_t i) -> const doc::node& { return list.items()[i]; };
+  const auto path = [](std::size_t i, const std::string& key) {
+    return "faults[" + std::to_string(i) + "]" + (key.empty() ? "" : "." + key);
+  };
+  const topo::topology topo = topo::build_cluster(s.cluster, s.chip);
+  std::vector<std::string> names;
+  std::vector<std::uint8_t> down(static_cast<std::size_t>(topo.link_count()), 0);
+  bool any_link = false;
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    const fault_event& f = s.faults[i];
+    if (f.kind == fault_kind::straggler) {
+      if (*f.device >= topo.device_count()) {
+        detail::fail(*item(i).find("device"), path(i, "device"),
+                     "device " + std::to_string(*f.device) +
+                         " is not in the cluster (devices 0 to " +
+                         std::to_string(topo.device_count() - 1) + ")");
+      }
+      continue;
+    }
+    any_link = true;
+    if (names.empty()) {
+      for (topo::vertex_id v = 0; v < topo.vertex_count(); ++v) names.push_back(topo.name(v));
+    }
+    const doc::node& link = *item(i).find("link");
+    topo::vertex_id ends[2] = {0, 0};
+    for (int e = 0; e < 2; ++e) {
+      const char* key = e == 0 ? "from" : "to";
+      const std::string& name = e == 0 ? f.link->from : f.link->to;
+      const auto v = sim::net::find_vertex(topo, name);
+      if (!v) {
+        const std::string guess = did_you_mean(name, names);
+        detail::fail(*link.find(key), path(i, std::string("link.") + key),
+                     "no vertex '" + name + "' in the cluster" +
+                         (guess.empty() ? "" : "; did you mean '" + guess + "'?") +
+                         " (devices dev0 to dev" + std::to_string(topo.device_count() - 1) +
+                         "; `moesim topo --dot` names every vertex)");
+      }
+      ends[e] = *v;
+    }
+    const auto l = sim::net::find_link(topo, ends[0], ends[1]);
+    if (!l) {
+      detail::fail(link, path(i, "link"),
+                   "no link joins " + f.link->from + " and " + f.link->to + " in the cluster");
+    }
+    if (f.kind == fault_kind::link_down) {
+      down[static_cast<std::size_t>(*l)] = 1;
+      down[static_cast<std::size_t>(topo.link(*l).reverse)] = 1;
+    }
+  }
+  if (!any_link) return;
+  if (s.network.model == sim::run::network_model::analytical) {
+    detail::fail(list, "faults",
+                 "link faults need network.model flow (the analytical model times batches "
+                 "without re-sharing or re-routing in flight)");
+  }
+  // Every link that fails at any time, at once: a pair cut off then has no route at that time.
+  if (const auto cut = sim::net::first_cut_pair(topo, down)) {
+    detail::fail(list, "faults",
+                 "the failed links leave no route from " + topo.name(cut->first) + " to " +
+                     topo.name(cut->second));
+  }
+}
+
+}  // namespace moesim::io

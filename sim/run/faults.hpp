@@ -1,0 +1,66 @@
+#pragma once
+// Simulated faults of a scenario (`faults:`): what the user wrote, and what a run reports.
+//
+// Conventions (README "Faults"): times are simulated seconds from the start of the run; a link
+// is the cable between two vertices named as `moesim topo --dot` prints them (sim/net/faults.hpp),
+// and a link fault hits both directions; `bandwidth_factor` in (0, 1] multiplies a degraded
+// link's capacity; a straggler's `compute_factor` / `hbm_factor` (>= 1) are slowdowns: its ops'
+// FLOP-bound time and HBM-bound time are multiplied by them (its achievable FLOP/s and HBM
+// bandwidth divided), for ops that start at or after `at_s`.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moesim::sim::run {
+
+enum class fault_kind { link_down, link_degraded, straggler };
+
+struct fault_link {
+  std::string from;  ///< vertex name, e.g. "dev0", "leaf3"
+  std::string to;
+};
+
+struct fault_event {
+  double at_s = 0;
+  fault_kind kind = fault_kind::link_down;
+  std::optional<fault_link> link;          ///< link_down, link_degraded
+  std::optional<double> bandwidth_factor;  ///< link_degraded: in (0, 1]
+  std::optional<std::int32_t> device;      ///< straggler: cluster device id
+  double compute_factor = 1;               ///< straggler: >= 1
+  double hbm_factor = 1;                   ///< straggler: >= 1
+};
+
+[[nodiscard]] inline const char* to_string(fault_kind k) noexcept {
+  switch (k) {
+    case fault_kind::link_down:
+      return "link_down";
+    case fault_kind::link_degraded:
+      return "link_degraded";
+    case fault_kind::straggler:
+      return "straggler";
+  }
+  return "?";
+}
+
+/// One fault of a run's report.
+struct fault_row {
+  fault_event event;
+  std::string hit;               ///< what it hit, e.g. "dev0<->dev1 (ici)" or "dev3"
+  double step_time_alone_s = 0;  ///< the run with only this fault (equal to the run's with one)
+  double slowdown = 0;           ///< step_time_alone_s / the fault-free step time
+  std::uint64_t flows_hit = 0;   ///< network flows re-routed (down) or re-shared (degraded)
+};
+
+/// The `faults` object of the metrics: the run against the same scenario without faults.
+struct fault_report {
+  std::vector<fault_row> faults;
+  double baseline_step_time_s = 0;  ///< the same scenario and seed without `faults:`
+  double baseline_tokens_per_s = 0;
+  double step_time_s = 0;  ///< with every fault (the run's own)
+  double tokens_per_s = 0;
+  double slowdown = 0;         ///< step_time_s / baseline_step_time_s
+  double throughput_loss = 0;  ///< 1 - tokens_per_s / baseline_tokens_per_s
+};
+
+}  // namespace moesim::sim::run

@@ -1,0 +1,93 @@
+// Faults end to end: a straggler's ops take the hand-computed longer time and the ranks that
+// wait for it wait that much; a run with faults reports them against the fault-free run of the
+// same scenario, and is byte-identical run to run.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "sim/cluster/roofline.hpp"
+#include "sim/io/metrics.hpp"
+#include "sim/io/scenario_loader.hpp"
+#include "sim/run/machine.hpp"
+#include "sim/run/simulate.hpp"
+
+using namespace moesim;
+
+namespace {
+
+// Mixtral 8x7B cut to 4 layers on one 8-GPU node, EP 8, decode: small and quick.
+std::string small(const std::string& faults) {
+  return R"(
+name: faults-test
+seed: 3
+model: {preset: mixtral-8x7b, layers: 4}
+cluster: {preset: dgx-h100, nodes: 1}
+parallelism: {ep: 8}
+sampling: {tokens_per_step: 256, math_hidden: 64}
+workload: {kind: decode, batch_per_device: 32, context: 512, steps: 2}
+)" + faults;
+}
+
+sim::run::scenario load(const std::string& text) {
+  return io::load_scenario_text(text, "faults.yaml").base;
+}
+
+}  // namespace
+
+TEST_CASE("a straggler's group op ends f times later in its FLOP- and HBM-bound time") {
+  // compute_factor = hbm_factor = 3 on EP rank 5: every roofline op on it takes
+  // 3 x (time - launch) + launch, and the group's op (every rank, waiting for the slowest) ends
+  // then; before at_s it runs at full speed.
+  const auto s = load(small(R"(
+faults:
+  - {kind: straggler, at_s: 0.001, device: 5, compute_factor: 3, hbm_factor: 3}
+)"));
+  sim::trace_recorder none(false);
+  sim::run::machine m(s, none, {});
+  const sim::cluster::op_cost cost{2e12, 4e9};
+  const sim::time_ps t = sim::cluster::op_time(m.rates(), cost);
+  const sim::time_ps launch = m.rates().launch_ps;
+  const auto [early, op1] =
+      m.group_compute(0, 0, sim::run::category::dense_ffn, "early", 0, cost, -1);
+  CHECK(early == t);                                        // before the fault
+  const sim::time_ps at = std::max(sim::ps_per_ms, early);  // the stream is free, the fault on
+  const auto [late, op2] =
+      m.group_compute(0, 0, sim::run::category::dense_ffn, "late", at, cost, op1);
+  const double slowed = 3.0 * static_cast<double>(t - launch) + static_cast<double>(launch);
+  CHECK(std::abs(static_cast<double>(late - at) - slowed) <= 2.0);  // picosecond rounding
+  // The other ranks ran their copy in t: the group waited (late - at) - t for rank 5.
+  const auto slot = m.compute(m.device(0, 0, 0), sim::run::category::dense_ffn, "x", late, cost);
+  CHECK(slot.end - late == t);
+}
+
+TEST_CASE("a run with faults reports them against the fault-free run, byte-identical twice") {
+  const std::string faults = R"(
+faults:
+  - {kind: straggler, device: 2, compute_factor: 2, hbm_factor: 2}
+  - {kind: link_degraded, at_s: 0, link: {from: dev0, to: nvswitch0}, bandwidth_factor: 0.25}
+)";
+  const auto s = load(small(faults));
+  const auto base = load(small(""));
+  sim::trace_recorder none(false);
+  const auto r = sim::run::simulate(s, none);
+  const auto b = sim::run::simulate(base, none);
+  REQUIRE(r.faults);
+  CHECK(r.faults->baseline_step_time_s == b.step_time_s);
+  CHECK(r.faults->step_time_s == r.step_time_s);
+  CHECK(r.step_time_s > b.step_time_s);
+  REQUIRE(r.faults->faults.size() == 2);
+  CHECK(r.faults->faults[0].hit == "dev2");
+  CHECK(r.faults->faults[1].hit == "dev0<->nvswitch0 (nvlink)");
+  CHECK(r.faults->faults[0].slowdown > 1.0);
+  CHECK(r.faults->faults[1].slowdown > 1.0);
+  CHECK(r.faults->faults[1].flows_hit > 0);
+  // A straggler whose time never comes changes nothing.
+  const auto never = load(small(R"(
+faults:
+  - {kind: straggler, at_s: 1000, device: 2, compute_factor: 2}
+)"));
+  CHECK(sim::run::simulate(never, none).step_time_s == b.step_time_s);
+  // Determinism with faults on.
+  const auto again = sim::run::simulate(s, none);
+  CHECK(io::dump(io::metrics_json(r, s)) == io::dump(io::metrics_json(again, s)));
+}
