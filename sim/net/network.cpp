@@ -135,16 +135,21 @@ void network::start_all_to_all(std::span<const topo::device_id> ranks, double by
 void network::finish(std::uint32_t b, std::uint32_t index, time_ps after) {
   sim_.schedule_in(after, [this, b, index] {
     batch& bt = batches_[b];
-    // Copy: the callback may start new batches, which may reallocate batches_.
-    done_fn cb = bt.on_done;
-    if (--bt.outstanding == 0) {
-      bt.on_done = nullptr;
-      free_batches_.push_back(b);
-      if (observer_ && !bt.traffic.empty()) {
-        const std::vector<link_traffic> traffic = std::move(bt.traffic);
-        bt.traffic.clear();
-        observer_(bt.start, sim_.now(), traffic);
-      }
+    // Not the last flow: the batch stays put (a deque) and its slot busy while the callback
+    // starts new batches, so it is called in place; copying it would copy its captures (an
+    // allocation and atomic reference counts) once per flow.
+    if (--bt.outstanding > 0) {
+      bt.on_done(index);
+      return;
+    }
+    // The last: the slot is freed first (the callback may reuse it), so the callback moves out.
+    done_fn cb = std::move(bt.on_done);
+    bt.on_done = nullptr;
+    free_batches_.push_back(b);
+    if (observer_ && !bt.traffic.empty()) {
+      const std::vector<link_traffic> traffic = std::move(bt.traffic);
+      bt.traffic.clear();
+      observer_(bt.start, sim_.now(), traffic);
     }
     cb(index);
   });

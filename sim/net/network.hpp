@@ -27,6 +27,7 @@
 // Ownership: keeps references to the simulation and the topology; both must outlive it.
 // Callbacks run as simulation events, in (time, sequence) order.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <span>
 #include <vector>
@@ -269,7 +270,9 @@ class network {
   /// and kept across reuse of the slot. Apart from flows_ so that validity checks of old entries
   /// read 4 bytes per flow, not a whole record.
   std::vector<std::uint32_t> epochs_;
-  std::vector<batch> batches_;
+  /// A deque: a batch's callback may start new batches, and the running batch must not move
+  /// (finish() calls its callback in place rather than copying it for every flow).
+  std::deque<batch> batches_;
   std::vector<std::uint32_t> free_batches_;
   bool solve_scheduled_ = false;
   event_id solve_event_;

@@ -254,7 +254,7 @@ std::string sweep(const results& runs) {
   };
   return fmt::format(
       "{}: {} ({:.0f} points), `moesim sweep`: **{} points/s** at `--jobs 1`, **{} points/s** "
-      "at `--jobs 2`: **{}x** (CPU s per point {} and {}; files byte-identical: {}); {:.0f} "
+      "at `--jobs 2`: **{}x** (CPU s per point {} and {}; files byte-identical: {}); {}; {:.0f} "
       "sampled points alone, interleaved, `moesim run` {} s a point, a one-point sweep {} s: "
       "overhead **{}%** ({}% in CPU seconds; in one sweep {} s a point); 1-minute load average "
       "{} at the start, {} at the end",
@@ -264,7 +264,15 @@ std::string sweep(const results& runs) {
       span(collect(runs, [](const json& r) { return num(r, "speedup"); }), "{:.2f}"),
       span(collect(runs, per_point("jobs1_cpu_s")), "{:.3f}"),
       span(collect(runs, per_point("jobs2_cpu_s")), "{:.3f}"),
-      r0.value("identical_outputs", false) ? "yes" : "NO", num(r0, "sample_points"),
+      r0.value("identical_outputs", false) ? "yes" : "NO",
+      num(r0, "mpi2_wall_s") > 0
+          ? fmt::format("`mpirun -n 2`, 1 thread a rank: **{}x** the wall time of `--jobs 2` "
+                        "(files byte-identical: {})",
+                        span(collect(runs, [](const json& r) { return num(r, "mpi2_over_jobs2"); }),
+                             "{:.2f}"),
+                        r0.value("mpi_identical_outputs", false) ? "yes" : "NO")
+          : std::string("MPI not measured"),
+      num(r0, "sample_points"),
       span(collect(runs, [](const json& r) { return num(r, "run_point_s"); }), "{:.3f}"),
       span(collect(runs, [](const json& r) { return num(r, "alone_point_s"); }), "{:.3f}"),
       span(collect(runs, [](const json& r) { return num(r, "overhead"); }), "{:+.1f}", 100),
