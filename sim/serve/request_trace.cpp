@@ -196,6 +196,16 @@ std::vector<request> parse_jsonl(std::string_view text, const std::string& origi
       row.fail(static_cast<int>(e.byte == 0 ? 1 : e.byte),
                "expected one JSON object per line: " +
                    (colon == std::string::npos ? what : what.substr(colon + 2)));
+    } catch (const json::out_of_range& e) {
+      // A number beyond a double's range: "... number overflow parsing '1e999'".
+      const std::string what = e.what();
+      const auto open = what.find('\'');
+      const auto close = what.rfind('\'');
+      const std::string literal =
+          open != std::string::npos && close > open ? what.substr(open + 1, close - open - 1) : "";
+      const auto at = literal.empty() ? std::string_view::npos : line.find(literal);
+      row.fail(at == std::string_view::npos ? 1 : static_cast<int>(at + 1),
+               "expected a finite number, got " + (literal.empty() ? what : "'" + literal + "'"));
     }
     if (!j.is_object()) {
       row.fail(

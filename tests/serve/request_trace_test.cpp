@@ -135,6 +135,14 @@ TEST_CASE("bad JSONL lines name the key and where it is", "[serve][trace]") {
   CHECK(jsonl_error("") == "t.jsonl:1:1: expected at least one request line, got end of file");
 }
 
+// Fuzzing finding (tests/fuzz/corpus/request_trace/number-overflow-escaped.jsonl): a number
+// beyond a double's range made nlohmann::json throw out_of_range, which escaped as an internal
+// error instead of bad input.
+TEST_CASE("a JSONL number beyond a double's range is bad input at its column", "[serve][trace]") {
+  CHECK(jsonl_error("{\"arrival_s\": 3.5e1199, \"prompt_tokens\": 10, \"output_tokens\": 2}\n") ==
+        "t.jsonl:1:15: expected a finite number, got '3.5e1199'");
+}
+
 TEST_CASE("trace files: format by extension, unreadable files", "[serve][trace]") {
   CHECK(request_trace_format_of("a/b.csv") == request_trace_format::csv);
   CHECK(request_trace_format_of("b.jsonl") == request_trace_format::jsonl);

@@ -71,7 +71,7 @@ int record(const std::string& name, bench_fn fn, options opt, const std::string&
     std::ifstream in(file);
     try {
       doc = io::json::parse(in);
-    } catch (const io::json::parse_error& e) {
+    } catch (const io::json::exception& e) {  // parse errors, numbers out of range
       throw io::input_error(file + ": not JSON: " + e.what());
     }
     if (!doc.contains("benchmark") || doc["benchmark"] != name || !doc.contains("runs")) {

@@ -358,7 +358,7 @@ json read_record(const std::string& path) {
   }
   try {
     return json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors, numbers out of range
     throw io::input_error(path + ": not JSON: " + e.what());
   }
 }

@@ -23,7 +23,7 @@ io::json read_json_file(const std::string& path) {
   if (!in) throw io::input_error(path + ": cannot open the accuracy baseline");
   try {
     return io::json::parse(in);
-  } catch (const io::json::parse_error& e) {
+  } catch (const io::json::exception& e) {  // parse errors, numbers out of range
     throw io::input_error(path + ": not JSON: " + e.what());
   }
 }

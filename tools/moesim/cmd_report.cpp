@@ -36,7 +36,7 @@ std::string read_text(const fs::path& p) {
 io::json read_json(const fs::path& p) {
   try {
     return io::json::parse(read_text(p));
-  } catch (const io::json::parse_error& e) {
+  } catch (const io::json::exception& e) {  // parse errors, numbers out of range
     throw io::input_error(p.string() + ": not JSON: " + e.what());
   }
 }
