@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Figures of moesim's outputs with matplotlib, for papers (issue 15).
 
-About 690 lines, a section per input kind (metrics, sweeps, traces) of small functions, kept in
+About 710 lines, a section per input kind (metrics, sweeps, traces) of small functions, kept in
 one file so the tool runs from a checkout with nothing installed but matplotlib; the split when
 it grows: a tools/plots/ package with a module per section.
 
