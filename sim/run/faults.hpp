@@ -43,6 +43,14 @@ struct fault_event {
   return "?";
 }
 
+/// One stage of the step's critical-path breakdown (run_result::breakdown_s) that a fault
+/// changed: where the step waited longer (or, rarely, shorter) because of it.
+struct stage_delta {
+  std::string stage;      ///< a breakdown_s key: "dispatch", "dp_collective", "attention", ...
+  double baseline_s = 0;  ///< per step, fault-free
+  double faulted_s = 0;   ///< per step, with the fault(s)
+};
+
 /// One fault of a run's report.
 struct fault_row {
   fault_event event;
@@ -50,6 +58,9 @@ struct fault_row {
   double step_time_alone_s = 0;  ///< the run with only this fault (equal to the run's with one)
   double slowdown = 0;           ///< step_time_alone_s / the fault-free step time
   std::uint64_t flows_hit = 0;   ///< network flows re-routed (down) or re-shared (degraded)
+  /// Why: the breakdown stages whose time this fault alone changed by more than a picosecond,
+  /// largest increase first (they sum to the step-time change).
+  std::vector<stage_delta> stages;
 };
 
 /// The `faults` object of the metrics: the run against the same scenario without faults.
@@ -61,6 +72,7 @@ struct fault_report {
   double tokens_per_s = 0;
   double slowdown = 0;         ///< step_time_s / baseline_step_time_s
   double throughput_loss = 0;  ///< 1 - tokens_per_s / baseline_tokens_per_s
+  std::vector<stage_delta> stages;  ///< as fault_row::stages, with every fault
 };
 
 }  // namespace moesim::sim::run

@@ -1,5 +1,6 @@
 #include "sim/run/simulate.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "sim/run/drivers.hpp"
@@ -38,6 +39,33 @@ std::string fault_target(const fault_event& f, const topo::topology& topo) {
          ")";
 }
 
+// The stages of two breakdowns of the same scenario whose times differ by more than 1 ps, in
+// order of the largest increase (ties: the breakdown's own order). A stage only one side has
+// counts as 0 on the other.
+std::vector<stage_delta> changed_stages(const breakdown& base, const breakdown& with) {
+  std::vector<stage_delta> out;
+  const auto find = [](const breakdown& b, const std::string& k) {
+    for (const auto& [name, v] : b)
+      if (name == k) return v;
+    return 0.0;
+  };
+  for (const auto& [k, v] : with) out.push_back({k, find(base, k), v});
+  for (const auto& [k, v] : base) {
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const stage_delta& d) {
+      return d.stage == k;
+    });
+    if (!seen) out.push_back({k, v, 0.0});
+  }
+  constexpr double picosecond = 1e-12;
+  std::erase_if(out, [](const stage_delta& d) {
+    return std::abs(d.faulted_s - d.baseline_s) <= picosecond;
+  });
+  std::stable_sort(out.begin(), out.end(), [](const stage_delta& a, const stage_delta& b) {
+    return a.faulted_s - a.baseline_s > b.faulted_s - b.baseline_s;
+  });
+  return out;
+}
+
 // The `faults` report (faults.hpp): the fault-free run of the same scenario and seed, and with
 // several faults each fault alone, without a trace and with opt's thread count.
 fault_report report_faults(const scenario& s, const run_result& with, const run_options& opt) {
@@ -57,13 +85,16 @@ fault_report report_faults(const scenario& s, const run_result& with, const run_
   rep.tokens_per_s = with.tokens_per_s;
   rep.slowdown = base.step_time_s > 0 ? with.step_time_s / base.step_time_s : 0;
   rep.throughput_loss = base.tokens_per_s > 0 ? 1 - with.tokens_per_s / base.tokens_per_s : 0;
+  rep.stages = changed_stages(base.breakdown_s, with.breakdown_s);
   const topo::topology topo = topo::build_cluster(s.cluster, s.chip);
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     fault_row row;
     row.event = s.faults[i];
     row.hit = fault_target(s.faults[i], topo);
-    row.step_time_alone_s =
-        s.faults.size() == 1 ? with.step_time_s : step_time({s.faults[i]}).step_time_s;
+    const run_result alone = s.faults.size() == 1 ? run_result{} : step_time({s.faults[i]});
+    const run_result& r = s.faults.size() == 1 ? with : alone;
+    row.step_time_alone_s = r.step_time_s;
+    row.stages = changed_stages(base.breakdown_s, r.breakdown_s);
     row.slowdown = base.step_time_s > 0 ? row.step_time_alone_s / base.step_time_s : 0;
     if (i < with.fault_flows_hit.size()) row.flows_hit = with.fault_flows_hit[i];
     rep.faults.push_back(std::move(row));
