@@ -17,6 +17,7 @@
 #include "sim/run/layout.hpp"
 #include "sim/run/serve_instances.hpp"
 #include "sim/run/speculation.hpp"
+#include "topologies/cluster.hpp"
 
 namespace moesim::sim::run {
 
@@ -309,6 +310,46 @@ void check_serve_layout(const scenario& s) {
   }
 }
 
+// The cluster's graph is built as the run builds it, so a wiring it cannot build (a fat-tree
+// whose switches cannot join the nodes, a chip without the NIC or links the wiring needs) is
+// refused before anything is simulated, at cluster.scale_out for the fat-tree, else at cluster.
+void check_cluster_builds(const scenario& s) {
+  try {
+    (void)topo::build_cluster(s.cluster, s.chip);
+  } catch (const std::invalid_argument& e) {
+    const std::string_view what = e.what();
+    throw std::invalid_argument(
+        std::string(what.starts_with("fat-tree: ") ? "cluster.scale_out: " : "cluster: ") +
+        e.what());
+  }
+}
+
+// Keys of the layout that have no effect in this scenario, and the batch split the pipeline
+// schedule needs: refused at the key, as the run would refuse (or ignore) them.
+void check_pipeline_keys(const scenario& s) {
+  const auto& p = s.parallelism;
+  const auto& w = s.workload;
+  if (p.vp > 1 && p.pp == 1) {
+    throw std::invalid_argument(fmt::format(
+        "parallelism.vp: vp {} interleaves pipeline stages, but pp is 1: set pp > 1 or remove "
+        "vp",
+        p.vp));
+  }
+  if (w.overlap && w.micro_batches < 2) {
+    throw std::invalid_argument(
+        "workload.overlap: overlap runs two micro-batches of a stage at once, but "
+        "micro_batches is 1: set micro_batches >= 2 or remove overlap");
+  }
+  const std::uint32_t fold = s.folding.micro_batches;
+  const bool folded = fold > 0 && fold < w.micro_batches;  // the folding check covers those
+  if (p.vp > 1 && !folded && w.micro_batches % static_cast<std::uint32_t>(p.pp) != 0) {
+    throw std::invalid_argument(fmt::format(
+        "workload.micro_batches: {} micro-batches cannot run the interleaved schedule of vp {}: "
+        "they must be a multiple of pp {}",
+        w.micro_batches, p.vp, p.pp));
+  }
+}
+
 }  // namespace
 
 ep_nodes ep_nodes_of(const scenario& s, const layout& l) {
@@ -461,6 +502,7 @@ long long cluster_devices(const topo::cluster_spec& c) noexcept {
 }
 
 void check_feasible(const scenario& s) {
+  check_cluster_builds(s);
   if (s.workload.serve && s.workload.serve->disaggregation) {
     check_disaggregation(s);  // each instance's layout, checked as a scenario of its own
     return;
@@ -555,7 +597,12 @@ void check_feasible(const scenario& s) {
         fmt::format("sampling: math_hidden {} exceeds the model's hidden size {}",
                     s.sampling.math_hidden, s.model.hidden));
   }
-  if (s.workload.kind == workload_kind::serve) check_serve_layout(s);
+  check_pipeline_keys(s);
+  if (s.workload.kind == workload_kind::serve) {
+    check_serve_layout(s);
+  } else {
+    check_batch(s);  // the split of a rank's sequences into micro-batches
+  }
   // Memory last: its plan assumes the layout above holds. The fullest stage is reported.
   const std::vector<cluster::memory_plan> plans = stage_memory_plans(s);
   const auto fullest =
