@@ -386,6 +386,15 @@ void load_routing_trace(scenario& s, const doc::node& root, const std::filesyste
                      std::to_string(s.model.moe ? s.model.moe->experts : 0));
   }
   if (t.layers.empty()) detail::fail(*where, key, "the trace records no layer");
+  // A layer is replayed by scaling its tokens to the batch: one without tokens has nothing to
+  // scale (the run would stop at it).
+  for (std::size_t i = 0; i < t.layers.size(); ++i) {
+    if (t.layers[i].tokens == 0) {
+      detail::fail(*where, key,
+                   "the trace's layer " + std::to_string(t.layer_ids[i]) +
+                       " records no token; record its tokens or leave the layer out");
+    }
+  }
   const std::string name = "routing trace " + path.string();
   try {
     models::check_trace_layers(t, s.model, name);
