@@ -1,3 +1,7 @@
+// About 620 lines: every check a scenario passes before it is simulated, in one place (the
+// loader calls check_feasible for validate, run and each sweep point, so a file that validates
+// runs). The split when it grows: the serving checks (KV pool, serving layout) into
+// serve_feasibility.cpp.
 #include "sim/run/feasibility.hpp"
 
 #include <fmt/format.h>
