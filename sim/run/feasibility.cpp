@@ -506,7 +506,6 @@ long long cluster_devices(const topo::cluster_spec& c) noexcept {
 }
 
 void check_feasible(const scenario& s) {
-  check_cluster_builds(s);
   if (s.workload.serve && s.workload.serve->disaggregation) {
     check_disaggregation(s);  // each instance's layout, checked as a scenario of its own
     return;
@@ -518,6 +517,7 @@ void check_feasible(const scenario& s) {
         "parallelism: tp {} x ep {} x dp {} x pp {} = {} devices, but cluster '{}' has {}", p.tp,
         p.ep, p.dp, p.pp, p.devices(), s.cluster.name, devices));
   }
+  check_cluster_builds(s);  // once the layout's device count matches the cluster's
   if (s.model.moe) {
     const int experts = s.model.moe->experts;
     if (experts % p.ep != 0) {
