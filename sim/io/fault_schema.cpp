@@ -48,7 +48,7 @@ const object_type<fault_event>& fault_type() {
                                       {"straggler", fault_kind::straggler}}},
                "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
                "drops; straggler: a device computes slower")
-        .optional("at_s", &fault_event::at_s, number_spec{0, 1e9},
+        .optional("at_s", &fault_event::at_s, number_spec{0, max_simulated_seconds},
                   "when it takes effect, simulated seconds from the start")
         .optional("link", &fault_event::link,
                   optional_spec<fault_link, object_spec<fault_link>>{nested(fault_link_type())},
