@@ -74,4 +74,83 @@ void print_faults(const sim::run::fault_report& x, std::ostream& out) {
   }
 }
 
+json resilience_json(const sim::run::resilience_report& x) {
+  using sim::run::fault_kind;
+  json events = json::array();
+  for (const auto& row : x.events) {
+    const auto& f = row.event;
+    json e{{"kind", sim::run::to_string(f.kind)},
+           {"at_s", f.at_s},
+           {"hit", row.hit},
+           {"item", row.item},
+           {"from_rate", row.from_rate}};
+    if (f.kind == fault_kind::device_loss) {
+      e["during"] = row.during;
+      e["lost_work_s"] = row.lost_work_s;
+      e["lost_steps"] = row.lost_steps;
+      e["recovery_s"] = row.recovery_s;
+    } else {
+      if (f.kind == fault_kind::link_degraded)
+        e["bandwidth_factor"] = f.bandwidth_factor.value_or(1.0);
+      if (f.kind == fault_kind::straggler) {
+        e["compute_factor"] = f.compute_factor;
+        e["hbm_factor"] = f.hbm_factor;
+      }
+      e["step_time_after_s"] = row.step_time_after_s;
+    }
+    events.push_back(std::move(e));
+  }
+  json out{{"run_s", x.run_s},
+           {"step_time_s", x.step_time_s},
+           {"steps", x.steps},
+           {"checkpoints", x.checkpoints},
+           {"failures", x.failures},
+           {"checkpoint",
+            {{"interval_s", x.checkpoint_interval_s},
+             {"write_s", x.checkpoint_write_s},
+             {"bytes", x.checkpoint_bytes}}},
+           {"restart_s", x.restart_s},
+           {"time_s",
+            {{"useful", x.useful_s},
+             {"lost_work", x.lost_work_s},
+             {"checkpointing", x.checkpointing_s},
+             {"restarting", x.restarting_s},
+             {"unfinished_step", x.unfinished_step_s}}},
+           {"goodput", x.goodput}};
+  if (x.young_daly) {
+    const auto& m = *x.young_daly;
+    out["young_daly"] = {{"job_mtbf_s", m.job_mtbf_s},
+                         {"optimal_interval_s", m.optimal_interval_s},
+                         {"goodput", m.goodput},
+                         {"goodput_at_optimum", m.goodput_at_optimum}};
+  }
+  out["events"] = std::move(events);
+  return out;
+}
+
+void print_resilience(const sim::run::resilience_report& x, std::ostream& out) {
+  fmt::print(out,
+             "  resilience: {:.1f} h job, {} steps of {}, checkpoint every {:.0f} s ({} each)\n",
+             x.run_s / 3600, x.steps, format_seconds(x.step_time_s), x.checkpoint_interval_s,
+             format_seconds(x.checkpoint_write_s));
+  fmt::print(out, "    {:<26} {:>12}\n", "failures", x.failures);
+  const std::pair<const char*, double> rows[] = {{"effective training", x.useful_s},
+                                                 {"lost work", x.lost_work_s},
+                                                 {"checkpointing", x.checkpointing_s},
+                                                 {"restarting", x.restarting_s}};
+  for (const auto& [name, s] : rows) {
+    fmt::print(out, "    {:<26} {:>10.2f} h {:>6.2f}%\n", name, s / 3600,
+               x.run_s > 0 ? 100 * s / x.run_s : 0);
+  }
+  fmt::print(out, "    {:<26} {:>12.4f}\n", "goodput", x.goodput);
+  if (x.young_daly) {
+    fmt::print(out,
+               "    {:<26} {:>10.0f} s (job MTBF {:.2f} h; model goodput {:.4f}, at optimum "
+               "{:.4f})\n",
+               "Young/Daly interval", x.young_daly->optimal_interval_s,
+               x.young_daly->job_mtbf_s / 3600, x.young_daly->goodput,
+               x.young_daly->goodput_at_optimum);
+  }
+}
+
 }  // namespace moesim::io

@@ -170,6 +170,40 @@ const object_type<sampling_config>& sampling_type() {
   return t;
 }
 
+const object_type<sim::run::resilience_config>& resilience_type() {
+  using sim::run::resilience_config;
+  static const auto t = [] {
+    object_type<resilience_config> o(
+        "resilience",
+        "A long job played over the simulated step time with checkpoints and failures "
+        "(faults: device_loss, also at rates with mtbf_h)");
+    o.required("run_hours", &resilience_config::run_hours, number_spec{0, 2000, true},
+               "the job's wall-clock length in hours: the horizon faults at rates are drawn over")
+        .required("checkpoint_interval_s", &resilience_config::checkpoint_interval_s,
+                  number_spec{0, 1e7, true},
+                  "training seconds between checkpoints (taken at the next step boundary)")
+        .optional("checkpoint_write_s", &resilience_config::checkpoint_write_s,
+                  optional_spec<double, number_spec>{number_spec{0, 1e6}},
+                  "seconds one checkpoint blocks training (or give storage_bytes_per_s)")
+        .optional("storage_bytes_per_s", &resilience_config::storage_bytes_per_s,
+                  optional_spec<double, number_spec>{number_spec{0, 1e15, true}},
+                  "aggregate write bandwidth to storage: a checkpoint (weights + Adam's 12 B "
+                  "per parameter) blocks for its bytes over this")
+        .required("restart_s", &resilience_config::restart_s, number_spec{0, 1e6},
+                  "seconds from a device loss to training again (replace it, reload)")
+        .check([](const resilience_config& c, const doc::node& n, const std::string& path) {
+          if (c.checkpoint_write_s.has_value() == c.storage_bytes_per_s.has_value()) {
+            detail::fail(
+                c.checkpoint_write_s ? *n.find("storage_bytes_per_s") : n,
+                c.checkpoint_write_s ? detail::join_path(path, "storage_bytes_per_s") : path,
+                "give exactly one of checkpoint_write_s and storage_bytes_per_s");
+          }
+        });
+    return o;
+  }();
+  return t;
+}
+
 const object_type<training_config>& training_type() {
   static const auto t = [] {
     object_type<training_config> o(
@@ -190,7 +224,13 @@ const object_type<training_config>& training_type() {
         .optional("gradients", &training_config::gradients,
                   enum_spec<models::weight_dtype>{
                       {{"fp32", models::weight_dtype::fp32}, {"bf16", models::weight_dtype::bf16}}},
-                  "gradient dtype: fp32 (Megatron main gradients, 4 B/param) or bf16 (2 B/param)");
+                  "gradient dtype: fp32 (Megatron main gradients, 4 B/param) or bf16 (2 B/param)")
+        .optional(
+            "resilience", &training_config::resilience,
+            optional_spec<sim::run::resilience_config, object_spec<sim::run::resilience_config>>{
+                nested(resilience_type())},
+            "a long run with checkpoints, device losses and restarts: effective training "
+            "time and goodput");
     return o;
   }();
   return t;
@@ -643,6 +683,14 @@ json scenario_to_json(const sim::run::scenario& s) {
   // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
   if (!s.offload) j.erase("offload");
   if (s.faults.empty()) j.erase("faults");  // absent, as before the key existed
+  if (j.contains("faults")) {
+    for (json& f : j["faults"]) {
+      f.erase(f["mtbf_h"].is_null() ? "mtbf_h" : "at_s");  // a fault at a time, or at a rate
+    }
+  }
+  if (s.workload.training && !s.workload.training->resilience) {
+    j["workload"]["training"].erase("resilience");
+  }
   if (!s.cluster.host) j["cluster"].erase("host");
   for (const char* k : {"expert_weights", "attention_weights", "expert_quant", "attention_quant"})
     if (j["precision"][k].is_null()) j["precision"].erase(k);

@@ -6,7 +6,13 @@
 // and a link fault hits both directions; `bandwidth_factor` in (0, 1] multiplies a degraded
 // link's capacity; a straggler's `compute_factor` / `hbm_factor` (>= 1) are slowdowns: its ops'
 // FLOP-bound time and HBM-bound time are multiplied by them (its achievable FLOP/s and HBM
-// bandwidth divided), for ops that start at or after `at_s`.
+// bandwidth divided), for ops that start at or after `at_s`. A device_loss stops a training job,
+// which restarts from its last checkpoint (sim/run/resilience.hpp).
+//
+// Rates: an item with `mtbf_h` instead of `at_s` stands for a Poisson process of faults with that
+// mean time between failures (hours) for each device (device_loss, straggler) or each cable
+// (link faults) it names, or for every device / every cable of the cluster when it names none;
+// sim/run/fault_rates.hpp expands it from the scenario seed over a training run's horizon.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,7 +20,7 @@
 
 namespace moesim::sim::run {
 
-enum class fault_kind { link_down, link_degraded, straggler };
+enum class fault_kind { link_down, link_degraded, straggler, device_loss };
 
 struct fault_link {
   std::string from;  ///< vertex name, e.g. "dev0", "leaf3"
@@ -26,9 +32,11 @@ struct fault_event {
   fault_kind kind = fault_kind::link_down;
   std::optional<fault_link> link;          ///< link_down, link_degraded
   std::optional<double> bandwidth_factor;  ///< link_degraded: in (0, 1]
-  std::optional<std::int32_t> device;      ///< straggler: cluster device id
+  std::optional<std::int32_t> device;      ///< straggler, device_loss: cluster device id
   double compute_factor = 1;               ///< straggler: >= 1
   double hbm_factor = 1;                   ///< straggler: >= 1
+  /// Set: a rate (mean hours between failures per device or cable), `at_s` unused.
+  std::optional<double> mtbf_h;
 };
 
 [[nodiscard]] inline const char* to_string(fault_kind k) noexcept {
@@ -39,6 +47,8 @@ struct fault_event {
       return "link_degraded";
     case fault_kind::straggler:
       return "straggler";
+    case fault_kind::device_loss:
+      return "device_loss";
   }
   return "?";
 }

@@ -1,9 +1,13 @@
 #include "sim/run/simulate.hpp"
 
 #include <algorithm>
+#include <fmt/format.h>
+
 #include <cmath>
 
+#include "models/model_params.hpp"
 #include "sim/run/drivers.hpp"
+#include "sim/run/fault_rates.hpp"
 #include "sim/run/feasibility.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/serve_instances.hpp"
@@ -32,7 +36,9 @@ run_result simulate_once(const scenario& s, trace_recorder& trace, const run_opt
 
 // What a fault hit, for people: "dev0<->dev1 (ici)", "dev3".
 std::string fault_target(const fault_event& f, const topo::topology& topo) {
-  if (f.kind == fault_kind::straggler) return topo.name(f.device.value_or(0));
+  if (f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss) {
+    return topo.name(f.device.value_or(0));
+  }
   const auto links = link_faults_of(std::span(&f, 1), topo);
   const topo::link_info& l = topo.link(links.front().link);
   return topo.name(l.src) + "<->" + topo.name(l.dst) + " (" + std::string(topo::to_string(l.kind)) +
@@ -102,9 +108,68 @@ fault_report report_faults(const scenario& s, const run_result& with, const run_
   return rep;
 }
 
+// A checkpoint's bytes: the weights in their dtype and mixed-precision Adam's fp32 master
+// weights and two moments (12 B per parameter; MTP modules excluded).
+double checkpoint_bytes(const scenario& s) {
+  return models::weight_bytes(s.model) + 12.0 * static_cast<double>(models::total_params(s.model));
+}
+
+// workload.training.resilience: the fault-free step simulated once, then the long job played
+// over it (resilience.hpp) with the faults expanded from their rates.
+run_result simulate_resilience(const scenario& s, const resilience_config& c, trace_recorder& trace,
+                               const run_options& opt) {
+  scenario base = s;
+  base.faults.clear();
+  run_result r = simulate_once(base, trace, opt);
+  const topo::topology topo = topo::build_cluster(s.cluster, s.chip);
+  const fault_targets targets = targets_of(topo);
+  const double horizon_s = c.run_hours * 3600;
+  std::vector<resilience_event> events;
+  for (timed_fault& t : expand_faults(s.faults, targets, s.seed, horizon_s)) {
+    resilience_event e;
+    e.hit = fault_target(t.event, topo);
+    e.event = std::move(t.event);
+    e.item = t.item;
+    e.from_rate = t.from_rate;
+    events.push_back(std::move(e));
+  }
+  const double bytes = c.storage_bytes_per_s ? checkpoint_bytes(s) : 0;
+  const double write_s = c.checkpoint_write_s.value_or(bytes / c.storage_bytes_per_s.value_or(1));
+  run_options quiet;
+  quiet.threads = opt.threads;
+  const step_time_with with = [&](std::span<const fault_event> faults) {
+    scenario b = s;
+    b.faults.assign(faults.begin(), faults.end());
+    trace_recorder none(false);
+    return simulate_once(b, none, quiet).step_time_s;
+  };
+  resilience_report rep = play_resilience(c, write_s, r.step_time_s, std::move(events), with);
+  rep.checkpoint_bytes = bytes;
+  double failure_rate = 0;  // device losses per second, of every device_loss rate item
+  for (const fault_event& f : s.faults) {
+    if (f.kind == fault_kind::device_loss && f.mtbf_h) {
+      failure_rate += static_cast<double>(target_count(f, targets)) / (*f.mtbf_h * 3600);
+    }
+  }
+  if (failure_rate > 0) {
+    rep.young_daly = young_daly(1 / failure_rate, c.checkpoint_interval_s, write_s, c.restart_s);
+  }
+  r.approximations.push_back(fmt::format(
+      "resilience: every step of the {:g}-hour job takes the simulated step time ({:.6g} s; with "
+      "stragglers or link faults, the step simulated with them from its start), not a "
+      "re-simulation of each step's network",
+      c.run_hours, r.step_time_s));
+  r.resilience = std::move(rep);
+  return r;
+}
+
 }  // namespace
 
 run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
+  if (s.workload.kind == workload_kind::train && s.workload.training &&
+      s.workload.training->resilience) {
+    return simulate_resilience(s, *s.workload.training->resilience, trace, opt);
+  }
   run_result r = simulate_once(s, trace, opt);
   if (!s.faults.empty()) r.faults = report_faults(s, r, opt);
   return r;
