@@ -9,10 +9,11 @@ json faults_json(const sim::run::fault_report& x) {
     json e{{"kind", sim::run::to_string(f.kind)}, {"at_s", f.at_s}, {"hit", row.hit}};
     if (f.kind == sim::run::fault_kind::link_degraded)
       e["bandwidth_factor"] = f.bandwidth_factor.value_or(1.0);
+    if (row.device_loss) e["device_loss"] = device_loss_json(*row.device_loss);
     if (f.kind == sim::run::fault_kind::straggler) {
       e["compute_factor"] = f.compute_factor;
       e["hbm_factor"] = f.hbm_factor;
-    } else {
+    } else if (f.kind != sim::run::fault_kind::device_loss) {
       e["flows_hit"] = row.flows_hit;
     }
     e["step_time_alone_s"] = row.step_time_alone_s;

@@ -5,6 +5,7 @@
 
 #include "sim/io/error.hpp"
 #include "sim/net/faults.hpp"
+#include "sim/run/device_loss.hpp"
 #include "topologies/cluster.hpp"
 
 namespace moesim::io {
@@ -45,9 +46,12 @@ const object_type<fault_event>& fault_type() {
     o.required("kind", &fault_event::kind,
                enum_spec<fault_kind>{{{"link_down", fault_kind::link_down},
                                       {"link_degraded", fault_kind::link_degraded},
-                                      {"straggler", fault_kind::straggler}}},
+                                      {"straggler", fault_kind::straggler},
+                                      {"device_loss", fault_kind::device_loss}}},
                "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
-               "drops; straggler: a device computes slower")
+               "drops; straggler: a device computes slower; device_loss: a device stops (serving: "
+               "its experts fail over to surviving copies or are lost, its requests move to "
+               "the survivors and recompute their KV)")
         .optional("at_s", &fault_event::at_s, number_spec{0, 1e9},
                   "when it takes effect, simulated seconds from the start")
         .optional("link", &fault_event::link,
@@ -58,22 +62,31 @@ const object_type<fault_event>& fault_type() {
                   "link_degraded: its capacity is multiplied by this, in (0, 1]")
         .optional("device", &fault_event::device,
                   optional_spec<std::int32_t, integer_spec<std::int32_t>>{{0, 1 << 30}},
-                  "straggler: the cluster device id")
+                  "straggler, device_loss: the cluster device id")
         .optional("compute_factor", &fault_event::compute_factor, slowdown,
                   "straggler: its FLOP-bound op time is multiplied by this (>= 1)")
         .optional("hbm_factor", &fault_event::hbm_factor, slowdown,
                   "straggler: its HBM-bound op time is multiplied by this (>= 1)")
         .check([](const fault_event& f, const doc::node& n, const std::string& path) {
-          const bool link_fault = f.kind != fault_kind::straggler;
+          const bool link_fault =
+              f.kind == fault_kind::link_down || f.kind == fault_kind::link_degraded;
           if (link_fault) {
             if (!f.link) detail::fail(n, path, "missing required key 'link' of a link fault");
             refuse_key(n, path, "device", f.kind);
             refuse_key(n, path, "compute_factor", f.kind);
             refuse_key(n, path, "hbm_factor", f.kind);
           } else {
-            if (!f.device) detail::fail(n, path, "missing required key 'device' of a straggler");
+            if (!f.device) {
+              detail::fail(n, path,
+                           std::string("missing required key 'device' of a ") +
+                               sim::run::to_string(f.kind) + " fault");
+            }
             refuse_key(n, path, "link", f.kind);
             refuse_key(n, path, "bandwidth_factor", f.kind);
+          }
+          if (f.kind == fault_kind::device_loss) {
+            refuse_key(n, path, "compute_factor", f.kind);
+            refuse_key(n, path, "hbm_factor", f.kind);
           }
           if (f.kind == fault_kind::link_down) refuse_key(n, path, "bandwidth_factor", f.kind);
           if (f.kind == fault_kind::link_degraded && !f.bandwidth_factor) {
@@ -99,7 +112,7 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
   bool any_link = false;
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     const fault_event& f = s.faults[i];
-    if (f.kind == fault_kind::straggler) {
+    if (f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss) {
       if (*f.device >= topo.device_count()) {
         detail::fail(*item(i).find("device"), path(i, "device"),
                      "device " + std::to_string(*f.device) +
@@ -137,6 +150,10 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
       down[static_cast<std::size_t>(*l)] = 1;
       down[static_cast<std::size_t>(topo.link(*l).reverse)] = 1;
     }
+  }
+  if (const auto bad = sim::run::check_device_losses(s)) {
+    const doc::node& at = *item(bad->fault).find(bad->key);
+    detail::fail(at, path(bad->fault, bad->key), bad->message);
   }
   if (!any_link) return;
   if (s.network.model == sim::run::network_model::analytical) {

@@ -7,14 +7,22 @@
 // link's capacity; a straggler's `compute_factor` / `hbm_factor` (>= 1) are slowdowns: its ops'
 // FLOP-bound time and HBM-bound time are multiplied by them (its achievable FLOP/s and HBM
 // bandwidth divided), for ops that start at or after `at_s`.
+// A `device_loss` (serving runs only; sim/run/device_loss.hpp has the whole contract): the
+// device stops at `at_s`, taking its attention-DP rank (its TP group) with it; from the first
+// iteration boundary at or after `at_s` the run continues on the surviving ranks: tokens of an
+// expert with a surviving copy go to the surviving copies, tokens of an expert left without one
+// are dropped (named per layer), and the lost rank's requests are re-queued on the survivors,
+// their KV recomputed there (as a preemption by recomputation).
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "sim/run/device_loss_report.hpp"
+
 namespace moesim::sim::run {
 
-enum class fault_kind { link_down, link_degraded, straggler };
+enum class fault_kind { link_down, link_degraded, straggler, device_loss };
 
 struct fault_link {
   std::string from;  ///< vertex name, e.g. "dev0", "leaf3"
@@ -26,7 +34,7 @@ struct fault_event {
   fault_kind kind = fault_kind::link_down;
   std::optional<fault_link> link;          ///< link_down, link_degraded
   std::optional<double> bandwidth_factor;  ///< link_degraded: in (0, 1]
-  std::optional<std::int32_t> device;      ///< straggler: cluster device id
+  std::optional<std::int32_t> device;      ///< straggler, device_loss: cluster device id
   double compute_factor = 1;               ///< straggler: >= 1
   double hbm_factor = 1;                   ///< straggler: >= 1
 };
@@ -39,6 +47,8 @@ struct fault_event {
       return "link_degraded";
     case fault_kind::straggler:
       return "straggler";
+    case fault_kind::device_loss:
+      return "device_loss";
   }
   return "?";
 }
@@ -50,6 +60,7 @@ struct fault_row {
   double step_time_alone_s = 0;  ///< the run with only this fault (equal to the run's with one)
   double slowdown = 0;           ///< step_time_alone_s / the fault-free step time
   std::uint64_t flows_hit = 0;   ///< network flows re-routed (down) or re-shared (degraded)
+  std::optional<device_loss_report> device_loss;  ///< device_loss: what it did to the run
 };
 
 /// The `faults` object of the metrics: the run against the same scenario without faults.
