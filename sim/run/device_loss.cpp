@@ -27,7 +27,7 @@ std::string refusal(const scenario& s) {
            "workload.serve.disaggregation";
   }
   if (sv.speculative) return "device_loss is not simulated with workload.serve.speculative";
-  if (s.offload) return "device_loss is not simulated with offload:";
+  if (s.offload) return "device_loss is not simulated with offload: (expert offloading)";
   if (s.moe.placement && s.moe.placement->rebalance) {
     return "device_loss is not simulated with moe.placement.rebalance (a rebalance would "
            "place experts on the lost device again)";
