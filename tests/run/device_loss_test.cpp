@@ -6,8 +6,11 @@
 #include "sim/run/device_loss.hpp"
 
 #include <catch2/catch.hpp>
+#include <string>
 #include <vector>
 
+#include "sim/io/scenario_loader.hpp"
+#include "sim/run/simulate.hpp"
 #include "sim/serve/scheduler.hpp"
 
 using namespace moesim;
@@ -144,4 +147,62 @@ TEST_CASE("device loss: a lost rank's sequences move as preempted ones, tokens a
   REQUIRE(done[1].token_gaps.size() == 4);
   CHECK(done[1].token_gaps[1] == 3'000'000);
   CHECK(done[1].preemptions == 1);
+}
+
+namespace {
+
+/// Mixtral 8x7B served on 8 H100 with EP8 (one expert a GPU, no replicas), 32 requests of 64
+/// prompt and 16 output tokens at once, with `faults`.
+sim::run::run_result mixtral_serving(const std::string& faults) {
+  moesim::sim::trace_recorder trace(false);
+  const std::string text = R"(name: loss
+seed: 11
+model: {preset: mixtral-8x7b}
+sampling: {tokens_per_step: 64, math_hidden: 32}
+cluster: {preset: dgx-h100}
+network: {model: analytical}
+parallelism: {ep: 8}
+moe: {capacity_factor: 0}
+workload:
+  kind: serve
+  serve:
+    arrivals: {process: closed, concurrency: 32}
+    requests: 32
+    prompt: {dist: fixed, tokens: 64}
+    output: {dist: fixed, tokens: 16}
+)" + faults;
+  return sim::run::simulate(io::load_scenario_text(text, "loss.yaml").base, trace);
+}
+
+}  // namespace
+
+TEST_CASE("device loss: a served run loses no request, and the lost GPU's expert is lost") {
+  const auto base = mixtral_serving("");
+  // The prompts take one iteration; dev5 dies during the decodes.
+  const double at = base.simulated_time_s / 2;
+  const auto r = mixtral_serving(
+      "faults:\n  - {kind: device_loss, device: 5, at_s: " + std::to_string(at) + "}\n");
+  REQUIRE(r.serving);
+  CHECK(r.serving->requests == 32);  // every request finished, the moved ones too
+  REQUIRE(r.faults);
+  REQUIRE(r.faults->faults.size() == 1);
+  REQUIRE(r.faults->faults[0].device_loss);
+  const sim::run::device_loss_report& d = *r.faults->faults[0].device_loss;
+  CHECK(d.rank == 5);
+  CHECK(d.applied_at_s >= at);
+  // One expert a GPU in each of the 32 MoE layers, no other copy: expert 5 lost everywhere.
+  CHECK(d.expert_copies_held == 32);
+  CHECK(d.experts_failed_over == 0);
+  REQUIRE(d.experts_lost.size() == 32);
+  for (const auto& [layer, e] : d.experts_lost) CHECK(e == 5);
+  // 4 requests a rank, all running: moved, their KV recomputed, each with its next token.
+  CHECK(d.requests_requeued == 4);
+  CHECK(d.requests_running == 4);
+  CHECK(d.kv_tokens_recomputed > 4 * 64);
+  CHECK(d.recovery_s > 0);
+  CHECK(d.before.copies_dropped == 0);
+  CHECK(d.after.copies_dropped > 0);
+  CHECK(d.before.iterations > 0);
+  CHECK(d.after.iterations > 0);
+  CHECK(r.faults->baseline_tokens_per_s == Approx(base.tokens_per_s));
 }
