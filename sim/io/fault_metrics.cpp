@@ -43,10 +43,11 @@ json faults_json(const sim::run::fault_report& x) {
     json e{{"kind", sim::run::to_string(f.kind)}, {"at_s", f.at_s}, {"hit", row.hit}};
     if (f.kind == sim::run::fault_kind::link_degraded)
       e["bandwidth_factor"] = f.bandwidth_factor.value_or(1.0);
+    if (row.device_loss) e["device_loss"] = device_loss_json(*row.device_loss);
     if (f.kind == sim::run::fault_kind::straggler) {
       e["compute_factor"] = f.compute_factor;
       e["hbm_factor"] = f.hbm_factor;
-    } else {
+    } else if (f.kind != sim::run::fault_kind::device_loss) {
       e["flows_hit"] = row.flows_hit;
     }
     e["step_time_alone_s"] = row.step_time_alone_s;
@@ -71,6 +72,16 @@ void print_faults(const sim::run::fault_report& x, std::ostream& out) {
     fmt::print(out, "    {} at {} s on {}: {:+.2f}% alone; waited in {}\n",
                sim::run::to_string(row.event.kind), row.event.at_s, row.hit,
                100 * (row.slowdown - 1), waited_text(row.stages));
+    if (const auto& d = row.device_loss) {
+      fmt::print(out,
+                 "      rank {} lost at {:.6g} s: {} expert copies failed over, {} experts lost "
+                 "({} dropped); {} requests moved, {} KV tokens recomputed, recovered in {:.4g} "
+                 "s; decode iteration {} -> {}\n",
+                 d->rank, d->applied_at_s, d->experts_failed_over, d->experts_lost.size(),
+                 d->lost_expert_tokens, d->requests_requeued, d->kv_tokens_recomputed,
+                 d->recovery_s, format_seconds(d->before.iteration_s),
+                 format_seconds(d->after.iteration_s));
+    }
   }
 }
 

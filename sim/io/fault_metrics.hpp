@@ -26,6 +26,8 @@
 //   resilience.events[]      every fault within the run in time order: kind, at_s, hit, item (in
 //                            `faults:`), from_rate; device_loss: during, lost_work_s,
 //                            lost_steps, recovery_s; others: step_time_after_s and factors
+//   faults.events[].device_loss  device_loss faults (applied within the run): see
+//                            device_loss_json (sim/io/device_loss_metrics.cpp).
 #include <ostream>
 
 #include "sim/io/schema.hpp"
@@ -42,5 +44,13 @@ void print_resilience(const sim::run::resilience_report& x, std::ostream& out);
 /// The same report for the terminal (print_summary): the step against the baseline, then per
 /// fault what it hit, its slowdown alone and the stages that waited (at most three).
 void print_faults(const sim::run::fault_report& x, std::ostream& out);
+
+/// One device_loss's object (sim/run/device_loss_report.hpp, same names): applied_at_s, rank,
+/// experts {copies_held, failed_over, lost, lost_per_layer {layer: n}, lost_list [[layer,
+/// expert]...], lost_expert_tokens}, requests {requeued, running, kv_tokens_recomputed,
+/// policy}, before / after {layer_passes, busiest_rank_copies, max_over_mean,
+/// dispatch_bytes_per_layer_pass, copies_dropped_per_layer_pass, iterations, iteration_s,
+/// output_tokens_per_s}, slowdown, throughput_loss, recovery_s, why.
+[[nodiscard]] json device_loss_json(const sim::run::device_loss_report& x);
 
 }  // namespace moesim::io

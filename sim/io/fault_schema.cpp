@@ -8,6 +8,7 @@
 #include "sim/io/error.hpp"
 #include "sim/net/faults.hpp"
 #include "sim/run/fault_rates.hpp"
+#include "sim/run/device_loss.hpp"
 #include "topologies/cluster.hpp"
 
 namespace moesim::io {
@@ -72,7 +73,9 @@ const object_type<fault_event>& fault_type() {
                                       {"device_loss", fault_kind::device_loss}}},
                "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
                "drops; straggler: a device computes slower; device_loss: a device dies "
-               "(training: the job restarts from its last checkpoint)")
+               "(training: the job restarts from its last checkpoint; serving: its experts fail over "
+               "to surviving copies or are lost, its requests move to the survivors and "
+               "recompute their KV)")
         .optional("at_s", &fault_event::at_s, number_spec{0, max_simulated_seconds},
                   "when it takes effect, simulated seconds from the start (not with mtbf_h)")
         .optional("link", &fault_event::link,
@@ -158,13 +161,6 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
   bool link_rates = false;
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     const fault_event& f = s.faults[i];
-    if (long_run == nullptr && f.kind == fault_kind::device_loss) {
-      detail::fail(item(i), path(i, ""),
-                   "device_loss is simulated in training runs with "
-                   "workload.training.resilience (the job restarts from its last checkpoint); "
-                   "this is " +
-                       workload_name(s));
-    }
     if (long_run == nullptr && f.mtbf_h) {
       detail::fail(*item(i).find("mtbf_h"), path(i, "mtbf_h"),
                    "faults at a rate need a horizon: a training run with "
@@ -234,6 +230,10 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
       down[static_cast<std::size_t>(*l)] = 1;
       down[static_cast<std::size_t>(topo.link(*l).reverse)] = 1;
     }
+  }
+  if (const auto bad = sim::run::check_device_losses(s)) {
+    const doc::node& at = *item(bad->fault).find(bad->key);
+    detail::fail(at, path(bad->fault, bad->key), bad->message);
   }
   if (!any_link) return;
   if (s.network.model == sim::run::network_model::analytical) {

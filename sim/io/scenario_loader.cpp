@@ -322,7 +322,7 @@ void add_sections(object_type<scenario>& o) {
                 "expert offloading to host memory (cache, prefetch, host execution)")
       .optional("faults", &scenario::faults,
                 list_spec<fault_event, object_spec<fault_event>>{nested(fault_type()), 0, 1024},
-                "simulated faults: failed or degraded links, stragglers (README \"Faults\")");
+                "simulated faults: failed or degraded links, stragglers, lost devices (README \"Faults\")");
 }
 
 // Strategy items are partial scenarios: a name plus any sections. Their keys are checked

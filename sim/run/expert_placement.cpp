@@ -139,6 +139,23 @@ std::vector<std::vector<int>> expert_placement::experts_on(int layer) const {
   return split_copies().held;
 }
 
+void expert_placement::remove_rank(int rank) {
+  if (rank < 0 || rank >= ep_) {
+    throw std::invalid_argument(
+        fmt::format("expert_placement: rank {} outside [0, {})", rank, ep_));
+  }
+  for (int& index : layer_index_) {
+    if (index < 0) {
+      index = static_cast<int>(layers_.size());
+      layers_.push_back(split_copies());
+    }
+    layer_copies& lc = layers_[static_cast<std::size_t>(index)];
+    for (std::vector<int>& c : lc.copies) std::erase(c, rank);
+    lc.held[static_cast<std::size_t>(rank)].clear();
+    lc.extra[static_cast<std::size_t>(rank)] = 0;
+  }
+}
+
 void expert_placement::set_choice(replica_choice c, std::vector<int> rank_distance) {
   if (c == replica_choice::nearest &&
       rank_distance.size() != static_cast<std::size_t>(ep_) * static_cast<std::size_t>(ep_)) {
@@ -207,6 +224,10 @@ expert_placement::pass_assignment expert_placement::assign(const layer_routing& 
     for (int src = 0; src < ep_; ++src) {
       const std::int64_t n = lr.copies[static_cast<std::size_t>(src) * n_e + e];
       if (n == 0) continue;
+      if (held.empty()) {  // every copy lost (remove_rank)
+        a.dropped += n;
+        continue;
+      }
       std::size_t c = 0;
       if (held.size() > 1) {
         const auto own = std::find(held.begin(), held.end(), src);

@@ -58,6 +58,9 @@ class expert_placement {
   struct pass_assignment {
     std::vector<std::int64_t> pairs;
     std::vector<rank_load> ranks;
+    /// Copies routed to experts without a live copy (after remove_rank), dropped: in no pair
+    /// and no rank's load.
+    std::int64_t dropped = 0;
   };
   /// O(ep x experts), plus O(p log p) for the p (source, replicated expert) pairs to balance.
   [[nodiscard]] pass_assignment assign(const layer_routing& lr, int layer) const;
@@ -74,6 +77,12 @@ class expert_placement {
   void copy_layer(int layer, const expert_placement& from);
   /// The distinct experts each rank holds in layer `layer` (per rank). O(slots).
   [[nodiscard]] std::vector<std::vector<int>> experts_on(int layer) const;
+  /// Rank `rank` is lost (a device_loss fault, sim/run/device_loss.hpp): every layer's copies
+  /// on it are removed, so assign() sends an expert's tokens to its surviving copies by the
+  /// rules above, and drops (pass_assignment::dropped) those of an expert left without one.
+  /// A rank lost again is a no-op. Throws std::invalid_argument for a rank outside [0, ep).
+  /// O(layers x (experts + slots)).
+  void remove_rank(int rank);
   /// Rule 3's choice; `rank_distance` (ep x ep, row-major by source) is required for nearest.
   void set_choice(replica_choice c, std::vector<int> rank_distance = {});
   [[nodiscard]] replica_choice choice() const noexcept { return choice_; }

@@ -66,6 +66,9 @@ class expert_residency final : public layer_observer {
   expert_residency(machine& m, const scenario& s, std::int64_t tokens_per_source, bool training);
 
   [[nodiscard]] const expert_placement& placement() const noexcept { return placement_; }
+  /// The same placement, for a device_loss to remove a lost rank's copies from
+  /// (device_loss.hpp; check_device_losses refuses rebalancing with it).
+  [[nodiscard]] expert_placement& placement_for_faults() noexcept { return placement_; }
   /// Under a per_rank or hierarchical exchange, for the routing's counts: per model layer (up
   /// to the last routed one) the EP rank holding each expert of the initial placement (rows of
   /// layers without experts empty). Empty when the exchange is per_copy, or when an expert may

@@ -13,10 +13,18 @@
 // mean time between failures (hours) for each device (device_loss, straggler) or each cable
 // (link faults) it names, or for every device / every cable of the cluster when it names none;
 // sim/run/fault_rates.hpp expands it from the scenario seed over a training run's horizon.
+// A `device_loss` (serving runs; sim/run/device_loss.hpp has the whole contract): the
+// device stops at `at_s`, taking its attention-DP rank (its TP group) with it; from the first
+// iteration boundary at or after `at_s` the run continues on the surviving ranks: tokens of an
+// expert with a surviving copy go to the surviving copies, tokens of an expert left without one
+// are dropped (named per layer), and the lost rank's requests are re-queued on the survivors,
+// their KV recomputed there (as a preemption by recomputation).
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "sim/run/device_loss_report.hpp"
 
 namespace moesim::sim::run {
 
@@ -71,6 +79,7 @@ struct fault_row {
   /// Why: the breakdown stages whose time this fault alone changed by more than a picosecond,
   /// largest increase first (they sum to the step-time change).
   std::vector<stage_delta> stages;
+  std::optional<device_loss_report> device_loss;  ///< device_loss: what it did to the run
 };
 
 /// The `faults` object of the metrics: the run against the same scenario without faults.

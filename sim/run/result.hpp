@@ -286,6 +286,9 @@ struct run_result {
   /// With link faults: per fault (s.faults order), the network's fault_hits(); filled by the
   /// drivers, read into `faults` by simulate().
   std::vector<std::uint64_t> fault_flows_hit;
+  /// With device_loss faults: what each did (sim/run/device_loss.hpp), filled by the serving
+  /// driver, read into `faults` by simulate().
+  std::vector<device_loss_report> device_losses;
 
   /// Approximations in force for this run, for the reader of the metrics.
   std::vector<std::string> approximations;

@@ -70,6 +70,7 @@ class serving_loop final : public serving_driver {
     run_result r = serving_result(s_, m_.layout().devices(), instance_.stats().report());
     const auto hits = m_.network().fault_hits();
     r.fault_flows_hit.assign(hits.begin(), hits.end());
+    r.device_losses = instance_.device_losses();
     const int iterations = instance_.iterations();
     r.steps = static_cast<std::uint32_t>(iterations);
     r.simulated_time_s = seconds(instance_.last_end());

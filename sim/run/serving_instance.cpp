@@ -58,6 +58,11 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
                      ? std::make_unique<expert_residency>(
                            m_, s, s.workload.serve->scheduler.token_budget, false)
                      : nullptr),
+      loss_(std::any_of(s.faults.begin(), s.faults.end(),
+                        [](const fault_event& f) { return f.kind == fault_kind::device_loss; })
+                ? std::make_unique<device_loss_tracker>(s, residency_.get())
+                : nullptr),
+      lost_(static_cast<std::size_t>(ep_), 0),
       routing_(std::make_unique<iteration_routing>(s, s.workload.serve->scheduler.token_budget,
                                                    x_.nodes(), tally, threads,
                                                    moe_layers(chunks_),
@@ -74,6 +79,7 @@ serving_instance::serving_instance(const scenario& s, machine& m, routing_tally&
       wake_(m.sim()),
       counters_(m.trace().enabled()) {
   if (residency_) executor_.observe(residency_.get());
+  if (loss_) executor_.observe(loss_.get());  // passes each pass on to residency_
   const auto& spec = s.workload.serve->speculative;
   if (spec && spec->policy == moesim::serve::speculation_policy::prefetch && executor_.offload()) {
     prefetch_ = std::make_unique<speculative_prefetch>(s, *executor_.offload(), *routing_,
@@ -114,7 +120,9 @@ bool serving_instance::idle() const noexcept {
 /// then the lowest rank.
 int serving_instance::pick_rank() const {
   int best = 0;
-  for (int e = 1; e < ep_; ++e) {
+  while (lost_[static_cast<std::size_t>(best)] != 0) ++best;  // a rank survives (check)
+  for (int e = best + 1; e < ep_; ++e) {
+    if (lost_[static_cast<std::size_t>(e)] != 0) continue;
     const rank_load& a = load_[static_cast<std::size_t>(e)];
     const rank_load& b = load_[static_cast<std::size_t>(best)];
     if (std::tie(a.prompt_tokens, a.requests) < std::tie(b.prompt_tokens, b.requests)) best = e;
@@ -183,6 +191,7 @@ process serving_instance::loop() {
   op_id last = -1;
   while (true) {
     driver_.admit(*this, sim.now());
+    if (loss_) apply_device_losses(sim.now());
     if (idle()) {
       if (const auto next = driver_.idle_until(*this, sim.now())) {
         co_await until{*next};
@@ -225,6 +234,7 @@ process serving_instance::loop() {
         models::forward_flops_per_token(s_.model, static_cast<std::int64_t>(std::llround(keys))) *
         static_cast<double>(all_tokens);
     const time_ps start = sim.now();
+    if (loss_) loss_->begin_iteration(its);
     if (spans_) {
       for (const serve::iteration& it : its) {
         for (const serve::seq_work& w : it.seqs) spans_->started(w.request, start);
@@ -260,6 +270,7 @@ process serving_instance::loop() {
       co_await residency_->step_end(0, 0, iterations_, std::numeric_limits<int>::max(),
                                     chunks_.layers(0), &last);
     }
+    if (loss_) loss_->on_iteration(start, sim.now(), its);
     const serve::iteration_sample sample{start, sim.now(), seqs, all_tokens, kv, queued};
     stats_.add(sample);
     if (counters_) {
@@ -362,6 +373,12 @@ void serving_approximations(run_result& r, const serving_instance& in) {
         spec->drafter, spec->k));
     const std::string policy = policy_approximation(*s.workload.serve->speculative);
     if (!policy.empty()) r.approximations.push_back(policy);
+  }
+  if (!in.device_losses().empty()) {
+    r.approximations.push_back(
+        "device_loss: applied at the first iteration boundary at or after at_s, without "
+        "detection or reconfiguration time (the iteration in flight completes as if the device "
+        "were alive); tokens of experts left without a copy are dropped, not re-routed");
   }
   r.approximations.push_back(cluster::roofline_approximation(in.machine_of().rates()));
   if (in.exchange_kernel_ps() > 0) {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "sim/engine/process.hpp"
+#include "sim/run/device_loss.hpp"
 #include "sim/run/exchange.hpp"
 #include "sim/run/executor.hpp"
 #include "sim/run/expert_prefetch.hpp"
@@ -129,6 +130,8 @@ class serving_instance {
   [[nodiscard]] time_ps exchange_kernel_ps() const noexcept { return x_.kernel_ps(); }
   /// Per device of the instance, in layout order: busy seconds per iteration, the memory plan.
   void fill_devices(run_result& r) const;
+  /// What each device_loss fault did (device_loss.hpp), in the order applied; empty without.
+  [[nodiscard]] std::vector<device_loss_report> device_losses() const;
 
  private:
   /// A rank's work so far not finished: the assignment policy's key.
@@ -142,6 +145,8 @@ class serving_instance {
   void assign(const serve::request& r, int rank);
   /// Takes finished request r off its rank's load (rank_of stays until the driver has seen it).
   void release(const serve::request& r);
+  /// Applies the device losses due at `now` (serving_device_loss.cpp, device_loss.hpp).
+  void apply_device_losses(time_ps now);
 
   const scenario& s_;
   machine& m_;
@@ -153,6 +158,9 @@ class serving_instance {
   expert_exchange x_;
   expert_placement placement_;  ///< the target's experts (replicas under policy divided)
   std::unique_ptr<expert_residency> residency_;  ///< with moe.placement: the passes' experts
+  /// With device_loss faults: their figures (hears the passes before residency_ does).
+  std::unique_ptr<device_loss_tracker> loss_;
+  std::vector<std::uint8_t> lost_;  ///< [rank]: lost to a device_loss (admits nothing)
   std::unique_ptr<iteration_routing> routing_;
   std::unique_ptr<speculation> spec_;  ///< with workload.serve.speculative (policy not none)
   pass_executor executor_;

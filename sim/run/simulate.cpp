@@ -36,9 +36,7 @@ run_result simulate_once(const scenario& s, trace_recorder& trace, const run_opt
 
 // What a fault hit, for people: "dev0<->dev1 (ici)", "dev3".
 std::string fault_target(const fault_event& f, const topo::topology& topo) {
-  if (f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss) {
-    return topo.name(f.device.value_or(0));
-  }
+  if (f.device) return topo.name(*f.device);  // straggler, device_loss
   const auto links = link_faults_of(std::span(&f, 1), topo);
   const topo::link_info& l = topo.link(links.front().link);
   return topo.name(l.src) + "<->" + topo.name(l.dst) + " (" + std::string(topo::to_string(l.kind)) +
@@ -103,6 +101,9 @@ fault_report report_faults(const scenario& s, const run_result& with, const run_
     row.stages = changed_stages(base.breakdown_s, r.breakdown_s);
     row.slowdown = base.step_time_s > 0 ? row.step_time_alone_s / base.step_time_s : 0;
     if (i < with.fault_flows_hit.size()) row.flows_hit = with.fault_flows_hit[i];
+    for (const device_loss_report& d : with.device_losses) {
+      if (d.fault == i) row.device_loss = d;
+    }
     rep.faults.push_back(std::move(row));
   }
   return rep;

@@ -132,6 +132,28 @@ void scheduler::preempt_last() {
   waiting_.push_front(std::move(s));
 }
 
+std::vector<detail::sequence> scheduler::evict_all() {
+  if (!pending_.empty()) throw std::logic_error("scheduler: evict_all with an iteration pending");
+  std::vector<detail::sequence> out;
+  out.reserve(running_.size() + waiting_.size());
+  for (detail::sequence& s : running_) out.push_back(std::move(s));
+  for (detail::sequence& s : waiting_) out.push_back(std::move(s));
+  running_.clear();
+  waiting_.clear();
+  for (detail::sequence& s : out) kv_.release(s.kv);
+  return out;
+}
+
+void scheduler::adopt(detail::sequence s) {
+  check(s.req);
+  s.kv = kv_sequence{};
+  s.computed = 0;
+  s.prefilling = true;
+  ++s.preemptions;
+  ++preemptions_;
+  waiting_.push_front(std::move(s));
+}
+
 void scheduler::schedule_running(iteration& it, std::int64_t& budget, bool& preempted) {
   std::size_t i = 0;
   while (i < running_.size() && budget > 0) {

@@ -170,6 +170,18 @@ class scheduler {
   /// pending iteration. O(sequences).
   void withdraw_drafts(iteration& it, std::span<const std::int64_t> drafts);
 
+  /// Takes every sequence off this scheduler (running ones in admission order, then the
+  /// waiting queue in its order), freeing their KV blocks: a lost device's requests
+  /// (sim/run/device_loss.hpp). Throws std::logic_error while an iteration is pending.
+  /// O(running + waiting).
+  [[nodiscard]] std::vector<detail::sequence> evict_all();
+  /// Queues a sequence another scheduler evicted as a preempted one is queued (vLLM's
+  /// preemption by recomputation): at the front of the waiting queue, its KV to be recomputed
+  /// (computed 0, prefilling again, its preemption count up by one), keeping its emitted
+  /// tokens, first token and gaps, so its latency figures span the move. To queue several in
+  /// order, adopt them last first. Throws std::invalid_argument as check() does. O(1).
+  void adopt(detail::sequence s);
+
   [[nodiscard]] std::size_t waiting() const { return waiting_.size(); }
   [[nodiscard]] std::size_t running() const { return running_.size(); }
   [[nodiscard]] bool idle() const { return waiting_.empty() && running_.empty(); }
