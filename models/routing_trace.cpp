@@ -11,6 +11,7 @@
 
 #include "models/model_spec.hpp"
 #include "models/router.hpp"
+#include "sim/engine/limits.hpp"
 #include "models/token_source.hpp"
 
 namespace moesim::models {
@@ -250,8 +251,9 @@ routing_trace read_routing_trace_csv(std::istream& in) {
 }
 
 routing_trace read_routing_trace(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) fail("cannot open " + path.string());
+  const std::optional<std::string> text = limits::read_input_text(path);
+  if (!text) fail("cannot open " + path.string());
+  std::istringstream in(*text);
   const auto ext = path.extension().string();
   try {
     if (ext == ".json") return read_routing_trace_json(in);

@@ -2,8 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+
+#include "sim/engine/limits.hpp"
 
 namespace moesim::io::doc {
 
@@ -157,8 +160,50 @@ class converter {
 
 }  // namespace
 
+namespace {
+
+/// The 1-based line where a second YAML document starts ('---' after content or after another
+/// '---', or content after '...'), or 0 when the text holds at most one. A marker is '---' or
+/// '...' at column 0 followed by a blank or the line's end. O(n).
+int second_document_line(std::string_view text) {
+  bool content = false, marker = false, ended = false;
+  int line = 0;
+  while (!text.empty()) {
+    ++line;
+    const std::size_t nl = std::min(text.find('\n'), text.size());
+    std::string_view l = text.substr(0, nl);
+    text.remove_prefix(std::min(nl + 1, text.size()));
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    const auto is_marker = [&](std::string_view m) {
+      return l.starts_with(m) && (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
+    };
+    const auto has_content = [](std::string_view rest) {
+      const auto first = rest.find_first_not_of(" \t");
+      return first != std::string_view::npos && rest[first] != '#';
+    };
+    if (is_marker("---")) {
+      if (content || marker || ended) return line;
+      marker = true;
+      content = has_content(l.substr(3));
+    } else if (is_marker("...")) {
+      ended = true;
+    } else if (has_content(l) && l.front() != '%') {
+      if (ended) return line;
+      content = true;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
 node parse(std::string_view text, std::string origin, const limits& lim) {
   auto shared_origin = std::make_shared<const std::string>(std::move(origin));
+  try {
+    moesim::limits::check_utf8(text, *shared_origin);
+  } catch (const std::invalid_argument& e) {
+    throw input_error(e.what());
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -167,16 +212,25 @@ node parse(std::string_view text, std::string origin, const limits& lim) {
                            e.mark.is_null() ? 0 : e.mark.column + 1};
     throw input_error(where, "", "YAML syntax error: " + e.msg);
   }
+  // yaml-cpp's Load keeps the first document of a stream and drops the rest unread (and its
+  // LoadAll can loop forever on some malformed text), so the markers are checked here.
+  if (const int line = second_document_line(text); line > 0) {
+    throw input_error(source_loc{shared_origin, line, 1}, "",
+                      "a stream of several YAML documents: a file holds one (remove the '---' "
+                      "separators)");
+  }
   return converter(shared_origin, lim).convert(root, 0);
 }
 
 node parse_file(const std::string& path, const limits& lim) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw input_error(path + ": cannot open file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw input_error(path + ": cannot read file");
-  return parse(text.str(), path, lim);
+  std::optional<std::string> text;
+  try {
+    text = moesim::limits::read_input_text(path, moesim::limits::yaml_file_bytes);
+  } catch (const std::invalid_argument& e) {
+    throw input_error(e.what());
+  }
+  if (!text) throw input_error(path + ": cannot open file");
+  return parse(*text, path, lim);
 }
 
 void merge(node& base, const node& over) {

@@ -5,6 +5,7 @@
 #include "sim/io/scenario_loader.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 
 #include "models/routing_trace.hpp"
 #include "sim/cluster/profile_table.hpp"
+#include "sim/engine/limits.hpp"
 #include "sim/io/embedded.hpp"
 #include "sim/io/fault_schema.hpp"
 #include "sim/io/offload_schema.hpp"
@@ -463,17 +465,16 @@ void load_routing_trace(scenario& s, const doc::node& root, const std::filesyste
 void load_op_profile(scenario& s, const doc::node& root, const std::filesystem::path& base) {
   if (s.op_profile.empty()) return;
   const std::filesystem::path path = base / s.op_profile;
-  std::error_code ec;
-  std::ifstream in;
-  if (std::filesystem::is_regular_file(path, ec)) in.open(path, std::ios::binary);
-  std::ostringstream text;
-  if (in.is_open()) text << in.rdbuf();  // an empty file inserts nothing and parses as ""
-  if (!in.is_open() || in.bad()) {
-    detail::fail(*root.find("op_profile"), "op_profile", "cannot open " + path.string());
+  std::optional<std::string> text;
+  try {
+    text = limits::read_input_text(path);
+  } catch (const std::invalid_argument& e) {
+    detail::fail(*root.find("op_profile"), "op_profile", e.what());
   }
+  if (!text) detail::fail(*root.find("op_profile"), "op_profile", "cannot open " + path.string());
   try {
     s.profile = std::make_shared<const sim::cluster::profile_table>(
-        sim::cluster::parse_profile_csv(text.str(), path.string()));
+        sim::cluster::parse_profile_csv(*text, path.string()));
   } catch (const std::invalid_argument& e) {
     throw input_error(e.what());
   }

@@ -26,8 +26,6 @@
 namespace moesim::io {
 
 inline constexpr const char* sweep_schema = "moesim.sweep/1";
-/// Sweeps larger than this need --force.
-inline constexpr std::size_t sweep_point_limit = 100'000;
 
 struct sweep_axis {
   std::string path;

@@ -19,6 +19,8 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+constexpr topo::device_id max_device_id = 1 << 24;
+
 constexpr const char* device_list_form = "device ids and ranges such as 0-7,64,128-135";
 
 topo::device_id device_id_of(std::string_view item, std::string_view whole) {
@@ -29,6 +31,13 @@ topo::device_id device_id_of(std::string_view item, std::string_view whole) {
     throw std::invalid_argument(fmt::format(
         "expected {}, got '{}' ({})", device_list_form, whole,
         t.empty() ? "a device id is missing" : fmt::format("'{}' is not a device id", t)));
+  }
+  // Bounds the list (a range is expanded id by id): far beyond the devices limit
+  // (sim/engine/limits.hpp), which --allow-large lifts.
+  if (d >= max_device_id) {
+    throw std::invalid_argument(fmt::format(
+        "device {} in '{}' is beyond any cluster moesim simulates (ids below {})", d, whole,
+        max_device_id));
   }
   return d;
 }

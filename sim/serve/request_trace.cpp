@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "sim/engine/csv_text.hpp"
+#include "sim/engine/limits.hpp"
 
 namespace moesim::serve {
 
@@ -261,13 +262,9 @@ std::vector<request> parse_request_trace(std::string_view text, request_trace_fo
 
 std::vector<request> read_request_trace(const std::string& path) {
   const request_trace_format format = request_trace_format_of(path);
-  std::error_code ec;
-  std::ifstream in;
-  if (std::filesystem::is_regular_file(path, ec)) in.open(path, std::ios::binary);
-  std::ostringstream text;
-  if (in.is_open()) text << in.rdbuf();
-  if (!in.is_open() || in.bad()) throw std::invalid_argument("cannot open " + path);
-  return parse_request_trace(text.str(), format, path);
+  const std::optional<std::string> text = limits::read_input_text(path);
+  if (!text) throw std::invalid_argument("cannot open " + path);
+  return parse_request_trace(*text, format, path);
 }
 
 std::string format_request_trace_csv(const std::vector<request>& rows, std::string_view comment) {

@@ -6,6 +6,7 @@
 #include "models/router.hpp"
 #include "models/token_source.hpp"
 #include "sim/io/error.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/units.hpp"
 #include "topologies/cluster.hpp"
@@ -51,11 +52,12 @@ bench_cluster make_bench_cluster(topo::cluster_spec cluster, topo::chip_spec chi
 }
 
 bench_cluster load_bench_cluster(const std::string& name_or_file, int nodes,
-                                 const std::string& shape) {
+                                 const std::string& shape, bool allow_large) {
   std::vector<std::string> overrides;
   if (nodes > 0) overrides.push_back("nodes=" + std::to_string(nodes));
   if (!shape.empty()) overrides.push_back("shape=" + shape);
   auto r = load_cluster(name_or_file, overrides);
+  io::check_cluster_limits(r.cluster, allow_large);
   return make_bench_cluster(std::move(r.cluster), std::move(r.chip));
 }
 

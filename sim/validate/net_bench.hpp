@@ -30,9 +30,10 @@ struct bench_cluster {
 /// Validates the specs and builds the graph. O(vertices + links).
 [[nodiscard]] bench_cluster make_bench_cluster(topo::cluster_spec cluster, topo::chip_spec chip);
 /// A preset name or YAML file (io::load_cluster), with `nodes` (> 0) or `shape` (non-empty)
-/// replacing the preset's.
+/// replacing the preset's. Its devices are checked against the work limits (io/limits.hpp)
+/// before the graph is built, unless `allow_large`.
 [[nodiscard]] bench_cluster load_bench_cluster(const std::string& name_or_file, int nodes,
-                                               const std::string& shape);
+                                               const std::string& shape, bool allow_large = false);
 
 /// One size of an nccl-tests-style run.
 struct collective_figures {

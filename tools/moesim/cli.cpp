@@ -26,9 +26,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // CLI11 uses 0 for --help/--version and its own codes for usage errors: all usage errors
-    // are bad input.
-    const int code = app.exit(e);
-    return code == 0 ? 0 : exit_bad_input;
+    // are bad input, said in one line like every other error.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "error: " << e.what() << "\n";
+    return exit_bad_input;
   }
   try {
     return cmds.run();

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sim/io/error.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/readme_report.hpp"
 #include "sim/validate/accuracy_check.hpp"
@@ -19,10 +20,10 @@ namespace moesim::cli {
 namespace {
 
 io::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw io::input_error(path + ": cannot open the accuracy baseline");
+  const std::string text =
+      io::read_input_file(path, path + ": cannot open the accuracy baseline");
   try {
-    return io::json::parse(in);
+    return io::json::parse(text);
   } catch (const io::json::exception& e) {  // parse errors, numbers out of range
     throw io::input_error(path + ": not JSON: " + e.what());
   }

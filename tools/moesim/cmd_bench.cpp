@@ -5,6 +5,7 @@
 #include "tools/bench/bench.hpp"
 #include "tools/bench/record.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 
 namespace moesim::cli {
 
@@ -33,10 +34,10 @@ void add_bench_command(CLI::App& app, commands& cmds) {
       {"sweep", &bench::sweep}};
   std::vector<std::string> names;
   for (const auto& [n, f] : benches) names.push_back(n);
-  sub->add_option("name", st->name, "Benchmark to run")->required()->check(CLI::IsMember(names));
-  sub->add_option("--seed", st->opt.seed, "Random seed");
+  sub->add_option("name", st->name, "Benchmark to run")->required()->check(one_of(names));
+  sub->add_option("--seed", st->opt.seed, "Random seed")->check(seed_value());
   sub->add_option("--min-time", st->opt.min_time_s, "Seconds per measured loop (at least)")
-      ->check(CLI::Range(0.01, 600.0));
+      ->check(finite_range(0.01, 600.0));
   sub->add_flag("--json", st->opt.json, "Print one JSON object");
   sub->add_option("--record", st->record,
                   "Append this run (JSON, with the date and machine) to a results file, e.g. "

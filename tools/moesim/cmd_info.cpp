@@ -11,11 +11,13 @@
 #include "models/router.hpp"
 #include "models/routing_stats.hpp"
 #include "models/token_source.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "sim/io/spec_schemas.hpp"
 #include "sim/io/units.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 #include "topologies/cluster.hpp"
 #include "topologies/metrics.hpp"
 
@@ -44,8 +46,10 @@ void add_topo_command(CLI::App& app, commands& cmds) {
     std::string shape;
     std::string dot;
     bool json = false;
+    bool allow_large = false;
   };
   auto st = std::make_shared<state>();
+  add_allow_large(sub, st->allow_large);
   sub->add_option("cluster", st->cluster, "Cluster preset name or YAML file")->required();
   sub->add_option("--nodes", st->nodes, "NVSwitch nodes joined by the fat-tree")
       ->check(CLI::Range(1, 1 << 16));
@@ -58,6 +62,7 @@ void add_topo_command(CLI::App& app, commands& cmds) {
       if (st->nodes > 0) overrides.push_back(fmt::format("nodes={}", st->nodes));
       if (!st->shape.empty()) overrides.push_back("shape=" + st->shape);
       const auto c = io::load_cluster(st->cluster, overrides);
+      io::check_cluster_limits(c.cluster, st->allow_large);
       const auto topo = as_input("cluster " + c.cluster.name,
                                  [&] { return topo::build_cluster(c.cluster, c.chip); });
       const auto s = topo::summarize(topo);
@@ -162,8 +167,10 @@ void add_route_command(CLI::App& app, commands& cmds) {
     int ep = 0;
     std::uint64_t seed = 1;
     bool json = false;
+    bool allow_large = false;
   };
   auto st = std::make_shared<state>();
+  add_allow_large(sub, st->allow_large);
   sub->add_option("--model", st->model, "Model preset name or YAML file")->required();
   sub->add_option("--tokens", st->tokens, "Tokens in the batch")
       ->required()
@@ -171,17 +178,17 @@ void add_route_command(CLI::App& app, commands& cmds) {
   auto* uni = sub->add_flag("--uniform", st->uniform,
                             "Random gate scores (as DeepEP's tests), through the router code");
   sub->add_option("--skew", st->skew, "Token-source topic skew (default: calibrated)")
-      ->check(CLI::Range(0.0, 100.0))
+      ->check(finite_range(0.0, 100.0))
       ->excludes(uni);
   sub->add_option("--capacity-factor", st->capacity_factor, "0 = dropless")
-      ->check(CLI::Range(0.0, 1e6));
+      ->check(finite_range(0.0, 1e6));
   sub->add_option("--drop-policy", st->drop_policy, "lowest_score or position")
-      ->check(CLI::IsMember({"lowest_score", "position"}));
+      ->check(one_of({"lowest_score", "position"}));
   sub->add_option("--math-hidden", st->math_hidden, "Hidden size of the maths (0 = the model's)")
       ->check(CLI::Range(0, 1 << 16));
   sub->add_option("--ep", st->ep, "Also report per-rank load with this many EP ranks")
       ->check(CLI::Range(1, 1 << 16));
-  sub->add_option("--seed", st->seed, "Random seed");
+  sub->add_option("--seed", st->seed, "Random seed")->check(seed_value());
   sub->add_flag("--json", st->json, "Print JSON");
   sub->callback([&cmds, st] {
     cmds.run = [st] {
@@ -189,6 +196,16 @@ void add_route_command(CLI::App& app, commands& cmds) {
       if (!m.moe) throw io::input_error("--model " + m.name + ": a dense model has no router");
       const int hidden = st->math_hidden > 0 ? st->math_hidden : m.hidden;
       const auto cfg = models::router_config_for(*m.moe);
+      // The batch's activations (tokens x hidden) and scores (tokens x experts), floats, plus
+      // the gate (hidden x experts).
+      const double tokens = st->tokens;
+      const double working = 4.0 * (tokens * hidden + tokens * cfg.experts +
+                                    static_cast<double>(hidden) * cfg.experts);
+      io::enforce_limit("route", working, limits::working_bytes,
+                        fmt::format("bytes of activations and scores ({} tokens, hidden {}, {} "
+                                    "experts; --math-hidden narrows it)",
+                                    st->tokens, hidden, cfg.experts),
+                        "held in memory at once", st->allow_large);
       rng gen = rng::stream(st->seed, "route");
       const models::router_output out = as_input("route", [&] {
         if (st->uniform) {

@@ -2,13 +2,16 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "sim/io/error.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/units.hpp"
 #include "sim/validate/net_bench.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 
 namespace moesim::cli {
 
@@ -48,10 +51,11 @@ struct network_choice {
 };
 
 void add_network_options(CLI::App* sub, network_choice& n) {
-  sub->add_option("--network", n.model, "flow (max-min sharing) or analytical");
+  sub->add_option("--network", n.model, "flow (max-min sharing) or analytical")
+      ->check(one_of({"flow", "analytical"}));
   sub->add_option("--resolve-quantum", n.resolve_quantum,
                   "Flow model: re-solve quantum q, a named approximation (0: exact; default 0.02)")
-      ->check(CLI::Range(0.0, 0.1));
+      ->check(finite_range(0.0, 0.1));
 }
 
 // "x,z" or "0,2" -> axis indices.
@@ -92,12 +96,15 @@ void add_collective_command(CLI::App& app, commands& cmds) {
     std::string axes;
     network_choice network;
     bool json = false;
+    bool allow_large = false;
   };
   auto st = std::make_shared<state>();
+  add_allow_large(sub, st->allow_large);
   add_cluster_options(sub, st->cluster, st->nodes);
   sub->add_option("--shape", st->shape, "Torus slice shape, e.g. 8x16x16");
   sub->add_option("--op", st->op, "all-to-all, all-reduce, all-gather or reduce-scatter")
-      ->required();
+      ->required()
+      ->check(one_of({"all-to-all", "all-reduce", "all-gather", "reduce-scatter"}));
   sub->add_option("--bytes", st->bytes,
                   "Size S (nccl-tests convention, binary units: 8G = 8 GiB) or a sweep "
                   "FROM:TO:xFACTOR, e.g. 8:16G:x2")
@@ -105,7 +112,8 @@ void add_collective_command(CLI::App& app, commands& cmds) {
   sub->add_option("--ranks", st->ranks, "Ranks: devices 0..N-1 (default: every device)")
       ->check(CLI::Range(1, 1 << 24));
   sub->add_option("--algorithm", st->algorithm,
-                  "auto, ring, tree, nvls, direct, hierarchical or torus");
+                  "auto, ring, tree, nvls, direct, hierarchical or torus")
+      ->check(one_of({"auto", "ring", "tree", "nvls", "direct", "hierarchical", "torus"}));
   sub->add_option("--axes", st->axes, "Torus: run over these mesh axes only, e.g. x,z");
   add_network_options(sub, st->network);
   sub->add_flag("--json", st->json, "Print JSON: one object, or an array for a sweep");
@@ -124,7 +132,14 @@ void add_collective_command(CLI::App& app, commands& cmds) {
       if (!st->axes.empty()) spec.axes = parse_axes(st->axes);
       const auto model = timing_of(st->network.model);
       const auto sizes = validate::parse_size_sweep(st->bytes);
-      const auto c = validate::load_bench_cluster(st->cluster, st->nodes, st->shape);
+      const auto c =
+          validate::load_bench_cluster(st->cluster, st->nodes, st->shape, st->allow_large);
+      if (spec.op == sim::net::collective_op::all_to_all) {
+        const double ranks = st->ranks > 0 ? st->ranks : c.topo.device_count();
+        io::enforce_limit("collective", io::all_to_all_flows(ranks), limits::flows,
+                          fmt::format("flows in an all-to-all of {} ranks", ranks),
+                          "each flow takes ~380 bytes and ~16 us to simulate", st->allow_large);
+      }
       std::vector<validate::collective_figures> rows;
       for (double s : sizes) {
         spec.bytes = s;
@@ -172,25 +187,45 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
     std::string mode = "normal";
     network_choice network;
     bool json = false;
+    bool allow_large = false;
   };
   auto st = std::make_shared<state>();
+  add_allow_large(sub, st->allow_large);
   add_cluster_options(sub, st->cluster, st->nodes);
-  sub->add_option("--ranks", st->o.ranks, "EP ranks: devices 0..N-1")->required();
+  sub->add_option("--ranks", st->o.ranks, "EP ranks: devices 0..N-1")
+      ->required()
+      ->check(CLI::Range(1, 1 << 24));
   sub->add_option("--tokens", st->o.tokens, "Tokens per rank")->check(CLI::Range(1, 1 << 20));
   sub->add_option("--hidden", st->o.hidden, "Hidden size")->check(CLI::Range(1, 1 << 20));
   sub->add_option("--experts", st->o.experts, "Routed experts")->check(CLI::Range(1, 1 << 16));
   sub->add_option("--topk", st->o.topk, "Experts per token")->check(CLI::Range(1, 1 << 10));
   sub->add_option("--node-groups", st->o.node_groups, "Nodes a token may reach (0: no limit)")
       ->check(CLI::Range(0, 1 << 16));
-  sub->add_option("--dispatch-dtype", st->dispatch_dtype, "fp8 or bf16");
-  sub->add_option("--combine-dtype", st->combine_dtype, "fp8 or bf16");
-  sub->add_option("--mode", st->mode, "normal or low-latency");
-  sub->add_option("--seed", st->o.seed, "Seed of the random gate scores");
+  sub->add_option("--dispatch-dtype", st->dispatch_dtype, "fp8 or bf16")
+      ->check(one_of({"fp8", "bf16"}));
+  sub->add_option("--combine-dtype", st->combine_dtype, "fp8 or bf16")
+      ->check(one_of({"fp8", "bf16"}));
+  sub->add_option("--mode", st->mode, "normal or low-latency")
+      ->check(one_of({"normal", "low-latency"}));
+  sub->add_option("--seed", st->o.seed, "Seed of the random gate scores")->check(seed_value());
   add_network_options(sub, st->network);
   sub->add_flag("--json", st->json, "Print JSON");
   sub->callback([&cmds, st] {
     cmds.run = [st] {
       validate::dispatch_options o = st->o;
+      // Each rank draws tokens x experts gate scores (held at once) and routes them.
+      const double scores = static_cast<double>(o.tokens) * o.experts;
+      io::enforce_limit("dispatch", scores * 4, limits::working_bytes,
+                        fmt::format("bytes of gate scores ({} tokens x {} experts a rank)",
+                                    o.tokens, o.experts),
+                        "held in memory at once", st->allow_large);
+      io::enforce_limit("dispatch", scores * o.ranks, limits::gate_scores,
+                        fmt::format("gate scores to draw and route ({} ranks x {} tokens x {} "
+                                    "experts)", o.ranks, o.tokens, o.experts),
+                        "~46 ns each", st->allow_large);
+      io::enforce_limit("dispatch", io::all_to_all_flows(o.ranks), limits::flows,
+                        fmt::format("flows in an all-to-all of {} ranks", o.ranks),
+                        "each flow takes ~380 bytes and ~16 us to simulate", st->allow_large);
       o.dispatch = validate::parse_wire_dtype(st->dispatch_dtype);
       o.combine = validate::parse_wire_dtype(st->combine_dtype);
       if (st->mode == "normal") {
@@ -202,7 +237,7 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
       }
       o.model = timing_of(st->network.model);
       o.resolve_quantum = st->network.resolve_quantum;
-      const auto c = validate::load_bench_cluster(st->cluster, st->nodes, "");
+      const auto c = validate::load_bench_cluster(st->cluster, st->nodes, "", st->allow_large);
       const auto f = validate::bench_dispatch(c, o);
       if (st->json) {
         io::json j{{"cluster", c.topo.label}, {"ranks", o.ranks}, {"mode", st->mode}};

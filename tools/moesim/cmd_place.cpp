@@ -15,9 +15,11 @@
 #include <vector>
 
 #include "sim/io/error.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/place/placement.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 
 namespace moesim::cli {
 
@@ -33,11 +35,7 @@ io::json read_json_arg(const std::string& text, const char* what, std::string& o
     body = text;
   } else {
     origin = std::string(what) + " " + text;
-    std::ifstream in(text);
-    if (!in) throw io::input_error(origin + ": cannot read the file");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    body = ss.str();
+    body = io::read_input_file(text, origin + ": cannot read the file");
   }
   try {
     return io::json::parse(body);
@@ -223,12 +221,16 @@ void add_place(CLI::App& app, commands& cmds, std::ostream& out) {
                   "Per-expert loads, one array per layer: a JSON file or inline JSON, e.g. "
                   "'[[90,132,40,61],[20,107,104,64]]'")
       ->required();
+  // Sizes up to 2^20 (as a scenario's experts): beyond, the slot tables alone take GiBs.
   sub->add_option("--physical-experts", st->physical,
-                  "Slots per layer (>= experts, a multiple of --devices; default: the experts)");
-  sub->add_option("--groups", st->groups, "Expert groups (EPLB's hierarchical policy)");
-  sub->add_option("--nodes", st->nodes, "Nodes (divide --devices)");
-  sub->add_option("--devices", st->devices, "Devices (GPUs) in all");
-  sub->add_option("--seed", st->seed, "Seed of the random strategy");
+                  "Slots per layer (>= experts, a multiple of --devices; default: the experts)")
+      ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--groups", st->groups, "Expert groups (EPLB's hierarchical policy)")
+      ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--nodes", st->nodes, "Nodes (divide --devices)")->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--devices", st->devices, "Devices (GPUs) in all")
+      ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--seed", st->seed, "Seed of the random strategy")->check(seed_value());
   sub->add_option("--coactivation", st->coactivation,
                   "topology_aware: per layer an experts x experts matrix of tokens that picked "
                   "both experts (JSON file or inline)");

@@ -14,6 +14,7 @@
 
 #include "sim/io/error.hpp"
 #include "sim/io/html_report.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/readme_report.hpp"
 #include "tools/bench/record.hpp"
@@ -26,11 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  if (!in) throw io::input_error(p.string() + ": cannot open");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return io::read_input_file(p.string(), p.string() + ": cannot open");
 }
 
 io::json read_json(const fs::path& p) {

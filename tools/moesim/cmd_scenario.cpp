@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "sim/engine/trace.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/presets.hpp"
 #include "sim/io/scenario_loader.hpp"
@@ -20,6 +21,7 @@
 #include "sim/run/simulate.hpp"
 #include "sim/run/trace_selection.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 #include "tools/moesim/progress_display.hpp"
 
 namespace moesim::cli {
@@ -30,17 +32,27 @@ struct scenario_args {
   std::string file;
   std::vector<std::string> overrides;
   std::optional<std::uint64_t> seed;
+  bool allow_large = false;
 };
 
 void add_scenario_args(CLI::App* sub, scenario_args& a) {
   sub->add_option("file", a.file, "Scenario YAML file")->required();
   sub->add_option("--set", a.overrides,
                   "Override a key: --set key.path=value (repeatable), e.g. --set workload.steps=2");
-  sub->add_option("--seed", a.seed, "Replace the scenario's seed (0 to 2^64-1)");
+  sub->add_option("--seed", a.seed, "Replace the scenario's seed (0 to 2^64-1)")
+      ->check(seed_value());
+  add_allow_large(sub, a.allow_large);
 }
 
-io::load_options options_of(const scenario_args& a) {
-  return {a.overrides, a.seed};
+/// The scenario file `a` names, loaded, and checked against the work limits (io/limits.hpp)
+/// with each strategy, before anything is simulated.
+sim::run::scenario_set load_checked(const scenario_args& a) {
+  auto set = io::load_scenario_file(a.file, {a.overrides, a.seed});
+  io::check_scenario_limits(set.base, a.file, a.allow_large);
+  for (const auto& s : set.strategies) {
+    io::check_scenario_limits(s, a.file + " (strategy " + s.variant + ")", a.allow_large);
+  }
+  return set;
 }
 
 void write_file(const std::string& path, const std::string& what,
@@ -56,13 +68,16 @@ std::size_t traced_scenario(const std::vector<const sim::run::scenario*>& scenar
                             const std::string& name) {
   if (name.empty() || name == "base") return 0;
   std::string known = "base";
+  std::vector<std::string> names{"base"};
   for (std::size_t i = 1; i < scenarios.size(); ++i) {
     if (scenarios[i]->variant == name) return i;
     known += ", " + scenarios[i]->variant;
+    names.push_back(scenarios[i]->variant);
   }
-  throw io::input_error(
-      fmt::format("--trace-strategy: unknown strategy '{}'; the scenario has {} (base: as written)",
-                  name, known));
+  const std::string near = io::did_you_mean(name, names);
+  throw io::input_error(fmt::format(
+      "--trace-strategy: unknown strategy '{}'{} (the scenario has {}; base: as written)", name,
+      near.empty() ? "" : "; did you mean '" + near + "'?", known));
 }
 
 /// The trace's notes on the strategies: which one it shows, which it leaves out.
@@ -147,7 +162,7 @@ void add_run_command(CLI::App& app, commands& cmds) {
       } catch (const std::invalid_argument& e) {
         throw io::input_error(std::string("--trace-window: ") + e.what());
       }
-      const auto set = io::load_scenario_file(st->args.file, options_of(st->args));
+      const auto set = load_checked(st->args);
       std::vector<const sim::run::scenario*> scenarios{&set.base};
       for (const auto& s : set.strategies) scenarios.push_back(&s);
       // The trace shows one simulation, the scenario as written unless --trace-strategy says
@@ -254,7 +269,7 @@ void add_validate_command(CLI::App& app, commands& cmds) {
   add_scenario_args(sub, *st);
   sub->callback([&cmds, st] {
     cmds.run = [st] {
-      const auto set = io::load_scenario_file(st->file, options_of(*st));
+      const auto set = load_checked(*st);
       fmt::print(std::cout, "{}: ok ({} on {}, {} strateg{})\n", st->file, set.base.model.name,
                  set.base.cluster.name, set.strategies.size(),
                  set.strategies.size() == 1 ? "y" : "ies");

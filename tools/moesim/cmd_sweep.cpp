@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sim/io/limits.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/overrides.hpp"
 #include "sim/io/progress.hpp"
@@ -27,6 +28,7 @@
 #include "sim/io/sweep_journal.hpp"
 #include "sim/run/simulate.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 #include "tools/moesim/progress_display.hpp"
 #include "tools/moesim/sweep_mpi.hpp"
 
@@ -72,7 +74,7 @@ void check_axes(const io::doc::node& root, const io::sweep_spec& spec, const std
 
 /// Point `i` over the seeds: its JSON (sim/io/sweep.hpp point_json).
 io::json run_point(const io::doc::node& root, const io::sweep_spec& spec, std::size_t i,
-                   std::size_t seeds, const std::string& dir, int threads) {
+                   std::size_t seeds, const std::string& dir, int threads, bool allow_large) {
   std::vector<std::vector<sim::run::run_result>> runs;
   std::vector<std::string> strategies;
   try {
@@ -83,6 +85,10 @@ io::json run_point(const io::doc::node& root, const io::sweep_spec& spec, std::s
       io::load_options opt;
       if (k > 0) opt.seed = seed + k;
       const auto set = io::load_scenario_tree(tree, dir, opt);
+      io::check_scenario_limits(set.base, "point", allow_large);
+      for (const auto& s : set.strategies) {
+        io::check_scenario_limits(s, "point (strategy " + s.variant + ")", allow_large);
+      }
       if (k == 0) seed = set.base.seed;
       std::vector<const sim::run::scenario*> scenarios{&set.base};
       for (const auto& s : set.strategies) scenarios.push_back(&s);
@@ -189,12 +195,12 @@ sweep_plan plan_sweep(const sweep_args& a) {
   p.spec = io::read_sweep(*block);
   p.root.erase("sweep");
   p.total = p.spec.points();
-  if (p.total > io::sweep_point_limit && !a.force) {
+  if (p.total > limits::sweep_points && !a.force) {
     throw io::input_error(
         p.spec.where, "sweep",
-        fmt::format("{} points, more than {}: pass --force to run them",
+        fmt::format("{} points, more than {}: pass {} to run them",
                     p.total == SIZE_MAX ? std::string("too many") : std::to_string(p.total),
-                    io::sweep_point_limit));
+                    limits::sweep_points, limits::allow_large_flag));
   }
   p.dir = std::filesystem::path(a.file).parent_path().string();
   check_axes(p.root, p.spec, p.dir);
@@ -224,12 +230,11 @@ void open_outputs(const sweep_args& a, const sweep_plan& p, sweep_outputs& out) 
   out.points.assign(p.n, io::json());
   const std::string journal = io::sweep_journal_path(p.prefix);
   if (a.resume && std::filesystem::exists(p.prefix + ".json")) {
-    std::ifstream in(p.prefix + ".json", std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
+    const std::string text = io::read_input_file(
+        p.prefix + ".json", p.prefix + ".json: --resume: cannot read the earlier output");
     io::json old;
     try {
-      old = io::json::parse(text.str());
+      old = io::json::parse(text);
     } catch (const io::json::exception& e) {
       throw io::input_error(p.prefix + ".json: --resume: not JSON (" + e.what() + ")");
     }
@@ -261,7 +266,7 @@ void run_threads(const sweep_args& a, const sweep_plan& p, sweep_outputs& out) {
     auto work = [&] {
       for (std::size_t k = next++; k < todo.size(); k = next++) {
         try {
-          out.record(todo[k], run_point(p.root, p.spec, todo[k], a.seeds, p.dir, inner));
+          out.record(todo[k], run_point(p.root, p.spec, todo[k], a.seeds, p.dir, inner, a.force));
         } catch (...) {
           errors[k] = std::current_exception();
         }
@@ -349,7 +354,7 @@ sweep_mpi::failure distribute(const sweep_mpi::world& world, sweep_args a, sweep
   if (world.rank() == 0) progress.emplace(out.todo.size(), !a.quiet);
   auto compute = [&](std::size_t i) {
     sweep_mpi::outcome o;
-    o.error = attempt([&] { o.point = run_point(plan.root, plan.spec, i, a.seeds, plan.dir, 1); });
+    o.error = attempt([&] { o.point = run_point(plan.root, plan.spec, i, a.seeds, plan.dir, 1, a.force); });
     return o;
   };
   auto done = [&](std::size_t i, io::json&& point) {
@@ -417,7 +422,10 @@ void add_sweep_command(CLI::App& app, commands& cmds) {
       ->check(CLI::Range(1, 1000));
   sub->add_flag("--resume", st->resume,
                 "Keep the points already in PREFIX.json and in the journal PREFIX.partial.jsonl");
-  sub->add_flag("--force", st->force, "Allow more than 100,000 points");
+  add_allow_large(sub, st->force, std::string(limits::allow_large_flag) + ",--force")
+      ->description("Run even when the estimated work exceeds moesim's limits: more than "
+                    "100,000 points, or a point beyond the devices, flows, requests or tokens "
+                    "limits (README: Limits); --force is the same flag");
   sub->add_flag("--quiet", st->quiet, "Print nothing on success, and no progress");
   sub->callback([&cmds, st, sub] {
     st->jobs_given = sub->count("--jobs") > 0;

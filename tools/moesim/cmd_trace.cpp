@@ -7,12 +7,15 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "models/trace_convert.hpp"
 #include "sim/io/error.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/spec_loader.hpp"
 #include "tools/moesim/commands.hpp"
+#include "tools/moesim/options.hpp"
 
 namespace moesim::cli {
 
@@ -33,14 +36,14 @@ void add_trace_command(CLI::App& app, commands& cmds) {
   auto st = std::make_shared<state>();
   sub->add_option("--from", st->from, "Whose record: sglang or vllm")
       ->required()
-      ->check(CLI::IsMember({"sglang", "vllm"}));
+      ->check(one_of({"sglang", "vllm"}));
   sub->add_option("--model", st->model, "The model it recorded (preset name or YAML file)")
       ->required();
   sub->add_option("--tokens", st->tokens,
                   "Tokens per layer: synthesised from counts (default: the recorded ones, at "
                   "most 4096) or the first recorded ones (default: all)")
       ->check(CLI::Range(1, 1 << 22));
-  sub->add_option("--seed", st->seed, "Seed of the synthesis from counts");
+  sub->add_option("--seed", st->seed, "Seed of the synthesis from counts")->check(seed_value());
   sub->add_option("input", st->in, "The JSON export of the record")->required();
   sub->add_option("output", st->out, "The trace to write: .json or .csv")->required();
   sub->callback([&cmds, st] {
@@ -50,8 +53,7 @@ void add_trace_command(CLI::App& app, commands& cmds) {
         throw io::input_error("output " + st->out + ": extension must be .json or .csv");
       }
       const auto model = io::load_model(st->model);
-      std::ifstream in(st->in, std::ios::binary);
-      if (!in) throw io::input_error("cannot open " + st->in);
+      std::istringstream in(io::read_input_file(st->in, "cannot open " + st->in));
       models::trace_conversion opt;
       opt.from = st->from == "vllm" ? models::dump_source::vllm : models::dump_source::sglang;
       opt.origin = st->in;
