@@ -5,7 +5,7 @@
 # BASE defaults to the previous commit (HEAD~1: CI checks the newest change; after a merge that
 # is everything the merge brought). Uncommitted changes count too. BUILD_DIR (default build)
 # must hold the compile_commands.json CMake writes; files it does not compile are skipped.
-# Exit 1 when clang-tidy reports anything, 0 when nothing changed.
+# Exit non-zero when clang-tidy reports anything; 0 when nothing changed or BASE is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:-HEAD~1}
@@ -20,8 +20,9 @@ if [ ! -f "$build/compile_commands.json" ]; then
   exit 1
 fi
 if ! git rev-parse -q --verify "$base^{commit}" > /dev/null; then
-  echo "tidy-changed: no commit $base to compare with" >&2
-  exit 1
+  # A first commit or a shallow clone: nothing to compare with, so nothing is checked (said).
+  echo "tidy-changed: no commit $base to compare with (shallow clone?): nothing checked"
+  exit 0
 fi
 
 # Changed .cpp files that still exist and that the build compiles.
