@@ -20,7 +20,9 @@ cmake --build "$dir" -j "$jobs"
 
 # detect_leaks: LeakSanitizer on (its default on x86-64 Linux, stated here so it stays on);
 # halt_on_error: the first report ends the run (UBSan is also built with -fno-sanitize-recover).
-export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:check_initialization_order=1:detect_stack_use_after_return=1
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1
+ASAN_OPTIONS+=:check_initialization_order=1:detect_stack_use_after_return=1
+export ASAN_OPTIONS
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=report_objects=1
 ctest --test-dir "$dir" -L sanitize -j "$jobs" --output-on-failure
