@@ -1,10 +1,13 @@
 #include "sim/io/fault_schema.hpp"
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
 #include "sim/io/error.hpp"
 #include "sim/net/faults.hpp"
+#include "sim/run/fault_rates.hpp"
 #include "topologies/cluster.hpp"
 
 namespace moesim::io {
@@ -14,6 +17,26 @@ using sim::run::fault_kind;
 using sim::run::fault_link;
 
 namespace {
+
+// Concrete faults a scenario's rates may expand to: device losses (an event each), stragglers
+// and link faults (a step simulation each).
+constexpr double max_expanded_faults = 1e6;
+constexpr double max_slow_faults = 1000;
+
+// "a decode workload", "a train workload without resilience".
+std::string workload_name(const sim::run::scenario& s) {
+  switch (s.workload.kind) {
+    case sim::run::workload_kind::decode:
+      return "a decode workload";
+    case sim::run::workload_kind::prefill:
+      return "a prefill workload";
+    case sim::run::workload_kind::train:
+      return "a train workload without resilience";
+    case sim::run::workload_kind::serve:
+      return "a serve workload";
+  }
+  return "?";
+}
 
 const object_type<fault_link>& fault_link_type() {
   static const auto t = [] {
@@ -39,41 +62,68 @@ void refuse_key(const doc::node& n, const std::string& path, const char* key, fa
 
 const object_type<fault_event>& fault_type() {
   static const auto t = [] {
-    object_type<fault_event> o("fault", "A fault at a simulated time");
+    object_type<fault_event> o("fault", "A fault at a simulated time, or faults at a rate");
     const number_spec factor{0, 1, true};
     const number_spec slowdown{1, 1e6};
     o.required("kind", &fault_event::kind,
                enum_spec<fault_kind>{{{"link_down", fault_kind::link_down},
                                       {"link_degraded", fault_kind::link_degraded},
-                                      {"straggler", fault_kind::straggler}}},
+                                      {"straggler", fault_kind::straggler},
+                                      {"device_loss", fault_kind::device_loss}}},
                "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
-               "drops; straggler: a device computes slower")
-        .optional("at_s", &fault_event::at_s, number_spec{0, 1e9},
-                  "when it takes effect, simulated seconds from the start")
+               "drops; straggler: a device computes slower; device_loss: a device dies "
+               "(training: the job restarts from its last checkpoint)")
+        .optional("at_s", &fault_event::at_s, number_spec{0, max_simulated_seconds},
+                  "when it takes effect, simulated seconds from the start (not with mtbf_h)")
         .optional("link", &fault_event::link,
                   optional_spec<fault_link, object_spec<fault_link>>{nested(fault_link_type())},
-                  "link_down, link_degraded: the cable")
+                  "link_down, link_degraded: the cable (with mtbf_h: omit it for every cable)")
         .optional("bandwidth_factor", &fault_event::bandwidth_factor,
                   optional_spec<double, number_spec>{factor},
                   "link_degraded: its capacity is multiplied by this, in (0, 1]")
         .optional("device", &fault_event::device,
                   optional_spec<std::int32_t, integer_spec<std::int32_t>>{{0, 1 << 30}},
-                  "straggler: the cluster device id")
+                  "straggler, device_loss: the cluster device id (with mtbf_h: omit it for "
+                  "every device)")
         .optional("compute_factor", &fault_event::compute_factor, slowdown,
                   "straggler: its FLOP-bound op time is multiplied by this (>= 1)")
         .optional("hbm_factor", &fault_event::hbm_factor, slowdown,
                   "straggler: its HBM-bound op time is multiplied by this (>= 1)")
+        .optional("mtbf_h", &fault_event::mtbf_h,
+                  optional_spec<double, number_spec>{number_spec{0, 1e12, true}},
+                  "instead of at_s: faults at a rate, mean hours between failures of each "
+                  "device (straggler, device_loss) or cable (link faults) named, or of every "
+                  "one of the cluster when none is; drawn from the seed over the training "
+                  "run's workload.training.resilience.run_hours")
         .check([](const fault_event& f, const doc::node& n, const std::string& path) {
-          const bool link_fault = f.kind != fault_kind::straggler;
-          if (link_fault) {
-            if (!f.link) detail::fail(n, path, "missing required key 'link' of a link fault");
+          if (f.mtbf_h && n.find("at_s") != nullptr) {
+            detail::fail(*n.find("at_s"), detail::join_path(path, "at_s"),
+                         "give at_s (one fault) or mtbf_h (faults at a rate), not both");
+          }
+          const bool device_fault =
+              f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss;
+          if (!device_fault) {
+            if (!f.link && !f.mtbf_h) {
+              detail::fail(n, path,
+                           "missing required key 'link' of a link fault (or mtbf_h for faults "
+                           "at a rate on every cable)");
+            }
             refuse_key(n, path, "device", f.kind);
             refuse_key(n, path, "compute_factor", f.kind);
             refuse_key(n, path, "hbm_factor", f.kind);
           } else {
-            if (!f.device) detail::fail(n, path, "missing required key 'device' of a straggler");
+            if (!f.device && !f.mtbf_h) {
+              detail::fail(n, path,
+                           std::string("missing required key 'device' of a ") +
+                               sim::run::to_string(f.kind) +
+                               " (or mtbf_h for faults at a rate on every device)");
+            }
             refuse_key(n, path, "link", f.kind);
             refuse_key(n, path, "bandwidth_factor", f.kind);
+          }
+          if (f.kind == fault_kind::device_loss) {
+            refuse_key(n, path, "compute_factor", f.kind);
+            refuse_key(n, path, "hbm_factor", f.kind);
           }
           if (f.kind == fault_kind::link_down) refuse_key(n, path, "bandwidth_factor", f.kind);
           if (f.kind == fault_kind::link_degraded && !f.bandwidth_factor) {
@@ -94,12 +144,58 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
     return "faults[" + std::to_string(i) + "]" + (key.empty() ? "" : "." + key);
   };
   const topo::topology topo = topo::build_cluster(s.cluster, s.chip);
+  const sim::run::resilience_config* long_run = s.workload.kind == sim::run::workload_kind::train &&
+                                                        s.workload.training &&
+                                                        s.workload.training->resilience
+                                                    ? &*s.workload.training->resilience
+                                                    : nullptr;
+  const sim::run::fault_targets targets = sim::run::targets_of(topo);
+  double expected = 0;       // device losses the items give over the horizon
+  double expected_slow = 0;  // stragglers and link faults
   std::vector<std::string> names;
   std::vector<std::uint8_t> down(static_cast<std::size_t>(topo.link_count()), 0);
   bool any_link = false;
+  bool link_rates = false;
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     const fault_event& f = s.faults[i];
-    if (f.kind == fault_kind::straggler) {
+    if (long_run == nullptr && f.kind == fault_kind::device_loss) {
+      detail::fail(item(i), path(i, ""),
+                   "device_loss is simulated in training runs with "
+                   "workload.training.resilience (the job restarts from its last checkpoint); "
+                   "this is " +
+                       workload_name(s));
+    }
+    if (long_run == nullptr && f.mtbf_h) {
+      detail::fail(*item(i).find("mtbf_h"), path(i, "mtbf_h"),
+                   "faults at a rate need a horizon: a training run with "
+                   "workload.training.resilience (run_hours); this is " +
+                       workload_name(s));
+    }
+    if (long_run != nullptr) {
+      const double horizon_s = long_run->run_hours * 3600;
+      if (!f.mtbf_h && f.at_s >= horizon_s) {
+        detail::fail(item(i).find("at_s") ? *item(i).find("at_s") : item(i), path(i, "at_s"),
+                     fmt::format("at {:g} s is beyond the run (run_hours {:g} = {:g} s)", f.at_s,
+                                 long_run->run_hours, horizon_s));
+      }
+      // A straggler or link fault costs a step simulation; a device loss an event.
+      const bool slow = f.kind != fault_kind::device_loss;
+      (slow ? expected_slow : expected) += sim::run::expected_faults(f, targets, horizon_s);
+      if (expected > max_expanded_faults || expected_slow > max_slow_faults) {
+        detail::fail(item(i), path(i, ""),
+                     fmt::format("the {} expected over the run ({:.3g} up to this item) "
+                                 "exceed the limit of {:g}; raise mtbf_h or shorten run_hours",
+                                 slow ? "stragglers and link faults" : "device losses",
+                                 slow ? expected_slow : expected,
+                                 slow ? max_slow_faults : max_expanded_faults));
+      }
+      if (f.mtbf_h && !f.link && f.kind != fault_kind::straggler &&
+          f.kind != fault_kind::device_loss) {
+        link_rates = true;
+      }
+    }
+    if (f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss) {
+      if (!f.device) continue;
       if (*f.device >= topo.device_count()) {
         detail::fail(*item(i).find("device"), path(i, "device"),
                      "device " + std::to_string(*f.device) +
@@ -109,6 +205,7 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
       continue;
     }
     any_link = true;
+    if (!f.link) continue;  // at a rate on every cable
     if (names.empty()) {
       for (topo::vertex_id v = 0; v < topo.vertex_count(); ++v) names.push_back(topo.name(v));
     }
@@ -133,7 +230,7 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
       detail::fail(link, path(i, "link"),
                    "no link joins " + f.link->from + " and " + f.link->to + " in the cluster");
     }
-    if (f.kind == fault_kind::link_down) {
+    if (f.kind == fault_kind::link_down && !f.mtbf_h) {
       down[static_cast<std::size_t>(*l)] = 1;
       down[static_cast<std::size_t>(topo.link(*l).reverse)] = 1;
     }
@@ -145,10 +242,24 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
                  "without re-sharing or re-routing in flight)");
   }
   // Every link that fails at any time, at once: a pair cut off then has no route at that time.
+  // Faults at rates are drawn here as the run will draw them.
+  if (long_run != nullptr) {
+    for (const auto& t :
+         sim::run::expand_faults(s.faults, targets, s.seed, long_run->run_hours * 3600)) {
+      if (t.event.kind != fault_kind::link_down || !t.from_rate) continue;
+      const auto l = sim::net::find_link(topo, *sim::net::find_vertex(topo, t.event.link->from),
+                                         *sim::net::find_vertex(topo, t.event.link->to));
+      down[static_cast<std::size_t>(*l)] = 1;
+      down[static_cast<std::size_t>(topo.link(*l).reverse)] = 1;
+    }
+  }
   if (const auto cut = sim::net::first_cut_pair(topo, down)) {
-    detail::fail(list, "faults",
-                 "the failed links leave no route from " + topo.name(cut->first) + " to " +
-                     topo.name(cut->second));
+    detail::fail(
+        list, "faults",
+        "the failed links leave no route from " + topo.name(cut->first) + " to " +
+            topo.name(cut->second) +
+            (link_rates ? fmt::format(" (link_down faults at a rate drawn with seed {})", s.seed)
+                        : std::string()));
   }
 }
 

@@ -302,6 +302,7 @@ json result_json(const sim::run::run_result& r) {
   if (r.placement) out["placement"] = placement_json(*r.placement);
   if (r.offload) out["offload"] = offload_json(*r.offload);
   if (r.faults) out["faults"] = faults_json(*r.faults);
+  if (r.resilience) out["resilience"] = resilience_json(*r.resilience);
   return out;
 }
 
@@ -540,6 +541,8 @@ void print_summary(const sim::run::run_result& r, std::ostream& out) {
   if (r.serving) print_serving(*r.serving, !r.disaggregation, out);
   if (r.serving && r.disaggregation) print_disaggregation(*r.disaggregation, *r.serving, out);
   if (r.speculative) print_speculative(*r.speculative, out);
+  if (r.faults) print_faults(*r.faults, out);
+  if (r.resilience) print_resilience(*r.resilience, out);
   fmt::print(out, "  {:<28} {:>14.3f}\n", "device load max/mean", r.load_max_over_mean);
   fmt::print(out, "  {:<28} {:>14.1f}\n", "experts touched per layer", r.unique_experts);
   fmt::print(out, "  {:<28} {:>13.2f}%\n", "tokens dropped", 100 * r.drop_rate);

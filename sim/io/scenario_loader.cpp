@@ -1,4 +1,4 @@
-// About 600 lines: the scenario schema's top-level sections (network, parallelism, moe,
+// About 660 lines: the scenario schema's top-level sections (network, parallelism, moe,
 // sampling, training, workload, folding) and the loading passes over them (strategies, serving
 // layouts, traces, profiles). The split when it grows: the section types (up to
 // scenario_type) into scenario_sections.cpp.
@@ -45,7 +45,14 @@ const object_type<network_config>& network_type() {
                "flow: max-min fair sharing of links; analytical: bottleneck link time")
         .optional("resolve_quantum", &network_config::resolve_quantum, number_spec{0, 0.1},
                   "flow model: finishes re-solve at most every q x busy time (0 = exact; 0.01 "
-                  "keeps all-to-all makespans within 1%)");
+                  "keeps all-to-all makespans within 1%)")
+        .check([](const network_config& c, const doc::node& n, const std::string& path) {
+          const doc::node* q = n.find("resolve_quantum");
+          if (q != nullptr && c.model == network_model::analytical) {
+            detail::fail(*q, detail::join_path(path, "resolve_quantum"),
+                         "applies to model flow only; the analytical model solves no flows");
+          }
+        });
     return o;
   }();
   return t;
@@ -163,6 +170,40 @@ const object_type<sampling_config>& sampling_type() {
   return t;
 }
 
+const object_type<sim::run::resilience_config>& resilience_type() {
+  using sim::run::resilience_config;
+  static const auto t = [] {
+    object_type<resilience_config> o(
+        "resilience",
+        "A long job played over the simulated step time with checkpoints and failures "
+        "(faults: device_loss, also at rates with mtbf_h)");
+    o.required("run_hours", &resilience_config::run_hours, number_spec{0, 2000, true},
+               "the job's wall-clock length in hours: the horizon faults at rates are drawn over")
+        .required("checkpoint_interval_s", &resilience_config::checkpoint_interval_s,
+                  number_spec{0, 1e7, true},
+                  "training seconds between checkpoints (taken at the next step boundary)")
+        .optional("checkpoint_write_s", &resilience_config::checkpoint_write_s,
+                  optional_spec<double, number_spec>{number_spec{0, 1e6}},
+                  "seconds one checkpoint blocks training (or give storage_bytes_per_s)")
+        .optional("storage_bytes_per_s", &resilience_config::storage_bytes_per_s,
+                  optional_spec<double, number_spec>{number_spec{0, 1e15, true}},
+                  "aggregate write bandwidth to storage: a checkpoint (weights + Adam's 12 B "
+                  "per parameter) blocks for its bytes over this")
+        .required("restart_s", &resilience_config::restart_s, number_spec{0, 1e6},
+                  "seconds from a device loss to training again (replace it, reload)")
+        .check([](const resilience_config& c, const doc::node& n, const std::string& path) {
+          if (c.checkpoint_write_s.has_value() == c.storage_bytes_per_s.has_value()) {
+            detail::fail(
+                c.checkpoint_write_s ? *n.find("storage_bytes_per_s") : n,
+                c.checkpoint_write_s ? detail::join_path(path, "storage_bytes_per_s") : path,
+                "give exactly one of checkpoint_write_s and storage_bytes_per_s");
+          }
+        });
+    return o;
+  }();
+  return t;
+}
+
 const object_type<training_config>& training_type() {
   static const auto t = [] {
     object_type<training_config> o(
@@ -183,7 +224,13 @@ const object_type<training_config>& training_type() {
         .optional("gradients", &training_config::gradients,
                   enum_spec<models::weight_dtype>{
                       {{"fp32", models::weight_dtype::fp32}, {"bf16", models::weight_dtype::bf16}}},
-                  "gradient dtype: fp32 (Megatron main gradients, 4 B/param) or bf16 (2 B/param)");
+                  "gradient dtype: fp32 (Megatron main gradients, 4 B/param) or bf16 (2 B/param)")
+        .optional(
+            "resilience", &training_config::resilience,
+            optional_spec<sim::run::resilience_config, object_spec<sim::run::resilience_config>>{
+                nested(resilience_type())},
+            "a long run with checkpoints, device losses and restarts: effective training "
+            "time and goodput");
     return o;
   }();
   return t;
@@ -313,6 +360,11 @@ struct strategy_item_spec {
   [[nodiscard]] json to_json(const std::string& v) const { return v; }
 };
 
+// A scenario's `strategies:` list: at most 256 (each is a simulation of its own).
+list_spec<std::string, strategy_item_spec> strategies_spec(const object_type<scenario>& sections) {
+  return {{&sections}, 0, 256};
+}
+
 struct scenario_with_strategies {
   scenario base;
   std::vector<std::string> strategy_names;
@@ -346,7 +398,7 @@ const object_type<scenario>& scenario_type() {
                   "within the SLO)");
     add_sections(o);
     o.passthrough("strategies",
-                  list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.schema(),
+                  strategies_spec(sections_type()).schema(),
                   "variants compared side by side: a name plus sections that differ");
     return o;
   }();
@@ -374,6 +426,15 @@ void load_routing_trace(scenario& s, const doc::node& root, const std::filesyste
                      std::to_string(s.model.moe ? s.model.moe->experts : 0));
   }
   if (t.layers.empty()) detail::fail(*where, key, "the trace records no layer");
+  // A layer is replayed by scaling its tokens to the batch: one without tokens has nothing to
+  // scale (the run would stop at it).
+  for (std::size_t i = 0; i < t.layers.size(); ++i) {
+    if (t.layers[i].tokens == 0) {
+      detail::fail(*where, key,
+                   "the trace's layer " + std::to_string(t.layer_ids[i]) +
+                       " records no token; record its tokens or leave the layer out");
+    }
+  }
   const std::string name = "routing trace " + path.string();
   try {
     models::check_trace_layers(t, s.model, name);
@@ -427,14 +488,25 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   without.erase("strategies");
   scenario_type().check_keys(without, "");
   if (strategies != nullptr) {
-    list_spec<std::string, strategy_item_spec>{{&sections_type()}, 0, 256}.check_keys(*strategies,
-                                                                                      "strategies");
+    const auto spec = strategies_spec(sections_type());
+    spec.check_keys(*strategies, "strategies");
+    std::vector<std::string> count_only;  // items are read after merging; this checks the count
+    spec.read(*strategies, count_only, "strategies");
   }
   scenario s;
   scenario_type().read(without, s, "");
   if (s.parallelism.order == "auto") {
     const bool multislice = s.cluster.fabric == topo::fabric_kind::torus && s.cluster.slices > 1;
     std::tie(s.parallelism.order, s.parallelism.order_rule) = sim::run::auto_order(multislice);
+  }
+  // A dense model routes nothing: the moe section's keys would have no effect (placement is
+  // refused by check_feasible, with the model named).
+  if (const doc::node* moe = without.find("moe"); moe != nullptr && !s.model.moe && moe->is_map()) {
+    for (const auto& e : moe->entries()) {
+      if (e.key == "placement") continue;
+      detail::fail(e.value, "moe." + e.key,
+                   "applies to MoE models only; model " + s.model.name + " is dense");
+    }
   }
   load_routing_trace(s, without, base);
   load_op_profile(s, without, base);
@@ -446,13 +518,23 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
-    // "section: what": point at the section the message names, else at the layout. The
-    // section is the error's path, so a strategy's refusal can be anchored at its own key.
+    // "key.path: what": point at the key the message names (or the deepest of its sections
+    // the file has), else at the layout. The key is the error's path, so a strategy's refusal
+    // can be anchored at its own key.
     const std::string what = e.what();
     const std::size_t colon = what.find(": ");
     const std::string section = colon == std::string::npos ? "" : what.substr(0, colon);
     const bool named = !section.empty() && section.find(' ') == std::string::npos;
-    const doc::node* where = named ? root.find(section) : nullptr;
+    const doc::node* where = nullptr;
+    for (std::size_t from = 0; named && from <= section.size();) {
+      const std::size_t dot = std::min(section.find('.', from), section.size());
+      const doc::node* parent = where == nullptr ? &root : where;
+      const doc::node* next =
+          parent->is_map() ? parent->find(section.substr(from, dot - from)) : nullptr;
+      if (next == nullptr) break;
+      where = next;
+      from = dot + 1;
+    }
     if (where == nullptr) where = root.find("parallelism");
     throw infeasible_error(input_error(where ? where->where() : root.where(), named ? section : "",
                                        named ? what.substr(colon + 2) : what));
@@ -515,6 +597,14 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
       if (name == nullptr) detail::fail(item, path, "missing required key 'name' (strategy name)");
       std::string strategy_name;
       string_spec{}.read(*name, strategy_name, path + ".name");
+      // Names pick a strategy (--trace-strategy, the metrics' rows): one name, one strategy.
+      for (std::size_t j = 0; j < i; ++j) {
+        if (out.strategies[j].variant == strategy_name) {
+          detail::fail(*name, path + ".name",
+                       "strategy '" + strategy_name + "' is already the name of strategies[" +
+                           std::to_string(j) + "]; strategy names must be unique");
+        }
+      }
       doc::node variant = base_doc;
       doc::node changes = item;
       changes.erase("name");
@@ -593,6 +683,14 @@ json scenario_to_json(const sim::run::scenario& s) {
   // Offloading's keys, likewise absent when unset (precision's stored formats, the host CPU).
   if (!s.offload) j.erase("offload");
   if (s.faults.empty()) j.erase("faults");  // absent, as before the key existed
+  if (j.contains("faults")) {
+    for (json& f : j["faults"]) {
+      f.erase(f["mtbf_h"].is_null() ? "mtbf_h" : "at_s");  // a fault at a time, or at a rate
+    }
+  }
+  if (s.workload.training && !s.workload.training->resilience) {
+    j["workload"]["training"].erase("resilience");
+  }
   if (!s.cluster.host) j["cluster"].erase("host");
   for (const char* k : {"expert_weights", "attention_weights", "expert_quant", "attention_quant"})
     if (j["precision"][k].is_null()) j["precision"].erase(k);

@@ -33,6 +33,11 @@ namespace moesim::io {
 
 using json = nlohmann::ordered_json;
 
+/// The latest simulated time, in seconds, a scenario key may give: a round bound inside the
+/// clock's range (sim::ps_from_seconds refuses 9.2e6 s and beyond), so a time that validates
+/// also runs.
+inline constexpr double max_simulated_seconds = 9.1e6;
+
 namespace detail {
 [[noreturn]] void fail(const doc::node& n, const std::string& path, const std::string& what);
 std::string join_path(const std::string& path, std::string_view key);

@@ -31,8 +31,6 @@ using serve::serve_spec;
 
 // Token counts as the workload bounds them elsewhere (workload.context, batch sizes).
 constexpr std::int64_t max_tokens = std::int64_t{1} << 30;
-// The clock's range (sim::ps_from_seconds refuses 9.2e6 s and beyond).
-constexpr double max_seconds = 9.2e6;
 
 /// A key of an outer mapping stored in a member of one of the outer struct's members (e.g.
 /// `serve.requests` -> serve_spec::requests.count).
@@ -219,9 +217,9 @@ const object_type<serve::slo_spec>& slo_type() {
   static const auto t = [] {
     using serve::slo_spec;
     object_type<slo_spec> o("slo", "Latency targets a request must meet (0 = no limit)");
-    o.optional("ttft_s", &slo_spec::ttft_s, number_spec{0, max_seconds},
+    o.optional("ttft_s", &slo_spec::ttft_s, number_spec{0, max_simulated_seconds},
                "time to first token, seconds from arrival")
-        .optional("tpot_s", &slo_spec::tpot_s, number_spec{0, max_seconds},
+        .optional("tpot_s", &slo_spec::tpot_s, number_spec{0, max_simulated_seconds},
                   "time per output token after the first, seconds");
     return o;
   }();
@@ -313,7 +311,7 @@ const object_type<serve_spec>& serve_type() {
                   "requests to serve at most (arrivals stop after this many)")
         .optional("duration_s", &serve_spec::requests,
                   member(&request_spec::duration_s,
-                         unset_if_zero<double>(number_spec{0, max_seconds, true})),
+                         unset_if_zero<double>(number_spec{0, max_simulated_seconds, true})),
                   "requests arrive during this many seconds of simulated time")
         .optional("prompt", &serve_spec::requests, length(&request_spec::prompt),
                   "prompt length distribution (not with a trace)")
@@ -384,7 +382,9 @@ void check_serve_workload(const sim::run::workload_config& w, std::string_view k
        "the scheduler's max_running and token_budget (workload.serve.scheduler) decide the batch"},
       {"context",
        "each request's prompt and output lengths (workload.serve.prompt, output) decide it"},
-      {"steps", "workload.serve.requests or duration_s decides how long the run lasts"}};
+      {"steps", "workload.serve.requests or duration_s decides how long the run lasts"},
+      {"micro_batches", "each iteration runs the scheduler's batch whole"},
+      {"overlap", "each iteration runs the scheduler's batch whole, without micro-batches"}};
   for (const auto& [key, instead] : unused) {
     if (const doc::node* v = n.find(key)) {
       detail::fail(*v, detail::join_path(path, key),

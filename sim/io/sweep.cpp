@@ -229,6 +229,16 @@ std::vector<double> sweep_metrics(const sim::run::run_result& r) {
           s ? s->tpot_s.p99 : none};
 }
 
+const std::vector<std::string>& optional_sweep_metric_names() {
+  static const std::vector<std::string> names{"training_goodput", "effective_training_s"};
+  return names;
+}
+
+std::vector<double> optional_sweep_metrics(const sim::run::run_result& r) {
+  if (!r.resilience) return {};
+  return {r.resilience->goodput, r.resilience->useful_s};
+}
+
 json point_json(const sweep_spec& spec, std::size_t i, const std::vector<std::string>& strategies,
                 const std::vector<std::vector<sim::run::run_result>>& runs,
                 const std::string& reason) {
@@ -257,6 +267,18 @@ json point_json(const sweep_spec& spec, std::size_t i, const std::vector<std::st
         metrics[metric_names[m]] =
             runs.size() > 1 ? json{{"mean", c.mean}, {"ci95", c.ci95}} : json(c.mean);
       }
+      const auto& optional_names = optional_sweep_metric_names();
+      for (std::size_t m = 0; m < optional_names.size(); ++m) {
+        std::vector<double> samples;
+        for (const auto& seed_runs : runs) {
+          const std::vector<double> v = optional_sweep_metrics(seed_runs[s]);
+          if (m < v.size()) samples.push_back(v[m]);
+        }
+        if (samples.empty()) continue;  // the column only where runs have it
+        const mean_ci c = mean_ci95(samples);
+        metrics[optional_names[m]] =
+            runs.size() > 1 ? json{{"mean", c.mean}, {"ci95", c.ci95}} : json(c.mean);
+      }
       rows.push_back(
           {{"strategy", strategies[s]}, {"feasible", true}, {"reason", ""}, {"metrics", metrics}});
     }
@@ -269,7 +291,16 @@ std::string sweep_csv(const json& doc) {
   std::string out = "point";
   for (const auto& a : doc.at("axes")) out += "," + csv_field(a.get<std::string>());
   out += ",strategy,feasible,reason";
-  for (const auto& m : sweep_metric_names()) out += "," + m + (ci ? "," + m + "_ci95" : "");
+  std::vector<std::string> names = sweep_metric_names();
+  for (const auto& m : optional_sweep_metric_names()) {
+    bool any = false;
+    for (const auto& p : doc.at("points")) {
+      for (const auto& row : p.at("rows"))
+        any = any || row.value("metrics", json::object()).contains(m);
+    }
+    if (any) names.push_back(m);
+  }
+  for (const auto& m : names) out += "," + m + (ci ? "," + m + "_ci95" : "");
   out += "\n";
   for (const auto& p : doc.at("points")) {
     for (const auto& row : p.at("rows")) {
@@ -280,8 +311,10 @@ std::string sweep_csv(const json& doc) {
       out += "," + csv_field(row.at("strategy").get<std::string>()) + "," +
              (row.at("feasible").get<bool>() ? "true" : "false") + "," +
              csv_field(row.at("reason").get<std::string>());
-      for (const auto& m : sweep_metric_names()) {
-        const json v = row.contains("metrics") ? row.at("metrics").at(m) : json(nullptr);
+      for (const auto& m : names) {
+        const json v = row.contains("metrics") && row.at("metrics").contains(m)
+                           ? row.at("metrics").at(m)
+                           : json(nullptr);
         if (ci) {
           out += "," + csv_number(v.is_null() ? v : v.at("mean")) + "," +
                  csv_number(v.is_null() ? v : v.at("ci95"));

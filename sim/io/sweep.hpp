@@ -79,6 +79,13 @@ double student_t975(std::size_t df);
 const std::vector<std::string>& sweep_metric_names();
 /// Those metrics of one run; NaN where the run has none (latencies of a non-serving run).
 std::vector<double> sweep_metrics(const sim::run::run_result& r);
+/// Columns only sweeps whose runs have them get (after the others, in this order): a training
+/// run with workload.training.resilience gives training_goodput (resilience.goodput) and
+/// effective_training_s (resilience.time_s.useful), so a goodput-vs-checkpoint-interval sweep
+/// is a grid over workload.training.resilience.checkpoint_interval_s.
+const std::vector<std::string>& optional_sweep_metric_names();
+/// Those of one run; empty when it has none.
+std::vector<double> optional_sweep_metrics(const sim::run::run_result& r);
 
 /// One point's JSON: {"point", "values": {axis: text}, "rows": [...]}. `runs[k][s]` is seed
 /// k's result for strategy s (base first, named by `strategies`); empty `reason` = feasible.

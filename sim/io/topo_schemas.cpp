@@ -1,5 +1,7 @@
 #include "sim/io/spec_schemas.hpp"
 
+#include <span>
+
 namespace moesim::io {
 
 namespace {
@@ -314,7 +316,24 @@ const object_type<cluster_spec>& cluster_type() {
                   optional_spec<topo::host_cpu_spec, object_spec<topo::host_cpu_spec>>{
                       nested(host_cpu_type())},
                   "the host CPU (expert offloading's miss: cpu)")
-        .check(validated_by<cluster_spec>(&topo::validate));
+        .check(validated_by<cluster_spec>(&topo::validate))
+        .check([](const cluster_spec& c, const doc::node& n, const std::string& path) {
+          // The other fabric's keys describe wiring this cluster does not have.
+          static const char* const torus_keys[] = {"shape", "wraparound", "host_shape", "slices",
+                                                   "dcn_latency_ps"};
+          static const char* const nvswitch_keys[] = {"nodes", "gpus_per_node", "gpus_per_host",
+                                                      "scale_out"};
+          const bool torus = c.fabric == topo::fabric_kind::torus;
+          for (const char* key : torus ? std::span<const char* const>(nvswitch_keys)
+                                        : std::span<const char* const>(torus_keys)) {
+            if (const doc::node* v = n.find(key)) {
+              detail::fail(*v, detail::join_path(path, key),
+                           std::string("applies to fabric ") + (torus ? "nvswitch" : "torus") +
+                               " only; cluster '" + c.name + "' has fabric " +
+                               (torus ? "torus" : "nvswitch"));
+            }
+          }
+        });
     return o;
   }();
   return t;

@@ -35,7 +35,7 @@ void check_batch(const scenario& s) {
   const std::uint64_t sequences = std::uint64_t{w.batch_per_device} * p.tp * p.pp;
   if (sequences % w.micro_batches != 0) {
     throw std::invalid_argument(fmt::format(
-        "workload: micro_batches {} must divide the {} sequences of a data-parallel rank "
+        "workload.micro_batches: {} must divide the {} sequences of a data-parallel rank "
         "(batch_per_device {} x tp {} x pp {})",
         w.micro_batches, sequences, w.batch_per_device, p.tp, p.pp));
   }

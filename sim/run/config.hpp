@@ -168,12 +168,27 @@ struct folding_config {
 /// master weights and two fp32 moments (12 bytes per parameter).
 enum class optimizer_kind { adam };
 
+/// `workload.training.resilience`: a long job of `run_hours` wall-clock hours played as an event
+/// loop over steps (each of the simulated step time), checkpoints and failures
+/// (sim/run/resilience.hpp). A checkpoint starts at the first step boundary once
+/// `checkpoint_interval_s` of training has run since the last checkpoint or restart, and blocks
+/// training for its write time: `checkpoint_write_s`, or the checkpoint's bytes (weights plus
+/// the optimizer's state) over `storage_bytes_per_s` — exactly one is set.
+struct resilience_config {
+  double run_hours = 0;                    ///< the job's wall-clock length (its horizon)
+  double checkpoint_interval_s = 0;        ///< training seconds between checkpoints
+  std::optional<double> checkpoint_write_s;   ///< blocking write time of one checkpoint
+  std::optional<double> storage_bytes_per_s;  ///< or: aggregate write bandwidth to storage
+  double restart_s = 0;  ///< from a device loss to training again (replace, reload checkpoint)
+};
+
 /// `workload.training`, only for kind train (absent: these defaults).
 struct training_config {
   cluster::recompute_mode recompute = cluster::recompute_mode::none;
   int zero = 0;  ///< ZeRO stage: 1 shards optimizer states over DP, 2 + gradients, 3 + weights
   optimizer_kind optimizer = optimizer_kind::adam;
   models::weight_dtype gradients = models::weight_dtype::fp32;  ///< fp32 or bf16
+  std::optional<resilience_config> resilience;  ///< a long run with checkpoints and failures
 };
 
 /// decode/prefill: batch_per_device sequences per device, context tokens already cached

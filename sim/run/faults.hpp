@@ -6,7 +6,13 @@
 // and a link fault hits both directions; `bandwidth_factor` in (0, 1] multiplies a degraded
 // link's capacity; a straggler's `compute_factor` / `hbm_factor` (>= 1) are slowdowns: its ops'
 // FLOP-bound time and HBM-bound time are multiplied by them (its achievable FLOP/s and HBM
-// bandwidth divided), for ops that start at or after `at_s`.
+// bandwidth divided), for ops that start at or after `at_s`. A device_loss stops a training job,
+// which restarts from its last checkpoint (sim/run/resilience.hpp).
+//
+// Rates: an item with `mtbf_h` instead of `at_s` stands for a Poisson process of faults with that
+// mean time between failures (hours) for each device (device_loss, straggler) or each cable
+// (link faults) it names, or for every device / every cable of the cluster when it names none;
+// sim/run/fault_rates.hpp expands it from the scenario seed over a training run's horizon.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,7 +20,7 @@
 
 namespace moesim::sim::run {
 
-enum class fault_kind { link_down, link_degraded, straggler };
+enum class fault_kind { link_down, link_degraded, straggler, device_loss };
 
 struct fault_link {
   std::string from;  ///< vertex name, e.g. "dev0", "leaf3"
@@ -26,9 +32,11 @@ struct fault_event {
   fault_kind kind = fault_kind::link_down;
   std::optional<fault_link> link;          ///< link_down, link_degraded
   std::optional<double> bandwidth_factor;  ///< link_degraded: in (0, 1]
-  std::optional<std::int32_t> device;      ///< straggler: cluster device id
+  std::optional<std::int32_t> device;      ///< straggler, device_loss: cluster device id
   double compute_factor = 1;               ///< straggler: >= 1
   double hbm_factor = 1;                   ///< straggler: >= 1
+  /// Set: a rate (mean hours between failures per device or cable), `at_s` unused.
+  std::optional<double> mtbf_h;
 };
 
 [[nodiscard]] inline const char* to_string(fault_kind k) noexcept {
@@ -39,9 +47,19 @@ struct fault_event {
       return "link_degraded";
     case fault_kind::straggler:
       return "straggler";
+    case fault_kind::device_loss:
+      return "device_loss";
   }
   return "?";
 }
+
+/// One stage of the step's critical-path breakdown (run_result::breakdown_s) that a fault
+/// changed: where the step waited longer (or, rarely, shorter) because of it.
+struct stage_delta {
+  std::string stage;      ///< a breakdown_s key: "dispatch", "dp_collective", "attention", ...
+  double baseline_s = 0;  ///< per step, fault-free
+  double faulted_s = 0;   ///< per step, with the fault(s)
+};
 
 /// One fault of a run's report.
 struct fault_row {
@@ -50,6 +68,9 @@ struct fault_row {
   double step_time_alone_s = 0;  ///< the run with only this fault (equal to the run's with one)
   double slowdown = 0;           ///< step_time_alone_s / the fault-free step time
   std::uint64_t flows_hit = 0;   ///< network flows re-routed (down) or re-shared (degraded)
+  /// Why: the breakdown stages whose time this fault alone changed by more than a picosecond,
+  /// largest increase first (they sum to the step-time change).
+  std::vector<stage_delta> stages;
 };
 
 /// The `faults` object of the metrics: the run against the same scenario without faults.
@@ -61,6 +82,7 @@ struct fault_report {
   double tokens_per_s = 0;
   double slowdown = 0;         ///< step_time_s / baseline_step_time_s
   double throughput_loss = 0;  ///< 1 - tokens_per_s / baseline_tokens_per_s
+  std::vector<stage_delta> stages;  ///< as fault_row::stages, with every fault
 };
 
 }  // namespace moesim::sim::run

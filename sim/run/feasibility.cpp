@@ -1,3 +1,7 @@
+// About 620 lines: every check a scenario passes before it is simulated, in one place (the
+// loader calls check_feasible for validate, run and each sweep point, so a file that validates
+// runs). The split when it grows: the serving checks (KV pool, serving layout) into
+// serve_feasibility.cpp.
 #include "sim/run/feasibility.hpp"
 
 #include <fmt/format.h>
@@ -17,6 +21,7 @@
 #include "sim/run/layout.hpp"
 #include "sim/run/serve_instances.hpp"
 #include "sim/run/speculation.hpp"
+#include "topologies/cluster.hpp"
 
 namespace moesim::sim::run {
 
@@ -309,6 +314,46 @@ void check_serve_layout(const scenario& s) {
   }
 }
 
+// The cluster's graph is built as the run builds it, so a wiring it cannot build (a fat-tree
+// whose switches cannot join the nodes, a chip without the NIC or links the wiring needs) is
+// refused before anything is simulated, at cluster.scale_out for the fat-tree, else at cluster.
+void check_cluster_builds(const scenario& s) {
+  try {
+    (void)topo::build_cluster(s.cluster, s.chip);
+  } catch (const std::invalid_argument& e) {
+    const std::string_view what = e.what();
+    throw std::invalid_argument(
+        std::string(what.starts_with("fat-tree: ") ? "cluster.scale_out: " : "cluster: ") +
+        e.what());
+  }
+}
+
+// Keys of the layout that have no effect in this scenario, and the batch split the pipeline
+// schedule needs: refused at the key, as the run would refuse (or ignore) them.
+void check_pipeline_keys(const scenario& s) {
+  const auto& p = s.parallelism;
+  const auto& w = s.workload;
+  if (p.vp > 1 && p.pp == 1) {
+    throw std::invalid_argument(fmt::format(
+        "parallelism.vp: vp {} interleaves pipeline stages, but pp is 1: set pp > 1 or remove "
+        "vp",
+        p.vp));
+  }
+  if (w.overlap && w.micro_batches < 2) {
+    throw std::invalid_argument(
+        "workload.overlap: overlap runs two micro-batches of a stage at once, but "
+        "micro_batches is 1: set micro_batches >= 2 or remove overlap");
+  }
+  const std::uint32_t fold = s.folding.micro_batches;
+  const bool folded = fold > 0 && fold < w.micro_batches;  // the folding check covers those
+  if (p.vp > 1 && !folded && w.micro_batches % static_cast<std::uint32_t>(p.pp) != 0) {
+    throw std::invalid_argument(fmt::format(
+        "workload.micro_batches: {} micro-batches cannot run the interleaved schedule of vp {}: "
+        "they must be a multiple of pp {}",
+        w.micro_batches, p.vp, p.pp));
+  }
+}
+
 }  // namespace
 
 ep_nodes ep_nodes_of(const scenario& s, const layout& l) {
@@ -472,6 +517,7 @@ void check_feasible(const scenario& s) {
         "parallelism: tp {} x ep {} x dp {} x pp {} = {} devices, but cluster '{}' has {}", p.tp,
         p.ep, p.dp, p.pp, p.devices(), s.cluster.name, devices));
   }
+  check_cluster_builds(s);  // once the layout's device count matches the cluster's
   if (s.model.moe) {
     const int experts = s.model.moe->experts;
     if (experts % p.ep != 0) {
@@ -555,7 +601,12 @@ void check_feasible(const scenario& s) {
         fmt::format("sampling: math_hidden {} exceeds the model's hidden size {}",
                     s.sampling.math_hidden, s.model.hidden));
   }
-  if (s.workload.kind == workload_kind::serve) check_serve_layout(s);
+  check_pipeline_keys(s);
+  if (s.workload.kind == workload_kind::serve) {
+    check_serve_layout(s);
+  } else {
+    check_batch(s);  // the split of a rank's sequences into micro-batches
+  }
   // Memory last: its plan assumes the layout above holds. The fullest stage is reported.
   const std::vector<cluster::memory_plan> plans = stage_memory_plans(s);
   const auto fullest =

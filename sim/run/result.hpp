@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/run/faults.hpp"
+#include "sim/run/resilience.hpp"
 #include "sim/serve/latency.hpp"
 
 namespace moesim::sim::run {
@@ -279,6 +280,9 @@ struct run_result {
   std::optional<placement_report> placement;            ///< with moe.placement
   std::optional<offload_report> offload;                ///< with `offload:`
   std::optional<fault_report> faults;                   ///< with `faults:`
+  /// With workload.training.resilience: the long job (its faults are reported here, not in
+  /// `faults`).
+  std::optional<resilience_report> resilience;
   /// With link faults: per fault (s.faults order), the network's fault_hits(); filled by the
   /// drivers, read into `faults` by simulate().
   std::vector<std::uint64_t> fault_flows_hit;

@@ -91,3 +91,30 @@ faults:
   const auto again = sim::run::simulate(s, none);
   CHECK(io::dump(io::metrics_json(r, s)) == io::dump(io::metrics_json(again, s)));
 }
+
+TEST_CASE("a fault's report says which stages waited, adding up to the step's change") {
+  // A degraded NVLink port slows the expert exchange (dispatch and combine) and nothing that
+  // does not cross the network; a straggler slows the stages its ops are on.
+  const auto base = load(small(""));
+  const auto link = load(small(R"(
+faults:
+  - {kind: link_degraded, at_s: 0, link: {from: dev0, to: nvswitch0}, bandwidth_factor: 0.1}
+)"));
+  sim::trace_recorder none(false);
+  const auto b = sim::run::simulate(base, none);
+  const auto r = sim::run::simulate(link, none);
+  REQUIRE(r.faults);
+  const auto& stages = r.faults->stages;
+  REQUIRE(!stages.empty());
+  double extra = 0;
+  for (const auto& d : stages) extra += d.faulted_s - d.baseline_s;
+  CHECK(std::abs(extra - (r.step_time_s - b.step_time_s)) <= 1e-9 * b.step_time_s);
+  CHECK((stages.front().stage == "dispatch" || stages.front().stage == "combine"));
+  for (const auto& d : stages) {
+    CHECK(d.stage != "expert_compute");
+    CHECK(d.stage != "attention");
+  }
+  // One fault: its row's stages are the run's.
+  REQUIRE(r.faults->faults.size() == 1);
+  CHECK(r.faults->faults[0].stages.size() == stages.size());
+}
