@@ -16,6 +16,7 @@ packages=(
   openmpi-bin libopenmpi-dev     # distributed sweeps (the build uses MPI when present)
   chromium fonts-dejavu-core python3   # the HTML report's browser test (ctest -R "report: browser")
   python3-matplotlib             # tools/plot.py (figures of metrics, sweeps and traces)
+  clang-tidy                     # tools/tidy-changed.sh (static checks of changed files, CI)
 )
 
 missing=()

@@ -29,6 +29,7 @@ struct ziggurat_table {
   static constexpr double v = 9.91256303526217e-3;
   double x[129];
   double ratio[128];
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): the body fills x and ratio
   ziggurat_table() noexcept {
     const double f = std::exp(-0.5 * r * r);
     x[0] = v / f;
