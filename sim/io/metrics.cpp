@@ -1,4 +1,4 @@
-// About 600 lines: the metrics JSON (result_json and the report objects it nests) and the
+// About 620 lines: the metrics JSON (result_json and the report objects it nests) and the
 // terminal text of the same reports (print_summary and friends), kept side by side so a figure
 // added to one is added to the other. The split when it grows: the text half (from `dump` on)
 // into metrics_text.cpp.

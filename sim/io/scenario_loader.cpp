@@ -1,4 +1,4 @@
-// About 660 lines: the scenario schema's top-level sections (network, parallelism, moe,
+// About 710 lines: the scenario schema's top-level sections (network, parallelism, moe,
 // sampling, training, workload, folding) and the loading passes over them (strategies, serving
 // layouts, traces, profiles). The split when it grows: the section types (up to
 // scenario_type) into scenario_sections.cpp.

@@ -282,8 +282,10 @@ TEST_CASE("profile: op_profile errors name the key or the CSV's own line") {
   const std::string missing = load_error(base + "op_profile: no-such-profile.csv\n");
   CHECK(missing.starts_with("s.yaml:6:13: op_profile: cannot open "));
   CHECK(missing.ends_with("/no-such-profile.csv"));
+  // A directory: refused before opening (only regular files are read).
   CHECK(load_error(base + "op_profile: " MOESIM_SOURCE_DIR "/scenarios\n") ==
-        "s.yaml:6:13: op_profile: cannot open " MOESIM_SOURCE_DIR "/scenarios");
+        "s.yaml:6:13: op_profile: " MOESIM_SOURCE_DIR
+        "/scenarios: not a regular file (a directory): moesim reads only regular files");
   // Malformed: at the row in the CSV.
   CHECK(load_error(base + "op_profile: " MOESIM_SOURCE_DIR "/tests/errors/bad-profile.csv\n") ==
         MOESIM_SOURCE_DIR
