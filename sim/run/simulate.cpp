@@ -54,11 +54,11 @@ std::vector<stage_delta> changed_stages(const breakdown& base, const breakdown& 
     return 0.0;
   };
   for (const auto& [k, v] : with) out.push_back({k, find(base, k), v});
-  for (const auto& [k, v] : base) {
+  for (const auto& entry : base) {  // not a structured binding: clang 14 cannot capture one
     const bool seen = std::any_of(out.begin(), out.end(), [&](const stage_delta& d) {
-      return d.stage == k;
+      return d.stage == entry.first;
     });
-    if (!seen) out.push_back({k, v, 0.0});
+    if (!seen) out.push_back({entry.first, entry.second, 0.0});
   }
   constexpr double picosecond = 1e-12;
   std::erase_if(out, [](const stage_delta& d) {
