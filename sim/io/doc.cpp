@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 
@@ -229,7 +230,10 @@ node parse_file(const std::string& path, const limits& lim) {
   } catch (const std::invalid_argument& e) {
     throw input_error(e.what());
   }
-  if (!text) throw input_error(path + ": cannot open file");
+  if (!text) {
+    throw input_error(path + ": cannot open file" +
+                      (std::filesystem::exists(path) ? " (not readable)" : " (no such file)"));
+  }
   return parse(*text, path, lim);
 }
 

@@ -158,7 +158,6 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
   std::vector<std::string> names;
   std::vector<std::uint8_t> down(static_cast<std::size_t>(topo.link_count()), 0);
   bool any_link = false;
-  bool link_rates = false;
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     const fault_event& f = s.faults[i];
     if (long_run == nullptr && f.mtbf_h) {
@@ -184,10 +183,6 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
                                  slow ? "stragglers and link faults" : "device losses",
                                  slow ? expected_slow : expected,
                                  slow ? max_slow_faults : max_expanded_faults));
-      }
-      if (f.mtbf_h && !f.link && f.kind != fault_kind::straggler &&
-          f.kind != fault_kind::device_loss) {
-        link_rates = true;
       }
     }
     if (f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss) {
@@ -243,12 +238,14 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
   }
   // Every link that fails at any time, at once: a pair cut off then has no route at that time.
   // Faults at rates are drawn here as the run will draw them.
+  std::size_t drawn = 0;  // cables the rates take down over the run
   if (long_run != nullptr) {
     for (const auto& t :
          sim::run::expand_faults(s.faults, targets, s.seed, long_run->run_hours * 3600)) {
       if (t.event.kind != fault_kind::link_down || !t.from_rate) continue;
       const auto l = sim::net::find_link(topo, *sim::net::find_vertex(topo, t.event.link->from),
                                          *sim::net::find_vertex(topo, t.event.link->to));
+      drawn += down[static_cast<std::size_t>(*l)] == 0 ? 1 : 0;
       down[static_cast<std::size_t>(*l)] = 1;
       down[static_cast<std::size_t>(topo.link(*l).reverse)] = 1;
     }
@@ -258,8 +255,11 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
         list, "faults",
         "the failed links leave no route from " + topo.name(cut->first) + " to " +
             topo.name(cut->second) +
-            (link_rates ? fmt::format(" (link_down faults at a rate drawn with seed {})", s.seed)
-                        : std::string()));
+            (drawn > 0 ? fmt::format(" (link_down faults at a rate drawn with seed {} take "
+                                     "down {} of the {} cables over run_hours {:g}; raise "
+                                     "mtbf_h or change the seed)",
+                                     s.seed, drawn, targets.cables.size(), long_run->run_hours)
+                       : std::string()));
   }
 }
 

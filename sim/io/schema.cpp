@@ -136,13 +136,18 @@ json quantity_spec::schema() const {
 void duration_spec::read(const doc::node& n, sim::time_ps& out, const std::string& path) const {
   double seconds = 0;
   quantity_spec{dimension::seconds}.read(n, seconds, path);
-  sim::time_ps v = 0;
-  try {
-    v = sim::ps_from_seconds(seconds);
-  } catch (const std::invalid_argument& e) {
-    detail::fail(n, path, e.what());
+  // The key's own range first, in seconds: a duration beyond it may be beyond the clock's too
+  // (9.2e6 s), and the key's range is the one to name.
+  const bool beyond = seconds > sim::seconds(max);
+  sim::time_ps v = max;
+  if (!beyond) {
+    try {
+      v = sim::ps_from_seconds(seconds);
+    } catch (const std::invalid_argument& e) {
+      detail::fail(n, path, e.what());
+    }
   }
-  if (v < min || v > max) {
+  if (beyond || v < min || v > max) {
     detail::fail(n, path,
                  n.text() + " is out of range (expected a duration from " +
                      format_seconds(sim::seconds(min)) + " to " +

@@ -230,7 +230,9 @@ const object_type<serve::speculative_spec>& speculative_type() {
                         : *std::max_element(sp.draft_lengths.begin(), sp.draft_lengths.end());
             if (sp.acceptance.size() > longest) {
               detail::fail(*n.find("acceptance"), detail::join_path(path, "acceptance"),
-                           fmt::format("{} acceptance entries for draft lengths of at most {}",
+                           fmt::format("{} acceptance entries for draft lengths of at most {} "
+                                       "(the longest of draft_lengths): entries beyond it are "
+                                       "never used",
                                        sp.acceptance.size(), longest));
             }
           }
@@ -362,7 +364,8 @@ void check_replicas(const sim::run::scenario& s, const doc::node& node, const st
   } catch (const std::invalid_argument& e) {
     // Two entries copying one expert to one rank in a layer.
     detail::fail(*list, at,
-                 std::string(e.what()).substr(std::string_view("expert_placement: ").size()));
+                 std::string(e.what()).substr(std::string_view("expert_placement: ").size()) +
+                     " (two entries copy it there)");
   }
 }
 

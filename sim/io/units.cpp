@@ -5,6 +5,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -162,7 +163,11 @@ double parse_quantity(std::string_view text, dimension dim) {
   if (result < 0) {
     throw std::invalid_argument(fmt::format("{} cannot be negative", dimension_name(dim)));
   }
-  if (!std::isfinite(result)) throw std::invalid_argument("value out of range");
+  if (!std::isfinite(result)) {
+    throw std::invalid_argument(fmt::format("{} too large to hold (over {:.2g} in base units)",
+                                            dimension_name(dim),
+                                            std::numeric_limits<double>::max()));
+  }
   return result;
 }
 
@@ -183,7 +188,9 @@ double parse_binary_size(std::string_view text) {
     factor = ti;
   } else {
     throw std::invalid_argument(fmt::format(
-        "unknown size suffix '{}' (accepted: K, M, G, T as powers of 1024)", unit_text));
+        "unknown size suffix '{}' (accepted: K, M, G, T as powers of 1024, optionally followed "
+        "by i, B or iB: 64K = 64KiB = 65536 bytes)",
+        unit_text));
   }
   if (value < 0) throw std::invalid_argument("a size cannot be negative");
   return value * factor;

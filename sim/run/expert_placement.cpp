@@ -54,11 +54,14 @@ expert_placement::expert_placement(int experts, int ep, int layers,
       layer_copies& lc = layers_[static_cast<std::size_t>(index)];
       auto& held = lc.copies[static_cast<std::size_t>(r.expert)];
       for (const int rank : r.ranks) {
-        if (rank < 0 || rank >= ep || std::find(held.begin(), held.end(), rank) != held.end()) {
+        if (rank < 0 || rank >= ep) {
+          throw std::invalid_argument(
+              fmt::format("expert_placement: rank {} for expert {} in layer {} is outside [0, {})",
+                          rank, r.expert, l, ep));
+        }
+        if (std::find(held.begin(), held.end(), rank) != held.end()) {
           throw std::invalid_argument(fmt::format(
-              "expert_placement: rank {} for expert {} in layer {} is outside [0, {}) or holds "
-              "it already",
-              rank, r.expert, l, ep));
+              "expert_placement: rank {} holds expert {} in layer {} already", rank, r.expert, l));
         }
         held.push_back(rank);
         lc.held[static_cast<std::size_t>(rank)].push_back(r.expert);

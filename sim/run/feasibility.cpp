@@ -1,4 +1,4 @@
-// About 620 lines: every check a scenario passes before it is simulated, in one place (the
+// About 640 lines: every check a scenario passes before it is simulated, in one place (the
 // loader calls check_feasible for validate, run and each sweep point, so a file that validates
 // runs). The split when it grows: the serving checks (KV pool, serving layout) into
 // serve_feasibility.cpp.
@@ -209,6 +209,16 @@ void check_offload_host(const scenario& s) {
       cluster::format_memory_bytes(s.cluster.host->dram_bytes), s.cluster.name));
 }
 
+/// "{a,b,...}" for messages: the first 8 devices of `group`, each divided by `per` (1: the
+/// devices themselves, a node's size: their nodes).
+std::string brace_list(const std::vector<topo::device_id>& group, long long per = 1) {
+  std::string t;
+  for (std::size_t i = 0; i < group.size() && i < 8; ++i) {
+    t += (i ? "," : "") + std::to_string(group[i] / per);
+  }
+  return "{" + t + (group.size() > 8 ? ",...}" : "}");
+}
+
 void check_tp_domains(const scenario& s, const layout& l) {
   const int tp = s.parallelism.tp;
   if (tp == 1) return;
@@ -226,14 +236,10 @@ void check_tp_domains(const scenario& s, const layout& l) {
     std::sort(domains.begin(), domains.end());
     const auto spanned = std::unique(domains.begin(), domains.end()) - domains.begin();
     if (spanned > 1) {
-      std::string members;
-      for (std::size_t i = 0; i < group.size() && i < 8; ++i) {
-        members += (i ? "," : "") + std::to_string(group[i]);
-      }
       throw std::invalid_argument(fmt::format(
-          "parallelism: tp group {{{}{}}} spans {} {} under order '{}'; tensor parallelism must "
-          "stay inside one (put tp first in the order, with tp <= {})",
-          members, group.size() > 8 ? ",..." : "", spanned, what, s.parallelism.order, domain));
+          "parallelism: tp group {} spans {} {} under order '{}'; tensor parallelism must stay "
+          "inside one (put tp first in the order, with tp <= {})",
+          brace_list(group), spanned, what, s.parallelism.order, domain));
     }
   }
 }
@@ -262,10 +268,12 @@ void check_serve_memory(const scenario& s, double other_bytes) {
   const serve_kv_pool pool = serve_kv_pool_of(s, other_bytes);
   if (pool.blocks < 1) {
     throw std::invalid_argument(fmt::format(
-        "workload: serve: no HBM is left for the KV cache: {} of KV pool per device holds no "
-        "block of {} tokens ({} per token)",
-        cluster::format_memory_bytes(pool.bytes), sched.block_tokens,
-        cluster::format_memory_bytes(pool.bytes_per_token)));
+        "workload: serve: the KV cache gets no block: {} of KV pool per device "
+        "(kv_memory_fraction {:g} of the {} of HBM left after weights and buffers) is less than "
+        "one block of {} tokens ({} per token)",
+        cluster::format_memory_bytes(pool.bytes), sched.kv_memory_fraction,
+        cluster::format_memory_bytes(std::max(0.0, s.chip.hbm_bytes - other_bytes)),
+        sched.block_tokens, cluster::format_memory_bytes(pool.bytes_per_token)));
   }
   const auto& r = spec.requests;
   std::optional<std::int64_t> need;
@@ -365,6 +373,7 @@ ep_nodes ep_nodes_of(const scenario& s, const layout& l) {
   const long long per = s.cluster.gpus_per_node;
   const parallel_config& p = l.config();
   ep_nodes out;
+  std::vector<topo::device_id> first_group;
   bool first = true;
   for (int dp = 0; dp < p.dp; ++dp) {
     for (int pp = 0; pp < p.pp; ++pp) {
@@ -396,12 +405,15 @@ ep_nodes ep_nodes_of(const scenario& s, const layout& l) {
       }
       if (first) {
         out = here;
+        first_group = group;
         first = false;
       } else if (here.node != out.node || here.position != out.position) {
         throw std::invalid_argument(fmt::format(
-            "moe: exchange hierarchical needs every EP group spread over nodes alike; the group "
-            "of device {} differs from the first (order '{}')",
-            group.front(), p.order));
+            "moe: exchange hierarchical needs every EP group spread over nodes alike; under order "
+            "'{}' the group {} sits on nodes {} and the group {} on nodes {} (an order starting "
+            "tp-ep lays every group out alike)",
+            p.order, brace_list(first_group), brace_list(first_group, per), brace_list(group),
+            brace_list(group, per)));
       }
     }
   }
