@@ -232,6 +232,7 @@ void check_tp_domains(const scenario& s, const layout& l) {
     if (c.tp != 0) continue;
     const auto group = l.tp_group(c.ep, c.dp, c.pp);
     std::vector<long long> domains;
+    domains.reserve(group.size());
     for (const auto member : group) domains.push_back(member / domain);
     std::sort(domains.begin(), domains.end());
     const auto spanned = std::unique(domains.begin(), domains.end()) - domains.begin();
