@@ -163,7 +163,10 @@ routing_trace read_routing_trace_json(std::istream& in) {
            "top_k, layers)");
     }
   }
-  if (j.value("format", std::string{}) != "moesim.routing_trace") {
+  // Checked for a string first: json's value() throws type_error at any other type (an array
+  // here escaped the reader as an internal error: fuzz finding format-not-a-string.json).
+  if (!j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != "moesim.routing_trace") {
     fail("\"format\" must be \"moesim.routing_trace\"");
   }
   if (!j.contains("version") || j["version"] != 1) fail("\"version\" must be 1");

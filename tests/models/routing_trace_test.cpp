@@ -203,3 +203,17 @@ TEST_CASE("fuzz finding, a JSON expert id beyond int64 is bad input, not an unde
   CHECK(t.layer_ids == std::vector<int>{3});
   CHECK(t.layers.at(0).expert_ids.at(0) == 2);
 }
+
+// Fuzz finding (session 14, tests/fuzz/corpus/routing_trace/format-not-a-string.json): a
+// "format" that is not a string (here an array, by a repeated key: JSON keeps the last) made
+// json's value() throw type_error, which escaped the reader as an internal error.
+TEST_CASE("fuzz finding, a routing trace format that is not a string is bad input",
+          "[models][trace]") {
+  for (const char* format : {R"([1])", R"(1)", R"(null)", R"({"a":1})"}) {
+    CHECK(read_error(std::string(R"({"format":"moesim.routing_trace","version":1,"format":)") +
+                         format + R"(,"experts":4,"layers":[]})",
+                     true) == "routing trace: \"format\" must be \"moesim.routing_trace\"");
+  }
+  CHECK(read_error(R"({"version":1,"experts":4,"layers":[]})", true) ==
+        "routing trace: \"format\" must be \"moesim.routing_trace\"");
+}
