@@ -129,7 +129,10 @@ std::vector<T> parse_list(std::string_view field, const std::string& where) {
     T v{};
     const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (ec != std::errc{} || ptr != item.data() + item.size()) {
-      fail(where + ": '" + item + "' is not a number");
+      std::string what = where + ": '";
+      what += item;
+      what += "' is not a number";
+      fail(what);
     }
     out.push_back(v);
   }
@@ -193,7 +196,10 @@ routing_trace read_routing_trace_json(std::istream& in) {
       }
       for (const auto& [key, value] : layer.items()) {
         if (key != "layer" && key != "topk_ids" && key != "topk_weights") {
-          fail(at + ": unknown key '" + key + "' (expected layer, topk_ids, topk_weights)");
+          std::string what = at + ": unknown key '";
+          what += key;
+          what += "' (expected layer, topk_ids, topk_weights)";
+          fail(what);
         }
       }
       const json& ids = layer["topk_ids"];
@@ -256,9 +262,12 @@ routing_trace read_routing_trace_csv(std::istream& in) {
           t.experts = parse_int(value, where);
         else if (key == "top_k")
           t.top_k = parse_int(value, where);
-        else
-          fail(where + ": unknown key '" + key +
-               "' (expected generated_by, model, experts, top_k)");
+        else {
+          std::string what = where + ": unknown key '";
+          what += key;
+          what += "' (expected generated_by, model, experts, top_k)";
+          fail(what);
+        }
         continue;
       }
       if (text != "layer,token,expert_ids,scores") {
@@ -411,9 +420,12 @@ void check_trace_layers(const routing_trace& trace, const model_spec& spec,
         has += " and " + std::to_string(spec.mtp_modules) + " MTP module" +
                (spec.mtp_modules > 1 ? "s" : "");
       }
-      throw std::invalid_argument(name + " records layer " + std::to_string(l) + ", but model " +
-                                  spec.name + " has " + has + " (layer indices 0 to " +
-                                  std::to_string(indices - 1) + ")");
+      std::string what = name + " records layer " + std::to_string(l) + ", but model ";
+      what += spec.name;
+      what += " has ";
+      what += has;
+      what += " (layer indices 0 to " + std::to_string(indices - 1) + ")";
+      throw std::invalid_argument(what);
     }
     if (l < spec.layers && !is_moe_layer(spec, l)) {
       std::string which = "none";
@@ -424,9 +436,12 @@ void check_trace_layers(const routing_trace& trace, const model_spec& spec,
         which.clear();
         for (const int m : moe) which += (which.empty() ? "" : ", ") + std::to_string(m);
       }
-      throw std::invalid_argument(name + " records layer " + std::to_string(l) +
-                                  ", a dense layer of " + spec.name + " (its MoE layers: " + which +
-                                  ")");
+      std::string what = name + " records layer " + std::to_string(l) + ", a dense layer of ";
+      what += spec.name;
+      what += " (its MoE layers: ";
+      what += which;
+      what += ")";
+      throw std::invalid_argument(what);
     }
   }
 }
