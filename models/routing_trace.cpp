@@ -2,17 +2,21 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
 
 #include "models/model_spec.hpp"
 #include "models/router.hpp"
-#include "sim/engine/limits.hpp"
 #include "models/token_source.hpp"
+#include "sim/engine/limits.hpp"
 
 namespace moesim::models {
 namespace {
@@ -41,6 +45,13 @@ void append_token(routing& r, const std::vector<std::int64_t>& ids, const std::v
       if (r.expert_ids[i] == e) fail(where + ": expert id " + std::to_string(e) + " repeated");
     }
     r.expert_ids.push_back(static_cast<expert_index>(e));
+    // A weight beyond float's range would not convert (undefined behaviour), and an infinite
+    // one poisons every sum it enters.
+    if (w != nullptr && !(std::abs((*w)[j]) <= std::numeric_limits<float>::max())) {
+      std::ostringstream shown;
+      shown << (*w)[j];
+      fail(where + ": weight " + shown.str() + " is not a finite float");
+    }
     const float weight =
         w != nullptr ? static_cast<float>((*w)[j]) : 1.0f / static_cast<float>(ids.size());
     r.weights.push_back(weight);
@@ -48,6 +59,52 @@ void append_token(routing& r, const std::vector<std::int64_t>& ids, const std::v
   }
   ++r.tokens;
   r.offsets.push_back(static_cast<std::int32_t>(r.expert_ids.size()));
+}
+
+/// The integer the JSON value `v` holds when it is in [lo, hi]: a JSON integer, or a number with
+/// an integral value (3.0); nullopt for anything else (a fraction, a number out of range,
+/// a non-number). json's own get<int> casts without a check: a double beyond the integer's
+/// range is undefined behaviour and a larger integer wraps.
+std::optional<std::int64_t> integer_in(const json& v, std::int64_t lo, std::int64_t hi) {
+  if (v.is_number_unsigned()) {
+    const std::uint64_t u = v.get<std::uint64_t>();
+    if (hi < 0 || u > static_cast<std::uint64_t>(hi)) return std::nullopt;
+    const auto i = static_cast<std::int64_t>(u);
+    return i >= lo ? std::optional<std::int64_t>(i) : std::nullopt;
+  }
+  if (v.is_number_integer()) {
+    const std::int64_t i = v.get<std::int64_t>();
+    return i >= lo && i <= hi ? std::optional<std::int64_t>(i) : std::nullopt;
+  }
+  if (!v.is_number_float()) return std::nullopt;
+  const double d = v.get<double>();  // lo and hi are int-sized here: exact as doubles
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != std::trunc(d)) {
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(d);
+}
+
+/// `v` as an int in [lo, INT_MAX], else fails with "`what` must be `expected`, got V".
+int int_at_least(const json& v, int lo, const std::string& what, const std::string& expected) {
+  const auto i = integer_in(v, lo, std::numeric_limits<int>::max());
+  if (!i) fail(what + " must be " + expected + ", got " + v.dump());
+  return static_cast<int>(*i);
+}
+
+/// A token's expert ids: an array of integers in [0, experts) (append_token checks repeats).
+std::vector<std::int64_t> expert_ids_of(const json& ids, int experts, const std::string& where) {
+  if (!ids.is_array()) fail(where + ": expert ids must be an array, got " + ids.dump());
+  std::vector<std::int64_t> out;
+  out.reserve(ids.size());
+  for (const json& id : ids) {
+    const auto e = integer_in(id, 0, experts - 1);
+    if (!e) {
+      fail(where + ": expert id " + id.dump() + " outside [0, " + std::to_string(experts) +
+           ") or not an integer");
+    }
+    out.push_back(*e);
+  }
+  return out;
 }
 
 routing empty_routing(int experts) {
@@ -72,7 +129,10 @@ std::vector<T> parse_list(std::string_view field, const std::string& where) {
     T v{};
     const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (ec != std::errc{} || ptr != item.data() + item.size()) {
-      fail(where + ": '" + item + "' is not a number");
+      std::string what = where + ": '";
+      what += item;
+      what += "' is not a number";
+      fail(what);
     }
     out.push_back(v);
   }
@@ -106,7 +166,10 @@ routing_trace read_routing_trace_json(std::istream& in) {
            "top_k, layers)");
     }
   }
-  if (j.value("format", std::string{}) != "moesim.routing_trace") {
+  // Checked for a string first: json's value() throws type_error at any other type (an array
+  // here escaped the reader as an internal error: fuzz finding format-not-a-string.json).
+  if (!j.contains("format") || !j["format"].is_string() ||
+      j["format"].get<std::string>() != "moesim.routing_trace") {
     fail("\"format\" must be \"moesim.routing_trace\"");
   }
   if (!j.contains("version") || j["version"] != 1) fail("\"version\" must be 1");
@@ -115,11 +178,13 @@ routing_trace read_routing_trace_json(std::istream& in) {
     t.generated_by = j.value("generated_by", std::string{});
     t.model = j.value("model", std::string{});
     if (!j.contains("experts") || !j["experts"].is_number_integer() ||
-        j["experts"].get<int>() <= 0) {
+        !integer_in(j["experts"], 1, std::numeric_limits<int>::max())) {
       fail("\"experts\" must be a positive integer");
     }
-    t.experts = j["experts"].get<int>();
-    t.top_k = j.value("top_k", 0);
+    t.experts = static_cast<int>(j["experts"].get<std::int64_t>());
+    if (j.contains("top_k")) {
+      t.top_k = int_at_least(j["top_k"], 0, "\"top_k\"", "a non-negative integer");
+    }
     if (!j.contains("layers") || !j["layers"].is_array()) fail("\"layers\" must be an array");
     bool any_weights = false;
     bool all_weights = true;
@@ -131,7 +196,10 @@ routing_trace read_routing_trace_json(std::istream& in) {
       }
       for (const auto& [key, value] : layer.items()) {
         if (key != "layer" && key != "topk_ids" && key != "topk_weights") {
-          fail(at + ": unknown key '" + key + "' (expected layer, topk_ids, topk_weights)");
+          std::string what = at + ": unknown key '";
+          what += key;
+          what += "' (expected layer, topk_ids, topk_weights)";
+          fail(what);
         }
       }
       const json& ids = layer["topk_ids"];
@@ -147,7 +215,7 @@ routing_trace read_routing_trace_json(std::istream& in) {
       routing r = empty_routing(t.experts);
       for (std::size_t tok = 0; tok < ids.size(); ++tok) {
         const std::string where = at + " token " + std::to_string(tok);
-        const auto e = ids[tok].get<std::vector<std::int64_t>>();
+        const auto e = expert_ids_of(ids[tok], t.experts, where);
         if (has_w) {
           const auto w = layer["topk_weights"][tok].get<std::vector<double>>();
           append_token(r, e, &w, where);
@@ -155,7 +223,8 @@ routing_trace read_routing_trace_json(std::istream& in) {
           append_token(r, e, nullptr, where);
         }
       }
-      t.layer_ids.push_back(layer["layer"].get<int>());
+      t.layer_ids.push_back(int_at_least(layer["layer"], std::numeric_limits<int>::min(),
+                                         at + ".layer", "an integer"));
       t.layers.push_back(std::move(r));
     }
     if (any_weights && !all_weights) fail("either every layer has topk_weights or none has");
@@ -193,9 +262,12 @@ routing_trace read_routing_trace_csv(std::istream& in) {
           t.experts = parse_int(value, where);
         else if (key == "top_k")
           t.top_k = parse_int(value, where);
-        else
-          fail(where + ": unknown key '" + key +
-               "' (expected generated_by, model, experts, top_k)");
+        else {
+          std::string what = where + ": unknown key '";
+          what += key;
+          what += "' (expected generated_by, model, experts, top_k)";
+          fail(what);
+        }
         continue;
       }
       if (text != "layer,token,expert_ids,scores") {
@@ -348,9 +420,12 @@ void check_trace_layers(const routing_trace& trace, const model_spec& spec,
         has += " and " + std::to_string(spec.mtp_modules) + " MTP module" +
                (spec.mtp_modules > 1 ? "s" : "");
       }
-      throw std::invalid_argument(name + " records layer " + std::to_string(l) + ", but model " +
-                                  spec.name + " has " + has + " (layer indices 0 to " +
-                                  std::to_string(indices - 1) + ")");
+      std::string what = name + " records layer " + std::to_string(l) + ", but model ";
+      what += spec.name;
+      what += " has ";
+      what += has;
+      what += " (layer indices 0 to " + std::to_string(indices - 1) + ")";
+      throw std::invalid_argument(what);
     }
     if (l < spec.layers && !is_moe_layer(spec, l)) {
       std::string which = "none";
@@ -361,9 +436,12 @@ void check_trace_layers(const routing_trace& trace, const model_spec& spec,
         which.clear();
         for (const int m : moe) which += (which.empty() ? "" : ", ") + std::to_string(m);
       }
-      throw std::invalid_argument(name + " records layer " + std::to_string(l) +
-                                  ", a dense layer of " + spec.name + " (its MoE layers: " + which +
-                                  ")");
+      std::string what = name + " records layer " + std::to_string(l) + ", a dense layer of ";
+      what += spec.name;
+      what += " (its MoE layers: ";
+      what += which;
+      what += ")";
+      throw std::invalid_argument(what);
     }
   }
 }

@@ -153,3 +153,67 @@ TEST_CASE("a trace's layers are checked against the model it replays on") {
   CHECK(missing.front() == 5);
   CHECK(missing.back() == 61);
 }
+
+// Fuzz finding (session 14, tests/fuzz/corpus/routing_trace/expert-id-beyond-int64.json): a JSON
+// number too large for 64 bits parses as a double, and json's get<int64_t> cast it unchecked
+// (undefined behaviour, reported by UBSan). Every integer the JSON reader takes is now checked
+// against its range first, and weights against float's.
+TEST_CASE("fuzz finding, a JSON expert id beyond int64 is bad input, not an undefined cast",
+          "[models][trace]") {
+  const auto trace = [](const std::string& top_level, const std::string& layer) {
+    return R"({"format":"moesim.routing_trace","version":1,"experts":4)" + top_level +
+           R"(,"layers":[{)" + layer + "}]}";
+  };
+  CHECK_THAT(
+      read_error(
+          trace(
+              "",
+              R"("layer":3,"topk_ids":[[1],[277777777777777777777777777777777777777777777777777777777777777777777]])"),
+          true),
+      Catch::Contains("layers[0] token 1: expert id 2.77777") &&
+          Catch::Contains("outside [0, 4) or not an integer"));
+  CHECK_THAT(read_error(trace("", R"("layer":3,"topk_ids":[[1.5]])"), true),
+             Catch::Contains("expert id 1.5 outside [0, 4) or not an integer"));
+  CHECK_THAT(read_error(trace("", R"("layer":3,"topk_ids":[[true]])"), true),
+             Catch::Contains("expert id true outside [0, 4) or not an integer"));
+  CHECK_THAT(read_error(trace("", R"("layer":3,"topk_ids":[2])"), true),
+             Catch::Contains("layers[0] token 0: expert ids must be an array, got 2"));
+  CHECK_THAT(read_error(trace("", R"("layer":1e300,"topk_ids":[[1]])"), true),
+             Catch::Contains("layers[0].layer must be an integer, got 1e+300"));
+  CHECK_THAT(read_error(trace("", R"("layer":4294967299,"topk_ids":[[1]])"), true),
+             Catch::Contains("layers[0].layer must be an integer, got 4294967299"));
+  CHECK_THAT(read_error(trace(R"(,"top_k":-1e300)", R"("layer":3,"topk_ids":[[1]])"), true),
+             Catch::Contains("\"top_k\" must be a non-negative integer, got -1e+300"));
+  CHECK_THAT(
+      read_error(
+          R"({"format":"moesim.routing_trace","version":1,"experts":4294967300,"layers":[]})",
+          true),
+      Catch::Contains("\"experts\" must be a positive integer"));
+  CHECK_THAT(read_error(trace("", R"("layer":3,"topk_ids":[[1]],"topk_weights":[[1e300]])"), true),
+             Catch::Contains("layers[0] token 0: weight 1e+300 is not a finite float"));
+  const std::string head = "# experts: 4\nlayer,token,expert_ids,scores\n";
+  CHECK_THAT(read_error(head + "0,0,1,nan\n", false),
+             Catch::Contains("line 3: weight nan is not a finite float"));
+  CHECK_THAT(read_error(head + "0,0,1,1e39\n", false),
+             Catch::Contains("line 3: weight 1e+39 is not a finite float"));
+  // Integral floats still read as the integers they are.
+  std::istringstream ok(trace(R"(,"top_k":1.0)", R"("layer":3.0,"topk_ids":[[2.0]])"));
+  const routing_trace t = read_routing_trace_json(ok);
+  CHECK(t.top_k == 1);
+  CHECK(t.layer_ids == std::vector<int>{3});
+  CHECK(t.layers.at(0).expert_ids.at(0) == 2);
+}
+
+// Fuzz finding (session 14, tests/fuzz/corpus/routing_trace/format-not-a-string.json): a
+// "format" that is not a string (here an array, by a repeated key: JSON keeps the last) made
+// json's value() throw type_error, which escaped the reader as an internal error.
+TEST_CASE("fuzz finding, a routing trace format that is not a string is bad input",
+          "[models][trace]") {
+  for (const char* format : {R"([1])", R"(1)", R"(null)", R"({"a":1})"}) {
+    CHECK(read_error(std::string(R"({"format":"moesim.routing_trace","version":1,"format":)") +
+                         format + R"(,"experts":4,"layers":[]})",
+                     true) == "routing trace: \"format\" must be \"moesim.routing_trace\"");
+  }
+  CHECK(read_error(R"({"version":1,"experts":4,"layers":[]})", true) ==
+        "routing trace: \"format\" must be \"moesim.routing_trace\"");
+}
