@@ -13,4 +13,6 @@ function(moesim_embed)
     DEPENDS ${E_FILES} ${PROJECT_SOURCE_DIR}/cmake/EmbedScript.cmake
     COMMENT "Embedding ${E_FUNCTION} (${E_NAMESPACE})"
     VERBATIM)
+  # Every generated file names its arrays file_0, file_1, ...: a unity build must not join two.
+  set_source_files_properties(${E_OUTPUT} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()

@@ -15,7 +15,7 @@ dir=${1:-build-asan}
 jobs=$(nproc)
 
 cmake -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE=-O0 \
-      -DMOESIM_SANITIZE=address,undefined
+      -DMOESIM_SANITIZE=address,undefined -DMOESIM_COLD_OPT=-O0
 cmake --build "$dir" -j "$jobs"
 
 # detect_leaks: LeakSanitizer on (its default on x86-64 Linux, stated here so it stays on);

@@ -7,24 +7,19 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/engine/csv_text.hpp"
 #include "sim/io/units.hpp"
 
 namespace moesim::io {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
-
 constexpr topo::device_id max_device_id = 1 << 24;
 
 constexpr const char* device_list_form = "device ids and ranges such as 0-7,64,128-135";
 
 topo::device_id device_id_of(std::string_view item, std::string_view whole) {
-  const std::string_view t = trim(item);
+  const std::string_view t = sim::csv::trim(item);
   topo::device_id d = 0;
   const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), d);
   if (t.empty() || ec != std::errc{} || end != t.data() + t.size()) {
@@ -35,9 +30,9 @@ topo::device_id device_id_of(std::string_view item, std::string_view whole) {
   // Bounds the list (a range is expanded id by id): far beyond the devices limit
   // (sim/engine/limits.hpp), which --allow-large lifts.
   if (d >= max_device_id) {
-    throw std::invalid_argument(fmt::format(
-        "device {} in '{}' is beyond any cluster moesim simulates (ids below {})", d, whole,
-        max_device_id));
+    throw std::invalid_argument(
+        fmt::format("device {} in '{}' is beyond any cluster moesim simulates (ids below {})", d,
+                    whole, max_device_id));
   }
   return d;
 }
@@ -78,7 +73,7 @@ std::pair<sim::time_ps, sim::time_ps> parse_time_window(std::string_view text) {
         text));
   }
   const auto at = [&](std::string_view side, sim::time_ps open) {
-    side = trim(side);
+    side = sim::csv::trim(side);
     if (side.empty()) return open;
     if (side == "0") return sim::time_ps{0};
     try {

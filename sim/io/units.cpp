@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "sim/engine/csv_text.hpp"
+
 namespace moesim::io {
 
 namespace {
@@ -43,15 +45,9 @@ constexpr std::array flops_units{
     unit{"GFLOP/s", g1}, unit{"TFLOP/s", t1}, unit{"PFLOP/s", p1}, unit{"EFLOP/s", e1},
     unit{"OPS", 1},      unit{"GOPS", g1},    unit{"TOPS", t1},    unit{"POPS", p1}};
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // Splits "12.5 GiB" into the number and the unit text.
 std::pair<double, std::string_view> split_number(std::string_view text, std::string_view what) {
-  text = trim(text);
+  text = sim::csv::trim(text);
   std::size_t end = 0;
   while (end < text.size()) {
     const char c = text[end];
@@ -64,7 +60,7 @@ std::pair<double, std::string_view> split_number(std::string_view text, std::str
   }
   if (end == 0) throw std::invalid_argument(std::string("expected ") + std::string(what));
   const double value = parse_number(text.substr(0, end));
-  return {value, trim(text.substr(end))};
+  return {value, sim::csv::trim(text.substr(end))};
 }
 
 template <std::size_t N>
@@ -102,7 +98,7 @@ std::string format_scaled(double v, const std::array<std::pair<double, std::stri
 }  // namespace
 
 double parse_number(std::string_view text) {
-  text = trim(text);
+  text = sim::csv::trim(text);
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   double value = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

@@ -81,10 +81,6 @@ axis_line line_of(const topo::topology& topo, const topo::torus_slice& slice, in
   return a;
 }
 
-link_id to_solver(topo::link_id l) {
-  return static_cast<link_id>(static_cast<std::uint32_t>(l));
-}
-
 }  // namespace
 
 std::optional<int> whole_torus_slice(const topo::topology& topo, std::span<const device_id> ranks) {
@@ -120,7 +116,7 @@ all_to_all_estimate all_to_all_streamed(const topo::topology& topo,
       if (s == d) continue;
       router.route_into(s, d, 0, path);
       solver_path.clear();
-      for (const auto l : path) solver_path.push_back(to_solver(l));
+      for (const auto l : path) solver_path.push_back(detail::to_solver(l));
       out.link_bytes.add(solver_path, bytes_per_pair);
     }
   }

@@ -29,6 +29,7 @@
 //     direction) from one line of the slice).
 // Summation order differs between the two (streamed sums pair by pair; on_torus multiplies a
 // count once), so link bytes agree to ~1e-12 relative and finish_ps to a picosecond.
+#include <cstdint>
 #include <optional>
 #include <span>
 
@@ -37,6 +38,14 @@
 #include "topologies/topology.hpp"
 
 namespace moesim::sim::net {
+
+namespace detail {
+/// The solver's link for a topology link: the ids are the same numbers (the network adds the
+/// topology's links to the solver in id order), so this is a cast, in one place.
+inline link_id to_solver(topo::link_id l) {
+  return static_cast<link_id>(static_cast<std::uint32_t>(l));
+}
+}  // namespace detail
 
 struct all_to_all_estimate {
   link_load link_bytes;        ///< bytes per link (capacities as given)

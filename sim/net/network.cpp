@@ -26,9 +26,6 @@ double efficiency_for(topo::link_kind kind, const network_params& p) {
   return 1.0;
 }
 
-link_id to_solver(topo::link_id l) {
-  return static_cast<link_id>(static_cast<std::uint32_t>(l));
-}
 }  // namespace
 
 network::network(simulation& sim, const topo::topology& topo, network_params params)
@@ -50,7 +47,7 @@ time_ps network::route(const flow_request& f) {
   scratch_path_.clear();
   time_ps latency = 0;
   for (auto l : route_scratch_) {
-    scratch_path_.push_back(to_solver(l));
+    scratch_path_.push_back(detail::to_solver(l));
     latency += topo_.link(l).latency_ps;
   }
   return latency;

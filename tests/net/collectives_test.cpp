@@ -13,22 +13,12 @@
 
 using namespace moesim;
 using namespace moesim::sim::net;
-using moesim::sim::net::test::spec_of;
+using namespace moesim::sim::net::test;
 
 namespace {
 
-constexpr double GiB = 1024.0 * 1024 * 1024;
-constexpr double w_one_way = 45e9;   // per link, per direction
-constexpr double W = 2 * w_one_way;  // scaling book's W: bidirectional per-link bandwidth
-
 topo::topology ring_1d(int x, bool wrap) {
   return topo::build_torus({{x}, {wrap}, {w_one_way}, {1'000'000}});
-}
-
-double run_s(const topo::topology& t, const collective_spec& spec,
-             timing_model model = timing_model::flow, const collective_params& p = {}) {
-  const auto plan = plan_collective(t, p, spec);
-  return sim::seconds(time_collective(t, p, plan, model, protocol::simple).elapsed_ps);
 }
 
 }  // namespace

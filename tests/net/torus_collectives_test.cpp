@@ -14,24 +14,15 @@
 
 using namespace moesim;
 using namespace moesim::sim::net;
-using moesim::sim::net::test::spec_of;
+using namespace moesim::sim::net::test;
 
 namespace {
-
-constexpr double GiB = 1024.0 * 1024 * 1024;
-constexpr double w_one_way = 45e9;
-constexpr double W = 2 * w_one_way;  // the book's W: bidirectional per link
 
 topo::topology cube(std::vector<int> dims, bool wrap) {
   const std::size_t n = dims.size();
   return topo::build_torus({std::move(dims), std::vector<bool>(n, wrap),
                             std::vector<double>(n, w_one_way),
                             std::vector<std::int64_t>(n, 1'000'000)});
-}
-
-double run_s(const topo::topology& t, const collective_spec& spec, timing_model model) {
-  const auto plan = plan_collective(t, {}, spec);
-  return sim::seconds(time_collective(t, {}, plan, model, protocol::simple).elapsed_ps);
 }
 
 }  // namespace

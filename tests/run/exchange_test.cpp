@@ -36,8 +36,8 @@ workload: {kind: prefill, batch_per_device: 1, context: 512, steps: 1}
                                 "test.yaml", opt);
 }
 
-sim::run::run_result run(const std::string& exchange, int nodes = 2,
-                         std::vector<std::string> overrides = {}) {
+sim::run::run_result run_exchange(const std::string& exchange, int nodes = 2,
+                                  std::vector<std::string> overrides = {}) {
   sim::trace_recorder trace(false);
   return sim::run::simulate(deepseek(exchange, nodes, std::move(overrides)).base, trace);
 }
@@ -83,8 +83,8 @@ TEST_CASE("per_rank counts each token once per EP rank its experts live on") {
 }
 
 TEST_CASE("per_rank moves fewer exchange bytes and shortens the step") {
-  const auto copy = run("per_copy");
-  const auto rank = run("per_rank");
+  const auto copy = run_exchange("per_copy");
+  const auto rank = run_exchange("per_rank");
   INFO("dispatch bytes per step: per_copy " << copy.dispatch_bytes_per_step << ", per_rank "
                                             << rank.dispatch_bytes_per_step);
   // DeepSeek-V3 top-8 of 256 over 16 ranks: about 5.3 distinct ranks per token, not 8.
@@ -118,12 +118,12 @@ TEST_CASE("hierarchical counts each token once per node it needs") {
 }
 
 TEST_CASE("hierarchical equals per_rank inside one node and saves scale-out time across nodes") {
-  const auto one_rank = run("per_rank", 1);
-  const auto one_hier = run("hierarchical", 1);
+  const auto one_rank = run_exchange("per_rank", 1);
+  const auto one_hier = run_exchange("hierarchical", 1);
   CHECK(one_hier.step_time_s == one_rank.step_time_s);
   CHECK(one_hier.dispatch_bytes_per_step == one_rank.dispatch_bytes_per_step);
-  const auto rank = run("per_rank");
-  const auto hier = run("hierarchical");
+  const auto rank = run_exchange("per_rank");
+  const auto hier = run_exchange("hierarchical");
   auto exchange_s = [](const sim::run::run_result& r) {
     double t = 0;
     for (const auto& [name, v] : r.breakdown_s) {
@@ -152,11 +152,12 @@ workload: {kind: decode}
 TEST_CASE("DeepEP-style exchanges run NVLink at the chip's ep_link_efficiency") {
   // One H800 node: every leg is NVLink. h800 efficiency.link 0.8, ep_link_efficiency 0.713: a
   // per_rank exchange takes 0.8 / 0.713 as long as at NCCL's efficiency; per_copy is NCCL's.
-  const auto deepep = run("per_rank", 1);
-  const auto nccl_rate = run("per_rank", 1, {"chip.collective.ep_link_efficiency=0.8"});
+  const auto deepep = run_exchange("per_rank", 1);
+  const auto nccl_rate = run_exchange("per_rank", 1, {"chip.collective.ep_link_efficiency=0.8"});
   CHECK(part(deepep, "dispatch") / part(nccl_rate, "dispatch") ==
         Approx(0.8 / 0.713).epsilon(0.02));
-  const auto copy = run("per_copy", 1);
-  const auto copy_override = run("per_copy", 1, {"chip.collective.ep_link_efficiency=0.5"});
+  const auto copy = run_exchange("per_copy", 1);
+  const auto copy_override =
+      run_exchange("per_copy", 1, {"chip.collective.ep_link_efficiency=0.5"});
   CHECK(part(copy, "dispatch") == part(copy_override, "dispatch"));
 }

@@ -10,6 +10,7 @@
 
 #include "sim/io/scenario_loader.hpp"
 #include "sim/run/simulate.hpp"
+#include "tests/run/run_text.hpp"
 
 using namespace moesim;
 using sim::run::expert_placement;
@@ -142,16 +143,11 @@ workload:
          policy + "\n" + replicas;
 }
 
-sim::run::run_result run(const std::string& text) {
-  sim::trace_recorder trace(false);
-  return sim::run::simulate(io::load_scenario_text(text, "divided.yaml").base, trace);
-}
-
 }  // namespace
 
 TEST_CASE("divided: without replicas it runs as naive, with them the hot rank sheds load") {
-  const sim::run::run_result naive = run(mixtral_ep("naive", ""));
-  const sim::run::run_result bare = run(mixtral_ep("divided", ""));
+  const sim::run::run_result naive = test::run_text(mixtral_ep("naive", ""));
+  const sim::run::run_result bare = test::run_text(mixtral_ep("divided", ""));
   REQUIRE(naive.speculative);
   REQUIRE(bare.speculative);
   // The same routing, exchange and times: only the policy's name differs.
@@ -169,7 +165,7 @@ TEST_CASE("divided: without replicas it runs as naive, with them the hot rank sh
     replicas += "        - {expert: " + std::to_string(e) + ", ranks: [" +
                 std::to_string((e / 2 + 1) % 4) + "]}\n";
   }
-  const sim::run::run_result spread = run(mixtral_ep("divided", replicas));
+  const sim::run::run_result spread = test::run_text(mixtral_ep("divided", replicas));
   REQUIRE(spread.speculative);
   const auto& x = *spread.speculative;
   CHECK(x.rank_tokens_max_over_mean_contiguous == naive.speculative->rank_tokens_max_over_mean);
@@ -269,7 +265,7 @@ TEST_CASE("divided takes its copies from moe.placement when the scenario has one
   text.replace(text.find(moe), moe.size(),
                "moe: {capacity_factor: 0, placement: {strategy: load_aware, "
                "redundant_experts: 4}}");
-  const sim::run::run_result placed = run(text);
+  const sim::run::run_result placed = test::run_text(text);
   REQUIRE(placed.speculative);
   REQUIRE(placed.placement);
   CHECK(placed.placement->physical_experts == 12);

@@ -2,12 +2,14 @@
 // accuracy 1 turns the verification's misses into hits with nothing wasted, accuracy 0
 // fetches only experts the verification does not use, the prompt predictor ranks by the
 // context's routing, and the caches persist across serving iterations.
+#include "sim/run/expert_prefetch.hpp"
+
 #include <catch2/catch.hpp>
 #include <string>
 
 #include "sim/io/scenario_loader.hpp"
-#include "sim/run/expert_prefetch.hpp"
 #include "sim/run/simulate.hpp"
+#include "tests/run/run_text.hpp"
 
 using namespace moesim;
 
@@ -26,7 +28,8 @@ network: {model: flow}
 parallelism: {ep: 1}
 moe: {capacity_factor: 0}
 sampling: {tokens_per_step: 256, math_hidden: 32}
-precision: {expert_weights: )" + format + R"(}
+precision: {expert_weights: )" +
+         format + R"(}
 offload: {cache_experts_per_layer: )" +
          std::to_string(cache) + R"(, policy: lru}
 workload:
@@ -51,15 +54,10 @@ workload:
          policy + "\n" + extra;
 }
 
-sim::run::run_result run(const std::string& text) {
-  sim::trace_recorder trace(false);
-  return sim::run::simulate(io::load_scenario_text(text, "prefetch.yaml").base, trace);
-}
-
 }  // namespace
 
 TEST_CASE("offloading runs under serving: the caches persist across iterations", "[prefetch]") {
-  const auto plain = run(offloaded(1, "none"));
+  const auto plain = test::run_text(offloaded(1, "none"));
   REQUIRE(plain.offload);
   REQUIRE(plain.speculative);
   // Every iteration is one pass; a cache that forgot its experts between iterations would
@@ -71,15 +69,15 @@ TEST_CASE("offloading runs under serving: the caches persist across iterations",
   CHECK(plain.speculative->offloaded);
   CHECK(plain.speculative->full_batch_fetched_bytes_per_token > 0);
   // Every expert cached: nothing fetched, every lookup a hit.
-  const auto all = run(offloaded(1, "none", "", 8, "int2"));
+  const auto all = test::run_text(offloaded(1, "none", "", 8, "int2"));
   CHECK(all.offload->hit_rate == 1.0);
   CHECK(all.offload->bytes_fetched == 0.0);
 }
 
 TEST_CASE("naive speculation under offloading fetches more per token than plain decoding",
           "[prefetch]") {
-  const auto plain = run(offloaded(1, "none"));
-  const auto naive = run(offloaded(1, "naive"));
+  const auto plain = test::run_text(offloaded(1, "none"));
+  const auto naive = test::run_text(offloaded(1, "naive"));
   REQUIRE(naive.speculative);
   // k + 1 = 4 verified tokens touch more of each layer's experts than one token does.
   CHECK(naive.speculative->unique_experts_verify > 1.5 * naive.speculative->unique_experts_plain);
@@ -89,8 +87,9 @@ TEST_CASE("naive speculation under offloading fetches more per token than plain 
 
 TEST_CASE("prefetch with accuracy 1 turns the verification's misses into hits", "[prefetch]") {
   // 7 of 8 experts a layer cached: the verification's 4 tokens rarely need more.
-  const auto naive = run(offloaded(1, "naive", "", 7, "int2"));
-  const auto exact = run(offloaded(1, "prefetch", "      prefetch_accuracy: 1\n", 7, "int2"));
+  const auto naive = test::run_text(offloaded(1, "naive", "", 7, "int2"));
+  const auto exact =
+      test::run_text(offloaded(1, "prefetch", "      prefetch_accuracy: 1\n", 7, "int2"));
   REQUIRE(exact.speculative);
   const auto& f = exact.speculative->mechanism;
   CHECK(f.prefetch_from == "draft");
@@ -114,8 +113,8 @@ TEST_CASE("prefetch with accuracy 1 turns the verification's misses into hits", 
 
 TEST_CASE("prefetch with accuracy 0 fetches only experts the verification does not use",
           "[prefetch]") {
-  const auto wrong = run(offloaded(1, "prefetch", "      prefetch_accuracy: 0\n"));
-  const auto naive = run(offloaded(1, "naive"));
+  const auto wrong = test::run_text(offloaded(1, "prefetch", "      prefetch_accuracy: 0\n"));
+  const auto naive = test::run_text(offloaded(1, "naive"));
   const auto& f = wrong.speculative->mechanism;
   CHECK(f.prefetch_predicted > 0);
   CHECK(f.prefetch_hit_rate == 0.0);
@@ -127,7 +126,7 @@ TEST_CASE("prefetch with accuracy 0 fetches only experts the verification does n
 }
 
 TEST_CASE("prefetch from the prompt predicts the context's most routed experts", "[prefetch]") {
-  const auto prompt = run(offloaded(2, "prefetch", "      prefetch_from: prompt\n"));
+  const auto prompt = test::run_text(offloaded(2, "prefetch", "      prefetch_from: prompt\n"));
   const auto& f = prompt.speculative->mechanism;
   CHECK(f.prefetch_from == "prompt");
   CHECK(f.prefetch_predicted > 0);

@@ -10,6 +10,7 @@
 #include "sim/io/scenario_loader.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/simulate.hpp"
+#include "tests/run/run_text.hpp"
 
 using namespace moesim;
 
@@ -28,17 +29,13 @@ workload: {kind: decode, batch_per_device: 32, context: 512, steps: 2}
 )" + faults;
 }
 
-sim::run::scenario load(const std::string& text) {
-  return io::load_scenario_text(text, "faults.yaml").base;
-}
-
 }  // namespace
 
 TEST_CASE("a straggler's group op ends f times later in its FLOP- and HBM-bound time") {
   // compute_factor = hbm_factor = 3 on EP rank 5: every roofline op on it takes
   // 3 x (time - launch) + launch, and the group's op (every rank, waiting for the slowest) ends
   // then; before at_s it runs at full speed.
-  const auto s = load(small(R"(
+  const auto s = test::load_text(small(R"(
 faults:
   - {kind: straggler, at_s: 0.001, device: 5, compute_factor: 3, hbm_factor: 3}
 )"));
@@ -66,8 +63,8 @@ faults:
   - {kind: straggler, device: 2, compute_factor: 2, hbm_factor: 2}
   - {kind: link_degraded, at_s: 0, link: {from: dev0, to: nvswitch0}, bandwidth_factor: 0.25}
 )";
-  const auto s = load(small(faults));
-  const auto base = load(small(""));
+  const auto s = test::load_text(small(faults));
+  const auto base = test::load_text(small(""));
   sim::trace_recorder none(false);
   const auto r = sim::run::simulate(s, none);
   const auto b = sim::run::simulate(base, none);
@@ -82,7 +79,7 @@ faults:
   CHECK(r.faults->faults[1].slowdown > 1.0);
   CHECK(r.faults->faults[1].flows_hit > 0);
   // A straggler whose time never comes changes nothing.
-  const auto never = load(small(R"(
+  const auto never = test::load_text(small(R"(
 faults:
   - {kind: straggler, at_s: 1000, device: 2, compute_factor: 2}
 )"));
@@ -95,8 +92,8 @@ faults:
 TEST_CASE("a fault's report says which stages waited, adding up to the step's change") {
   // A degraded NVLink port slows the expert exchange (dispatch and combine) and nothing that
   // does not cross the network; a straggler slows the stages its ops are on.
-  const auto base = load(small(""));
-  const auto link = load(small(R"(
+  const auto base = test::load_text(small(""));
+  const auto link = test::load_text(small(R"(
 faults:
   - {kind: link_degraded, at_s: 0, link: {from: dev0, to: nvswitch0}, bandwidth_factor: 0.1}
 )"));

@@ -10,6 +10,7 @@
 #include "sim/io/error.hpp"
 #include "sim/io/scenario_loader.hpp"
 #include "sim/run/feasibility.hpp"
+#include "tests/run/run_text.hpp"
 
 using namespace moesim;
 using sim::cluster::memory_plan;
@@ -18,8 +19,8 @@ namespace {
 
 constexpr double gib = 1024.0 * 1024 * 1024;
 
-sim::run::scenario load(const std::string& yaml, std::vector<std::string> sets = {}) {
-  return io::load_scenario_text(yaml, "memory_test", {std::move(sets), {}}).base;
+sim::run::scenario memory_scenario(const std::string& yaml, std::vector<std::string> sets = {}) {
+  return test::load_text(yaml, std::move(sets), "memory_test");
 }
 
 double item(const memory_plan& p, const std::string& name) {
@@ -62,7 +63,7 @@ workload: {kind: train, batch_per_device: 1, context: 4096, micro_batches: 8}
 }  // namespace
 
 TEST_CASE("Mixtral 8x7B on EP8 holds the non-expert weights and one expert per layer") {
-  const auto s = load(mixtral_decode);
+  const auto s = memory_scenario(mixtral_decode);
   const auto plans = sim::run::stage_memory_plans(s);
   REQUIRE(plans.size() == 1);
   const memory_plan& p = plans[0];
@@ -99,18 +100,18 @@ parallelism: {ep: 8, dp: 2}
 moe: {capacity_factor: 1.25}
 workload: {kind: decode, batch_per_device: 16, context: 1000}
 )";
-  const memory_plan base = sim::run::stage_memory_plans(load(yaml))[0];
+  const memory_plan base = sim::run::stage_memory_plans(memory_scenario(yaml))[0];
   SECTION("EP halves the routed experts, nothing else") {
-    const memory_plan p =
-        sim::run::stage_memory_plans(load(yaml, {"parallelism.ep=4", "parallelism.dp=4"}))[0];
+    const memory_plan p = sim::run::stage_memory_plans(
+        memory_scenario(yaml, {"parallelism.ep=4", "parallelism.dp=4"}))[0];
     CHECK(item(p, "routed expert weights") == 2 * item(base, "routed expert weights"));
     CHECK(item(p, "attention weights") == item(base, "attention weights"));
     CHECK(item(p, "KV cache") == item(base, "KV cache"));
   }
   SECTION("TP halves attention, experts, embedding and the KV heads; norms stay whole") {
     // A TP2 replica carries twice the sequences (sim/run/batch.hpp) over half the KV heads.
-    const memory_plan p =
-        sim::run::stage_memory_plans(load(yaml, {"parallelism.tp=2", "parallelism.dp=1"}))[0];
+    const memory_plan p = sim::run::stage_memory_plans(
+        memory_scenario(yaml, {"parallelism.tp=2", "parallelism.dp=1"}))[0];
     CHECK(item(p, "attention weights") == item(base, "attention weights") / 2);
     CHECK(item(p, "routed expert weights") == item(base, "routed expert weights") / 2);
     CHECK(item(p, "embedding") == item(base, "embedding") / 2);
@@ -121,7 +122,7 @@ workload: {kind: decode, batch_per_device: 16, context: 1000}
     CHECK(item(p, "dispatch/combine buffers") == 2.0 * 32 / 2 * 2 * 1.25 * 4096 * 2);
   }
   SECTION("PP splits the layers; embedding first, LM head last") {
-    const auto s = load(yaml, {"parallelism.pp=2", "parallelism.dp=1"});
+    const auto s = memory_scenario(yaml, {"parallelism.pp=2", "parallelism.dp=1"});
     const auto plans = sim::run::stage_memory_plans(s);
     REQUIRE(plans.size() == 2);
     CHECK(item(plans[0], "attention weights") == item(base, "attention weights") / 2);
@@ -135,8 +136,8 @@ workload: {kind: decode, batch_per_device: 16, context: 1000}
     CHECK(plans[1].device == 8);
     CHECK(sim::run::pipeline_stage_of(s.parallelism, 7) == 0);
     CHECK(sim::run::pipeline_stage_of(s.parallelism, 8) == 1);
-    const auto inner =
-        load(yaml, {"parallelism.pp=2", "parallelism.dp=1", "parallelism.order=pp-tp-ep-dp"});
+    const auto inner = memory_scenario(
+        yaml, {"parallelism.pp=2", "parallelism.dp=1", "parallelism.order=pp-tp-ep-dp"});
     CHECK(sim::run::stage_memory_plans(inner)[1].device == 1);
     CHECK(sim::run::pipeline_stage_of(inner.parallelism, 7) == 1);
   }
@@ -150,11 +151,11 @@ cluster: {preset: dgx-h800, nodes: 4}
 parallelism: {ep: 32}
 workload: {kind: decode, batch_per_device: 32, context: 4096, steps: 2}
 )";
-  const memory_plan ep32 = sim::run::stage_memory_plans(load(yaml))[0];
+  const memory_plan ep32 = sim::run::stage_memory_plans(memory_scenario(yaml))[0];
   // 32 sequences x 4098 tokens x (512 + 64) fp8 values x 4 layers.
   CHECK(item(ep32, "KV cache") == 32.0 * 4098 * 576 * 4);
-  const memory_plan tp2 =
-      sim::run::stage_memory_plans(load(yaml, {"parallelism.ep=16", "parallelism.tp=2"}))[0];
+  const memory_plan tp2 = sim::run::stage_memory_plans(
+      memory_scenario(yaml, {"parallelism.ep=16", "parallelism.tp=2"}))[0];
   // The TP2 replica carries 2 x 32 sequences and every rank holds the whole latent of each.
   CHECK(item(tp2, "KV cache") == 2 * item(ep32, "KV cache"));
 }
@@ -172,22 +173,22 @@ chip: {hbm_bytes: 1 TiB}
 parallelism: {tp: 8}
 workload: {kind: decode, batch_per_device: 256, context: 4096, steps: 1}
 )";
-  const memory_plan tp8 = sim::run::stage_memory_plans(load(yaml))[0];
+  const memory_plan tp8 = sim::run::stage_memory_plans(memory_scenario(yaml))[0];
   CHECK(item(tp8, "KV cache") == 2048.0 * 4097 * 32 * 2 * 128 * 2);
-  const memory_plan ep8 =
-      sim::run::stage_memory_plans(load(yaml, {"parallelism.tp=1", "parallelism.ep=8"}))[0];
+  const memory_plan ep8 = sim::run::stage_memory_plans(
+      memory_scenario(yaml, {"parallelism.tp=1", "parallelism.ep=8"}))[0];
   CHECK(item(ep8, "KV cache") == item(tp8, "KV cache"));
-  const memory_plan tp2pp4 =
-      sim::run::stage_memory_plans(load(yaml, {"parallelism.tp=2", "parallelism.pp=4"}))[0];
+  const memory_plan tp2pp4 = sim::run::stage_memory_plans(
+      memory_scenario(yaml, {"parallelism.tp=2", "parallelism.pp=4"}))[0];
   CHECK(item(tp2pp4, "KV cache") == item(tp8, "KV cache"));
-  CHECK_THROWS_WITH(sim::run::check_feasible(load(yaml, {"chip.hbm_bytes=80 GiB"})),
+  CHECK_THROWS_WITH(sim::run::check_feasible(memory_scenario(yaml, {"chip.hbm_bytes=80 GiB"})),
                     Catch::Contains("KV cache 128 GiB"));
 }
 
 TEST_CASE("ZeRO shards optimizer states, then gradients, then weights over data parallel") {
   auto plan = [](int zero) {
     return sim::run::stage_memory_plans(
-        load(mixtral_train, {"workload.training.zero=" + std::to_string(zero)}))[0];
+        memory_scenario(mixtral_train, {"workload.training.zero=" + std::to_string(zero)}))[0];
   };
   const memory_plan z0 = plan(0), z1 = plan(1), z2 = plan(2), z3 = plan(3);
   // tp 2, ep 4, dp 2: non-expert parameters have ep*dp = 8 replicas, experts dp = 2.
@@ -210,13 +211,13 @@ TEST_CASE("ZeRO shards optimizer states, then gradients, then weights over data 
     auto with = [&](int zero) {
       auto sets = dp2;
       sets.push_back("workload.training.zero=" + std::to_string(zero));
-      return sim::run::stage_memory_plans(load(mixtral_train, sets))[0];
+      return sim::run::stage_memory_plans(memory_scenario(mixtral_train, sets))[0];
     };
     CHECK(item(with(1), "optimizer states") == item(with(0), "optimizer states") / 2);
   }
   SECTION("bf16 gradients take half of fp32's") {
-    const memory_plan bf16 =
-        sim::run::stage_memory_plans(load(mixtral_train, {"workload.training.gradients=bf16"}))[0];
+    const memory_plan bf16 = sim::run::stage_memory_plans(
+        memory_scenario(mixtral_train, {"workload.training.gradients=bf16"}))[0];
     CHECK(item(bf16, "gradients") == item(z0, "gradients") / 2);
   }
 }
@@ -239,7 +240,7 @@ TEST_CASE("activation recomputation: full < selective < none, by Korthikanti's t
   }
   auto plan = [](const std::string& r) {
     return sim::run::stage_memory_plans(
-        load(mixtral_train, {"workload.training.recompute=" + r}))[0];
+        memory_scenario(mixtral_train, {"workload.training.recompute=" + r}))[0];
   };
   const memory_plan none = plan("none"), selective = plan("selective"), full = plan("full");
   CHECK(item(full, "activations") < item(selective, "activations"));
@@ -255,8 +256,8 @@ TEST_CASE("activation recomputation: full < selective < none, by Korthikanti's t
 }
 
 TEST_CASE("1F1B keeps pp micro-batches on the first stage and one on the last") {
-  const auto s = load(mixtral_train,
-                      {"parallelism.pp=2", "parallelism.dp=1", "workload.training.recompute=full"});
+  const auto s = memory_scenario(
+      mixtral_train, {"parallelism.pp=2", "parallelism.dp=1", "workload.training.recompute=full"});
   const auto plans = sim::run::stage_memory_plans(s);
   REQUIRE(plans.size() == 2);
   // Each stage has 4 layers; full recomputation keeps 2*s*b*h/tp per layer and micro-batch.
@@ -266,9 +267,9 @@ TEST_CASE("1F1B keeps pp micro-batches on the first stage and one on the last") 
   // The loss's fp32 logits on the last stage only: 4*s*b*v/tp.
   CHECK(item(plans[0], "logits") == 0);
   CHECK(item(plans[1], "logits") == 4.0 * 4096 * 32000 / 2);
-  const auto one = sim::run::stage_memory_plans(
-      load(mixtral_train, {"parallelism.pp=2", "parallelism.dp=1",
-                           "workload.training.recompute=full", "workload.micro_batches=1"}));
+  const auto one = sim::run::stage_memory_plans(memory_scenario(
+      mixtral_train, {"parallelism.pp=2", "parallelism.dp=1", "workload.training.recompute=full",
+                      "workload.micro_batches=1"}));
   CHECK(item(one[0], "activations") == per_micro_batch);
 }
 
@@ -280,7 +281,7 @@ parallelism: {ep: 8}
 workload: {kind: decode, batch_per_device: 32, context: 4096}
 )";
   try {
-    (void)load(yaml);
+    (void)memory_scenario(yaml);
     FAIL("DeepSeek-V3 on 8 H100 was accepted");
   } catch (const io::input_error& e) {
     CHECK(std::string(e.what()) ==
@@ -289,9 +290,9 @@ workload: {kind: decode, batch_per_device: 32, context: 4096}
           "5.35 GiB)");
   }
   // The bound is the plan's total: just above it the layout loads, just below it does not.
-  const auto fits = load(yaml, {"chip.hbm_bytes=97 GiB"});
+  const auto fits = memory_scenario(yaml, {"chip.hbm_bytes=97 GiB"});
   CHECK(sim::run::stage_memory_plans(fits)[0].total_bytes == Approx(96.4 * gib).epsilon(1e-3));
-  CHECK_THROWS_AS(load(yaml, {"chip.hbm_bytes=96 GiB"}), io::input_error);
+  CHECK_THROWS_AS(memory_scenario(yaml, {"chip.hbm_bytes=96 GiB"}), io::input_error);
 }
 
 TEST_CASE("pipeline stages are named in a refusal and training keys are checked") {
@@ -301,14 +302,15 @@ cluster: {preset: dgx-h100, nodes: 8}
 parallelism: {tp: 1, ep: 8, pp: 4, vp: 8, dp: 2}
 workload: {kind: train, batch_per_device: 1, context: 4096, micro_batches: 16}
 )";
-  CHECK_THROWS_WITH(load(yaml), Catch::Contains("memory: device 0 (pipeline stage 0 of 4) needs") &&
-                                    Catch::Contains("activations"));
-  CHECK_NOTHROW(load(yaml, {"workload.training.recompute=selective"}));
-  CHECK_THROWS_WITH(load(yaml, {"workload.training.zero=4"}),
+  CHECK_THROWS_WITH(memory_scenario(yaml),
+                    Catch::Contains("memory: device 0 (pipeline stage 0 of 4) needs") &&
+                        Catch::Contains("activations"));
+  CHECK_NOTHROW(memory_scenario(yaml, {"workload.training.recompute=selective"}));
+  CHECK_THROWS_WITH(memory_scenario(yaml, {"workload.training.zero=4"}),
                     Catch::Contains("workload.training.zero"));
-  CHECK_THROWS_WITH(load(yaml, {"parallelism.vp=3"}),
+  CHECK_THROWS_WITH(memory_scenario(yaml, {"parallelism.vp=3"}),
                     Catch::Contains("pp 4 x vp 3 = 12 virtual stages do not divide the 32 layers"));
-  CHECK_THROWS_WITH(load(yaml, {"parallelism.order=tp-ep-dp"}),
+  CHECK_THROWS_WITH(memory_scenario(yaml, {"parallelism.order=tp-ep-dp"}),
                     Catch::Contains("order 'tp-ep-dp' must name tp, ep, dp and pp once each"));
 }
 

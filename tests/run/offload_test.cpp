@@ -10,6 +10,7 @@
 #include "sim/run/expert_offload.hpp"
 #include "sim/run/op_costs.hpp"
 #include "sim/run/simulate.hpp"
+#include "tests/run/run_text.hpp"
 
 using namespace moesim;
 using sim::run::expert_cache;
@@ -18,7 +19,7 @@ using sim::run::offload_policy;
 namespace {
 
 // A small Mixtral-shaped MoE (8 experts, top-2) on one T4 of the Colab machine.
-std::string t4_scenario(const std::string& extra) {
+std::string small_moe_on_t4(const std::string& extra) {
   return R"(name: t
 seed: 3
 model:
@@ -37,12 +38,6 @@ workload: {kind: decode, batch_per_device: 1, context: 64, steps: 4}
 )" + extra;
 }
 
-sim::run::run_result run(const std::string& yaml) {
-  const auto set = io::load_scenario_text(yaml, "test.yaml");
-  sim::trace_recorder trace(false);
-  return sim::run::simulate(set.base, trace);
-}
-
 }  // namespace
 
 TEST_CASE("LRU evicts the least recently used expert, never a pinned one", "[offload]") {
@@ -51,8 +46,8 @@ TEST_CASE("LRU evicts the least recently used expert, never a pinned one", "[off
   CHECK(c.insert(1, {}, &in) == -1);
   CHECK(in);
   CHECK(c.insert(2, {}, &in) == -1);
-  c.touch(1);                         // 2 is now the least recent
-  CHECK(c.insert(3, {}, &in) == 2);   // {1, 3}
+  c.touch(1);                        // 2 is now the least recent
+  CHECK(c.insert(3, {}, &in) == 2);  // {1, 3}
   CHECK(c.contains(1));
   CHECK_FALSE(c.contains(2));
   const std::vector<std::int64_t> pinned{1, 3};
@@ -69,12 +64,12 @@ TEST_CASE("LRU evicts the least recently used expert, never a pinned one", "[off
 TEST_CASE("LFU evicts the least used expert, ties to the least recent", "[offload]") {
   expert_cache c(3, offload_policy::lfu);
   bool in = false;
-  c.insert(1, {}, &in);  // uses 1
-  c.insert(2, {}, &in);  // uses 1
-  c.insert(3, {}, &in);  // uses 1
-  c.touch(1);            // 1: 2 uses
-  c.touch(1);            // 1: 3 uses
-  c.touch(3);            // 3: 2 uses; 2 has 1
+  c.insert(1, {}, &in);              // uses 1
+  c.insert(2, {}, &in);              // uses 1
+  c.insert(3, {}, &in);              // uses 1
+  c.touch(1);                        // 1: 2 uses
+  c.touch(1);                        // 1: 3 uses
+  c.touch(3);                        // 3: 2 uses; 2 has 1
   CHECK(c.insert(4, {}, &in) == 2);  // {1:3, 3:2, 4:1}
   c.touch(4);                        // 4: 2 uses, more recent than 3
   CHECK(c.insert(5, {}, &in) == 3);  // 3 and 4 tie at 2 uses: 3 is the least recent
@@ -88,7 +83,7 @@ TEST_CASE("stored weight formats: bytes per parameter", "[offload]") {
   CHECK(models::bytes_per_param(models::weight_dtype::int2) == 0.25);
   CHECK(models::parse_weight_dtype("int3") == models::weight_dtype::int3);
   const auto set = io::load_scenario_text(
-      t4_scenario("precision: {expert_weights: int3, attention_weights: int4}\n"), "test.yaml");
+      small_moe_on_t4("precision: {expert_weights: int3, attention_weights: int4}\n"), "test.yaml");
   const models::model_spec& m = set.base.model;
   CHECK(models::expert_bytes_per_param(m) == 0.375);
   CHECK(models::attention_bytes_per_param(m) == 0.5);
@@ -110,8 +105,8 @@ TEST_CASE("a missed expert's fetch over an idle PCIe link", "[offload]") {
   // No cache: each of the 4 layers fetches its 2 active experts (batch 1, top-2) at once over
   // the T4's Gen3 link at its pinned copy rate, 12.2 GB/s (one hop, 1 us), sharing it:
   // 2 x expert bytes / 12.2 GB/s + 1 us.
-  const auto base = run(t4_scenario(""));
-  const auto r = run(t4_scenario("offload: {cache_experts_per_layer: 0}\n"));
+  const auto base = test::run_text(small_moe_on_t4(""));
+  const auto r = test::run_text(small_moe_on_t4("offload: {cache_experts_per_layer: 0}\n"));
   REQUIRE(r.offload);
   CHECK_FALSE(base.offload);
   const double expert = 3.0 * 1024 * 3584 * 2;  // gated: three matrices, fp16
@@ -126,8 +121,8 @@ TEST_CASE("a missed expert's fetch over an idle PCIe link", "[offload]") {
 TEST_CASE("a cache holding every expert changes nothing", "[offload]") {
   // The caches start full, so every expert hits, nothing is fetched, and the step is the one
   // without offloading, to the picosecond.
-  const auto base = run(t4_scenario(""));
-  const auto r = run(t4_scenario("offload: {cache_experts_per_layer: 8}\n"));
+  const auto base = test::run_text(small_moe_on_t4(""));
+  const auto r = test::run_text(small_moe_on_t4("offload: {cache_experts_per_layer: 8}\n"));
   REQUIRE(r.offload);
   CHECK(r.offload->hit_rate == 1);
   CHECK(r.offload->bytes_fetched == 0);
@@ -138,8 +133,8 @@ TEST_CASE("a cache holding every expert changes nothing", "[offload]") {
 }
 
 TEST_CASE("host CPU time of an expert at batch 1", "[offload]") {
-  const auto set = io::load_scenario_text(
-      t4_scenario("precision: {expert_weights: int2}\n"), "test.yaml");
+  const auto set =
+      io::load_scenario_text(small_moe_on_t4("precision: {expert_weights: int2}\n"), "test.yaml");
   const topo::host_cpu_spec& cpu = *set.base.cluster.host;
   // Colab host (one core): 70.4 GFLOP/s, 10 GB/s. One token: 2 x 11.01M FLOPs / 70.4 GFLOP/s
   // = 3.13e-4 s against 2.75 MB / 10 GB/s = 2.75e-4 s of DRAM: this one core is compute-bound.
@@ -155,7 +150,8 @@ TEST_CASE("host CPU time of an expert at batch 1", "[offload]") {
 }
 
 TEST_CASE("misses on the host CPU", "[offload]") {
-  const auto r = run(t4_scenario("offload: {cache_experts_per_layer: 2, miss: cpu}\n"));
+  const auto r =
+      test::run_text(small_moe_on_t4("offload: {cache_experts_per_layer: 2, miss: cpu}\n"));
   REQUIRE(r.offload);
   CHECK(r.offload->bytes_fetched == 0);  // nothing is ever fetched: the loaded experts stay
   CHECK(r.offload->hit_rate < 1);

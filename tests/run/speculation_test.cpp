@@ -10,6 +10,7 @@
 #include "sim/io/scenario_loader.hpp"
 #include "sim/run/routing_sampler.hpp"
 #include "sim/run/simulate.hpp"
+#include "tests/run/run_text.hpp"
 
 using namespace moesim;
 
@@ -43,11 +44,6 @@ workload:
          extra;
 }
 
-sim::run::run_result run(const std::string& text) {
-  sim::trace_recorder trace(false);
-  return sim::run::simulate(io::load_scenario_text(text, "spec.yaml").base, trace);
-}
-
 const std::string mtp_like = R"(    speculative:
       drafter: draft_model
       draft_model: draft-1b
@@ -79,7 +75,7 @@ TEST_CASE("the real router's expert union under uniform routing follows E(1-(1-k
 }
 
 TEST_CASE("verification routes each sequence's k + 1 tokens: the expert union grows") {
-  const sim::run::run_result r = run(serving("mixtral-8x7b", mtp_like));
+  const sim::run::run_result r = test::run_text(serving("mixtral-8x7b", mtp_like));
   REQUIRE(r.speculative);
   const auto& x = *r.speculative;
   CHECK(x.drafter == "draft_model");
@@ -105,7 +101,7 @@ TEST_CASE("verification routes each sequence's k + 1 tokens: the expert union gr
 TEST_CASE("one sequence verifies k + 1 tokens: union of 4 tokens against exactly top-k") {
   std::string text = serving("mixtral-8x7b", mtp_like);
   text.replace(text.find("concurrency: 4"), 14, "concurrency: 1");
-  const sim::run::run_result r = run(text);
+  const sim::run::run_result r = test::run_text(text);
   REQUIRE(r.speculative);
   const auto& x = *r.speculative;
   // One token touches exactly its top-2 experts.
@@ -116,8 +112,8 @@ TEST_CASE("one sequence verifies k + 1 tokens: union of 4 tokens against exactly
 }
 
 TEST_CASE("speculation emits the same tokens in fewer iterations, and ngram drafts for free") {
-  const sim::run::run_result plain = run(serving("mixtral-8x7b", ""));
-  const sim::run::run_result spec = run(serving("mixtral-8x7b", mtp_like));
+  const sim::run::run_result plain = test::run_text(serving("mixtral-8x7b", ""));
+  const sim::run::run_result spec = test::run_text(serving("mixtral-8x7b", mtp_like));
   REQUIRE(plain.serving);
   REQUIRE(spec.serving);
   CHECK(plain.serving->requests == 8);
@@ -130,7 +126,7 @@ TEST_CASE("speculation emits the same tokens in fewer iterations, and ngram draf
       reading: marginal
       acceptance_source: "vLLM PR #41044, DeepSeek MTP per-position rates"
 )";
-  const sim::run::run_result free = run(serving("mixtral-8x7b", ngram));
+  const sim::run::run_result free = test::run_text(serving("mixtral-8x7b", ngram));
   REQUIRE(free.speculative);
   CHECK(free.speculative->draft_s == 0);
   CHECK(free.speculative->draft_share == 0);
@@ -140,7 +136,7 @@ TEST_CASE("speculation emits the same tokens in fewer iterations, and ngram draf
 
 TEST_CASE(
     "the draft model's weights are in the memory plan, and one that does not fit is refused") {
-  const sim::run::run_result spec = run(serving("mixtral-8x7b", mtp_like));
+  const sim::run::run_result spec = test::run_text(serving("mixtral-8x7b", mtp_like));
   bool found = false;
   for (const auto& m : spec.memory) {
     for (const auto& [name, bytes] : m.items) {
@@ -182,7 +178,7 @@ TEST_CASE("MTP and EAGLE drafters run on the same devices, their weights in the 
   // block is an MoE layer routed by the MTP gate: drafting touches experts too.
   std::string mtp = serving("deepseek-v3", drafter("mtp"));
   mtp.replace(mtp.find("deepseek-v3}"), 12, "deepseek-v3, layers: 4}");
-  const sim::run::run_result m = run(mtp);
+  const sim::run::run_result m = test::run_text(mtp);
   REQUIRE(m.speculative);
   CHECK(m.speculative->drafter == "mtp");
   CHECK(m.speculative->draft_s > 0);
@@ -190,7 +186,7 @@ TEST_CASE("MTP and EAGLE drafters run on the same devices, their weights in the 
   // 12B at fp8 here), well above the EAGLE head's.
   CHECK(draft_bytes(m) > 10e9);
   CHECK(draft_bytes(m) < 14e9);
-  const sim::run::run_result e = run(serving("mixtral-8x7b", drafter("eagle")));
+  const sim::run::run_result e = test::run_text(serving("mixtral-8x7b", drafter("eagle")));
   REQUIRE(e.speculative);
   CHECK(e.speculative->draft_s > 0);
   // One decoder layer at Mixtral's sizes (attention and a 14336-wide FFN) and the 2h x h FC.
@@ -212,7 +208,7 @@ TEST_CASE("a draft tree verifies draft_tokens per sequence and accepts along its
   std::string text = serving("mixtral-8x7b", tree);
   text.replace(text.find("concurrency: 4"), 14, "concurrency: 1");
   text.replace(text.find("tokens: 48"), 10, "tokens: 400");
-  const sim::run::run_result r = run(text);
+  const sim::run::run_result r = test::run_text(text);
   REQUIRE(r.speculative);
   const auto& x = *r.speculative;
   CHECK(x.k == 9);

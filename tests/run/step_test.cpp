@@ -42,8 +42,8 @@ model:
   attention: {kind: gqa, heads: 8, kv_heads: 2, head_dim: 128}
 )";
 
-sim::run::run_result run(const std::string& body, std::vector<std::string> overrides = {},
-                         const char* model = small_moe) {
+sim::run::run_result run_step(const std::string& body, std::vector<std::string> overrides = {},
+                              const char* model = small_moe) {
   io::load_options opt;
   opt.overrides = std::move(overrides);
   const auto set = io::load_scenario_text("name: t\nseed: 3\n" + body + model, "test.yaml", opt);
@@ -67,8 +67,8 @@ workload: {kind: train, batch_per_device: 1, context: 1024, micro_batches: 4, st
 }  // namespace
 
 TEST_CASE("folding data-parallel replicas agrees with simulating them all") {
-  const auto folded = run(train_dp2);
-  const auto unfolded = run(train_dp2, {"folding.dp_replicas=false"});
+  const auto folded = run_step(train_dp2);
+  const auto unfolded = run_step(train_dp2, {"folding.dp_replicas=false"});
   INFO("folded " << folded.step_time_s << " s, unfolded " << unfolded.step_time_s << " s");
   CHECK(folded.step_time_s == Approx(unfolded.step_time_s).epsilon(0.02));
   CHECK(part(folded, "dp_collective") > 0);
@@ -76,7 +76,7 @@ TEST_CASE("folding data-parallel replicas agrees with simulating them all") {
 }
 
 TEST_CASE("the breakdown of a training step sums to the step time") {
-  const auto r = run(train_dp2);
+  const auto r = run_step(train_dp2);
   double sum = 0;
   for (const auto& [k, v] : r.breakdown_s) sum += v;
   CHECK(sum == Approx(r.step_time_s).epsilon(1e-9));
@@ -94,7 +94,7 @@ cluster: {preset: dgx-h100}
 parallelism: {pp: 4, dp: 2}
 workload: {kind: train, batch_per_device: 1, context: 2048, micro_batches: 16, steps: 1}
 )";
-  const auto r = run(body, {}, small_dense);
+  const auto r = run_step(body, {}, small_dense);
   const double bubble = part(r, "pipeline_bubble");
   const double work = r.step_time_s - bubble - part(r, "dp_collective") - part(r, "optimizer");
   INFO("bubble " << bubble << " s, work " << work << " s");
@@ -106,8 +106,8 @@ workload: {kind: train, batch_per_device: 1, context: 2048, micro_batches: 16, s
 }
 
 TEST_CASE("overlapping forward and backward hides all-to-all under compute") {
-  const auto plain = run(train_dp2);
-  const auto overlapped = run(train_dp2, {"workload.overlap=true"});
+  const auto plain = run_step(train_dp2);
+  const auto overlapped = run_step(train_dp2, {"workload.overlap=true"});
   CHECK(overlapped.step_time_s < plain.step_time_s);
 }
 
@@ -116,11 +116,11 @@ TEST_CASE("inference runs tp, ep and pp layouts of one node") {
 cluster: {preset: dgx-h100}
 workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 2}
 )";
-  const auto ep8 = run(body, {"parallelism.ep=8"});
-  const auto tp8 = run(body, {"parallelism.tp=8"});
-  const auto tp2ep4 = run(body, {"parallelism.tp=2", "parallelism.ep=4"});
+  const auto ep8 = run_step(body, {"parallelism.ep=8"});
+  const auto tp8 = run_step(body, {"parallelism.tp=8"});
+  const auto tp2ep4 = run_step(body, {"parallelism.tp=2", "parallelism.ep=4"});
   const auto pp2ep4 =
-      run(body, {"parallelism.pp=2", "parallelism.ep=4", "workload.micro_batches=2"});
+      run_step(body, {"parallelism.pp=2", "parallelism.ep=4", "workload.micro_batches=2"});
   for (const auto* r : {&ep8, &tp8, &tp2ep4, &pp2ep4}) {
     CHECK(r->step_time_s > 0);
     CHECK(r->tokens_per_step == 16 * 8);
@@ -136,15 +136,15 @@ cluster: {preset: dgx-h100, nodes: 2}
 parallelism: {ep: 8, pp: 2}
 workload: {kind: train, batch_per_device: 1, context: 1024, micro_batches: 24, steps: 1}
 )";
-  const auto all = run(body);
-  const auto folded = run(body, {"folding.micro_batches=8"});
+  const auto all = run_step(body);
+  const auto folded = run_step(body, {"folding.micro_batches=8"});
   INFO("all " << all.step_time_s << " s, folded " << folded.step_time_s << " s");
   CHECK(folded.step_time_s == Approx(all.step_time_s).epsilon(0.02));
   CHECK(folded.tokens_per_step == all.tokens_per_step);
   double sum = 0;
   for (const auto& [k, v] : folded.breakdown_s) sum += v;
   CHECK(sum == Approx(folded.step_time_s).epsilon(1e-9));
-  CHECK_THROWS_WITH(run(body, {"folding.micro_batches=5"}),
+  CHECK_THROWS_WITH(run_step(body, {"folding.micro_batches=5"}),
                     Catch::Contains("folding: micro_batches 5 must be at least 2 x pp + 2 = 6"));
 }
 
@@ -161,8 +161,8 @@ cluster: {preset: dgx-h100}
 parallelism: {ep: 8}
 workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 1}
 )";
-  const auto roofline = run(body);
-  const auto measured = run(body, {"op_profile=" + csv_path});
+  const auto roofline = run_step(body);
+  const auto measured = run_step(body, {"op_profile=" + csv_path});
   // 8 MoE layers x 1 ms of experts on the critical path (the activation stays on the roofline).
   CHECK(part(measured, "expert_compute") + part(measured, "expert_weight_load") >= 8e-3);
   CHECK(measured.step_time_s > roofline.step_time_s + 7e-3);
@@ -170,7 +170,7 @@ workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 1}
 }
 
 TEST_CASE("results do not depend on the number of routing threads") {
-  const auto one = run(train_dp2, {"sampling.tokens_per_step=256"});
+  const auto one = run_step(train_dp2, {"sampling.tokens_per_step=256"});
   io::load_options opt;
   opt.overrides = {"sampling.tokens_per_step=256"};
   const auto set = io::load_scenario_text(std::string("name: t\nseed: 3\n") + train_dp2 + small_moe,
@@ -208,15 +208,15 @@ cluster: {preset: dgx-h100}
 parallelism: {ep: 8}
 workload: {kind: decode, batch_per_device: 16, context: 1024, steps: 2}
 )";
-  const auto ll = run(body);  // h100: collective.ep_low_latency_kernel_ps 19.5 us
-  const auto none = run(body, {"chip.collective.ep_low_latency_kernel_ps=0 us"});
+  const auto ll = run_step(body);  // h100: collective.ep_low_latency_kernel_ps 19.5 us
+  const auto none = run_step(body, {"chip.collective.ep_low_latency_kernel_ps=0 us"});
   // 8 MoE layers, one dispatch and one combine kernel each per step, on the critical path.
   CHECK((part(ll, "dispatch") - part(none, "dispatch")) * 1e6 == Approx(8 * 19.5).epsilon(1e-3));
   CHECK((part(ll, "combine") - part(none, "combine")) * 1e6 == Approx(8 * 19.5).epsilon(1e-3));
   // Per-rank exchanges (DeepEP's normal kernels) and training pay none.
-  const auto per_rank = run(body, {"moe.exchange=per_rank"});
+  const auto per_rank = run_step(body, {"moe.exchange=per_rank"});
   const auto per_rank_none =
-      run(body, {"moe.exchange=per_rank", "chip.collective.ep_low_latency_kernel_ps=0 us"});
+      run_step(body, {"moe.exchange=per_rank", "chip.collective.ep_low_latency_kernel_ps=0 us"});
   CHECK(part(per_rank, "dispatch") == part(per_rank_none, "dispatch"));
 }
 
@@ -228,8 +228,8 @@ network: {model: analytical}
 parallelism: {ep: 8, dp: 2, order: tp-dp-ep-pp}
 workload: {kind: prefill, batch_per_device: 1, context: 2048, steps: 1}
 )";
-  const auto bf16 = run(body);
-  const auto mixed = run(body, {"precision.dispatch=fp8", "precision.combine=bf16"});
+  const auto bf16 = run_step(body);
+  const auto mixed = run_step(body, {"precision.dispatch=fp8", "precision.combine=bf16"});
   // The combine is unchanged; the dispatch carries 1 + 4/128 bytes per value instead of 2.
   CHECK(part(mixed, "combine") == Approx(part(bf16, "combine")).epsilon(0.01));
   CHECK(mixed.dispatch_bytes_per_step / bf16.dispatch_bytes_per_step ==
@@ -241,8 +241,8 @@ cluster: {preset: dgx-h100}
 parallelism: {ep: 8}
 workload: {kind: decode, batch_per_device: 64, context: 8192, steps: 1}
 )";
-  const auto fp8 = run(decode, {"model.dtype=fp8"});
-  const auto kv16 = run(decode, {"model.dtype=fp8", "precision.kv_cache=bf16"});
+  const auto fp8 = run_step(decode, {"model.dtype=fp8"});
+  const auto kv16 = run_step(decode, {"model.dtype=fp8", "precision.kv_cache=bf16"});
   CHECK(part(kv16, "attention") > 1.6 * part(fp8, "attention"));
   CHECK(kv16.peak_hbm_bytes > fp8.peak_hbm_bytes);
 }

@@ -22,8 +22,8 @@ speculative_spec spec(std::vector<double> acceptance, acceptance_reading reading
 }
 
 /// A scheduler with room to spare and `drafts` draft tokens per decode.
-scheduler_limits limits(std::uint32_t max_running, std::uint32_t block_tokens,
-                        std::uint32_t drafts) {
+scheduler_limits spec_limits(std::uint32_t max_running, std::uint32_t block_tokens,
+                             std::uint32_t drafts) {
   scheduler_limits l;
   l.max_running = max_running;
   l.token_budget = 64;
@@ -140,7 +140,7 @@ TEST_CASE("topics make some sequences easier while the population keeps the stat
 }
 
 TEST_CASE("a decoding sequence verifies k drafts and advances by accepted + 1") {
-  scheduler s(limits(4, 4, 3));
+  scheduler s(spec_limits(4, 4, 3));
   s.add(request{1, 0, 10, 6, 0});
   const iteration prefill = s.next();
   REQUIRE(prefill.seqs.size() == 1);
@@ -176,7 +176,7 @@ TEST_CASE("a decoding sequence verifies k drafts and advances by accepted + 1") 
 }
 
 TEST_CASE("rejected drafts free their KV blocks, and bad accepted counts are refused") {
-  scheduler s(limits(1, 2, 4));
+  scheduler s(spec_limits(1, 2, 4));
   s.add(request{7, 0, 4, 20, 0});
   CHECK(s.complete(s.next(), 10).empty());
   const iteration v = s.next();

@@ -59,14 +59,16 @@ int sweep(const options& opt, std::ostream& out);
 /// Rebalancing's wall-time cost: a serving run with EPLB rebalanced every 50 iterations against
 /// the same run placed once (issue 14: at most 1.2x).
 int rebalance(const options& opt, std::ostream& out);
+/// Seconds of steady_clock since `t0`.
+inline double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 /// Runs `body` until at least min_time_s have passed (and at least `min_runs` times); returns
 /// the median seconds per run (steady_clock).
 template <class Body>
 double time_median(double min_time_s, int min_runs, Body&& body) {
   using clock_type = std::chrono::steady_clock;
-  const auto since = [](clock_type::time_point t) {
-    return std::chrono::duration<double>(clock_type::now() - t).count();
-  };
   std::vector<double> runs;
   const auto start = clock_type::now();
   while (static_cast<int>(runs.size()) < min_runs || since(start) < min_time_s) {

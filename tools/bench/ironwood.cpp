@@ -26,10 +26,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
 struct check_result {
   std::string shape;
   double flows = 0;

@@ -20,14 +20,14 @@ namespace moesim::bench {
 
 namespace {
 
-struct timed {
+struct timed_run {
   double wall_s = 0;
   double simulated_s = 0;
   int iterations = 0;
   int rebalances = 0;
 };
 
-timed run_once(const options& opt, bool rebalance) {
+timed_run run_once(const options& opt, bool rebalance) {
   io::load_options lo;
   lo.seed = opt.seed;
   lo.overrides = {"workload.serve.duration_s=60", "moe.placement.strategy=eplb",
@@ -42,7 +42,7 @@ timed run_once(const options& opt, bool rebalance) {
   sim::trace_recorder trace(false);
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = sim::run::simulate(set.base, trace, {threads});
-  timed t;
+  timed_run t;
   t.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   t.simulated_s = r.simulated_time_s;
   t.iterations = static_cast<int>(r.steps);
@@ -53,8 +53,8 @@ timed run_once(const options& opt, bool rebalance) {
 }  // namespace
 
 int rebalance(const options& opt, std::ostream& out) {
-  const timed still = run_once(opt, false);
-  const timed moving = run_once(opt, true);
+  const timed_run still = run_once(opt, false);
+  const timed_run moving = run_once(opt, true);
   const double ratio = moving.wall_s / still.wall_s;
   constexpr double target = 1.2;
   if (opt.json) {

@@ -311,8 +311,8 @@ std::string place_rows(const results& runs) {
     std::string cells;
     for (std::size_t i = 0; i < r0["rows"].size(); ++i) {
       const auto& row = r0["rows"][i];
-      const std::string at = fmt::format("{:.0f}x{:.0f}", num(row, "nodes"),
-                                         num(row, "devices") / num(row, "nodes"));
+      const std::string at =
+          fmt::format("{:.0f}x{:.0f}", num(row, "nodes"), num(row, "devices") / num(row, "nodes"));
       if (at != layout) continue;
       cells += fmt::format(
           "{}{} {} s, max/mean {:.3f}, {:.1f}% cross-node", cells.empty() ? "" : "; ",
@@ -327,7 +327,8 @@ std::string place_rows(const results& runs) {
       "{}: `moesim place --strategy eplb` (32 nodes, --json, in-process): **{} s**. Each "
       "strategy's place() per {:.0f} layers x {:.0f} experts, {:.0f} slots, load max/mean (mean "
       "over layers) and share of the co-activation crossing nodes:{}",
-      runs_note(runs), span(collect(runs, [](const json& r) { return num(r, "command_s"); }), "{:.3g}"),
+      runs_note(runs),
+      span(collect(runs, [](const json& r) { return num(r, "command_s"); }), "{:.3g}"),
       num(r0, "layers"), num(r0, "experts"), num(r0, "slots"), layouts);
 }
 

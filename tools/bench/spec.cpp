@@ -27,10 +27,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-double since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
 /// Grid `name` (a shipped scenario) against a wall-time target.
 int grid_of(const char* name, double target_s, const options& opt, std::ostream& out);
 

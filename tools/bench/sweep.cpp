@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -72,13 +72,13 @@ double cpu_of_children() {
   return s(u.ru_utime) + s(u.ru_stime);
 }
 
-struct timed {
+struct child_time {
   double wall_s = 0;
   double cpu_s = 0;  ///< user + system seconds of the child
 };
 
 /// Runs `program` with `args` (stdout and stderr to /dev/null); throws when it fails.
-timed run_program(const std::string& program, const std::vector<std::string>& args) {
+child_time run_program(const std::string& program, const std::vector<std::string>& args) {
   std::vector<std::string> all{program};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -104,7 +104,9 @@ timed run_program(const std::string& program, const std::vector<std::string>& ar
 }
 
 /// Runs this binary with `args`.
-timed run_self(const std::vector<std::string>& args) { return run_program("/proc/self/exe", args); }
+child_time run_self(const std::vector<std::string>& args) {
+  return run_program("/proc/self/exe", args);
+}
 
 /// The path of `mpirun` on PATH when this binary has the MPI transport, else empty.
 std::string mpirun_path() {
@@ -151,15 +153,15 @@ int sweep(const options& opt, std::ostream& out) {
     return run_self(
         {"sweep", f, "--quiet", "--jobs", std::to_string(jobs), "--out", (dir / prefix).string()});
   };
-  const timed j1 = sweep_at(1, file, "j1");
-  const timed j2 = sweep_at(2, file, "j2");
+  const child_time j1 = sweep_at(1, file, "j1");
+  const child_time j2 = sweep_at(2, file, "j2");
   const bool identical = slurp(dir / "j1.csv") == slurp(dir / "j2.csv") &&
                          slurp(dir / "j1.json") == slurp(dir / "j2.json");
   // 2 Open MPI ranks of 1 thread each on this machine (the target: within 10% of 2 threads),
   // with the options the README gives for one machine in a container; mpirun's own start and
   // teardown are included, as a user pays them.
   const std::string mpirun = mpirun_path();
-  timed mpi{-1, -1};
+  child_time mpi{-1, -1};
   bool mpi_identical = false;
   if (!mpirun.empty()) {
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
@@ -191,21 +193,21 @@ int sweep(const options& opt, std::ostream& out) {
     std::ofstream(f, std::ios::binary) << t;
     return f;
   };
-  const timed in_sweep = sweep_at(1, sweep_of(sample, "sample"), "sample");
+  const child_time in_sweep = sweep_at(1, sweep_of(sample, "sample"), "sample");
   // Point by point, interleaved so that the machine's load drifts over both alike: a `moesim
   // run` of the point, then a sweep of that point alone. Each is one process (one start); the
   // sweep alone also pays what a sweep pays once (its axes checked, its files written), so this
   // bounds the per-point overhead from above.
-  timed runs;
-  timed alone;
+  child_time runs;
+  child_time alone;
   for (std::size_t i : sample) {
     std::vector<std::string> args{"run", file, "--quiet", "--threads", "1"};
     for (std::size_t a = 0; a < names.size(); ++a) {
       args.push_back("--set");
       args.push_back(names[a] + "=" + io::value_text(*spec.point(i)[a]));
     }
-    const timed r = run_self(args);
-    const timed w = sweep_at(1, sweep_of({i}, "one"), "one");
+    const child_time r = run_self(args);
+    const child_time w = sweep_at(1, sweep_of({i}, "one"), "one");
     runs.wall_s += r.wall_s;
     runs.cpu_s += r.cpu_s;
     alone.wall_s += w.wall_s;
@@ -278,9 +280,8 @@ int sweep(const options& opt, std::ostream& out) {
                                "time of --jobs 2 (target <= 1.10x); outputs {}",
                                mpi.wall_s, mpi.cpu_s, mpi_over_threads,
                                mpi_identical ? "byte-identical" : "DIFFERENT"),
-             sample.size(), in_sweep.wall_s / m,
-             runs.wall_s / m, alone.wall_s / m, 100 * overhead, 100 * overhead_cpu,
-             met ? "met" : "NOT met", load_start, load_end);
+             sample.size(), in_sweep.wall_s / m, runs.wall_s / m, alone.wall_s / m, 100 * overhead,
+             100 * overhead_cpu, met ? "met" : "NOT met", load_start, load_end);
   return 0;
 }
 
