@@ -47,7 +47,7 @@ double busbw(const bench_cluster& c, collective_op op, collective_algorithm a, d
   return bench_collective(c, spec, timing_model::flow).busbw_GBps;
 }
 
-std::function<double()> busbw_of(std::string preset, int nodes, collective_op op,
+std::function<double()> busbw_of(const std::string& preset, int nodes, collective_op op,
                                  collective_algorithm a, double divide_by = 1) {
   return
       [=] { return busbw(load_bench_cluster(preset, nodes, ""), op, a, large_bytes) / divide_by; };
@@ -74,7 +74,7 @@ double h100_size_at_90_percent() {
 }
 
 // busbw of one ring all-reduce of `bytes` on one node of `preset`.
-std::function<double()> ring_busbw_at(std::string preset, double bytes) {
+std::function<double()> ring_busbw_at(const std::string& preset, double bytes) {
   return [preset, bytes] {
     return busbw(load_bench_cluster(preset, 0, ""), collective_op::all_reduce,
                  collective_algorithm::ring, bytes);
@@ -84,13 +84,15 @@ std::function<double()> ring_busbw_at(std::string preset, double bytes) {
 // DeepEP's low-latency test (deepseek-ai/DeepEP tests/test_low_latency.py, docs/legacy.md): `ep`
 // ranks on ep/8 nodes, 128 tokens per rank, hidden 7168, top-8 of 256, FP8 dispatch, BF16
 // combine; the kernel's time in us.
-std::function<double()> deepep_low_latency_us(std::string preset, int ep, bool combine) {
+std::function<double()> deepep_low_latency_us(const std::string& preset, int ep, bool combine) {
   return [preset, ep, combine] {
     const auto c = load_bench_cluster(preset, ep / 8, "");
     dispatch_options o;
     o.ranks = ep;
     o.tokens = 128;
     o.mode = sim::net::ep_mode::low_latency;
+    o.time_dispatch = !combine;  // the row reads one kernel: the other's solve is skipped
+    o.time_combine = combine;
     const auto f = bench_dispatch(c, o);
     return (combine ? f.combine_time_s : f.dispatch_time_s) * 1e6;
   };
@@ -99,12 +101,14 @@ std::function<double()> deepep_low_latency_us(std::string preset, int ep, bool c
 // DeepEP's test settings (deepseek-ai/DeepEP tests/test_intranode.py, docs/legacy.md): 8 ranks of
 // one node, `tokens` per rank, hidden 7168, top-8 of 256, FP8 dispatch, BF16 combine, normal
 // kernels.
-std::function<double()> deepep_intranode(std::string preset, int tokens, bool combine) {
+std::function<double()> deepep_intranode(const std::string& preset, int tokens, bool combine) {
   return [preset, tokens, combine] {
     const auto c = load_bench_cluster(preset, 0, "");
     dispatch_options o;
     o.ranks = 8;
     o.tokens = tokens;
+    o.time_dispatch = !combine;
+    o.time_combine = combine;
     const auto f = bench_dispatch(c, o);
     return combine ? f.combine_GBps : f.dispatch_GBps;
   };
@@ -113,10 +117,10 @@ std::function<double()> deepep_intranode(std::string preset, int tokens, bool co
 // Runs the flagship scenario scenarios/<name>.yaml as shipped (embedded in the binary), or its
 // strategy `strategy` when one is named, with the `--set` overrides `sets` (the row's scenario
 // text states them), and reads one figure of its result.
-std::function<double()> scenario_figure(std::string name,
+std::function<double()> scenario_figure(const std::string& name,
                                         double (*figure)(const sim::run::run_result&),
-                                        std::string strategy = "",
-                                        std::vector<std::string> sets = {}) {
+                                        const std::string& strategy = "",
+                                        const std::vector<std::string>& sets = {}) {
   return [name, strategy, figure, sets] {
     io::load_options opt;
     opt.overrides = sets;

@@ -11,8 +11,10 @@
 // prediction, and does not count as validation). Rows the model does not yet reproduce carry
 // `gap`: why, and what would fix it; they are shown with their error, never dropped.
 //
-// Cost: each row builds its cluster and runs one simulation (well under a second each; the two
-// Mixtral rows run the 64-GPU training scenario, about a second each).
+// Cost: each row builds its cluster and runs one simulation, most well under a second. The
+// longest (release build, session 14): the two DeepEP EP256 low-latency rows (an exact flow solve
+// of one kernel on 32 nodes, over a minute each), trtllm-qwen3-235b-h100-dep8 (~45 s) and the
+// serving rows (10-20 s); evaluate_rows runs rows on several threads.
 #include <functional>
 #include <string>
 #include <vector>
@@ -56,6 +58,15 @@ void add_offload_rows(std::vector<calibration_row>& rows);
 
 /// Simulates one row.
 [[nodiscard]] calibration_result evaluate(const calibration_row& row);
+
+/// Simulates `rows` (pointers into calibration_rows(), which must outlive the results) on a
+/// pool of min(jobs, rows) threads, each row on one thread, taken in table order as threads free
+/// up; the results are in `rows`' order and identical for any `jobs` >= 1 (a row's simulation
+/// builds its own cluster and scenario and reads only the shared, immutable presets). When rows
+/// throw, every thread still finishes, then the first throw in row order is rethrown.
+/// Throws std::invalid_argument when `jobs` < 1.
+[[nodiscard]] std::vector<calibration_result> evaluate_rows(
+    const std::vector<const calibration_row*>& rows, int jobs);
 
 /// Distinct experts touched by each of `batches` batches of `tokens` tokens: uniform random gate
 /// scores (models::uniform_logits, as `moesim route --uniform` and DeepEP's tests draw them,

@@ -249,6 +249,7 @@ dispatch_figures bench_dispatch(const bench_cluster& c, const dispatch_options& 
   f.fixed_cost_s = sim::seconds(params.launch_overhead_ps);
   try {
     for (bool combine : {false, true}) {
+      if (!(combine ? o.time_combine : o.time_dispatch)) continue;
       const auto plan = sim::net::plan_expert_exchange(c.topo, traffic, o.mode,
                                                        combine ? combine_b : dispatch_b, combine);
       const auto t = sim::net::time_collective(c.topo, params, plan, o.model,

@@ -75,6 +75,11 @@ struct dispatch_options {
   std::uint64_t seed = 0;
   sim::net::timing_model model = sim::net::timing_model::flow;
   double resolve_quantum = 0;  ///< flow model: the named re-solve quantum (0 = exact)
+  /// Which kernels to time: the two are timed independently (the same figure alone as with the
+  /// other), so a caller that reads one skips the other's flow solve; the other's time and GB/s
+  /// stay 0.
+  bool time_dispatch = true;
+  bool time_combine = true;
 };
 
 struct dispatch_figures {

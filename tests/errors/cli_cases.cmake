@@ -23,6 +23,9 @@ expect(2 run scenarios/quickstart.yaml --trace t.json --trace-window 5)
 expect(2 bench nosuch)
 expect(2 collective --cluster dgx-h100 --op all-reduce --bytes 1G --resolve-quantum 0.5)
 expect(2 dispatch --cluster dgx-h800 --ranks 8 --mode sideways)
+# accuracy: a pool of no threads; a row filter with the baseline (which needs every row).
+expect(2 accuracy --jobs 0)
+expect(2 accuracy --rows nccl- --baseline tests/accuracy/baseline.json)
 # trace convert: an unreadable input, an unknown engine, an output that is not .json/.csv, and
 # a dump with more layers than the model (Mixtral cut to 2).
 expect(2 trace convert --from sglang --model mixtral-8x7b does-not-exist.json out.json)

@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <sstream>
+#include <thread>
 
 #include "sim/io/error.hpp"
 #include "sim/io/limits.hpp"
@@ -62,6 +65,31 @@ void print_table(const std::vector<validate::calibration_result>& results) {
   fmt::print(std::cout, "(sources and commands: moesim accuracy --json)\n");
 }
 
+// The rows whose id matches `pattern` (std::regex ECMAScript, searched anywhere in the id; empty:
+// every row), in table order. Bad input: a pattern that does not parse or matches no row.
+std::vector<const validate::calibration_row*> select_rows(const std::string& pattern) {
+  std::vector<const validate::calibration_row*> rows;
+  const auto& all = validate::calibration_rows();
+  if (pattern.empty()) {
+    for (const auto& row : all) rows.push_back(&row);
+    return rows;
+  }
+  std::regex re;
+  try {
+    re = std::regex(pattern);
+  } catch (const std::regex_error& e) {
+    throw io::input_error("--rows: '" + pattern + "' is not a regular expression: " + e.what());
+  }
+  for (const auto& row : all) {
+    if (std::regex_search(row.id, re)) rows.push_back(&row);
+  }
+  if (rows.empty()) {
+    throw io::input_error("--rows: '" + pattern +
+                          "' matches no validation row id (moesim accuracy --json lists them)");
+  }
+  return rows;
+}
+
 }  // namespace
 
 void add_accuracy_command(CLI::App& app, commands& cmds) {
@@ -71,6 +99,8 @@ void add_accuracy_command(CLI::App& app, commands& cmds) {
     bool json = false;
     std::string baseline;
     std::string write_baseline;
+    std::string rows;
+    int jobs = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   };
   auto st = std::make_shared<state>();
   sub->add_flag("--json", st->json,
@@ -79,14 +109,22 @@ void add_accuracy_command(CLI::App& app, commands& cmds) {
   sub->add_option("--baseline", st->baseline,
                   "Check against this stored JSON (tests/accuracy/baseline.json): exit 1 on a "
                   "regression or any change of what the README shows");
-  sub->add_option("--write-baseline", st->write_baseline, "Write the JSON to this file");
+  auto* write_opt =
+      sub->add_option("--write-baseline", st->write_baseline, "Write the JSON to this file");
+  sub->add_option("--jobs", st->jobs,
+                  "Rows simulated at once, one thread each (default: the machine's cores); the "
+                  "output is byte-identical for any count")
+      ->check(CLI::Range(1, 256));
+  sub->add_option("--rows", st->rows,
+                  "Only the rows whose id matches this regular expression (searched anywhere "
+                  "in the id); not with --baseline or --write-baseline, which need every row")
+      ->excludes(sub->get_option("--baseline"))
+      ->excludes(write_opt);
   sub->callback([&cmds, st] {
     cmds.run = [st] {
       // Read the baseline first: a bad path is bad input before a few seconds of simulation.
       const io::json baseline = st->baseline.empty() ? io::json() : read_json_file(st->baseline);
-      std::vector<validate::calibration_result> results;
-      for (const auto& row : validate::calibration_rows())
-        results.push_back(validate::evaluate(row));
+      const auto results = validate::evaluate_rows(select_rows(st->rows), st->jobs);
       const io::json doc = validate::accuracy_json(results);
       if (st->json) {
         std::cout << io::dump(doc);
