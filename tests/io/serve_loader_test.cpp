@@ -11,6 +11,7 @@
 using moesim::io::input_error;
 using moesim::io::load_scenario_file;
 using moesim::io::load_scenario_text;
+using moesim::test::error_of;
 namespace serve = moesim::serve;
 
 namespace {
@@ -120,47 +121,44 @@ TEST_CASE("serve: what each kind and process refuses", "[io][serve]") {
       "  serve:\n    arrivals: {process: poisson, rate: 4}\n"
       "    requests: 10\n    prompt: {dist: fixed, tokens: 8}\n"
       "    output: {dist: fixed, tokens: 8}\n";
-  CHECK(test::error_of(head + poisson) == "no error");
-  CHECK(test::error_of(head) ==
+  CHECK(error_of(head + poisson) == "no error");
+  CHECK(error_of(head) ==
         "s.yaml:6:3: workload: missing required key 'serve' (kind serve: the request arrivals, "
         "their lengths, the scheduler and the SLOs)");
   std::string decode = head + poisson;
   decode.replace(decode.find("kind: serve"), 11, "kind: decode");
-  CHECK(test::error_of(decode) ==
+  CHECK(error_of(decode) ==
         "s.yaml:8:5: workload.serve: applies to kind serve only; this "
         "workload is decode");
-  CHECK(test::error_of(head + "  steps: 4\n" + poisson) ==
+  CHECK(error_of(head + "  steps: 4\n" + poisson) ==
         "s.yaml:7:10: workload.steps: not used by kind serve: workload.serve.requests or "
         "duration_s decides how long the run lasts");
-  CHECK(test::error_of(head + "  batch_per_device: 4\n" + poisson) ==
+  CHECK(error_of(head + "  batch_per_device: 4\n" + poisson) ==
         "s.yaml:7:21: workload.batch_per_device: not used by kind serve: the scheduler's "
         "max_running and token_budget (workload.serve.scheduler) decide the batch");
-  CHECK(test::error_of(head + "  serve:\n    arrivals: {process: poisson, rate: 4}\n"
-                              "    prompt: {dist: fixed, tokens: 8}\n"
-                              "    output: {dist: fixed, tokens: 8}\n") ==
+  CHECK(error_of(head + "  serve:\n    arrivals: {process: poisson, rate: 4}\n"
+                        "    prompt: {dist: fixed, tokens: 8}\n"
+                        "    output: {dist: fixed, tokens: 8}\n") ==
         "s.yaml:8:5: workload.serve: needs a bound on the requests: requests (a count), "
         "duration_s (seconds of arrivals), or both");
-  CHECK(test::error_of(head + "  serve:\n    arrivals: {process: poisson, rate: 4}\n"
-                              "    requests: 10\n    output: {dist: fixed, tokens: 8}\n") ==
+  CHECK(error_of(head + "  serve:\n    arrivals: {process: poisson, rate: 4}\n"
+                        "    requests: 10\n    output: {dist: fixed, tokens: 8}\n") ==
         "s.yaml:8:5: workload.serve: missing required key 'prompt' (its length distribution, "
         "e.g. {dist: fixed, tokens: 512})");
-  CHECK(test::error_of(head +
-                       "  serve:\n    arrivals: {process: gamma, rate: 4}\n    requests: 10\n") ==
+  CHECK(error_of(head + "  serve:\n    arrivals: {process: gamma, rate: 4}\n    requests: 10\n") ==
         "s.yaml:8:15: workload.serve.arrivals: missing required key 'cv' for process: gamma (it "
         "takes process, rate, cv)");
-  CHECK(test::error_of(head + "  serve:\n    arrivals: {process: trace, file: x.csv}\n"
-                              "    prompt: {dist: fixed, tokens: 8}\n") ==
+  CHECK(error_of(head + "  serve:\n    arrivals: {process: trace, file: x.csv}\n"
+                        "    prompt: {dist: fixed, tokens: 8}\n") ==
         "s.yaml:9:13: workload.serve.prompt: not used with a trace: its rows give each "
         "request's prompt_tokens, output_tokens and cached_prompt_tokens");
-  CHECK(test::error_of(head +
-                       "  serve:\n    arrivals: {process: poisson, rate: 4}\n    requests: 10\n"
-                       "    prompt: {dist: uniform, min: 9, max: 8}\n"
-                       "    output: {dist: fixed, tokens: 8}\n") ==
+  CHECK(error_of(head + "  serve:\n    arrivals: {process: poisson, rate: 4}\n    requests: 10\n"
+                        "    prompt: {dist: uniform, min: 9, max: 8}\n"
+                        "    output: {dist: fixed, tokens: 8}\n") ==
         "s.yaml:10:42: workload.serve.prompt.max: max 8 is below min 9");
-  CHECK(test::error_of(head +
-                       "  serve:\n    arrivals: {process: poisson, rate: 4}\n    requests: 10\n"
-                       "    prompt: {dist: fixed, tokens: 0}\n"
-                       "    output: {dist: fixed, tokens: 8}\n") ==
+  CHECK(error_of(head + "  serve:\n    arrivals: {process: poisson, rate: 4}\n    requests: 10\n"
+                        "    prompt: {dist: fixed, tokens: 0}\n"
+                        "    output: {dist: fixed, tokens: 8}\n") ==
         "s.yaml:10:35: workload.serve.prompt.tokens: 0 is out of range (expected an integer from "
         "1 to 1073741824)");
 }
