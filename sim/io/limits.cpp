@@ -94,7 +94,6 @@ void check_cluster_limits(const topo::cluster_spec& c, bool allow_large) {
 
 void check_scenario_limits(const sim::run::scenario& s, const std::string& origin,
                            bool allow_large) {
-  check_devices(origin + ": cluster " + s.cluster.name, cluster_devices(s.cluster), allow_large);
   const double flows = all_to_all_flows(s.parallelism.ep);
   enforce_limit(origin, flows, limits::flows,
                 fmt::format("flows in one expert all-to-all over ep {}", s.parallelism.ep),

@@ -32,9 +32,10 @@ void enforce_limit(std::string_view what, double estimate, double limit, std::st
 /// Checks a cluster's devices against limits::devices, naming the cluster (and its shape).
 void check_cluster_limits(const topo::cluster_spec& c, bool allow_large);
 
-/// Checks a loaded scenario against the limits: its cluster's devices, its expert exchange's
-/// flows (an all-to-all over the EP ranks), a serving run's requests and tokens. `origin` names
-/// it in the message (the file, with the strategy).
+/// Checks a loaded scenario against the limits: its expert exchange's flows (an all-to-all
+/// over the EP ranks), a serving run's requests and tokens. `origin` names it in the message
+/// (the file, with the strategy). Its cluster's devices were checked by the loader
+/// (load_options::allow_large), before the cluster was built.
 void check_scenario_limits(const sim::run::scenario& s, const std::string& origin,
                            bool allow_large);
 

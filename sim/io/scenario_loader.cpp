@@ -16,6 +16,7 @@
 #include "sim/engine/limits.hpp"
 #include "sim/io/embedded.hpp"
 #include "sim/io/fault_schema.hpp"
+#include "sim/io/limits.hpp"
 #include "sim/io/offload_schema.hpp"
 #include "sim/io/overrides.hpp"
 #include "sim/io/placement_schema.hpp"
@@ -480,7 +481,7 @@ void load_op_profile(scenario& s, const doc::node& root, const std::filesystem::
   }
 }
 
-scenario read_resolved(doc::node root, const std::filesystem::path& base) {
+scenario read_resolved(doc::node root, const std::filesystem::path& base, bool allow_large) {
   expand_preset(root, "model", preset_kind::model);
   expand_preset(root, "cluster", preset_kind::cluster);
   expand_chip(root);
@@ -516,6 +517,14 @@ scenario read_resolved(doc::node root, const std::filesystem::path& base) {
   resolve_speculative(s, without);
   resolve_offload(s, without);
   resolve_faults(s, without);
+  // check_feasible builds the cluster's graph (~2.2 KB a device): refuse a cluster over the
+  // device limit first, at its key, rather than allocate gigabytes and then refuse it.
+  try {
+    check_cluster_limits(s.cluster, allow_large);
+  } catch (const input_error& e) {
+    const doc::node* cluster = without.find("cluster");
+    throw input_error(cluster != nullptr ? cluster->where() : root.where(), "", e.what());
+  }
   try {
     check_feasible(s);
   } catch (const std::invalid_argument& e) {
@@ -586,7 +595,7 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
   base_doc.erase("strategies");
   // Check the whole tree's keys first (strategies included) so a typo anywhere is reported
   // before anything is read.
-  out.base = read_resolved(root, base);
+  out.base = read_resolved(root, base, opt.allow_large);
   if (const doc::node* strategies = root.find("strategies")) {
     if (!strategies->is_seq()) {
       detail::fail(*strategies, "strategies", "expected a list, got " + strategies->describe());
@@ -613,7 +622,7 @@ sim::run::scenario_set load(doc::node root, const load_options& opt,
       try {
         choose_serving_layout(variant, changes);
         doc::merge(variant, changes);
-        scenario s = read_resolved(std::move(variant), base);
+        scenario s = read_resolved(std::move(variant), base, opt.allow_large);
         s.variant = strategy_name;
         out.strategies.push_back(std::move(s));
       } catch (const input_error& e) {

@@ -27,6 +27,9 @@ namespace moesim::io {
 struct load_options {
   std::vector<std::string> overrides;  ///< "key.path=value", applied in order
   std::optional<std::uint64_t> seed;   ///< replaces the scenario's seed
+  /// Lifts the device limit (io/limits.hpp), which the loader checks before check_feasible
+  /// builds the cluster's graph: a cluster too large for memory is refused, not built.
+  bool allow_large = false;
 };
 
 /// A layout the cluster or model cannot run (check_feasible: e.g. EP not dividing the experts),

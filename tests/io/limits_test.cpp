@@ -157,3 +157,27 @@ TEST_CASE("document markers: one document passes, a second is found") {
   CHECK(message_of([] { (void)io::doc::parse("a: 1\n...\nb: 2\n", "s.yaml"); })
             .starts_with("s.yaml:3:1:"));
 }
+
+TEST_CASE("the loader refuses a cluster over the device limit before building it") {
+  // 10^6 devices would take ~2 GiB of graph in check_feasible: the refusal comes first, at the
+  // cluster key, and --allow-large (load_options::allow_large) is what lifts it.
+  const std::vector<std::string> big{"cluster.shape=100x100x100", "parallelism.dp=15625",
+                                     "strategies=[]"};
+  const auto load = [&] {
+    (void)io::load_scenario_file(MOESIM_SOURCE_DIR "/scenarios/gemini-moe-tpu-v5p.yaml",
+                                 {big, {}, false});
+  };
+  CHECK_THROWS_AS(load(), io::input_error);
+  const std::string m = message_of(load);
+  CHECK(m.find(":16:10: cluster tpu-v5p 100x100x100: 1000000 devices, more than the limit of "
+               "262144") != std::string::npos);
+  // A strategy's cluster is checked the same way, and named.
+  const std::vector<std::string> strategy{"strategies=[{name: huge, cluster: {shape: 100x100x100}, "
+                                          "parallelism: {dp: 15625}}]"};
+  const std::string s = message_of([&] {
+    (void)io::load_scenario_file(MOESIM_SOURCE_DIR "/scenarios/gemini-moe-tpu-v5p.yaml",
+                                 {strategy, {}, false});
+  });
+  CHECK(s.find("strategy 'huge'") != std::string::npos);
+  CHECK(s.find("1000000 devices, more than the limit") != std::string::npos);
+}

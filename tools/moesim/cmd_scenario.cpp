@@ -47,7 +47,7 @@ void add_scenario_args(CLI::App* sub, scenario_args& a) {
 /// The scenario file `a` names, loaded, and checked against the work limits (io/limits.hpp)
 /// with each strategy, before anything is simulated.
 sim::run::scenario_set load_checked(const scenario_args& a) {
-  auto set = io::load_scenario_file(a.file, {a.overrides, a.seed});
+  auto set = io::load_scenario_file(a.file, {a.overrides, a.seed, a.allow_large});
   io::check_scenario_limits(set.base, a.file, a.allow_large);
   for (const auto& s : set.strategies) {
     io::check_scenario_limits(s, a.file + " (strategy " + s.variant + ")", a.allow_large);

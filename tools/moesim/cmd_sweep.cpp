@@ -57,14 +57,15 @@ std::string reason_of(const io::input_error& e) {
 
 /// Loads every axis value alone over the base, so a wrong key or value is bad input (exit 2)
 /// before anything runs; a value that is only infeasible is a row of the sweep.
-void check_axes(const io::doc::node& root, const io::sweep_spec& spec, const std::string& dir) {
+void check_axes(const io::doc::node& root, const io::sweep_spec& spec, const std::string& dir,
+                bool allow_large) {
   for (const auto* part : {&spec.grid, &spec.zip}) {
     for (const auto& a : *part) {
       for (const auto& v : a.values) {
         io::doc::node point = root;
         io::apply_override(point, a.path, v, a.key_where);
         try {
-          (void)io::load_scenario_tree(std::move(point), dir);
+          (void)io::load_scenario_tree(std::move(point), dir, {{}, {}, allow_large});
         } catch (const io::infeasible_error&) {
         }
       }
@@ -83,6 +84,7 @@ io::json run_point(const io::doc::node& root, const io::sweep_spec& spec, std::s
     std::uint64_t seed = 0;
     for (std::size_t k = 0; k < seeds; ++k) {
       io::load_options opt;
+      opt.allow_large = allow_large;
       if (k > 0) opt.seed = seed + k;
       const auto set = io::load_scenario_tree(tree, dir, opt);
       io::check_scenario_limits(set.base, "point", allow_large);
@@ -203,7 +205,7 @@ sweep_plan plan_sweep(const sweep_args& a) {
                     limits::sweep_points, limits::allow_large_flag));
   }
   p.dir = std::filesystem::path(a.file).parent_path().string();
-  check_axes(p.root, p.spec, p.dir);
+  check_axes(p.root, p.spec, p.dir, a.force);
   p.n = a.limit > 0 ? std::min(a.limit, p.total) : p.total;
   p.prefix = a.out.empty() ? std::filesystem::path(a.file).stem().string() : a.out;
   return p;
