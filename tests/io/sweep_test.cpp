@@ -96,7 +96,8 @@ TEST_CASE("sweep resume keeps points whose values match, refuses another sweep")
   CHECK_THROWS_AS(resumable_points(old, s, 2, 3, "old.json"), input_error);
 }
 
-TEST_CASE("sweep outputs are byte-identical at --jobs 1 and --jobs 2, and resume completes them") {
+TEST_CASE("sweep outputs are byte-identical at --jobs 1 and --jobs 2, and resume completes them",
+          "[asan-slow]") {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / "moesim-sweep-test";
   fs::create_directories(dir);
@@ -120,7 +121,8 @@ TEST_CASE("sweep outputs are byte-identical at --jobs 1 and --jobs 2, and resume
   fs::remove_all(dir);
 }
 
-TEST_CASE("sweep journal: a killed sweep resumes from its journal to the same files") {
+TEST_CASE("sweep journal: a killed sweep resumes from its journal to the same files",
+          "[asan-slow]") {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / "moesim-sweep-journal-test";
   fs::remove_all(dir);

@@ -49,7 +49,7 @@ observed observe(const batch_counts& c) {
 }  // namespace
 
 TEST_CASE("sampled-and-scaled counts match exact routing of the full batch",
-          "[models][batch_scaling]") {
+          "[models][batch_scaling][asan-slow]") {
   const int hidden = 64;
   const int sample_tokens = 1024;
   const std::vector<std::int64_t> devices(16, 512);  // B = 8192 = 8 x S

@@ -40,7 +40,8 @@ sim::run::run_result run_serving(const std::string& arrivals, const std::string&
 
 }  // namespace
 
-TEST_CASE("latencies stay flat below the closed-loop throughput and grow sharply above it") {
+TEST_CASE("latencies stay flat below the closed-loop throughput and grow sharply above it",
+          "[asan-slow]") {
   // 8 ranks x 16 running sequences: a concurrency of 256 keeps the scheduler full.
   const auto closed =
       run_serving("{process: closed, concurrency: 256}", "workload.serve.requests=768");

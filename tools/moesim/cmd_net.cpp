@@ -36,7 +36,7 @@ void add_cluster_options(CLI::App* sub, std::string& cluster, int& nodes) {
 // fraction of the exact solve's time (0.3 s against 1.5-2 minutes).
 struct network_choice {
   std::string model = "flow";
-  double resolve_quantum = 0.02;
+  double resolve_quantum = validate::default_resolve_quantum;
 
   [[nodiscard]] std::string describe() const {
     if (model != "flow") return model + " network model";
