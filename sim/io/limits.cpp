@@ -52,13 +52,16 @@ double cluster_devices(const topo::cluster_spec& c) noexcept {
   return n * static_cast<double>(std::max(1, c.slices));
 }
 
-double all_to_all_flows(double ranks) noexcept { return ranks * std::max(0.0, ranks - 1); }
+double all_to_all_flows(double ranks) noexcept {
+  return ranks * std::max(0.0, ranks - 1);
+}
 
 double serve_request_estimate(const serve::request_spec& r) noexcept {
   if (r.arrivals == serve::arrival_kind::trace) return static_cast<double>(r.trace.size());
   const double count = static_cast<double>(r.count);
   double n = 0;
-  if (r.arrivals != serve::arrival_kind::closed && r.duration_s > 0) n = r.rate_per_s * r.duration_s;
+  if (r.arrivals != serve::arrival_kind::closed && r.duration_s > 0)
+    n = r.rate_per_s * r.duration_s;
   if (count > 0) n = n > 0 ? std::min(n, count) : count;
   return n;
 }
@@ -77,10 +80,10 @@ double serve_token_estimate(const serve::request_spec& r) noexcept {
 namespace {
 
 void check_devices(std::string_view what, double devices, bool allow_large) {
-  enforce_limit(what, devices, limits::devices, "devices",
-                fmt::format("the topology graph takes ~2.2 KB a device: ~{}",
-                            format_bytes(devices * 2200)),
-                allow_large);
+  enforce_limit(
+      what, devices, limits::devices, "devices",
+      fmt::format("the topology graph takes ~2.2 KB a device: ~{}", format_bytes(devices * 2200)),
+      allow_large);
 }
 
 }  // namespace

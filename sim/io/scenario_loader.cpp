@@ -5,8 +5,8 @@
 #include "sim/io/scenario_loader.hpp"
 
 #include <filesystem>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <tuple>
@@ -325,7 +325,8 @@ void add_sections(object_type<scenario>& o) {
                 "expert offloading to host memory (cache, prefetch, host execution)")
       .optional("faults", &scenario::faults,
                 list_spec<fault_event, object_spec<fault_event>>{nested(fault_type()), 0, 1024},
-                "simulated faults: failed or degraded links, stragglers, lost devices (README \"Faults\")");
+                "simulated faults: failed or degraded links, stragglers, lost devices (README "
+                "\"Faults\")");
 }
 
 // Strategy items are partial scenarios: a name plus any sections. Their keys are checked
@@ -400,8 +401,7 @@ const object_type<scenario>& scenario_type() {
                   "(lowest USD per million tokens) or goodput (serving: most requests per second "
                   "within the SLO)");
     add_sections(o);
-    o.passthrough("strategies",
-                  strategies_spec(sections_type()).schema(),
+    o.passthrough("strategies", strategies_spec(sections_type()).schema(),
                   "variants compared side by side: a name plus sections that differ");
     return o;
   }();

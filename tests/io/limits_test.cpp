@@ -1,5 +1,7 @@
 // The work limits' estimates and the input-file checks (sim/engine/limits.hpp,
 // sim/io/limits.hpp).
+#include "sim/io/limits.hpp"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -7,7 +9,6 @@
 
 #include "sim/io/doc.hpp"
 #include "sim/io/error.hpp"
-#include "sim/io/limits.hpp"
 #include "sim/io/scenario_loader.hpp"
 
 using namespace moesim;
@@ -28,13 +29,13 @@ std::string message_of(const std::function<void()>& f) {
 TEST_CASE("invalid_utf8 finds the first malformed byte") {
   CHECK_FALSE(limits::invalid_utf8("plain ascii\n"));
   CHECK_FALSE(limits::invalid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // é € 😀
-  CHECK(limits::invalid_utf8("ab\xff") == 2u);                // never a UTF-8 byte
-  CHECK(limits::invalid_utf8("a\xc0\x80") == 1u);             // overlong NUL
-  CHECK(limits::invalid_utf8("\xe0\x80\x80") == 0u);          // overlong 3-byte
-  CHECK(limits::invalid_utf8("x\xed\xa0\x80") == 1u);         // a surrogate
-  CHECK(limits::invalid_utf8("\xf4\x90\x80\x80") == 0u);      // beyond U+10FFFF
-  CHECK(limits::invalid_utf8("\xe2\x82") == 0u);              // cut short
-  CHECK(limits::invalid_utf8("caf\xe9") == 3u);               // Latin-1 é
+  CHECK(limits::invalid_utf8("ab\xff") == 2u);            // never a UTF-8 byte
+  CHECK(limits::invalid_utf8("a\xc0\x80") == 1u);         // overlong NUL
+  CHECK(limits::invalid_utf8("\xe0\x80\x80") == 0u);      // overlong 3-byte
+  CHECK(limits::invalid_utf8("x\xed\xa0\x80") == 1u);     // a surrogate
+  CHECK(limits::invalid_utf8("\xf4\x90\x80\x80") == 0u);  // beyond U+10FFFF
+  CHECK(limits::invalid_utf8("\xe2\x82") == 0u);          // cut short
+  CHECK(limits::invalid_utf8("caf\xe9") == 3u);           // Latin-1 é
 }
 
 TEST_CASE("check_utf8 names the line and the column in characters") {
@@ -44,8 +45,9 @@ TEST_CASE("check_utf8 names the line and the column in characters") {
 }
 
 TEST_CASE("check_input_file refuses directories, devices and files over the limit") {
-  CHECK(message_of([] { limits::check_input_file(MOESIM_SOURCE_DIR "/tests"); })
-            .ends_with("not a regular file (a directory): moesim reads only regular files"));
+  CHECK(message_of([] {
+          limits::check_input_file(MOESIM_SOURCE_DIR "/tests");
+        }).ends_with("not a regular file (a directory): moesim reads only regular files"));
   CHECK(message_of([] { limits::check_input_file("/dev/null"); }) ==
         "/dev/null: not a regular file (a device, FIFO or socket): moesim reads only regular "
         "files");
@@ -56,8 +58,9 @@ TEST_CASE("check_input_file refuses directories, devices and files over the limi
     out << std::string((2 << 20) + 1, 'x');
   }
   CHECK(message_of([&] { limits::check_input_file(path, 2 << 20); }) ==
-        path.string() + ": 2097153 bytes, more than the 2 MiB limit of an input file "
-                        "(sim/engine/limits.hpp)");
+        path.string() +
+            ": 2097153 bytes, more than the 2 MiB limit of an input file "
+            "(sim/engine/limits.hpp)");
   CHECK(limits::read_input_text(path, 4 << 20)->size() == (2u << 20) + 1);
   std::filesystem::remove(path);
   CHECK_FALSE(limits::read_input_text("/does/not/exist"));
@@ -153,9 +156,11 @@ TEST_CASE("a --set value that is not UTF-8 is refused, its origin escaped") {
 TEST_CASE("document markers: one document passes, a second is found") {
   CHECK_NOTHROW(io::doc::parse("# c\n%YAML 1.2\n---\na: 1\n...\n# end\n", "s.yaml"));
   CHECK_NOTHROW(io::doc::parse("a: |\n  ---\n  text\n", "s.yaml"));  // indented: content
-  CHECK(message_of([] { (void)io::doc::parse("---\n---\n", "s.yaml"); }).starts_with("s.yaml:2:1:"));
-  CHECK(message_of([] { (void)io::doc::parse("a: 1\n...\nb: 2\n", "s.yaml"); })
-            .starts_with("s.yaml:3:1:"));
+  CHECK(
+      message_of([] { (void)io::doc::parse("---\n---\n", "s.yaml"); }).starts_with("s.yaml:2:1:"));
+  CHECK(message_of([] {
+          (void)io::doc::parse("a: 1\n...\nb: 2\n", "s.yaml");
+        }).starts_with("s.yaml:3:1:"));
 }
 
 TEST_CASE("the loader refuses a cluster over the device limit before building it") {
@@ -172,8 +177,9 @@ TEST_CASE("the loader refuses a cluster over the device limit before building it
   CHECK(m.find(":16:10: cluster tpu-v5p 100x100x100: 1000000 devices, more than the limit of "
                "262144") != std::string::npos);
   // A strategy's cluster is checked the same way, and named.
-  const std::vector<std::string> strategy{"strategies=[{name: huge, cluster: {shape: 100x100x100}, "
-                                          "parallelism: {dp: 15625}}]"};
+  const std::vector<std::string> strategy{
+      "strategies=[{name: huge, cluster: {shape: 100x100x100}, "
+      "parallelism: {dp: 15625}}]"};
   const std::string s = message_of([&] {
     (void)io::load_scenario_file(MOESIM_SOURCE_DIR "/scenarios/gemini-moe-tpu-v5p.yaml",
                                  {strategy, {}, false});

@@ -76,7 +76,7 @@ TEST_CASE("sampled-and-scaled counts match exact routing of the full batch",
           route(src.generate(sample_tokens, 1, gen), gate, deepseek_router()).decisions;
       const batch_counts scaled = scale_to_batch(sample, devices, 8, gen, nodes);
       CHECK(std::accumulate(scaled.expert_load.begin(), scaled.expert_load.end(),
-                            std::int64_t{0}) == 8192 * 8);
+                            std::int64_t{0}) == std::int64_t{8192} * 8);
       const observed sc_obs = observe(scaled);
       scaled_e.push_back(sc_obs.expert_max_over_mean);
       scaled_r.push_back(sc_obs.rank_max_over_mean);
@@ -141,7 +141,7 @@ TEST_CASE("exact counts per device and group", "[models][batch_scaling]") {
   rng gen(1);
   const batch_counts big = scale_to_batch(r, std::vector<std::int64_t>{2, 1000}, 1, gen);
   CHECK(std::accumulate(big.expert_load.begin(), big.expert_load.end(), std::int64_t{0}) ==
-        2 * 1002);
+        std::int64_t{2} * 1002);
   CHECK(relabel_fraction(r) >= 0.0);
   CHECK(relabel_fraction(r) <= 1.0);
 }

@@ -215,13 +215,14 @@ void add_dispatch_command(CLI::App& app, commands& cmds) {
       validate::dispatch_options o = st->o;
       // Each rank draws tokens x experts gate scores (held at once) and routes them.
       const double scores = static_cast<double>(o.tokens) * o.experts;
-      io::enforce_limit("dispatch", scores * 4, limits::working_bytes,
-                        fmt::format("bytes of gate scores ({} tokens x {} experts a rank)",
-                                    o.tokens, o.experts),
-                        "held in memory at once", st->allow_large);
+      io::enforce_limit(
+          "dispatch", scores * 4, limits::working_bytes,
+          fmt::format("bytes of gate scores ({} tokens x {} experts a rank)", o.tokens, o.experts),
+          "held in memory at once", st->allow_large);
       io::enforce_limit("dispatch", scores * o.ranks, limits::gate_scores,
                         fmt::format("gate scores to draw and route ({} ranks x {} tokens x {} "
-                                    "experts)", o.ranks, o.tokens, o.experts),
+                                    "experts)",
+                                    o.ranks, o.tokens, o.experts),
                         "~46 ns each", st->allow_large);
       io::enforce_limit("dispatch", io::all_to_all_flows(o.ranks), limits::flows,
                         fmt::format("flows in an all-to-all of {} ranks", o.ranks),

@@ -356,11 +356,12 @@ sweep_mpi::failure distribute(const sweep_mpi::world& world, sweep_args a, sweep
   if (world.rank() == 0) progress.emplace(out.todo.size(), !a.quiet);
   auto compute = [&](std::size_t i) {
     sweep_mpi::outcome o;
-    o.error = attempt([&] { o.point = run_point(plan.root, plan.spec, i, a.seeds, plan.dir, 1, a.force); });
+    o.error = attempt(
+        [&] { o.point = run_point(plan.root, plan.spec, i, a.seeds, plan.dir, 1, a.force); });
     return o;
   };
   auto done = [&](std::size_t i, io::json&& point) {
-    const auto r = attempt([&] { out.record(i, std::move(point)); });
+    auto r = attempt([&] { out.record(i, std::move(point)); });
     progress->point_done();
     return r;
   };
@@ -425,9 +426,10 @@ void add_sweep_command(CLI::App& app, commands& cmds) {
   sub->add_flag("--resume", st->resume,
                 "Keep the points already in PREFIX.json and in the journal PREFIX.partial.jsonl");
   add_allow_large(sub, st->force, std::string(limits::allow_large_flag) + ",--force")
-      ->description("Run even when the estimated work exceeds moesim's limits: more than "
-                    "100,000 points, or a point beyond the devices, flows, requests or tokens "
-                    "limits (README: Limits); --force is the same flag");
+      ->description(
+          "Run even when the estimated work exceeds moesim's limits: more than "
+          "100,000 points, or a point beyond the devices, flows, requests or tokens "
+          "limits (README: Limits); --force is the same flag");
   sub->add_flag("--quiet", st->quiet, "Print nothing on success, and no progress");
   sub->callback([&cmds, st, sub] {
     st->jobs_given = sub->count("--jobs") > 0;

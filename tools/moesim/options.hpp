@@ -48,7 +48,7 @@ inline CLI::Validator seed_value() {
 
 /// One of `names`: an unknown name is refused with the nearest known one and the list, e.g.
 /// "unknown value 'flw'; did you mean 'flow'? (expected one of: flow, analytical)".
-inline CLI::Validator one_of(std::vector<std::string> names) {
+inline CLI::Validator one_of(const std::vector<std::string>& names) {
   std::string known;
   for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
   return CLI::Validator(
@@ -56,8 +56,8 @@ inline CLI::Validator one_of(std::vector<std::string> names) {
         if (std::find(names.begin(), names.end(), text) != names.end()) return "";
         const std::string near = io::did_you_mean(text, names);
         return "unknown value '" + text + "'" +
-               (near.empty() ? "" : "; did you mean '" + near + "'?") + " (expected one of: " +
-               known + ")";
+               (near.empty() ? "" : "; did you mean '" + near + "'?") +
+               " (expected one of: " + known + ")";
       },
       "{" + known + "}");
 }
