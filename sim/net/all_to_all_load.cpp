@@ -158,8 +158,9 @@ all_to_all_estimate all_to_all_on_torus(const topo::topology& topo,
     const auto k = static_cast<std::size_t>(a.k);
     // Bytes on the link at 1-D position j, whatever the other coordinates (file comment).
     std::vector<double> position_bytes(2 * k);
+    const std::int64_t lines = n / a.k;  // lines along this axis: exact, k divides the slice
     for (std::size_t j = 0; j < 2 * k; ++j) {
-      position_bytes[j] = static_cast<double>(a.crossings[j] * (n / a.k)) * bytes_per_pair;
+      position_bytes[j] = static_cast<double>(a.crossings[j] * lines) * bytes_per_pair;
     }
     for (std::int32_t local = 0; local < slice.device_count; ++local) {
       const auto i = static_cast<std::size_t>((local / a.stride) % a.k);

@@ -61,7 +61,7 @@ TEST_CASE("torus collectives: one phase per stage, paying each ring step's hop")
   for (const auto& ph : plan.phases) {
     CHECK(ph.hops == 3);
     // Every chip sends both ways on the axis of each of the 3 parts.
-    CHECK(ph.flows.size() == 64 * 2 * 3);
+    CHECK(ph.flows.size() == std::size_t{64} * 2 * 3);
   }
   for (auto model : {timing_model::flow, timing_model::analytical}) {
     CHECK(run_s(t, spec_of(collective_op::all_reduce, 1024), model) == Approx(18e-6).epsilon(0.01));

@@ -60,7 +60,7 @@ TEST_CASE("per_rank counts each token once per EP rank its experts live on") {
   const auto b = by_rank.route(0, 0, 3);
   CHECK(a.rank_tokens.empty());
   CHECK(a.copies == b.copies);  // the same routing; only the exchange's count differs
-  REQUIRE(b.rank_tokens.size() == 16U * 16U);
+  REQUIRE(b.rank_tokens.size() == std::size_t{16} * 16);
   constexpr int per_rank = 256 / 16;
   for (int src = 0; src < 16; ++src) {
     std::int64_t tokens_to_ranks = 0;
@@ -78,7 +78,7 @@ TEST_CASE("per_rank counts each token once per EP rank its experts live on") {
     }
     // Each of the source's 512 tokens reaches at least one rank and at most eight.
     CHECK(tokens_to_ranks >= 512);
-    CHECK(tokens_to_ranks <= 8 * 512);
+    CHECK(tokens_to_ranks <= std::int64_t{8} * 512);
   }
 }
 
@@ -99,7 +99,7 @@ TEST_CASE("hierarchical counts each token once per node it needs") {
   for (int r = 8; r < 16; ++r) node[static_cast<std::size_t>(r)] = 1;
   sim::run::routing_sampler sampler(set.base, 16, 512, 1, node);
   const auto lr = sampler.route(0, 0, 3);
-  REQUIRE(lr.node_tokens.size() == 16U * 2U);
+  REQUIRE(lr.node_tokens.size() == std::size_t{16} * 2);
   for (int src = 0; src < 16; ++src) {
     for (int n = 0; n < 2; ++n) {
       std::int64_t sum = 0;

@@ -232,9 +232,9 @@ TEST_CASE(
   for (int x = 0; x < 4; ++x) {
     for (int y = 0; y < 4; ++y) {
       if (x == y)
-        d[static_cast<std::size_t>(x * 4 + y)] = 0;
+        d[(static_cast<std::size_t>(x) * 4) + static_cast<std::size_t>(y)] = 0;
       else if (x < 3 && y < 3)
-        d[static_cast<std::size_t>(x * 4 + y)] = 1;
+        d[(static_cast<std::size_t>(x) * 4) + static_cast<std::size_t>(y)] = 1;
     }
   }
   p.set_choice(sim::run::replica_choice::nearest, d);

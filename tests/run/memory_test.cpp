@@ -72,8 +72,8 @@ TEST_CASE("Mixtral 8x7B on EP8 holds the non-expert weights and one expert per l
   // 32000*4096 each, final norm 4096: 7,242,780,672 parameters in bf16.
   CHECK(weights(p) == 7'242'780'672.0 * 2);
   const auto& m = s.model;
-  CHECK(weights(p) ==
-        2.0 * static_cast<double>(models::total_params(m) - 32 * 7 * models::expert_params(m)));
+  CHECK(weights(p) == 2.0 * static_cast<double>(models::total_params(m) -
+                                                std::int64_t{32} * 7 * models::expert_params(m)));
   CHECK(item(p, "routed expert weights") == 32.0 * 176'160'768 * 2);
   // KV cache: 16 sequences x (1000 + 24) tokens x 8 KV heads x 128 x (K, V) x 2 bytes x 32.
   CHECK(item(p, "KV cache") == 16.0 * 1024 * (8 * 128 * 2 * 2) * 32);
@@ -227,7 +227,7 @@ TEST_CASE("activation recomputation: full < selective < none, by Korthikanti's t
     sim::cluster::model_memory_shape m;
     m.hidden = 4096;
     m.heads = 32;
-    m.dense_ffn_hidden = 4 * 4096;
+    m.dense_ffn_hidden = std::int64_t{4} * 4096;
     m.gated_ffn = false;
     using sim::cluster::recompute_mode;
     const std::int64_t s = 2048;

@@ -43,6 +43,7 @@ check_result cross_check(const std::string& shape, double bytes) {
   sim::simulation sim;
   const sim::net::network net(sim, c.topo, p);
   std::vector<double> cap;
+  cap.reserve(static_cast<std::size_t>(c.topo.link_count()));
   for (int l = 0; l < c.topo.link_count(); ++l) cap.push_back(net.capacity_bytes_per_s(l));
   std::vector<topo::device_id> ranks(static_cast<std::size_t>(c.topo.device_count()));
   std::iota(ranks.begin(), ranks.end(), 0);

@@ -40,7 +40,7 @@ place::problem deepseek_v3(std::uint64_t seed) {
     std::vector<double> load(experts);
     for (double& v : load) v = 1000.0 * std::exp(0.8 * gen.normal());
     p.loads.push_back(load);
-    std::vector<double> co(experts * experts, 0.0);
+    std::vector<double> co(static_cast<std::size_t>(experts) * experts, 0.0);
     const int per_group = experts / groups;
     for (int t = 0; t < tokens; ++t) {
       std::vector<double> group_load(groups, 0.0);

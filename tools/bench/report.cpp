@@ -385,7 +385,7 @@ std::string performance_section(const std::string& results_dir, const std::strin
     const auto row = n["row"].as<std::string>();
     const auto name = n["record"].as<std::string>();
     if (!renderers().contains(row)) {
-      throw io::input_error(notes_path + ": no renderer for row '" + row + "'");
+      throw io::input_error(fmt::format("{}: no renderer for row '{}'", notes_path, row));
     }
     if (!records.contains(name)) {
       records[name] = read_record((std::filesystem::path(results_dir) / (name + ".json")).string());
@@ -401,7 +401,7 @@ std::string performance_section(const std::string& results_dir, const std::strin
       dates.insert(run["date"].get<std::string>().substr(0, 10));
       loads.push_back(num(m, "load_average"));
     }
-    if (runs.empty()) throw io::input_error(results_dir + "/" + name + ".json: no runs");
+    if (runs.empty()) throw io::input_error(fmt::format("{}/{}.json: no runs", results_dir, name));
     std::string result = renderers().at(row)(runs);
     if (n["note"]) result += ". " + n["note"].as<std::string>();
     table += fmt::format("| {} | `{}` | {} | {} |\n",

@@ -40,8 +40,6 @@
 #include "sim/io/embedded.hpp"
 #include "tools/bench/bench.hpp"
 
-extern char** environ;
-
 namespace moesim::io::detail {
 std::span<const embedded_file> embedded_scenarios();  // generated (sim/io/CMakeLists.txt)
 }
@@ -82,6 +80,7 @@ child_time run_program(const std::string& program, const std::vector<std::string
   std::vector<std::string> all{program};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(all.size() + 1);
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
@@ -189,7 +188,7 @@ int sweep(const options& opt, std::ostream& out) {
       }
       t += "]\n";
     }
-    const std::string f = (dir / (stem + ".yaml")).string();
+    std::string f = (dir / (stem + ".yaml")).string();
     std::ofstream(f, std::ios::binary) << t;
     return f;
   };
