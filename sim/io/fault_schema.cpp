@@ -2,13 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sim/io/error.hpp"
 #include "sim/net/faults.hpp"
-#include "sim/run/fault_rates.hpp"
 #include "sim/run/device_loss.hpp"
+#include "sim/run/fault_rates.hpp"
 #include "topologies/cluster.hpp"
 
 namespace moesim::io {
@@ -23,6 +24,8 @@ namespace {
 // and link faults (a step simulation each).
 constexpr double max_expanded_faults = 1e6;
 constexpr double max_slow_faults = 1000;
+// A serving run's drawn faults: its faults report simulates the run once more with each alone.
+constexpr double max_serving_faults = 32;
 
 // "a decode workload", "a train workload without resilience".
 std::string workload_name(const sim::run::scenario& s) {
@@ -34,7 +37,7 @@ std::string workload_name(const sim::run::scenario& s) {
     case sim::run::workload_kind::train:
       return "a train workload without resilience";
     case sim::run::workload_kind::serve:
-      return "a serve workload";
+      return "a serve workload whose arrivals do not end at a time (a count only)";
   }
   return "?";
 }
@@ -66,16 +69,17 @@ const object_type<fault_event>& fault_type() {
     object_type<fault_event> o("fault", "A fault at a simulated time, or faults at a rate");
     const number_spec factor{0, 1, true};
     const number_spec slowdown{1, 1e6};
-    o.required("kind", &fault_event::kind,
-               enum_spec<fault_kind>{{{"link_down", fault_kind::link_down},
-                                      {"link_degraded", fault_kind::link_degraded},
-                                      {"straggler", fault_kind::straggler},
-                                      {"device_loss", fault_kind::device_loss}}},
-               "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
-               "drops; straggler: a device computes slower; device_loss: a device dies "
-               "(training: the job restarts from its last checkpoint; serving: its experts fail over "
-               "to surviving copies or are lost, its requests move to the survivors and "
-               "recompute their KV)")
+    o.required(
+         "kind", &fault_event::kind,
+         enum_spec<fault_kind>{{{"link_down", fault_kind::link_down},
+                                {"link_degraded", fault_kind::link_degraded},
+                                {"straggler", fault_kind::straggler},
+                                {"device_loss", fault_kind::device_loss}}},
+         "link_down: a cable fails, traffic re-routes; link_degraded: its bandwidth "
+         "drops; straggler: a device computes slower; device_loss: a device dies "
+         "(training: the job restarts from its last checkpoint; serving: its experts fail over "
+         "to surviving copies or are lost, its requests move to the survivors and "
+         "recompute their KV)")
         .optional("at_s", &fault_event::at_s, number_spec{0, max_simulated_seconds},
                   "when it takes effect, simulated seconds from the start (not with mtbf_h)")
         .optional("link", &fault_event::link,
@@ -153,6 +157,12 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
                                                     ? &*s.workload.training->resilience
                                                     : nullptr;
   const sim::run::fault_targets targets = sim::run::targets_of(topo);
+  const std::optional<double> horizon_s = sim::run::fault_horizon_s(s);
+  const bool serving = s.workload.kind == sim::run::workload_kind::serve;
+  // How the messages name the horizon.
+  const std::string over = long_run != nullptr
+                               ? fmt::format("run_hours {:g}", long_run->run_hours)
+                               : fmt::format("the arrival window ({:g} s)", horizon_s.value_or(0));
   double expected = 0;       // device losses the items give over the horizon
   double expected_slow = 0;  // stragglers and link faults
   std::vector<std::string> names;
@@ -160,29 +170,39 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
   bool any_link = false;
   for (std::size_t i = 0; i < s.faults.size(); ++i) {
     const fault_event& f = s.faults[i];
-    if (long_run == nullptr && f.mtbf_h) {
+    if (!horizon_s && f.mtbf_h) {
       detail::fail(*item(i).find("mtbf_h"), path(i, "mtbf_h"),
                    "faults at a rate need a horizon: a training run with "
-                   "workload.training.resilience (run_hours); this is " +
+                   "workload.training.resilience (run_hours), or a serving run whose arrivals "
+                   "end (duration_s, or a request trace); this is " +
                        workload_name(s));
     }
-    if (long_run != nullptr) {
-      const double horizon_s = long_run->run_hours * 3600;
-      if (!f.mtbf_h && f.at_s >= horizon_s) {
-        detail::fail(item(i).find("at_s") ? *item(i).find("at_s") : item(i), path(i, "at_s"),
-                     fmt::format("at {:g} s is beyond the run (run_hours {:g} = {:g} s)", f.at_s,
-                                 long_run->run_hours, horizon_s));
-      }
-      // A straggler or link fault costs a step simulation; a device loss an event.
+    if (serving && f.mtbf_h && f.kind == fault_kind::device_loss) {
+      detail::fail(*item(i).find("mtbf_h"), path(i, "mtbf_h"),
+                   "device_loss at a rate is for training runs "
+                   "(workload.training.resilience); a serving run loses a device at a time "
+                   "(at_s)");
+    }
+    if (long_run != nullptr && !f.mtbf_h && f.at_s >= *horizon_s) {
+      detail::fail(item(i).find("at_s") ? *item(i).find("at_s") : item(i), path(i, "at_s"),
+                   fmt::format("at {:g} s is beyond the run (run_hours {:g} = {:g} s)", f.at_s,
+                               long_run->run_hours, *horizon_s));
+    }
+    if (long_run != nullptr || (serving && f.mtbf_h)) {
+      // Training: a straggler or link fault costs a step simulation, a device loss an event.
+      // Serving: each drawn fault costs a serving run in the faults report (timed ones are not
+      // drawn, and count as the user wrote them).
       const bool slow = f.kind != fault_kind::device_loss;
-      (slow ? expected_slow : expected) += sim::run::expected_faults(f, targets, horizon_s);
-      if (expected > max_expanded_faults || expected_slow > max_slow_faults) {
-        detail::fail(item(i), path(i, ""),
-                     fmt::format("the {} expected over the run ({:.3g} up to this item) "
-                                 "exceed the limit of {:g}; raise mtbf_h or shorten run_hours",
-                                 slow ? "stragglers and link faults" : "device losses",
-                                 slow ? expected_slow : expected,
-                                 slow ? max_slow_faults : max_expanded_faults));
+      (slow ? expected_slow : expected) += sim::run::expected_faults(f, targets, *horizon_s);
+      const double slow_limit = serving ? max_serving_faults : max_slow_faults;
+      if (expected > max_expanded_faults || expected_slow > slow_limit) {
+        detail::fail(
+            item(i), path(i, ""),
+            fmt::format("the {} expected over {} ({:.3g} up to this item) exceed the "
+                        "limit of {:g}; raise mtbf_h or shorten {}",
+                        slow ? "stragglers and link faults" : "device losses", over,
+                        slow ? expected_slow : expected, slow ? slow_limit : max_expanded_faults,
+                        serving ? "duration_s" : "run_hours"));
       }
     }
     if (f.kind == fault_kind::straggler || f.kind == fault_kind::device_loss) {
@@ -239,9 +259,8 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
   // Every link that fails at any time, at once: a pair cut off then has no route at that time.
   // Faults at rates are drawn here as the run will draw them.
   std::size_t drawn = 0;  // cables the rates take down over the run
-  if (long_run != nullptr) {
-    for (const auto& t :
-         sim::run::expand_faults(s.faults, targets, s.seed, long_run->run_hours * 3600)) {
+  if (horizon_s) {
+    for (const auto& t : sim::run::expand_faults(s.faults, targets, s.seed, *horizon_s)) {
       if (t.event.kind != fault_kind::link_down || !t.from_rate) continue;
       const auto l = sim::net::find_link(topo, *sim::net::find_vertex(topo, t.event.link->from),
                                          *sim::net::find_vertex(topo, t.event.link->to));
@@ -256,9 +275,9 @@ void resolve_faults(const sim::run::scenario& s, const doc::node& root) {
         "the failed links leave no route from " + topo.name(cut->first) + " to " +
             topo.name(cut->second) +
             (drawn > 0 ? fmt::format(" (link_down faults at a rate drawn with seed {} take "
-                                     "down {} of the {} cables over run_hours {:g}; raise "
+                                     "down {} of the {} cables over {}; raise "
                                      "mtbf_h or change the seed)",
-                                     s.seed, drawn, targets.cables.size(), long_run->run_hours)
+                                     s.seed, drawn, targets.cables.size(), over)
                        : std::string()));
   }
 }

@@ -16,6 +16,21 @@ bool device_kind(fault_kind k) {
 
 }  // namespace
 
+std::optional<double> fault_horizon_s(const scenario& s) {
+  const workload_config& w = s.workload;
+  if (w.kind == workload_kind::train && w.training && w.training->resilience) {
+    return w.training->resilience->run_hours * 3600;
+  }
+  if (w.kind != workload_kind::serve || !w.serve) return std::nullopt;
+  const serve::request_spec& r = w.serve->requests;
+  if (r.arrivals == serve::arrival_kind::trace) {
+    if (r.trace.empty()) return std::nullopt;
+    return static_cast<double>(r.trace.back().arrival) * 1e-12;  // ps
+  }
+  if (r.duration_s > 0) return r.duration_s;
+  return std::nullopt;
+}
+
 fault_targets targets_of(const topo::topology& topo) {
   fault_targets t;
   t.devices = topo.device_count();

@@ -1,6 +1,6 @@
 #pragma once
 // Faults at rates (`mtbf_h` items of `faults:`, sim/run/faults.hpp) expanded into concrete
-// faults over a run's horizon, deterministically from the scenario seed.
+// faults over a run's horizon (fault_horizon_s), deterministically from the scenario seed.
 //
 // An item with mtbf_h M hours over n targets (its device or link, else every device or every
 // cable of the cluster) is n independent Poisson processes of rate 1/M each, drawn as their
@@ -8,13 +8,20 @@
 // Item i draws from the stream rng::stream(seed, "faults").fork(i), so adding an item never
 // moves another's faults. Items with at_s pass through. Cost: O(faults drawn + n log n).
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "sim/run/faults.hpp"
+#include "sim/run/scenario.hpp"
 #include "topologies/topology.hpp"
 
 namespace moesim::sim::run {
+
+/// The simulated span faults at a rate are drawn over: a training run's resilience horizon
+/// (run_hours), a serving run's arrival window (duration_s, else a request trace's last
+/// arrival); none for other runs (fixed-batch steps, serving bounded by a request count only).
+[[nodiscard]] std::optional<double> fault_horizon_s(const scenario& s);
 
 /// What rate items without a named target fall on: devices 0..devices-1, the cluster's cables.
 struct fault_targets {
@@ -27,7 +34,7 @@ struct fault_targets {
 
 /// A concrete fault and the `faults:` item it came from.
 struct timed_fault {
-  fault_event event;       ///< at_s set, mtbf_h unset
+  fault_event event;  ///< at_s set, mtbf_h unset
   std::size_t item = 0;
   bool from_rate = false;
 };

@@ -12,7 +12,9 @@
 // Rates: an item with `mtbf_h` instead of `at_s` stands for a Poisson process of faults with that
 // mean time between failures (hours) for each device (device_loss, straggler) or each cable
 // (link faults) it names, or for every device / every cable of the cluster when it names none;
-// sim/run/fault_rates.hpp expands it from the scenario seed over a training run's horizon.
+// sim/run/fault_rates.hpp expands it from the scenario seed over a training run's horizon, or
+// over a serving run's arrival window (stragglers and link faults; a serving run loses a device
+// at a time only).
 // A `device_loss` (serving runs; sim/run/device_loss.hpp has the whole contract): the
 // device stops at `at_s`, taking its attention-DP rank (its TP group) with it; from the first
 // iteration boundary at or after `at_s` the run continues on the surviving ranks: tokens of an

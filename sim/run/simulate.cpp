@@ -1,9 +1,11 @@
 #include "sim/run/simulate.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
+#include <stdexcept>
 
 #include "models/model_params.hpp"
 #include "sim/run/drivers.hpp"
@@ -55,15 +57,13 @@ std::vector<stage_delta> changed_stages(const breakdown& base, const breakdown& 
   };
   for (const auto& [k, v] : with) out.push_back({k, find(base, k), v});
   for (const auto& entry : base) {  // not a structured binding: clang 14 cannot capture one
-    const bool seen = std::any_of(out.begin(), out.end(), [&](const stage_delta& d) {
-      return d.stage == entry.first;
-    });
+    const bool seen = std::any_of(out.begin(), out.end(),
+                                  [&](const stage_delta& d) { return d.stage == entry.first; });
     if (!seen) out.push_back({entry.first, entry.second, 0.0});
   }
   constexpr double picosecond = 1e-12;
-  std::erase_if(out, [](const stage_delta& d) {
-    return std::abs(d.faulted_s - d.baseline_s) <= picosecond;
-  });
+  std::erase_if(
+      out, [](const stage_delta& d) { return std::abs(d.faulted_s - d.baseline_s) <= picosecond; });
   std::stable_sort(out.begin(), out.end(), [](const stage_delta& a, const stage_delta& b) {
     return a.faulted_s - a.baseline_s > b.faulted_s - b.baseline_s;
   });
@@ -164,6 +164,34 @@ run_result simulate_resilience(const scenario& s, const resilience_config& c, tr
   return r;
 }
 
+// A serving run with faults at a rate: those items drawn over the arrival window
+// (fault_rates.hpp; the loader refused them without one), faults at a time kept whenever they
+// fall (the run drains past the window), then run and reported as faults the user had listed.
+// The report has a row per drawn fault, and none when the rates drew nothing.
+run_result simulate_drawn_faults(const scenario& s, trace_recorder& trace, const run_options& opt) {
+  const std::optional<double> horizon = fault_horizon_s(s);
+  if (!horizon) {
+    throw std::invalid_argument(
+        "faults: a rate (mtbf_h) needs a horizon: training resilience (run_hours) or a serving "
+        "run whose arrivals end (duration_s, or a request trace)");
+  }
+  const double horizon_s = *horizon;
+  const topo::topology topo = topo::build_cluster(s.cluster, s.chip);
+  scenario drawn = s;
+  drawn.faults.clear();
+  for (timed_fault& t : expand_faults(s.faults, targets_of(topo), s.seed, horizon_s)) {
+    drawn.faults.push_back(std::move(t.event));
+  }
+  for (const fault_event& f : s.faults) {
+    if (!f.mtbf_h && f.at_s >= horizon_s) drawn.faults.push_back(f);
+  }
+  std::stable_sort(drawn.faults.begin(), drawn.faults.end(),
+                   [](const fault_event& a, const fault_event& b) { return a.at_s < b.at_s; });
+  run_result r = simulate_once(drawn, trace, opt);
+  r.faults = report_faults(drawn, r, opt);
+  return r;
+}
+
 }  // namespace
 
 run_result simulate(const scenario& s, trace_recorder& trace, const run_options& opt) {
@@ -171,6 +199,9 @@ run_result simulate(const scenario& s, trace_recorder& trace, const run_options&
       s.workload.training->resilience) {
     return simulate_resilience(s, *s.workload.training->resilience, trace, opt);
   }
+  const bool rates = std::any_of(s.faults.begin(), s.faults.end(),
+                                 [](const fault_event& f) { return f.mtbf_h.has_value(); });
+  if (rates) return simulate_drawn_faults(s, trace, opt);
   run_result r = simulate_once(s, trace, opt);
   if (!s.faults.empty()) r.faults = report_faults(s, r, opt);
   return r;

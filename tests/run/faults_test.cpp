@@ -4,13 +4,16 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <span>
 
 #include "sim/cluster/roofline.hpp"
 #include "sim/io/metrics.hpp"
 #include "sim/io/scenario_loader.hpp"
+#include "sim/run/fault_rates.hpp"
 #include "sim/run/machine.hpp"
 #include "sim/run/simulate.hpp"
 #include "tests/run/run_text.hpp"
+#include "topologies/cluster.hpp"
 
 using namespace moesim;
 
@@ -114,4 +117,53 @@ faults:
   // One fault: its row's stages are the run's.
   REQUIRE(r.faults->faults.size() == 1);
   CHECK(r.faults->faults[0].stages.size() == stages.size());
+}
+
+TEST_CASE("stragglers at a rate in serving: drawn over the arrival window, each reported") {
+  // 8 GPUs at an MTBF of 0.0003 h (1.08 s) over a 0.5 s arrival window: 3.7 expected.
+  const std::string text = R"(name: rates
+seed: 5
+model: {preset: mixtral-8x7b, layers: 4}
+sampling: {tokens_per_step: 64, math_hidden: 32}
+cluster: {preset: dgx-h100}
+network: {model: analytical}
+parallelism: {ep: 8}
+moe: {capacity_factor: 0}
+workload:
+  kind: serve
+  serve:
+    arrivals: {process: closed, concurrency: 16}
+    duration_s: 0.5
+    prompt: {dist: fixed, tokens: 64}
+    output: {dist: fixed, tokens: 16}
+faults:
+  - {kind: straggler, mtbf_h: 0.0003, compute_factor: 3, hbm_factor: 3}
+  - {kind: straggler, at_s: 0.9, device: 1, compute_factor: 2}
+)";
+  const auto s = test::load_text(text);
+  REQUIRE(sim::run::fault_horizon_s(s) == 0.5);
+  sim::trace_recorder none(false);
+  const auto r = sim::run::simulate(s, none);
+  // The rows are the rate's draws over [0, 0.5 s), as fault_rates draws them, then the timed
+  // fault, past the window but kept (the run drains after it).
+  const auto draws = sim::run::expand_faults(
+      std::span(s.faults).first(1), sim::run::targets_of(topo::build_cluster(s.cluster, s.chip)),
+      s.seed, 0.5);
+  REQUIRE(!draws.empty());
+  REQUIRE(r.faults);
+  REQUIRE(r.faults->faults.size() == draws.size() + 1);
+  for (std::size_t i = 0; i < draws.size(); ++i) {
+    const auto& row = r.faults->faults[i].event;
+    CHECK(row.at_s == draws[i].event.at_s);
+    CHECK(row.at_s < 0.5);
+    CHECK(row.device == draws[i].event.device);
+    CHECK(!row.mtbf_h);
+    CHECK(row.compute_factor == 3);
+  }
+  CHECK(r.faults->faults.back().event.at_s == 0.9);
+  CHECK(r.faults->faults.back().hit == "dev1");
+  // Stragglers cannot make the run faster; and the draws are the same run to run.
+  CHECK(r.faults->step_time_s >= r.faults->baseline_step_time_s);
+  const auto again = sim::run::simulate(s, none);
+  CHECK(io::dump(io::metrics_json(r, s)) == io::dump(io::metrics_json(again, s)));
 }
